@@ -1,0 +1,132 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mapLimit } from '../core/concurrency.ts';
+import type { Condition, ItemChange, TableRole, WriteOutcome } from '../core/types.ts';
+
+export interface TableNames {
+  session: string;
+  user: string;
+  tag: string;
+}
+
+export interface ApplyResult {
+  change: ItemChange;
+  outcome: Exclude<WriteOutcome, 'unchanged'>;
+  /** Why it failed (only for `failed`). */
+  error?: Error;
+}
+
+export interface CompiledUpdate {
+  UpdateExpression: string;
+  ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, unknown>;
+}
+
+/**
+ * Turns a planned change into an UpdateItem that only SETs/REMOVEs derived attributes and
+ * only succeeds while the item still exists with the inputs that were read. Placeholders
+ * everywhere: attribute names like `source` are reserved words in DynamoDB.
+ */
+export function compileUpdate(change: ItemChange): CompiledUpdate {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const nameOf = new Map<string, string>();
+  const n = (attr: string): string => {
+    let ph = nameOf.get(attr);
+    if (!ph) {
+      ph = `#a${nameOf.size}`;
+      nameOf.set(attr, ph);
+      names[ph] = attr;
+    }
+    return ph;
+  };
+  let v = 0;
+  const val = (value: unknown): string => {
+    const ph = `:v${v++}`;
+    values[ph] = value;
+    return ph;
+  };
+  const parts: string[] = [];
+  const sets = Object.entries(change.set).map(([attr, value]) => `${n(attr)} = ${val(value)}`);
+  if (sets.length) parts.push(`SET ${sets.join(', ')}`);
+  if (change.remove.length) parts.push(`REMOVE ${change.remove.map(n).join(', ')}`);
+  if (!parts.length) throw new Error(`empty change for ${JSON.stringify(change.key)}`);
+  if (!change.conditions.some((c) => c.op === 'exists')) {
+    // Without it an UpdateItem would create the item: the writer refuses to resurrect.
+    throw new Error(`change for ${JSON.stringify(change.key)} has no existence condition`);
+  }
+  const cond = (c: Condition): string =>
+    c.op === 'exists'
+      ? `attribute_exists(${n(c.attribute)})`
+      : c.op === 'notExists'
+        ? `attribute_not_exists(${n(c.attribute)})`
+        : `${n(c.attribute)} = ${val(c.value)}`;
+  return {
+    UpdateExpression: parts.join(' '),
+    ConditionExpression: change.conditions.map(cond).join(' AND '),
+    ExpressionAttributeNames: names,
+    ...(v > 0 && { ExpressionAttributeValues: values }),
+  };
+}
+
+export interface WriterOptions {
+  /** Max UpdateItem calls in flight for applyAll. */
+  concurrency?: number;
+}
+
+/** The one DynamoDB writer: every migration write in streamfill goes through `apply`. */
+export class DynamoWriter {
+  private readonly concurrency: number;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tables: TableNames,
+    options: WriterOptions = {},
+  ) {
+    this.concurrency = options.concurrency ?? 16;
+  }
+
+  tableName(role: TableRole): string {
+    return this.tables[role];
+  }
+
+  async apply(change: ItemChange): Promise<ApplyResult> {
+    const TableName = this.tableName(change.table);
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName,
+          Key: change.key,
+          ...compileUpdate(change),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { change, outcome: 'migrated' };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        // Never retried: the newer write wins and is migrated from its own stream record.
+        // The old image tells a concurrent update (conflict) from a delete (missing).
+        const exists = error.Item !== undefined || (await this.exists(TableName, change));
+        return { change, outcome: exists ? 'conflict' : 'missing' };
+      }
+      // The SDK already retried throttling and transient faults; the caller parks it.
+      return { change, outcome: 'failed', error: asError(error) };
+    }
+  }
+
+  applyAll(changes: readonly ItemChange[]): Promise<ApplyResult[]> {
+    return mapLimit(changes, this.concurrency, (c) => this.apply(c));
+  }
+
+  private async exists(TableName: string, change: ItemChange): Promise<boolean> {
+    const res = await this.doc.send(
+      new GetCommand({ TableName, Key: change.key, ConsistentRead: true }),
+    );
+    return res.Item !== undefined;
+  }
+}
+
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,196 @@
+// The one migration pipeline shared by every entry point (stream consumer, backfill worker,
+// demo): look users up once per batch, plan purely, write through the one writer, then send
+// one bulk request to OpenSearch. Entry points differ only in which items they feed in.
+import { isMalformedItemError } from '../core/errors.ts';
+import { keyOf, partialKey } from '../core/keys.ts';
+import { planSessionItem, planTagItem } from '../core/plan.ts';
+import type {
+  Item,
+  ItemChange,
+  Key,
+  MigrationName,
+  PlanContext,
+  SearchChange,
+  SearchOutcome,
+  TableRole,
+} from '../core/types.ts';
+import type { DynamoWriter } from '../adapters/dynamo-writer.ts';
+import type { SearchIndex } from '../adapters/search-index.ts';
+import type { UserTypeLookup } from '../adapters/user-type-lookup.ts';
+
+export const SESSION_MIGRATIONS: MigrationName[] = [
+  'session-sort-key',
+  'session-user-type',
+  'session-search-keywords',
+];
+export const TAG_MIGRATIONS: MigrationName[] = ['tag-usage-mode'];
+
+export type ItemOutcome =
+  | 'migrated'
+  | 'unchanged'
+  | 'conflict'
+  | 'missing'
+  | 'expired'
+  | 'malformed'
+  | 'failed';
+
+export interface ItemResult {
+  key: Key;
+  outcome: ItemOutcome;
+  /** Present when a search update was attempted for this item. */
+  search?: SearchOutcome;
+  /** Why: for `malformed`, `failed` and a failed search update. */
+  reason?: string;
+  /** The DynamoDB change that was applied or attempted. */
+  change?: ItemChange;
+}
+
+export interface EngineDeps {
+  writer: DynamoWriter;
+  lookup: UserTypeLookup;
+  /** Absent: the search-keyword migration is skipped. */
+  search?: SearchIndex;
+  migrations?: MigrationName[];
+  nowSeconds?: () => number;
+}
+
+export interface MigrateOptions {
+  /**
+   * Decides whether an item's search keywords are sent even when DynamoDB needed no write
+   * (the stream consumer sends an application change once; the backfill always checks).
+   */
+  searchWhenUnchanged?: (item: Item, index: number) => boolean;
+  /** Wait for OpenSearch to make the updates visible (tests, demo). */
+  refresh?: boolean;
+}
+
+/**
+ * Migrates session items. Throws only when the whole batch cannot proceed (user lookup
+ * failed); per-item problems come back as results so callers can fail just those items.
+ */
+export async function migrateSessionItems(
+  items: readonly Item[],
+  deps: EngineDeps,
+  options: MigrateOptions = {},
+): Promise<ItemResult[]> {
+  const enabled = (deps.migrations ?? SESSION_MIGRATIONS).filter(
+    (m) => m !== 'session-search-keywords' || deps.search,
+  );
+  const needsUsers = enabled.includes('session-user-type');
+  const userIds = needsUsers
+    ? items.flatMap((i) => (typeof i.user_id === 'string' && i.user_type === undefined ? [i.user_id] : []))
+    : [];
+  const ctx: PlanContext = {
+    userTypes: needsUsers ? await deps.lookup.resolve(userIds) : new Map(),
+    nowSeconds: (deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000)))(),
+  };
+
+  const results: ItemResult[] = [];
+  const changes: { index: number; change: ItemChange }[] = [];
+  const searches: (SearchChange | null)[] = [];
+  items.forEach((item, index) => {
+    try {
+      const plan = planSessionItem(item, ctx, enabled);
+      results.push({
+        key: keyOf('session', item),
+        outcome: plan.expired ? 'expired' : 'unchanged',
+      });
+      searches.push(plan.search);
+      if (plan.change) changes.push({ index, change: plan.change });
+    } catch (e) {
+      results.push(failure('session', item, e));
+      searches.push(null);
+    }
+  });
+
+  await applyChanges(deps.writer, changes, results);
+
+  if (deps.search) {
+    // Only items whose DynamoDB state we know: a conflict or delete means a newer version
+    // exists, and its own stream record carries the right keywords.
+    const wanted = searches.flatMap((s, i) => {
+      const r = results[i] as ItemResult;
+      const send =
+        s !== null &&
+        (r.outcome === 'migrated' ||
+          (r.outcome === 'unchanged' && (options.searchWhenUnchanged?.(items[i] as Item, i) ?? true)));
+      return send ? [{ i, s }] : [];
+    });
+    try {
+      const out = await deps.search.applyKeywords(
+        wanted.map((w) => w.s),
+        options.refresh,
+      );
+      out.forEach((o, j) => {
+        const r = results[(wanted[j] as { i: number }).i] as ItemResult;
+        r.search = o.outcome;
+        if (o.error) r.reason = `search: ${o.error}`;
+      });
+    } catch (e) {
+      // OpenSearch unreachable: the items' DynamoDB writes stand; mark them for a retry.
+      for (const w of wanted) {
+        const r = results[w.i] as ItemResult;
+        r.search = 'failed';
+        r.reason = `search: ${(e as Error).message}`;
+      }
+    }
+  }
+  return results;
+}
+
+/** Migrates tag definitions (DynamoDB only). */
+export async function migrateTagItems(items: readonly Item[], deps: EngineDeps): Promise<ItemResult[]> {
+  const ctx: PlanContext = {};
+  const results: ItemResult[] = [];
+  const changes: { index: number; change: ItemChange }[] = [];
+  items.forEach((item, index) => {
+    try {
+      const plan = planTagItem(item, ctx, TAG_MIGRATIONS);
+      results.push({ key: keyOf('tag', item), outcome: 'unchanged' });
+      if (plan.change) changes.push({ index, change: plan.change });
+    } catch (e) {
+      results.push(failure('tag', item, e));
+    }
+  });
+  await applyChanges(deps.writer, changes, results);
+  return results;
+}
+
+/** Writes the planned changes and records each write's outcome on its item's result. */
+async function applyChanges(
+  writer: DynamoWriter,
+  changes: readonly { index: number; change: ItemChange }[],
+  results: ItemResult[],
+): Promise<void> {
+  const applied = await writer.applyAll(changes.map((c) => c.change));
+  applied.forEach((r, i) => {
+    const result = results[(changes[i] as { index: number }).index] as ItemResult;
+    result.outcome = r.outcome;
+    result.change = r.change;
+    if (r.error) result.reason = r.error.message;
+  });
+}
+
+function failure(table: TableRole, item: Item, e: unknown): ItemResult {
+  if (isMalformedItemError(e)) return { key: e.key, outcome: 'malformed', reason: e.message };
+  return { key: partialKey(table, item), outcome: 'failed', reason: (e as Error).message };
+}
+
+/** True when the item needs nothing more from the pipeline (success or a final skip). */
+export function isSettled(r: ItemResult): boolean {
+  const dynamoOk = r.outcome !== 'failed' && r.outcome !== 'malformed';
+  return dynamoOk && r.search !== 'failed';
+}
+
+/** Counts results by outcome, plus search outcomes under `search-<outcome>`. */
+export function countOutcomes(results: readonly ItemResult[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of results) {
+    counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
+    if (r.search) {
+      const k = r.search.startsWith('search-') ? r.search : `search-${r.search}`;
+      counts[k] = (counts[k] ?? 0) + 1;
+    }
+  }
+  return counts;
+}

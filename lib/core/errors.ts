@@ -1,0 +1,116 @@
+// Typed errors of the pure core. Callers route on the type: a malformed item is permanent
+// (park it with its reason), a missing lookup is a bug in the caller (fail loudly).
+import { formatKey } from './keys.ts';
+import type { Item, Key, TableRole } from './types.ts';
+
+export type MalformedProblem = 'missing' | 'wrong-type' | 'empty';
+
+/** A readable type name for error messages (`null`, `list`, `map`, ... rather than `object`). */
+export function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'list';
+  if (value instanceof Set) return 'set';
+  if (value instanceof Uint8Array) return 'binary';
+  return typeof value === 'object' ? 'map' : typeof value;
+}
+
+/**
+ * An item that cannot be migrated as it stands (missing or mistyped input). Retrying will
+ * not help; the message names the item and the field so an operator can fix it.
+ */
+export class MalformedItemError extends Error {
+  override readonly name = 'MalformedItemError';
+  readonly table: TableRole;
+  /** The key attributes the item has (possibly incomplete when a key attribute is broken). */
+  readonly key: Key;
+  readonly field: string;
+  readonly problem: MalformedProblem;
+  /** For `wrong-type`: the type found and the type required. */
+  readonly actualType: string | undefined;
+  readonly expectedType: string | undefined;
+
+  constructor(
+    table: TableRole,
+    key: Key,
+    field: string,
+    problem: MalformedProblem,
+    detail: { actualType?: string; expectedType?: string } = {},
+  ) {
+    const expectedType = problem === 'wrong-type' ? (detail.expectedType ?? 'string') : undefined;
+    const what =
+      problem === 'missing'
+        ? 'is missing'
+        : problem === 'empty'
+          ? 'is empty'
+          : `has type ${detail.actualType ?? 'unknown'}, expected ${expectedType}`;
+    super(`${table} item ${formatKey(key)}: field "${field}" ${what}`);
+    this.table = table;
+    this.key = key;
+    this.field = field;
+    this.problem = problem;
+    this.actualType = problem === 'wrong-type' ? (detail.actualType ?? 'unknown') : undefined;
+    this.expectedType = expectedType;
+  }
+}
+
+// `name` checks keep working when two copies of the module meet (bundles, test workers).
+export function isMalformedItemError(e: unknown): e is MalformedItemError {
+  return e instanceof MalformedItemError || (e instanceof Error && e.name === 'MalformedItemError');
+}
+
+/**
+ * Planning needed a user's type that the caller did not look up. Adapters must look users up
+ * before planning: a failed lookup is retried, never silently turned into a default.
+ */
+export class LookupMissingError extends Error {
+  override readonly name = 'LookupMissingError';
+  readonly table: TableRole;
+  readonly key: Key;
+  readonly userId: string;
+
+  constructor(table: TableRole, key: Key, userId: string) {
+    super(
+      `${table} item ${formatKey(key)}: user_type of user ${JSON.stringify(userId)} was not looked up before planning`,
+    );
+    this.table = table;
+    this.key = key;
+    this.userId = userId;
+  }
+}
+
+export function isLookupMissingError(e: unknown): e is LookupMissingError {
+  return e instanceof LookupMissingError || (e instanceof Error && e.name === 'LookupMissingError');
+}
+
+// Field accessors shared by the migrations: each either returns a usable value or throws a
+// MalformedItemError naming the field, so no rule ever interpolates `undefined` or `null`.
+
+/** A required, non-empty string attribute. */
+export function requireString(table: TableRole, key: Key, item: Item, field: string): string {
+  const value = item[field];
+  if (value === undefined) throw new MalformedItemError(table, key, field, 'missing');
+  if (typeof value !== 'string') {
+    throw new MalformedItemError(table, key, field, 'wrong-type', {
+      actualType: describeType(value),
+    });
+  }
+  if (value === '') throw new MalformedItemError(table, key, field, 'empty');
+  return value;
+}
+
+/** An optional string attribute: absent → undefined; present but not a string → error. */
+export function optionalString(
+  table: TableRole,
+  key: Key,
+  item: Item,
+  field: string,
+): string | undefined {
+  const value = item[field];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    throw new MalformedItemError(table, key, field, 'wrong-type', {
+      actualType: describeType(value),
+    });
+  }
+  return value;
+}

@@ -1,0 +1,80 @@
+// Key extraction and formatting. Keys are always rendered in schema order (partition key
+// first) so the same item yields the same text in logs, errors and dedupe ids.
+import { MalformedItemError, describeType } from './errors.ts';
+import type { Item, Key, TableRole } from './types.ts';
+
+/** Key attributes of each logical table, partition key first. */
+export const KEY_ATTRIBUTES = {
+  session: ['user_id', 'session_id'],
+  user: ['user_id'],
+  tag: ['scope', 'tag'],
+} as const satisfies Record<TableRole, readonly string[]>;
+
+// Rank of known key attributes; unknown attributes follow alphabetically.
+const KEY_ORDER: readonly string[] = ['user_id', 'session_id', 'scope', 'tag'];
+
+function orderedKeyNames(key: Key): string[] {
+  const rank = (name: string): number => {
+    const i = KEY_ORDER.indexOf(name);
+    return i === -1 ? KEY_ORDER.length : i;
+  };
+  return Object.keys(key).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** `{user_id="u1", session_id="s9"}`; strings JSON-quoted so odd ids stay unambiguous. */
+export function formatKey(key: Key): string {
+  const parts = orderedKeyNames(key).map((name) => {
+    const value = key[name];
+    return `${name}=${typeof value === 'string' ? JSON.stringify(value) : String(value)}`;
+  });
+  return `{${parts.join(', ')}}`;
+}
+
+/** Stable, unambiguous id of an item (dedupe sets, log correlation): `session:{"user_id":"u1",...}`. */
+export function keyId(table: TableRole, key: Key): string {
+  const ordered: Key = {};
+  for (const name of orderedKeyNames(key)) ordered[name] = key[name] as string | number;
+  return `${table}:${JSON.stringify(ordered)}`;
+}
+
+/**
+ * The key attributes the item has, as far as they are representable (string or number).
+ * Used to name broken items in errors, so it never throws.
+ */
+export function partialKey(table: TableRole, item: Item): Key {
+  const key: Key = {};
+  for (const name of KEY_ATTRIBUTES[table]) {
+    const value = item[name];
+    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) {
+      key[name] = value;
+    }
+  }
+  return key;
+}
+
+/** The validated key of an item of `table`: every key attribute a non-empty string. */
+export function keyOf(table: TableRole, item: Item): Key {
+  const key: Key = {};
+  for (const name of KEY_ATTRIBUTES[table]) {
+    const value = item[name];
+    if (value === undefined) {
+      throw new MalformedItemError(table, partialKey(table, item), name, 'missing');
+    }
+    if (typeof value !== 'string') {
+      throw new MalformedItemError(table, partialKey(table, item), name, 'wrong-type', {
+        actualType: describeType(value),
+      });
+    }
+    if (value === '') throw new MalformedItemError(table, partialKey(table, item), name, 'empty');
+    key[name] = value;
+  }
+  return key;
+}
+
+export function sessionKey(item: Item): Key {
+  return keyOf('session', item);
+}
+
+export function tagKey(item: Item): Key {
+  return keyOf('tag', item);
+}

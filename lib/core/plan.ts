@@ -1,0 +1,178 @@
+// Composition: all enabled migrations of an item become at most ONE conditional UpdateItem
+// (plus, for sessions, one partial search-document update).
+import { isLookupMissingError } from './errors.ts';
+import { keyId } from './keys.ts';
+import { migrationsFor } from './migrations/index.ts';
+import { planSearch } from './migrations/session-search-keywords.ts';
+import type {
+  Condition,
+  Item,
+  ItemChange,
+  MigrationName,
+  PlanContext,
+  SearchChange,
+  TableRole,
+} from './types.ts';
+
+export const TTL_ATTRIBUTE = 'exp_date_unix_seconds';
+
+export interface PlanResult {
+  change: ItemChange | null;
+  search: SearchChange | null;
+  /** The item's TTL has passed: TTL deletes it, we never write to it. */
+  expired?: boolean;
+}
+
+/** Whether the session's TTL has passed (only when `nowSeconds` is known). */
+export function isExpired(item: Item, nowSeconds: number | undefined): boolean {
+  const exp = item[TTL_ATTRIBUTE];
+  return nowSeconds !== undefined && typeof exp === 'number' && exp <= nowSeconds;
+}
+
+/** The item as it will be once `change` is applied (pure: a new object). */
+export function applyChange(item: Item, change: ItemChange): Item {
+  const next: Item = { ...item, ...change.set };
+  for (const attribute of change.remove) delete next[attribute];
+  return next;
+}
+
+function sameCondition(a: Condition, b: Condition): boolean {
+  return (
+    a.op === b.op &&
+    a.attribute === b.attribute &&
+    (a.op !== 'equals' || (b.op === 'equals' && a.value === b.value))
+  );
+}
+
+/**
+ * Merges changes to the same item: union of set/remove, conditions de-duplicated, all
+ * contributors listed. Contradictory changes are a programming error and throw.
+ */
+export function mergeChanges(changes: readonly ItemChange[]): ItemChange | null {
+  const [first, ...rest] = changes;
+  if (first === undefined) return null;
+  const merged: ItemChange = {
+    table: first.table,
+    key: { ...first.key },
+    set: { ...first.set },
+    remove: [...first.remove],
+    conditions: [...first.conditions],
+    migrations: [...first.migrations],
+  };
+  const id = keyId(first.table, first.key);
+  for (const change of rest) {
+    if (keyId(change.table, change.key) !== id) {
+      throw new Error(
+        `cannot merge changes of different items: ${id} and ${keyId(change.table, change.key)}`,
+      );
+    }
+    for (const [attribute, value] of Object.entries(change.set)) {
+      if (attribute in merged.set && merged.set[attribute] !== value) {
+        throw new Error(`conflicting values for ${attribute} in ${id}`);
+      }
+      merged.set[attribute] = value;
+    }
+    for (const attribute of change.remove) {
+      if (!merged.remove.includes(attribute)) merged.remove.push(attribute);
+    }
+    for (const condition of change.conditions) {
+      if (!merged.conditions.some((c) => sameCondition(c, condition)))
+        merged.conditions.push(condition);
+    }
+    for (const name of change.migrations) {
+      if (!merged.migrations.includes(name)) merged.migrations.push(name);
+    }
+  }
+  const both = merged.remove.filter((attribute) => attribute in merged.set);
+  if (both.length > 0) throw new Error(`${id}: ${both.join(', ')} both set and removed`);
+  return merged;
+}
+
+/** Whether `conditions` hold on `item` (absent = undefined), as DynamoDB would evaluate them. */
+export function conditionsHold(item: Item | undefined, conditions: readonly Condition[]): boolean {
+  return conditions.every((c) => {
+    const value = item?.[c.attribute];
+    if (c.op === 'exists') return value !== undefined;
+    if (c.op === 'notExists') return value === undefined;
+    return value === c.value;
+  });
+}
+
+function planDynamo(
+  table: TableRole,
+  item: Item,
+  ctx: PlanContext,
+  enabled: readonly MigrationName[],
+): ItemChange | null {
+  const changes: ItemChange[] = [];
+  for (const migration of migrationsFor(table, enabled)) {
+    const change = migration.plan?.(item, ctx);
+    if (change) changes.push(change);
+  }
+  return mergeChanges(changes);
+}
+
+/**
+ * Plans a chat-session item: the merged DynamoDB change of the enabled session migrations
+ * and, if enabled, the search-keyword update for the item as it will be after that change.
+ * Throws MalformedItemError / LookupMissingError.
+ */
+export function planSessionItem(
+  item: Item,
+  ctx: PlanContext,
+  enabled: readonly MigrationName[],
+): PlanResult {
+  if (isExpired(item, ctx.nowSeconds)) return { change: null, search: null, expired: true };
+  const change = planDynamo('session', item, ctx, enabled);
+  const search = enabled.includes('session-search-keywords')
+    ? planSearch(change ? applyChange(item, change) : item)
+    : null;
+  return { change, search };
+}
+
+/** Plans a tag-definition item (DynamoDB only). */
+export function planTagItem(
+  item: Item,
+  ctx: PlanContext,
+  enabled: readonly MigrationName[],
+): PlanResult {
+  return { change: planDynamo('tag', item, ctx, enabled), search: null };
+}
+
+/** Plans an item of `table`; the chat-user table has no migrations of its own. */
+export function planItem(
+  table: TableRole,
+  item: Item,
+  ctx: PlanContext,
+  enabled: readonly MigrationName[],
+): PlanResult {
+  if (table === 'session') return planSessionItem(item, ctx, enabled);
+  if (table === 'tag') return planTagItem(item, ctx, enabled);
+  return { change: null, search: null };
+}
+
+function inferTable(item: Item, enabled: readonly MigrationName[]): TableRole {
+  const session = migrationsFor('session', enabled).length > 0;
+  const tag = migrationsFor('tag', enabled).length > 0;
+  if (session !== tag) return session ? 'session' : 'tag';
+  return 'scope' in item && 'tag' in item && !('session_id' in item) ? 'tag' : 'session';
+}
+
+/**
+ * Whether the item needs no DynamoDB write (used by `verify`). Expired items count as done.
+ * A user_type lookup is not needed: asking for one already means a write is pending.
+ * Throws MalformedItemError. `table` is inferred from `enabled` (or the key shape) if omitted.
+ */
+export function isMigrated(
+  item: Item,
+  ctx: PlanContext,
+  enabled: readonly MigrationName[],
+  table: TableRole = inferTable(item, enabled),
+): boolean {
+  try {
+    return planItem(table, item, ctx, enabled).change === null;
+  } catch (e) {
+    if (isLookupMissingError(e)) return false;
+    throw e;
+  }
+}

@@ -1,0 +1,193 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  SEARCH_KEYWORD_FIELDS,
+  SEARCH_KEYWORD_MAPPING,
+  planSearch,
+  searchInputsChanged,
+  searchKeywordsSatisfied,
+} from '../../../lib/core/migrations/session-search-keywords.ts';
+import { applyChange, planSessionItem } from '../../../lib/core/plan.ts';
+import type { MigrationName } from '../../../lib/core/types.ts';
+import { legacySessionItemArb, sessionWithUserTypesArb } from '../../support/arbitraries.ts';
+
+const ALL: MigrationName[] = ['session-sort-key', 'session-user-type', 'session-search-keywords'];
+const base = {
+  user_id: 'u1',
+  session_id: 's9',
+  chat_app_id: 'weather',
+  last_update: '2025-03-01T10:00:00.000Z',
+};
+
+describe('session-search-keywords: constants', () => {
+  it('maps each keyword field to its source attribute, all of type keyword', () => {
+    expect(SEARCH_KEYWORD_FIELDS).toEqual({
+      invocation_mode_keyword: 'invocation_mode',
+      user_type_keyword: 'user_type',
+      source_keyword: 'source',
+    });
+    expect(SEARCH_KEYWORD_MAPPING).toEqual({
+      properties: {
+        invocation_mode_keyword: { type: 'keyword' },
+        user_type_keyword: { type: 'keyword' },
+        source_keyword: { type: 'keyword' },
+      },
+    });
+  });
+});
+
+describe('planSearch', () => {
+  it('copies the three fields into a partial doc keyed by session_id', () => {
+    expect(
+      planSearch({
+        ...base,
+        invocation_mode: 'chat-app',
+        user_type: 'internal-user',
+        source: 'user',
+      }),
+    ).toEqual({
+      id: 's9',
+      doc: {
+        invocation_mode_keyword: 'chat-app',
+        user_type_keyword: 'internal-user',
+        source_keyword: 'user',
+      },
+    });
+  });
+
+  it('omits absent and non-string fields; null when none is left', () => {
+    expect(planSearch({ ...base, source: 'component', user_type: 3 })).toEqual({
+      id: 's9',
+      doc: { source_keyword: 'component' },
+    });
+    expect(planSearch({ ...base, invocation_mode: null })).toBeNull();
+  });
+});
+
+describe('search doc reflects the item after the DynamoDB migrations', () => {
+  it('indexes the defaulted source and the looked-up user type of a legacy item', () => {
+    const { change, search } = planSessionItem(
+      { ...base, invocation_mode: 'simple-chat' },
+      { userTypes: new Map([['u1', 'internal-user']]) },
+      ALL,
+    );
+    expect(change?.set).toMatchObject({ source: 'user', user_type: 'internal-user' });
+    expect(search).toEqual({
+      id: 's9',
+      doc: {
+        invocation_mode_keyword: 'simple-chat',
+        user_type_keyword: 'internal-user',
+        source_keyword: 'user',
+      },
+    });
+  });
+
+  it("uses 'external-user' in the doc when the user is unknown", () => {
+    const { search } = planSessionItem({ ...base }, { userTypes: new Map([['u1', null]]) }, ALL);
+    expect(search?.doc).toEqual({ user_type_keyword: 'external-user', source_keyword: 'user' });
+  });
+
+  it('without the DynamoDB migrations enabled, indexes the item as it is', () => {
+    const { change, search } = planSessionItem({ ...base }, {}, ['session-search-keywords']);
+    expect(change).toBeNull();
+    expect(search).toBeNull();
+  });
+
+  it('property: doc = keywords of applyChange(item, change); source and user_type always set', () => {
+    fc.assert(
+      fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
+        const { change, search } = planSessionItem(item, { userTypes }, ALL);
+        const after = change ? applyChange(item, change) : item;
+        expect(search?.id).toBe(item.session_id);
+        expect(search?.doc.source_keyword).toBe(after.source);
+        expect(search?.doc.source_keyword).toBe(item.source ?? 'user');
+        expect(search?.doc.user_type_keyword).toBe(
+          item.user_type ?? userTypes.get(item.user_id) ?? 'external-user',
+        );
+        expect(search?.doc.invocation_mode_keyword).toBe(item.invocation_mode);
+      }),
+    );
+  });
+});
+
+describe('searchKeywordsSatisfied', () => {
+  const expected = {
+    id: 's9',
+    doc: { source_keyword: 'user', user_type_keyword: 'internal-user' },
+  };
+
+  it('is true when every expected value is already there (extra fields ignored)', () => {
+    expect(
+      searchKeywordsSatisfied(
+        { source_keyword: 'user', user_type_keyword: 'internal-user', title: 'x' },
+        expected,
+      ),
+    ).toBe(true);
+  });
+
+  it('is false when a field is missing or differs', () => {
+    expect(searchKeywordsSatisfied({ source_keyword: 'user' }, expected)).toBe(false);
+    expect(
+      searchKeywordsSatisfied(
+        { source_keyword: 'component', user_type_keyword: 'internal-user' },
+        expected,
+      ),
+    ).toBe(false);
+    // The text fields alone don't count: only the keyword copies do.
+    expect(searchKeywordsSatisfied({ source: 'user', user_type: 'internal-user' }, expected)).toBe(
+      false,
+    );
+  });
+});
+
+describe('searchInputsChanged', () => {
+  const migrated = {
+    ...base,
+    source: 'user',
+    user_type: 'internal-user',
+    invocation_mode: 'chat-app',
+    chat_app_sk: 'weather#user#2025-03-01T10:00:00.000Z',
+  };
+
+  it('is true for a new item with inputs and for a changed input', () => {
+    expect(searchInputsChanged(undefined, migrated)).toBe(true);
+    expect(searchInputsChanged(migrated, { ...migrated, source: 'component' })).toBe(true);
+    expect(searchInputsChanged(migrated, { ...migrated, invocation_mode: 'simple-chat' })).toBe(
+      true,
+    );
+    const { user_type: _dropped, ...withoutUserType } = migrated;
+    expect(searchInputsChanged(migrated, withoutUserType)).toBe(true);
+  });
+
+  it('is false when only other or derived attributes changed', () => {
+    expect(searchInputsChanged(migrated, { ...migrated, chat_app_sk: 'weather#user#later' })).toBe(
+      false,
+    );
+    expect(searchInputsChanged(migrated, { ...migrated, title: 'renamed' })).toBe(false);
+    expect(searchInputsChanged(undefined, { ...base })).toBe(false);
+  });
+
+  it('property: our own write on an item with all inputs present is never re-sent', () => {
+    fc.assert(
+      fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
+        fc.pre(item.source !== undefined && item.user_type !== undefined);
+        const { change } = planSessionItem(item, { userTypes }, ALL);
+        if (change) expect(searchInputsChanged(item, applyChange(item, change))).toBe(false);
+      }),
+    );
+  });
+
+  it('property: changing any one input is detected', () => {
+    fc.assert(
+      fc.property(
+        legacySessionItemArb,
+        fc.constantFrom('invocation_mode', 'user_type', 'source'),
+        fc.string(),
+        (item, field, value) => {
+          fc.pre(item[field] !== value);
+          expect(searchInputsChanged(item, { ...item, [field]: value })).toBe(true);
+        },
+      ),
+    );
+  });
+});

@@ -1,7 +1,9 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../core/concurrency.ts';
-import type { Condition, ItemChange, TableRole, WriteOutcome } from '../core/types.ts';
+import { changeAlreadyApplied } from '../core/plan.ts';
+import type { Condition, Item, ItemChange, TableRole, WriteOutcome } from '../core/types.ts';
 
 export interface TableNames {
   session: string;
@@ -11,7 +13,8 @@ export interface TableNames {
 
 export interface ApplyResult {
   change: ItemChange;
-  outcome: Exclude<WriteOutcome, 'unchanged'>;
+  /** `unchanged`: the condition failed only because this very change was already applied. */
+  outcome: WriteOutcome;
   /** Why it failed (only for `failed`). */
   error?: Error;
 }
@@ -106,9 +109,17 @@ export class DynamoWriter {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         // Never retried: the newer write wins and is migrated from its own stream record.
-        // The old image tells a concurrent update (conflict) from a delete (missing).
-        const exists = error.Item !== undefined || (await this.exists(TableName, change));
-        return { change, outcome: exists ? 'conflict' : 'missing' };
+        // The current item tells a concurrent update (conflict) from a delete (missing)
+        // and from an earlier attempt of this same write (unchanged).
+        try {
+          const current = error.Item
+            ? (unmarshall(error.Item as Record<string, AttributeValue>) as Item)
+            : await this.read(TableName, change);
+          if (!current) return { change, outcome: 'missing' };
+          return { change, outcome: changeAlreadyApplied(current, change) ? 'unchanged' : 'conflict' };
+        } catch (readError) {
+          return { change, outcome: 'failed', error: asError(readError) };
+        }
       }
       // The SDK already retried throttling and transient faults; the caller parks it.
       return { change, outcome: 'failed', error: asError(error) };
@@ -119,11 +130,9 @@ export class DynamoWriter {
     return mapLimit(changes, this.concurrency, (c) => this.apply(c));
   }
 
-  private async exists(TableName: string, change: ItemChange): Promise<boolean> {
-    const res = await this.doc.send(
-      new GetCommand({ TableName, Key: change.key, ConsistentRead: true }),
-    );
-    return res.Item !== undefined;
+  private async read(TableName: string, change: ItemChange): Promise<Item | undefined> {
+    const res = await this.doc.send(new GetCommand({ TableName, Key: change.key, ConsistentRead: true }));
+    return res.Item;
   }
 }
 

@@ -98,6 +98,23 @@ export function conditionsHold(item: Item | undefined, conditions: readonly Cond
   });
 }
 
+/**
+ * Whether `current` already is what `change` would make of the planned item: an earlier
+ * attempt of the same write succeeded (a retried record, a replayed batch). Conditions on
+ * attributes the change itself writes are moot; every other one must still hold.
+ */
+export function changeAlreadyApplied(current: Item, change: ItemChange): boolean {
+  const written = new Set([...Object.keys(change.set), ...change.remove]);
+  return (
+    Object.entries(change.set).every(([attribute, value]) => current[attribute] === value) &&
+    change.remove.every((attribute) => current[attribute] === undefined) &&
+    conditionsHold(
+      current,
+      change.conditions.filter((c) => c.op === 'exists' || !written.has(c.attribute)),
+    )
+  );
+}
+
 function planDynamo(
   table: TableRole,
   item: Item,

@@ -3,7 +3,8 @@
 // one bulk request to OpenSearch. Entry points differ only in which items they feed in.
 import { isMalformedItemError } from '../core/errors.ts';
 import { keyOf, partialKey } from '../core/keys.ts';
-import { planSessionItem, planTagItem } from '../core/plan.ts';
+import { sameValue } from '../core/item-equality.ts';
+import { applyChange, planSessionItem, planTagItem } from '../core/plan.ts';
 import type {
   Item,
   ItemChange,
@@ -56,10 +57,11 @@ export interface EngineDeps {
 
 export interface MigrateOptions {
   /**
-   * Decides whether an item's search keywords are sent even when DynamoDB needed no write
-   * (the stream consumer sends an application change once; the backfill always checks).
+   * The items' previous versions (a stream record's OldImage), index-aligned with `items`.
+   * With them, a record that our own write produced sends nothing to OpenSearch: an
+   * application change reaches it once (with the write it caused), never twice.
    */
-  searchWhenUnchanged?: (item: Item, index: number) => boolean;
+  previous?: readonly (Item | undefined)[];
   /** Wait for OpenSearch to make the updates visible (tests, demo). */
   refresh?: boolean;
 }
@@ -78,7 +80,9 @@ export async function migrateSessionItems(
   );
   const needsUsers = enabled.includes('session-user-type');
   const userIds = needsUsers
-    ? items.flatMap((i) => (typeof i.user_id === 'string' && i.user_type === undefined ? [i.user_id] : []))
+    ? [...items, ...(options.previous ?? [])].flatMap((i) =>
+        i && typeof i.user_id === 'string' && i.user_type === undefined ? [i.user_id] : [],
+      )
     : [];
   const ctx: PlanContext = {
     userTypes: needsUsers ? await deps.lookup.resolve(userIds) : new Map(),
@@ -113,7 +117,7 @@ export async function migrateSessionItems(
       const send =
         s !== null &&
         (r.outcome === 'migrated' ||
-          (r.outcome === 'unchanged' && (options.searchWhenUnchanged?.(items[i] as Item, i) ?? true)));
+          (r.outcome === 'unchanged' && !isOwnWrite(items[i] as Item, options.previous, i, ctx, enabled)));
       return send ? [{ i, s }] : [];
     });
     try {
@@ -154,6 +158,27 @@ export async function migrateTagItems(items: readonly Item[], deps: EngineDeps):
   });
   await applyChanges(deps.writer, changes, results);
   return results;
+}
+
+/**
+ * Whether `item` is exactly what our own write made of `previous`: its stream record then
+ * carries nothing new for OpenSearch (we sent the keywords when we wrote).
+ */
+function isOwnWrite(
+  item: Item,
+  previous: readonly (Item | undefined)[] | undefined,
+  i: number,
+  ctx: PlanContext,
+  enabled: MigrationName[],
+): boolean {
+  const prev = previous?.[i];
+  if (!prev) return false;
+  try {
+    const change = planSessionItem(prev, ctx, enabled).change;
+    return change !== null && sameValue(applyChange(prev, change), item);
+  } catch {
+    return false; // the previous version was malformed: we never wrote it
+  }
 }
 
 /** Writes the planned changes and records each write's outcome on its item's result. */

@@ -1,0 +1,218 @@
+// The foundation end to end on the real local services: seed legacy data, migrate it
+// through the one writer, and prove the invariants (exact outcomes, no lost update,
+// no resurrection, idempotence, additive-only search mapping).
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { makeClients, destroyClients, type Clients } from '../../lib/adapters/clients.ts';
+import { DynamoWriter, type TableNames } from '../../lib/adapters/dynamo-writer.ts';
+import { MappingConflictError, SearchIndex } from '../../lib/adapters/search-index.ts';
+import { UserLookupError, UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
+import { planSessionItem } from '../../lib/core/plan.ts';
+import type { Item } from '../../lib/core/types.ts';
+import { migrateSessionItems, SESSION_MIGRATIONS, type EngineDeps } from '../../lib/engine/migrate-items.ts';
+import { migrateTable } from '../../lib/engine/migrate-table.ts';
+import { verifyAll } from '../../lib/engine/verify.ts';
+import { seed, type SeedResult } from '../../lib/local/seed.ts';
+import { uniqueName, useLocalServices } from '../support/env.ts';
+
+useLocalServices('migrate');
+
+const NOW = Math.floor(Date.now() / 1000);
+let clients: Clients;
+let tables: TableNames;
+let index: string;
+let deps: EngineDeps & { search: SearchIndex };
+let seeded: SeedResult;
+
+beforeAll(async () => {
+  clients = makeClients();
+  const p = uniqueName('t');
+  tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
+  index = uniqueName('session');
+  seeded = await seed(
+    {
+      dynamodb: clients.dynamodb,
+      doc: clients.doc,
+      tables,
+      search: { client: clients.search!, index },
+    },
+    { sessions: 1000, users: 80, migratedFraction: 0.2, malformed: 5, tags: true, unindexed: 10, nowSeconds: NOW },
+  );
+  deps = {
+    writer: new DynamoWriter(clients.doc, tables),
+    lookup: new UserTypeLookup(clients.doc, tables.user),
+    search: new SearchIndex(clients.search!, index),
+  };
+  await deps.search.ensureKeywordMapping();
+});
+
+afterAll(() => destroyClients(clients));
+
+const get = async (table: string, Key: Item): Promise<Item | undefined> =>
+  (await clients.doc.send(new GetCommand({ TableName: table, Key, ConsistentRead: true }))).Item;
+
+describe('historic migration of 1,000 legacy sessions', () => {
+  it('yields exact outcome counts and the right derived values', async () => {
+    const res = await migrateTable(clients.doc, deps, { table: 'session', tableName: tables.session, refresh: true });
+    expect(res.scanned).toBe(1000);
+    expect(res.counts).toEqual({
+      migrated: 795,
+      unchanged: 200,
+      malformed: 5,
+      // The 10 unindexed sessions have no document: counted, never created.
+      'search-missing': 10,
+      'search-migrated': 985,
+    });
+    for (const p of res.problems) expect(p.reason).toMatch(/field "(chat_app_id|last_update)"/);
+
+    // Derived values computed independently of the planner.
+    const userTypes = new Map(seeded.users.map((u) => [u.user_id as string, u.user_type as string | undefined]));
+    const malformed = new Set(seeded.sessions.slice(-5).map((s) => s.session_id));
+    for (const s of seeded.sessions) {
+      const item = await get(tables.session, { user_id: s.user_id, session_id: s.session_id });
+      if (malformed.has(s.session_id)) {
+        expect(item).toEqual(s); // untouched
+        continue;
+      }
+      const source = (s.source as string | undefined) ?? 'user';
+      const kind = source === 'component' ? 'component' : 'user';
+      expect(item?.source).toBe(source);
+      expect(item?.chat_app_sk).toBe(`${s.chat_app_id}#${kind}#${s.last_update}`);
+      expect(item?.user_type).toBe(s.user_type ?? userTypes.get(s.user_id as string) ?? 'external-user');
+      expect(item?.last_update).toBe(s.last_update); // inputs never rewritten
+    }
+  });
+
+  it('is idempotent: a second pass writes nothing', async () => {
+    const res = await migrateTable(clients.doc, deps, { table: 'session', tableName: tables.session });
+    expect(res.counts.migrated ?? 0).toBe(0);
+    expect(res.counts.unchanged).toBe(995);
+    expect(res.counts['search-migrated'] ?? 0).toBe(0);
+  });
+
+  it('verify reports nothing pending, the malformed items and the missing documents', async () => {
+    const report = await verifyAll({ doc: clients.doc, tables, lookup: deps.lookup, search: deps.search, includeTags: false });
+    expect(report).toMatchObject({ checked: 1000, pending: 0, malformed: 5, search: { pending: 0, missing: 10 } });
+  });
+
+  it('puts the keyword values into OpenSearch', async () => {
+    const s = seeded.sessions[500] as Item;
+    const doc = await clients.search!.get({ index, id: s.session_id as string });
+    const src = doc.body._source as Record<string, unknown>;
+    expect(src.source_keyword).toBe((s.source as string | undefined) ?? 'user');
+    expect(src.user_type_keyword).toBeTypeOf('string');
+    expect(src.title).toBe(s.title); // a partial update: the rest of the document stays
+    const mapping = await clients.search!.indices.getMapping({ index });
+    const props = (mapping.body as Record<string, { mappings: { properties: Record<string, { type: string }> } }>)[index]!
+      .mappings.properties;
+    for (const f of ['invocation_mode_keyword', 'user_type_keyword', 'source_keyword'])
+      expect(props[f]?.type).toBe('keyword');
+    expect(props.user_type?.type).toBe('text'); // the original field is left as it was
+  });
+});
+
+describe('the one writer under concurrent application writes', () => {
+  const fresh = async (id: string): Promise<Item> => {
+    const item: Item = {
+      user_id: 'user-00001',
+      session_id: id,
+      chat_app_id: 'app-1',
+      last_update: '2026-01-01T00:00:00.000Z',
+      exp_date_unix_seconds: NOW + 3600,
+    };
+    await clients.doc.send(new PutCommand({ TableName: tables.session, Item: item }));
+    return item;
+  };
+  const ctx = async (item: Item) => ({
+    userTypes: await deps.lookup.resolve([item.user_id as string]),
+    nowSeconds: NOW,
+  });
+
+  it('an application write between plan and apply is a conflict, and the application value survives', async () => {
+    const item = await fresh('race-update');
+    const plan = planSessionItem(item, await ctx(item), SESSION_MIGRATIONS);
+    await clients.doc.send(
+      new UpdateCommand({
+        TableName: tables.session,
+        Key: { user_id: item.user_id, session_id: item.session_id },
+        UpdateExpression: 'SET last_update = :t, #s = :s',
+        ExpressionAttributeNames: { '#s': 'source' },
+        ExpressionAttributeValues: { ':t': '2026-02-02T00:00:00.000Z', ':s': 'component' },
+      }),
+    );
+    const res = await deps.writer.apply(plan.change!);
+    expect(res.outcome).toBe('conflict');
+    const after = await get(tables.session, { user_id: item.user_id, session_id: item.session_id });
+    expect(after).toMatchObject({ last_update: '2026-02-02T00:00:00.000Z', source: 'component' });
+    expect(after?.chat_app_sk).toBeUndefined(); // no stale key derived from the old inputs
+  });
+
+  it('a delete between plan and apply is missing, and the item is not recreated', async () => {
+    const item = await fresh('race-delete');
+    const plan = planSessionItem(item, await ctx(item), SESSION_MIGRATIONS);
+    const Key = { user_id: item.user_id, session_id: item.session_id };
+    await clients.doc.send(new DeleteCommand({ TableName: tables.session, Key }));
+    expect((await deps.writer.apply(plan.change!)).outcome).toBe('missing');
+    expect(await get(tables.session, Key)).toBeUndefined();
+  });
+
+  it('expired sessions are left to TTL', async () => {
+    const item = { ...(await fresh('expired')), exp_date_unix_seconds: NOW - 10 };
+    await clients.doc.send(new PutCommand({ TableName: tables.session, Item: item }));
+    const [r] = await migrateSessionItems([item], { ...deps, nowSeconds: () => NOW });
+    expect(r?.outcome).toBe('expired');
+    expect((await get(tables.session, { user_id: item.user_id, session_id: item.session_id }))?.chat_app_sk).toBeUndefined();
+  });
+});
+
+describe('tags', () => {
+  it('get usage_mode and lose chat_app_id', async () => {
+    const res = await migrateTable(clients.doc, deps, { table: 'tag', tableName: tables.tag });
+    expect(res.counts).toEqual({ migrated: seeded.tags.length });
+    for (const t of seeded.tags) {
+      const item = await get(tables.tag, { scope: t.scope, tag: t.tag });
+      const global = t.scope === 'pika' && ['chart', 'image', 'prompt'].includes(t.tag as string);
+      expect(item?.usage_mode).toBe(global ? 'global' : 'chat-app');
+      expect(item).not.toHaveProperty('chat_app_id');
+    }
+  });
+});
+
+describe('user-type lookup', () => {
+  it('batches distinct ids and serves repeats from the cache', async () => {
+    const lookup = new UserTypeLookup(clients.doc, tables.user);
+    const ids = seeded.users.map((u) => u.user_id as string);
+    const first = await lookup.resolve([...ids, ...ids, 'nobody']);
+    expect(lookup.requests).toBe(1); // 81 distinct ids: one BatchGetItem
+    expect(first.get('nobody')).toBeNull();
+    const u = seeded.users.find((x) => x.user_type)!;
+    expect(first.get(u.user_id as string)).toBe(u.user_type);
+    await lookup.resolve(ids);
+    expect(lookup.requests).toBe(1);
+  });
+
+  it('a failed lookup fails the batch instead of defaulting', async () => {
+    const broken: EngineDeps = { ...deps, lookup: new UserTypeLookup(clients.doc, `${tables.user}-absent`) };
+    const item = { ...(seeded.sessions[300] as Item), session_id: 'lookup-fail' };
+    delete item.user_type;
+    await expect(migrateSessionItems([item], broken)).rejects.toBeInstanceOf(UserLookupError);
+  });
+});
+
+describe('search mapping', () => {
+  it('a field that exists with another type is a specific error and nothing is written', async () => {
+    const bad = uniqueName('conflict');
+    await clients.search!.indices.create({
+      index: bad,
+      body: { mappings: { properties: { user_type_keyword: { type: 'text' } } } },
+    });
+    const err = await new SearchIndex(clients.search!, bad).ensureKeywordMapping().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MappingConflictError);
+    expect((err as Error).message).toContain('"user_type_keyword"');
+    expect((err as Error).message).toContain('"text"');
+    const mapping = await clients.search!.indices.getMapping({ index: bad });
+    const props = (mapping.body as Record<string, { mappings: { properties: Record<string, unknown> } }>)[bad]!.mappings
+      .properties;
+    expect(Object.keys(props)).toEqual(['user_type_keyword']);
+  });
+});

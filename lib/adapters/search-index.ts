@@ -5,6 +5,21 @@ import type { SearchChange, SearchOutcome } from '../core/types.ts';
 /** Keyword fields the 0.11 session-search migration adds (additive only). */
 export const KEYWORD_FIELDS = Object.keys(SEARCH_KEYWORD_FIELDS);
 
+/**
+ * Sets the keyword fields unless the document comes from a newer version of the session
+ * (ISO-8601 timestamps compare as strings) or already has them (noop: no reindex).
+ */
+const GUARDED_UPDATE = `
+  def src = ctx._source;
+  if (params.version != null && src.last_update instanceof String && src.last_update.compareTo(params.version) > 0) {
+    ctx.op = 'noop'; return;
+  }
+  boolean same = true;
+  for (def e : params.doc.entrySet()) { if (src[e.getKey()] != e.getValue()) { same = false; } }
+  if (same) { ctx.op = 'noop'; return; }
+  for (def e : params.doc.entrySet()) { src[e.getKey()] = e.getValue(); }
+`;
+
 export class MappingConflictError extends Error {
   constructor(
     readonly index: string,
@@ -70,14 +85,15 @@ export class SearchIndex {
   }
 
   /**
-   * One bulk request of partial `update`s. No upsert: a document that does not exist yet
-   * stays absent (`search-missing`) rather than becoming a partial document.
+   * One bulk request of partial updates. No upsert: a document that does not exist yet stays
+   * absent (`search-missing`) rather than becoming a partial document. A document indexed
+   * from a newer `last_update` than the change's version is left as it is (`unchanged`).
    */
   async applyKeywords(changes: readonly SearchChange[], refresh = false): Promise<SearchResult[]> {
     if (!changes.length) return [];
     const body = changes.flatMap((c) => [
       { update: { _index: this.index, _id: c.id, retry_on_conflict: 3 } },
-      { doc: c.doc },
+      { script: { source: GUARDED_UPDATE, lang: 'painless', params: { doc: c.doc, version: c.version ?? null } } },
     ]);
     const res = await this.client.bulk({ body, refresh: refresh ? 'wait_for' : false });
     const items = (res.body as { items: BulkItem[] }).items;

@@ -38,6 +38,12 @@ export interface ItemChange {
 export interface SearchChange {
   id: string;
   doc: Record<string, string>;
+  /**
+   * The item's `last_update` the keywords were derived from. A document already indexed from
+   * a newer version is left alone: its own update carries the right keywords, and a slow
+   * writer must never regress it to stale values.
+   */
+  version?: string;
 }
 
 /** Context the planners need; everything in it was fetched by adapters beforehand. */

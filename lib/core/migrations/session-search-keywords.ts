@@ -42,7 +42,8 @@ export function searchKeywords(item: Item): Record<string, string> {
 export function planSearch(item: Item): SearchChange | null {
   const doc = searchKeywords(item);
   if (Object.keys(doc).length === 0) return null;
-  return { id: sessionKey(item).session_id as string, doc };
+  const id = sessionKey(item).session_id as string;
+  return typeof item.last_update === 'string' ? { id, doc, version: item.last_update } : { id, doc };
 }
 
 /** Whether an existing search document already holds every expected keyword value. */

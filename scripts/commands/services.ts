@@ -1,0 +1,100 @@
+// `streamfill services up|down|env`: local DynamoDB (+ Streams), SQS (ElasticMQ) and OpenSearch
+// that outlive the command, for the local runner, the demo and manual poking.
+
+import type { Command } from 'commander';
+import { resolveServiceJars } from '../../lib/local/services/java.ts';
+import {
+  servicesDown,
+  servicesEnvLines,
+  servicesUp,
+  renderEnvLines,
+  type ProviderChoice,
+} from '../../lib/local/services/index.ts';
+
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+function parseProvider(value: string): ProviderChoice {
+  if (value === 'auto' || value === 'java' || value === 'docker') return value;
+  throw new Error(`--provider must be auto, java or docker (got "${value}")`);
+}
+
+function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`--timeout must be a positive number of seconds (got "${value}")`);
+  return n;
+}
+
+export function registerServicesCommand(program: Command): void {
+  const services = program
+    .command('services')
+    .description(
+      'local DynamoDB (+ Streams), SQS (ElasticMQ) and OpenSearch; `env` prints export lines',
+    )
+    .addHelpText(
+      'after',
+      `
+Without Docker the services run as Java processes (Java 17+; the jars are fetched once from
+Maven Central with Maven into .cache/services). With a reachable Docker engine, \`up\` uses
+docker-compose.yml instead. Set STREAMFILL_SERVICES_PROVIDER=java|docker to force one.
+
+Typical use:
+  eval "$(streamfill services up)"     start (or find running) services, export their endpoints
+  eval "$(streamfill services env)"    in another shell
+  streamfill services down`,
+    );
+
+  services
+    .command('up')
+    .description(
+      'start the services in the background (no-op when they are already running); prints export lines',
+    )
+    .option('--provider <provider>', 'auto | java | docker', parseProvider, 'auto')
+    .option('--timeout <seconds>', 'readiness deadline per service', parseSeconds)
+    .action(async (opts: { provider: ProviderChoice; timeout?: number }) => {
+      const started = Date.now();
+      const r = await servicesUp({
+        provider: opts.provider,
+        ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout * 1000 } : {}),
+      });
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      if (r.alreadyRunning) {
+        err(`services already running (${r.provider}); nothing started`);
+      } else {
+        err(
+          `services started (${r.provider}) in ${seconds} s; stop them with \`streamfill services down\``,
+        );
+      }
+      if (r.state.provider === 'java') {
+        for (const [name, s] of Object.entries(r.state.services))
+          err(`  ${name.padEnd(10)} pid ${s.pid}  ${s.logFile}`);
+      }
+      process.stdout.write(`${renderEnvLines(r.env).join('\n')}\n`);
+    });
+
+  services
+    .command('install')
+    .description('fetch the Java services\' jars from Maven Central into .cache/services (once)')
+    .action(async () => {
+      const dirs = await resolveServiceJars();
+      for (const [name, dir] of Object.entries(dirs)) err(`  ${name.padEnd(10)} ${dir}`);
+    });
+
+  services
+    .command('down')
+    .description('stop the services started by `services up`')
+    .action(async () => {
+      const r = await servicesDown();
+      if (r.skipped.length > 0) {
+        err(`left alone: pid ${r.skipped.join(', ')} (no longer a streamfill service process)`);
+      }
+      err(r.stopped ? `services stopped (${r.provider ?? 'java'})` : 'services were not running');
+    });
+
+  services
+    .command('env')
+    .description('print `export NAME=value` lines for the running services (for eval)')
+    .action(() => {
+      process.stdout.write(`${servicesEnvLines().join('\n')}\n`);
+    });
+}

@@ -10,7 +10,12 @@ import {
   indexSessionDocs,
   putItems,
 } from '../adapters/pika-tables.ts';
-import { legacySessions, legacyTags, legacyUsers, type LegacyDataOptions } from '../core/legacy-data.ts';
+import {
+  legacySessions,
+  legacyTags,
+  legacyUsers,
+  type LegacyDataOptions,
+} from '../core/legacy-data.ts';
 import type { Item } from '../core/types.ts';
 
 export interface SeedTargets {

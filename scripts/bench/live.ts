@@ -1,0 +1,148 @@
+// `streamfill bench live`: sustained application writes against the local stack while the
+// stream consumer runs in-process; measures write → derived-fields latency, throughput and
+// how many DynamoDB writes each changed item cost.
+import { randomBytes } from 'node:crypto';
+import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
+import { ensurePikaTables, ensureSessionIndex, putItems } from '../../lib/adapters/pika-tables.ts';
+import { SearchIndex } from '../../lib/adapters/search-index.ts';
+import { legacyUsers } from '../../lib/core/legacy-data.ts';
+import { engineDeps } from '../../lib/engine/deps.ts';
+import { verifyAll, type VerifyReport } from '../../lib/engine/verify.ts';
+import { AppSimulator } from '../../lib/local/app-simulator.ts';
+import { LatencyTracker } from '../../lib/local/latency-tracker.ts';
+import { startLocalRunner } from '../../lib/local/runner.ts';
+import { applyServiceEnv, startLocalServices } from '../../lib/local/services/index.ts';
+
+export interface LiveBenchOptions {
+  rate: number;
+  durationSeconds: number;
+  users: number;
+  /** Independent application writers (disjoint items), sharing the rate. */
+  writers: number;
+  batchSize: number;
+  log: (line: string) => void;
+}
+
+export interface LiveBenchResult {
+  targetRate: number;
+  achievedRate: number;
+  appWrites: number;
+  durationSeconds: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number; samples: number };
+  recordsPerSecond: number;
+  streamRecords: number;
+  dynamoWrites: number;
+  itemsNeedingChange: number;
+  writesPerChangedItem: number;
+  conflicts: number;
+  toDlq: number;
+  drainMs: number;
+  verify: Pick<VerifyReport, 'checked' | 'pending' | 'malformed'> & { searchPending: number | null };
+}
+
+export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
+  const services = await startLocalServices({ log: o.log });
+  applyServiceEnv(services.env);
+  // A database of its own: DynamoDB Local slows down as stream records accumulate in one.
+  if (services.provider !== 'env') process.env.AWS_ACCESS_KEY_ID = `bench${randomBytes(4).toString('hex')}`;
+  const clients = makeClients();
+  try {
+    const p = `bench-${Date.now().toString(36)}`;
+    const tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
+    const index = `${p}-session`;
+    await ensurePikaTables(clients.dynamodb, tables);
+    await putItems(clients.doc, tables.user, legacyUsers({ users: o.users }));
+    await ensureSessionIndex(clients.search!, index);
+    await new SearchIndex(clients.search!, index).ensureKeywordMapping();
+
+    const latency = new LatencyTracker();
+    let streamRecords = 0;
+    let dynamoWrites = 0;
+    let conflicts = 0;
+    const deps = engineDeps(clients, { tables, searchIndex: index });
+    const runner = await startLocalRunner({
+      clients,
+      deps,
+      tables,
+      queueName: `${p}-work`,
+      dlqName: `${p}-dlq`,
+      batchSize: o.batchSize,
+      handlerLogLevel: 'SILENT',
+      logger: { info: () => {}, warn: o.log, error: o.log },
+      onResults: (results, event) => {
+        // The batch's writes and its search update are done when this runs.
+        latency.observe(event);
+        streamRecords += event.Records.length;
+        for (const r of results.values()) {
+          if (r.change) dynamoWrites++;
+          if (r.outcome === 'conflict') conflicts++;
+        }
+      },
+    });
+
+    const sims = Array.from(
+      { length: o.writers },
+      (_, i) =>
+        new AppSimulator({
+          doc: clients.doc,
+          sessionTable: tables.session,
+          search: { client: clients.search!, index },
+          users: o.users,
+          seed: i + 1,
+          idPrefix: `${p}-w${i}`,
+        }),
+    );
+    o.log(`writing ${o.rate}/s for ${o.durationSeconds} s with ${o.writers} writers`);
+    const started = performance.now();
+    const perWriter = o.rate / o.writers;
+    const total = Math.round(perWriter * o.durationSeconds);
+    await Promise.all(
+      sims.map(async (sim) => {
+        for (let n = 0; n < total; n++) {
+          // Open-loop pacing: the n-th write is due at n / rate, however long earlier ones took.
+          const due = started + (n / perWriter) * 1000;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          const w = await sim.step();
+          if (w.item) latency.wrote(w.item, w.at);
+        }
+      }),
+    );
+    const writeSeconds = (performance.now() - started) / 1000;
+    const drainStart = performance.now();
+    await runner.waitForIdle(120_000);
+    const drainMs = Math.round(performance.now() - drainStart);
+    const consumed = (performance.now() - started) / 1000;
+    const stats = runner.stats();
+    await runner.stop();
+
+    const report = await verifyAll({ doc: clients.doc, tables, lookup: deps.lookup, search: deps.search });
+    const appWrites = sims.reduce((n, s) => n + s.writes.length, 0);
+    const itemsNeedingChange = sims.reduce((n, s) => n + s.writes.filter((w) => w.kind !== 'delete').length, 0);
+    const round = (x: number): number => Math.round(x * 10) / 10;
+    return {
+      targetRate: o.rate,
+      achievedRate: round(appWrites / writeSeconds),
+      appWrites,
+      durationSeconds: round(writeSeconds),
+      latencyMs: latency.percentiles(),
+      recordsPerSecond: round(streamRecords / consumed),
+      streamRecords,
+      dynamoWrites,
+      itemsNeedingChange,
+      writesPerChangedItem: Math.round((dynamoWrites / itemsNeedingChange) * 1000) / 1000,
+      conflicts,
+      toDlq: stats.recordsToOnFailure,
+      drainMs,
+      verify: {
+        checked: report.checked,
+        pending: report.pending,
+        malformed: report.malformed,
+        searchPending: report.search?.pending ?? null,
+      },
+    };
+  } finally {
+    destroyClients(clients);
+    await services.stop();
+  }
+}

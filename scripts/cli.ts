@@ -1,0 +1,39 @@
+// The one operator CLI. Each subcommand lives in scripts/commands/ and only wires
+// options to library functions.
+import { Command, CommanderError } from 'commander';
+import { registerBenchCommand } from './commands/bench.ts';
+import { registerDemoCommand } from './commands/demo.ts';
+import { registerRunCommand } from './commands/run.ts';
+import { registerSeedCommand } from './commands/seed.ts';
+import { registerServicesCommand } from './commands/services.ts';
+import { registerVerifyCommand } from './commands/verify.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('streamfill')
+    .description(
+      'Online DynamoDB data migrations: live changes via the stream, history via a backfill, no write freeze.',
+    )
+    .showHelpAfterError()
+    .exitOverride();
+  registerServicesCommand(program);
+  registerSeedCommand(program);
+  registerRunCommand(program);
+  registerVerifyCommand(program);
+  registerBenchCommand(program);
+  registerDemoCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    console.error(`streamfill: ${(e as Error).message}`);
+    if (process.env.STREAMFILL_DEBUG) console.error(e);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

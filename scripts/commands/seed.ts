@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
+import { seed } from '../../lib/local/seed.ts';
+import { configFrom, positiveInt, withSharedOptions } from '../config.ts';
+
+export function registerSeedCommand(program: Command): void {
+  withSharedOptions(
+    program
+      .command('seed')
+      .description('Create Pika-shaped tables and the session index if missing, then write legacy items.')
+      .requiredOption('--sessions <n>', 'legacy chat sessions to write', positiveInt('--sessions'))
+      .requiredOption('--users <n>', 'chat users to write', positiveInt('--users'))
+      .option('--tags', 'also write legacy tag definitions', false)
+      .option('--migrated <fraction>', 'share of sessions already migrated (0..1)', parseFraction, 0.2)
+      .option('--malformed <n>', 'sessions with missing/mistyped inputs', positiveInt('--malformed'), 0)
+      .option('--seed <n>', 'random seed for the data set', positiveInt('--seed'), 1),
+  ).action(async (opts) => {
+    const config = configFrom(opts);
+    const clients = makeClients({ searchEndpoint: config.searchEndpoint });
+    try {
+      const started = Date.now();
+      const res = await seed(
+        {
+          dynamodb: clients.dynamodb,
+          doc: clients.doc,
+          tables: config.tables,
+          ...(clients.search && { search: { client: clients.search, index: config.searchIndex } }),
+        },
+        {
+          sessions: opts.sessions,
+          users: opts.users,
+          tags: opts.tags,
+          migratedFraction: opts.migrated,
+          malformed: opts.malformed,
+          seed: opts.seed,
+        },
+      );
+      console.log(
+        `seeded ${res.sessions.length} sessions, ${res.users.length} users, ${res.tags.length} tags` +
+          ` in ${Date.now() - started} ms` +
+          (res.createdTables.length ? ` (created ${res.createdTables.join(', ')})` : ''),
+      );
+    } finally {
+      destroyClients(clients);
+    }
+  });
+}
+
+function parseFraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new Error(`--migrated must be between 0 and 1, got "${value}"`);
+  return n;
+}

@@ -1,0 +1,24 @@
+// Wires adapters for a CLI command from its Config. Handlers build the same objects from
+// their Lambda environment; nothing here holds migration rules.
+import { makeClients, destroyClients, type Clients } from '../lib/adapters/clients.ts';
+import type { DynamoWriter } from '../lib/adapters/dynamo-writer.ts';
+import type { SearchIndex } from '../lib/adapters/search-index.ts';
+import type { UserTypeLookup } from '../lib/adapters/user-type-lookup.ts';
+import { engineDeps } from '../lib/engine/deps.ts';
+import type { EngineDeps } from '../lib/engine/migrate-items.ts';
+import type { Config } from './config.ts';
+
+export interface Runtime extends EngineDeps {
+  writer: DynamoWriter;
+  lookup: UserTypeLookup;
+  search: SearchIndex | undefined;
+  clients: Clients;
+  config: Config;
+  close(): void;
+}
+
+export function makeRuntime(config: Config, options: { writeConcurrency?: number } = {}): Runtime {
+  const clients = makeClients({ searchEndpoint: config.searchEndpoint });
+  const deps = engineDeps(clients, { tables: config.tables, searchIndex: config.searchIndex, ...options });
+  return { ...deps, search: deps.search, clients, config, close: () => destroyClients(clients) };
+}

@@ -8,7 +8,10 @@ export default tseslint.config(
   {
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
     },
   },
   {
@@ -17,7 +20,20 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@aws-sdk/*', '@opensearch-project/*', 'node:*', '../adapters/*', '../local/*'], message: 'lib/core is pure: no AWS, I/O or adapter imports.' }] },
+        {
+          patterns: [
+            {
+              group: [
+                '@aws-sdk/*',
+                '@opensearch-project/*',
+                'node:*',
+                '../adapters/*',
+                '../local/*',
+              ],
+              message: 'lib/core is pure: no AWS, I/O or adapter imports.',
+            },
+          ],
+        },
       ],
     },
   },

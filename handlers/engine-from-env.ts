@@ -5,7 +5,10 @@ import { engineDeps } from '../lib/engine/deps.ts';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { EngineDeps } from '../lib/engine/migrate-items.ts';
 
-export function engineFromEnv(env: NodeJS.ProcessEnv = process.env): { deps: EngineDeps; sqs: SQSClient } {
+export function engineFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  deps: EngineDeps;
+  sqs: SQSClient;
+} {
   const need = (name: string): string => {
     const v = env[name];
     if (!v) throw new Error(`environment variable ${name} is required`);

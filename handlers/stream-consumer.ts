@@ -9,11 +9,21 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type {
+  Context,
+  DynamoDBBatchResponse,
+  DynamoDBRecord,
+  DynamoDBStreamEvent,
+} from 'aws-lambda';
 import { keyId } from '../lib/core/keys.ts';
 import { latestPerKey } from '../lib/core/stream-batch.ts';
 import type { Item } from '../lib/core/types.ts';
-import { isSettled, migrateSessionItems, type EngineDeps, type ItemResult } from '../lib/engine/migrate-items.ts';
+import {
+  isSettled,
+  migrateSessionItems,
+  type EngineDeps,
+  type ItemResult,
+} from '../lib/engine/migrate-items.ts';
 import { DeadLetters } from '../lib/adapters/dead-letters.ts';
 import { engineFromEnv } from './engine-from-env.ts';
 
@@ -34,10 +44,12 @@ const image = (i: Record<string, unknown> | undefined): Item | undefined =>
 
 export function createStreamConsumer(options: StreamConsumerOptions): Handler {
   const logger = options.logger ?? new Logger({ serviceName: 'streamfill-stream-consumer' });
-  const metrics = options.metrics ?? new Metrics({ namespace: 'streamfill', serviceName: 'stream-consumer' });
+  const metrics =
+    options.metrics ?? new Metrics({ namespace: 'streamfill', serviceName: 'stream-consumer' });
 
   const handle = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-    const recordKey = (r: DynamoDBRecord): string => keyId('session', image(r.dynamodb?.Keys) as never);
+    const recordKey = (r: DynamoDBRecord): string =>
+      keyId('session', image(r.dynamodb?.Keys) as never);
     const { latest } = latestPerKey(event.Records, recordKey);
     // REMOVE (including TTL expiry) needs nothing: there is no item left to migrate.
     const live = latest.filter((r) => r.eventName !== 'REMOVE' && r.dynamodb?.NewImage);
@@ -49,7 +61,9 @@ export function createStreamConsumer(options: StreamConsumerOptions): Handler {
       const results = await migrateSessionItems(items, options.deps, { previous });
       results.forEach((res, i) => bySeq.set(live[i]?.dynamodb?.SequenceNumber as string, res));
       // Retrying a malformed item cannot help and would hold up the shard: park it now.
-      const malformed = live.flatMap((r, i) => (results[i]?.outcome === 'malformed' ? [{ r, res: results[i] }] : []));
+      const malformed = live.flatMap((r, i) =>
+        results[i]?.outcome === 'malformed' ? [{ r, res: results[i] }] : [],
+      );
       if (malformed.length && options.deadLetters) {
         await options.deadLetters.park(
           malformed.map(({ r, res }) => ({
@@ -76,7 +90,12 @@ export function createStreamConsumer(options: StreamConsumerOptions): Handler {
         const seq = r.dynamodb?.SequenceNumber as string;
         const res = bySeq.get(seq);
         if (res && !isSettled(res) && !parked.has(seq)) {
-          logger.warn('record not migrated', { key: res.key, outcome: res.outcome, search: res.search, reason: res.reason });
+          logger.warn('record not migrated', {
+            key: res.key,
+            outcome: res.outcome,
+            search: res.search,
+            reason: res.reason,
+          });
           throw new Error(res.reason ?? `${res.outcome}`);
         }
       },
@@ -85,7 +104,9 @@ export function createStreamConsumer(options: StreamConsumerOptions): Handler {
     );
   };
 
-  return middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics)) as unknown as Handler;
+  return middy(handle)
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics)) as unknown as Handler;
 }
 
 function record(
@@ -94,19 +115,33 @@ function record(
   event: DynamoDBStreamEvent,
   parked: number,
 ): void {
-  const n: Record<string, number> = { Migrated: 0, Unchanged: 0, Conflicts: 0, SearchMissing: 0, Failed: 0, Parked: parked };
+  const n: Record<string, number> = {
+    Migrated: 0,
+    Unchanged: 0,
+    Conflicts: 0,
+    SearchMissing: 0,
+    Failed: 0,
+    Parked: parked,
+  };
   for (const r of results.values()) {
     if (r.outcome === 'migrated') n.Migrated!++;
     else if (r.outcome === 'conflict') n.Conflicts!++;
-    else if (r.outcome === 'failed' || r.outcome === 'malformed' || r.search === 'failed') n.Failed!++;
+    else if (r.outcome === 'failed' || r.outcome === 'malformed' || r.search === 'failed')
+      n.Failed!++;
     else n.Unchanged!++;
     if (r.search === 'search-missing') n.SearchMissing!++;
   }
   for (const [name, value] of Object.entries(n)) metrics.addMetric(name, MetricUnit.Count, value);
   // How far behind the application the consumer runs (stream timestamps have 1 s resolution).
-  const oldest = Math.min(...event.Records.map((r) => r.dynamodb?.ApproximateCreationDateTime ?? Infinity));
+  const oldest = Math.min(
+    ...event.Records.map((r) => r.dynamodb?.ApproximateCreationDateTime ?? Infinity),
+  );
   if (Number.isFinite(oldest)) {
-    metrics.addMetric('WriteToProcessedDelay', MetricUnit.Milliseconds, Math.max(0, Date.now() - oldest * 1000));
+    metrics.addMetric(
+      'WriteToProcessedDelay',
+      MetricUnit.Milliseconds,
+      Math.max(0, Date.now() - oldest * 1000),
+    );
   }
 }
 

@@ -12,12 +12,22 @@ export interface Config {
 }
 
 const SHARED = [
-  ['--session-table <name>', 'chat-session table', 'STREAMFILL_SESSION_TABLE', 'chat-session-local'],
+  [
+    '--session-table <name>',
+    'chat-session table',
+    'STREAMFILL_SESSION_TABLE',
+    'chat-session-local',
+  ],
   ['--user-table <name>', 'chat-user table', 'STREAMFILL_USER_TABLE', 'chat-user-local'],
   ['--tag-table <name>', 'tag definitions table', 'STREAMFILL_TAG_TABLE', 'pika-tag-def-local'],
   ['--queue-name <name>', 'backfill work queue', 'STREAMFILL_QUEUE', 'streamfill-work'],
   ['--dlq-name <name>', 'dead-letter queue', 'STREAMFILL_DLQ', 'streamfill-dlq'],
-  ['--search-endpoint <url>', 'OpenSearch endpoint (search migration off when unset)', 'SEARCH_ENDPOINT', undefined],
+  [
+    '--search-endpoint <url>',
+    'OpenSearch endpoint (search migration off when unset)',
+    'SEARCH_ENDPOINT',
+    undefined,
+  ],
   ['--search-index <name>', 'OpenSearch session index', 'STREAMFILL_SEARCH_INDEX', 'session'],
 ] as const;
 
@@ -46,7 +56,8 @@ export function configFrom(opts: Record<string, unknown>): Config {
 export function positiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`${name} must be a non-negative integer, got "${value}"`);
     return n;
   };
 }

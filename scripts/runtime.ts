@@ -19,6 +19,10 @@ export interface Runtime extends EngineDeps {
 
 export function makeRuntime(config: Config, options: { writeConcurrency?: number } = {}): Runtime {
   const clients = makeClients({ searchEndpoint: config.searchEndpoint });
-  const deps = engineDeps(clients, { tables: config.tables, searchIndex: config.searchIndex, ...options });
+  const deps = engineDeps(clients, {
+    tables: config.tables,
+    searchIndex: config.searchIndex,
+    ...options,
+  });
   return { ...deps, search: deps.search, clients, config, close: () => destroyClients(clients) };
 }

@@ -33,7 +33,11 @@ export function makeClients(options: ClientOptions = {}): Clients {
     local && !env.AWS_ACCESS_KEY_ID
       ? { accessKeyId: 'streamfill', secretAccessKey: 'local' }
       : undefined;
-  const base = { region, maxAttempts: options.maxAttempts ?? 4, ...(credentials && { credentials }) };
+  const base = {
+    region,
+    maxAttempts: options.maxAttempts ?? 4,
+    ...(credentials && { credentials }),
+  };
   const dynamodb = new DynamoDBClient(base);
   const streamsEndpoint = env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? env.AWS_ENDPOINT_URL_DYNAMODB;
   const streams = new DynamoDBStreamsClient({

@@ -34,12 +34,18 @@ export class DeadLetters {
           QueueUrl: this.queueUrl,
           Entries: chunk.map((e) => ({
             Id: randomUUID(),
-            MessageBody: JSON.stringify({ version: 'streamfill.parked/1', parkedAt, ...e } satisfies ParkedRecord),
+            MessageBody: JSON.stringify({
+              version: 'streamfill.parked/1',
+              parkedAt,
+              ...e,
+            } satisfies ParkedRecord),
           })),
         }),
       );
       if (res.Failed?.length) {
-        throw new Error(`parking in ${this.queueUrl} failed: ${res.Failed.map((f) => f.Message).join('; ')}`);
+        throw new Error(
+          `parking in ${this.queueUrl} failed: ${res.Failed.map((f) => f.Message).join('; ')}`,
+        );
       }
     }
   }

@@ -116,7 +116,10 @@ export class DynamoWriter {
             ? (unmarshall(error.Item as Record<string, AttributeValue>) as Item)
             : await this.read(TableName, change);
           if (!current) return { change, outcome: 'missing' };
-          return { change, outcome: changeAlreadyApplied(current, change) ? 'unchanged' : 'conflict' };
+          return {
+            change,
+            outcome: changeAlreadyApplied(current, change) ? 'unchanged' : 'conflict',
+          };
         } catch (readError) {
           return { change, outcome: 'failed', error: asError(readError) };
         }
@@ -131,7 +134,9 @@ export class DynamoWriter {
   }
 
   private async read(TableName: string, change: ItemChange): Promise<Item | undefined> {
-    const res = await this.doc.send(new GetCommand({ TableName, Key: change.key, ConsistentRead: true }));
+    const res = await this.doc.send(
+      new GetCommand({ TableName, Key: change.key, ConsistentRead: true }),
+    );
     return res.Item;
   }
 }

@@ -53,7 +53,10 @@ function tableDefinitions(names: TableNames): CreateTableCommandInput[] {
 }
 
 /** Creates the three Pika tables if missing; returns the names it created. */
-export async function ensurePikaTables(dynamodb: DynamoDBClient, names: TableNames): Promise<string[]> {
+export async function ensurePikaTables(
+  dynamodb: DynamoDBClient,
+  names: TableNames,
+): Promise<string[]> {
   const created: string[] = [];
   for (const def of tableDefinitions(names)) {
     const TableName = def.TableName as string;
@@ -98,7 +101,9 @@ export async function putItems(
     for (let attempt = 0; requests.length; attempt++) {
       if (attempt > 10) throw new Error(`${TableName}: seeding kept returning unprocessed items`);
       if (attempt) await new Promise((r) => setTimeout(r, backoffMs(attempt)));
-      const res = await doc.send(new BatchWriteCommand({ RequestItems: { [TableName]: requests } }));
+      const res = await doc.send(
+        new BatchWriteCommand({ RequestItems: { [TableName]: requests } }),
+      );
       requests = (res.UnprocessedItems?.[TableName] ?? []) as typeof requests;
     }
   }
@@ -111,7 +116,10 @@ export async function putItems(
 export async function ensureSessionIndex(search: Client, index: string): Promise<boolean> {
   const exists = await search.indices.exists({ index });
   if (exists.body) return false;
-  const text = { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } } as const;
+  const text = {
+    type: 'text',
+    fields: { keyword: { type: 'keyword', ignore_above: 256 } },
+  } as const;
   await search.indices.create({
     index,
     body: {
@@ -137,14 +145,37 @@ export async function ensureSessionIndex(search: Client, index: string): Promise
  * Stands in for Pika's own session indexer: full documents as the app writes them
  * (without the keyword twins the migration adds).
  */
-export async function indexSessionDocs(search: Client, index: string, items: readonly Item[]): Promise<void> {
+export async function indexSessionDocs(
+  search: Client,
+  index: string,
+  items: readonly Item[],
+): Promise<void> {
   for (let i = 0; i < items.length; i += 500) {
     const body = items.slice(i, i + 500).flatMap((item) => {
-      const { session_id, user_id, chat_app_id, title, last_update, invocation_mode, user_type, source } = item;
-      const doc = { session_id, user_id, chat_app_id, title, last_update, invocation_mode, user_type, source };
+      const {
+        session_id,
+        user_id,
+        chat_app_id,
+        title,
+        last_update,
+        invocation_mode,
+        user_type,
+        source,
+      } = item;
+      const doc = {
+        session_id,
+        user_id,
+        chat_app_id,
+        title,
+        last_update,
+        invocation_mode,
+        user_type,
+        source,
+      };
       return [{ index: { _index: index, _id: String(session_id) } }, doc];
     });
     const res = await search.bulk({ body, refresh: 'wait_for' });
-    if ((res.body as { errors: boolean }).errors) throw new Error(`indexing session docs into ${index} failed`);
+    if ((res.body as { errors: boolean }).errors)
+      throw new Error(`indexing session docs into ${index} failed`);
   }
 }

@@ -20,23 +20,34 @@ export async function ensureQueues(
   names: { queueName: string; dlqName: string },
   options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {},
 ): Promise<QueueUrls> {
-  const dlq = await createQueue(sqs, names.dlqName, { MessageRetentionPeriod: String(14 * 86_400) });
+  const dlq = await createQueue(sqs, names.dlqName, {
+    MessageRetentionPeriod: String(14 * 86_400),
+  });
   const dlqArn = await queueArn(sqs, dlq);
   const work = await createQueue(sqs, names.queueName, {
     VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 5 }),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: dlqArn,
+      maxReceiveCount: options.maxReceiveCount ?? 5,
+    }),
   });
   return { work, dlq };
 }
 
-async function createQueue(sqs: SQSClient, QueueName: string, Attributes: Record<string, string>): Promise<string> {
+async function createQueue(
+  sqs: SQSClient,
+  QueueName: string,
+  Attributes: Record<string, string>,
+): Promise<string> {
   const res = await sqs.send(new CreateQueueCommand({ QueueName, Attributes }));
   if (!res.QueueUrl) throw new Error(`CreateQueue ${QueueName} returned no URL`);
   return res.QueueUrl;
 }
 
 export async function queueArn(sqs: SQSClient, QueueUrl: string): Promise<string> {
-  const res = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+  const res = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+  );
   const arn = res.Attributes?.QueueArn;
   if (!arn) throw new Error(`queue ${QueueUrl} has no ARN`);
   return arn;
@@ -47,13 +58,20 @@ export async function findQueue(sqs: SQSClient, QueueName: string): Promise<stri
   try {
     return (await sqs.send(new GetQueueUrlCommand({ QueueName }))).QueueUrl;
   } catch (e) {
-    if (e instanceof QueueDoesNotExist || (e as Error).name === 'AWS.SimpleQueueService.NonExistentQueue') return undefined;
+    if (
+      e instanceof QueueDoesNotExist ||
+      (e as Error).name === 'AWS.SimpleQueueService.NonExistentQueue'
+    )
+      return undefined;
     throw e;
   }
 }
 
 /** Visible + in-flight message counts. */
-export async function queueDepth(sqs: SQSClient, QueueUrl: string): Promise<{ visible: number; inFlight: number }> {
+export async function queueDepth(
+  sqs: SQSClient,
+  QueueUrl: string,
+): Promise<{ visible: number; inFlight: number }> {
   const res = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl,

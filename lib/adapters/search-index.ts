@@ -48,7 +48,12 @@ export interface SearchResult {
 }
 
 interface BulkItem {
-  update?: { _id: string; status: number; result?: string; error?: { type: string; reason: string } };
+  update?: {
+    _id: string;
+    status: number;
+    result?: string;
+    error?: { type: string; reason: string };
+  };
 }
 
 /** OpenSearch adapter: keyword mapping and partial updates of session documents. */
@@ -66,7 +71,10 @@ export class SearchIndex {
     const exists = await this.client.indices.exists({ index: this.index });
     if (!exists.body) throw new SearchIndexMissingError(this.index);
     const res = await this.client.indices.getMapping({ index: this.index });
-    const body = res.body as Record<string, { mappings?: { properties?: Record<string, { type?: string }> } }>;
+    const body = res.body as Record<
+      string,
+      { mappings?: { properties?: Record<string, { type?: string }> } }
+    >;
     const properties = Object.values(body)[0]?.mappings?.properties ?? {};
     const toAdd: string[] = [];
     for (const field of fields) {
@@ -93,7 +101,13 @@ export class SearchIndex {
     if (!changes.length) return [];
     const body = changes.flatMap((c) => [
       { update: { _index: this.index, _id: c.id, retry_on_conflict: 3 } },
-      { script: { source: GUARDED_UPDATE, lang: 'painless', params: { doc: c.doc, version: c.version ?? null } } },
+      {
+        script: {
+          source: GUARDED_UPDATE,
+          lang: 'painless',
+          params: { doc: c.doc, version: c.version ?? null },
+        },
+      },
     ]);
     const res = await this.client.bulk({ body, refresh: refresh ? 'wait_for' : false });
     const items = (res.body as { items: BulkItem[] }).items;
@@ -117,7 +131,9 @@ export class SearchIndex {
       body: { ids: [...ids] },
       _source_includes: KEYWORD_FIELDS,
     });
-    const docs = (res.body as { docs: { _id: string; found?: boolean; _source?: Record<string, unknown> }[] }).docs;
+    const docs = (
+      res.body as { docs: { _id: string; found?: boolean; _source?: Record<string, unknown> }[] }
+    ).docs;
     for (const d of docs) if (d.found) found.set(d._id, d._source ?? {});
     return found;
   }

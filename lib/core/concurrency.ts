@@ -7,7 +7,8 @@ export async function mapLimit<T, R>(
   limit: number,
   fn: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be >= 1, got ${limit}`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new RangeError(`limit must be >= 1, got ${limit}`);
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -21,6 +22,11 @@ export async function mapLimit<T, R>(
 }
 
 /** Full-jitter exponential backoff delay in ms for retry `attempt` (0-based). */
-export function backoffMs(attempt: number, baseMs = 50, capMs = 5_000, random = Math.random): number {
+export function backoffMs(
+  attempt: number,
+  baseMs = 50,
+  capMs = 5_000,
+  random = Math.random,
+): number {
   return Math.floor(random() * Math.min(capMs, baseMs * 2 ** attempt));
 }

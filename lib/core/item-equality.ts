@@ -9,12 +9,25 @@ export function sameValue(a: unknown, b: unknown): boolean {
     return true;
   }
   if (a instanceof Uint8Array || b instanceof Uint8Array) {
-    return a instanceof Uint8Array && b instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
+    return (
+      a instanceof Uint8Array &&
+      b instanceof Uint8Array &&
+      a.length === b.length &&
+      a.every((x, i) => x === b[i])
+    );
   }
   if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+    return (
+      Array.isArray(a) &&
+      Array.isArray(b) &&
+      a.length === b.length &&
+      a.every((x, i) => sameValue(x, b[i]))
+    );
   }
   const ka = Object.keys(a as object);
   const rb = b as Record<string, unknown>;
-  return ka.length === Object.keys(rb).length && ka.every((k) => k in rb && sameValue((a as Record<string, unknown>)[k], rb[k]));
+  return (
+    ka.length === Object.keys(rb).length &&
+    ka.every((k) => k in rb && sameValue((a as Record<string, unknown>)[k], rb[k]))
+  );
 }

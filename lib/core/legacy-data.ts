@@ -41,7 +41,9 @@ export function legacyUsers(opts: Pick<LegacyDataOptions, 'users' | 'seed'>): It
   return Array.from({ length: opts.users }, (_, i) => {
     const r = rnd();
     // Some users predate user types: their sessions fall back to 'external-user'.
-    return r < 0.1 ? { user_id: userId(i) } : { user_id: userId(i), user_type: USER_TYPES[r < 0.55 ? 0 : 1] };
+    return r < 0.1
+      ? { user_id: userId(i) }
+      : { user_id: userId(i), user_type: USER_TYPES[r < 0.55 ? 0 : 1] };
   });
 }
 

@@ -5,7 +5,10 @@
  * Planning from an older image would only produce conflicts (its inputs are stale), so one
  * write per item per batch is enough — and keeps writes per changed item near 1.
  */
-export function latestPerKey<T>(records: readonly T[], keyOf: (r: T) => string): { latest: T[]; superseded: T[] } {
+export function latestPerKey<T>(
+  records: readonly T[],
+  keyOf: (r: T) => string,
+): { latest: T[]; superseded: T[] } {
   const last = new Map<string, number>();
   records.forEach((r, i) => last.set(keyOf(r), i));
   const latest: T[] = [];

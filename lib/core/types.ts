@@ -8,10 +8,7 @@ export type Key = Record<string, string | number>;
 export type TableRole = 'session' | 'user' | 'tag';
 
 export type MigrationName =
-  | 'session-sort-key'
-  | 'session-user-type'
-  | 'session-search-keywords'
-  | 'tag-usage-mode';
+  'session-sort-key' | 'session-user-type' | 'session-search-keywords' | 'tag-usage-mode';
 
 /**
  * A precondition the writer turns into a ConditionExpression. Every change carries

@@ -27,13 +27,7 @@ export const SESSION_MIGRATIONS: MigrationName[] = [
 export const TAG_MIGRATIONS: MigrationName[] = ['tag-usage-mode'];
 
 export type ItemOutcome =
-  | 'migrated'
-  | 'unchanged'
-  | 'conflict'
-  | 'missing'
-  | 'expired'
-  | 'malformed'
-  | 'failed';
+  'migrated' | 'unchanged' | 'conflict' | 'missing' | 'expired' | 'malformed' | 'failed';
 
 export interface ItemResult {
   key: Key;
@@ -117,7 +111,8 @@ export async function migrateSessionItems(
       const send =
         s !== null &&
         (r.outcome === 'migrated' ||
-          (r.outcome === 'unchanged' && !isOwnWrite(items[i] as Item, options.previous, i, ctx, enabled)));
+          (r.outcome === 'unchanged' &&
+            !isOwnWrite(items[i] as Item, options.previous, i, ctx, enabled)));
       return send ? [{ i, s }] : [];
     });
     try {
@@ -143,7 +138,10 @@ export async function migrateSessionItems(
 }
 
 /** Migrates tag definitions (DynamoDB only). */
-export async function migrateTagItems(items: readonly Item[], deps: EngineDeps): Promise<ItemResult[]> {
+export async function migrateTagItems(
+  items: readonly Item[],
+  deps: EngineDeps,
+): Promise<ItemResult[]> {
   const ctx: PlanContext = {};
   const results: ItemResult[] = [];
   const changes: { index: number; change: ItemChange }[] = [];

@@ -47,7 +47,8 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
     samples: [],
   };
   const sample = (table: string, key: string, reason: string): void => {
-    if (report.samples.length < (deps.sampleLimit ?? 20)) report.samples.push({ table, key, reason });
+    if (report.samples.length < (deps.sampleLimit ?? 20))
+      report.samples.push({ table, key, reason });
   };
   const enabled: MigrationName[] = SESSION_MIGRATIONS.filter(
     (m) => m !== 'session-search-keywords' || deps.search,
@@ -61,10 +62,13 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
     const searchChecks: SearchChange[] = [];
     for (const item of page) {
       report.checked++;
-      const plan = classify('session', item, report, sample, () => planSessionItem(item, ctx, enabled));
+      const plan = classify('session', item, report, sample, () =>
+        planSessionItem(item, ctx, enabled),
+      );
       if (plan && !plan.change && plan.search) searchChecks.push(plan.search);
     }
-    if (deps.search && report.search) await checkSearch(deps.search, searchChecks, report.search, sample);
+    if (deps.search && report.search)
+      await checkSearch(deps.search, searchChecks, report.search, sample);
   }
   if (report.tags) {
     for await (const page of scanPages(deps.doc, deps.tables.tag, { segments: 1 })) {

@@ -37,14 +37,17 @@ export interface LiveBenchResult {
   conflicts: number;
   toDlq: number;
   drainMs: number;
-  verify: Pick<VerifyReport, 'checked' | 'pending' | 'malformed'> & { searchPending: number | null };
+  verify: Pick<VerifyReport, 'checked' | 'pending' | 'malformed'> & {
+    searchPending: number | null;
+  };
 }
 
 export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
   const services = await startLocalServices({ log: o.log });
   applyServiceEnv(services.env);
   // A database of its own: DynamoDB Local slows down as stream records accumulate in one.
-  if (services.provider !== 'env') process.env.AWS_ACCESS_KEY_ID = `bench${randomBytes(4).toString('hex')}`;
+  if (services.provider !== 'env')
+    process.env.AWS_ACCESS_KEY_ID = `bench${randomBytes(4).toString('hex')}`;
   const clients = makeClients();
   try {
     const p = `bench-${Date.now().toString(36)}`;
@@ -116,9 +119,17 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
     const stats = runner.stats();
     await runner.stop();
 
-    const report = await verifyAll({ doc: clients.doc, tables, lookup: deps.lookup, search: deps.search });
+    const report = await verifyAll({
+      doc: clients.doc,
+      tables,
+      lookup: deps.lookup,
+      search: deps.search,
+    });
     const appWrites = sims.reduce((n, s) => n + s.writes.length, 0);
-    const itemsNeedingChange = sims.reduce((n, s) => n + s.writes.filter((w) => w.kind !== 'delete').length, 0);
+    const itemsNeedingChange = sims.reduce(
+      (n, s) => n + s.writes.filter((w) => w.kind !== 'delete').length,
+      0,
+    );
     const round = (x: number): number => Math.round(x * 10) / 10;
     return {
       targetRate: o.rate,

@@ -4,10 +4,14 @@ import { benchLive, type LiveBenchResult } from '../bench/live.ts';
 import { positiveInt } from '../config.ts';
 
 export function registerBenchCommand(program: Command): void {
-  const bench = program.command('bench').description('Benchmarks on the local stack (numbers, not pass/fail).');
+  const bench = program
+    .command('bench')
+    .description('Benchmarks on the local stack (numbers, not pass/fail).');
   bench
     .command('live')
-    .description('Sustained application writes while the stream consumer runs: latency, throughput, write ratio.')
+    .description(
+      'Sustained application writes while the stream consumer runs: latency, throughput, write ratio.',
+    )
     .option('--rate <n>', 'application writes per second', positiveInt('--rate'), 200)
     .option('--duration <s>', 'seconds of writing', positiveInt('--duration'), 60)
     .option('--users <n>', 'users in the user table', positiveInt('--users'), 500)
@@ -31,13 +35,21 @@ export function registerBenchCommand(program: Command): void {
 function renderLive(r: LiveBenchResult): string {
   const t = new Table({ head: ['live path', 'value', 'target'] });
   t.push(
-    ['application writes', `${r.appWrites} in ${r.durationSeconds} s (${r.achievedRate}/s)`, `${r.targetRate}/s`],
+    [
+      'application writes',
+      `${r.appWrites} in ${r.durationSeconds} s (${r.achievedRate}/s)`,
+      `${r.targetRate}/s`,
+    ],
     ['write → derived fields p50', `${r.latencyMs.p50} ms`, ''],
     ['write → derived fields p95', `${r.latencyMs.p95} ms`, ''],
     ['write → derived fields p99', `${r.latencyMs.p99} ms`, '≤ 1000 ms'],
     ['write → derived fields max', `${r.latencyMs.max} ms (${r.latencyMs.samples} samples)`, ''],
     ['stream records / s', r.recordsPerSecond, ''],
-    ['DynamoDB writes ÷ items needing a change', `${r.dynamoWrites} ÷ ${r.itemsNeedingChange} = ${r.writesPerChangedItem}`, '≤ 1.01'],
+    [
+      'DynamoDB writes ÷ items needing a change',
+      `${r.dynamoWrites} ÷ ${r.itemsNeedingChange} = ${r.writesPerChangedItem}`,
+      '≤ 1.01',
+    ],
     ['conflicts (newer app write won)', r.conflicts, ''],
     ['records to DLQ', r.toDlq, '0'],
     ['drain after last write', `${r.drainMs} ms`, ''],

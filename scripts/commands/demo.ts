@@ -25,7 +25,12 @@ export function registerDemoCommand(program: Command): void {
       .option('--users <n>', 'users to seed', positiveInt('--users'), 500)
       .option('--malformed <n>', 'malformed sessions to seed', positiveInt('--malformed'), 6)
       .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), 4)
-      .option('--live-rate <n>', 'application writes per second during the demo', positiveInt('--live-rate'), 50),
+      .option(
+        '--live-rate <n>',
+        'application writes per second during the demo',
+        positiveInt('--live-rate'),
+        50,
+      ),
   ).action(async (opts) => {
     const step = (msg: string): void => console.log(`\n▶ ${msg}`);
     step('starting local services (DynamoDB Local, ElasticMQ, OpenSearch)');
@@ -34,7 +39,8 @@ export function registerDemoCommand(program: Command): void {
     try {
       applyServiceEnv(services.env);
       // A fresh DynamoDB Local database per demo run (it keys databases by access key).
-      if (services.provider !== 'env') process.env.AWS_ACCESS_KEY_ID = `demo${randomBytes(4).toString('hex')}`;
+      if (services.provider !== 'env')
+        process.env.AWS_ACCESS_KEY_ID = `demo${randomBytes(4).toString('hex')}`;
       console.log(`  ready in ${Date.now() - t0} ms via ${services.provider}`);
       for (const [k, v] of Object.entries(services.env)) console.log(`  ${k}=${v}`);
 
@@ -58,7 +64,9 @@ export function registerDemoCommand(program: Command): void {
             unindexed: 10,
           },
         );
-        console.log(`  ${seeded.sessions.length} sessions, ${seeded.users.length} users, ${seeded.tags.length} tags`);
+        console.log(
+          `  ${seeded.sessions.length} sessions, ${seeded.users.length} users, ${seeded.tags.length} tags`,
+        );
 
         step('adding the keyword fields to the OpenSearch mapping (additive only)');
         const added = await rt.search!.ensureKeywordMapping();
@@ -67,7 +75,9 @@ export function registerDemoCommand(program: Command): void {
         step('starting the stream consumer and a live application writer (no write freeze)');
         const live = await startLive(rt, opts.liveRate);
 
-        step('migrating historic items (segmented scan → plan → conditional writes → bulk search update)');
+        step(
+          'migrating historic items (segmented scan → plan → conditional writes → bulk search update)',
+        );
         const progress = (c: Record<string, number>, scanned: number): void => {
           process.stdout.write(`\r  scanned ${scanned}, migrated ${c.migrated ?? 0}   `);
         };
@@ -79,7 +89,10 @@ export function registerDemoCommand(program: Command): void {
           refresh: true,
         });
         process.stdout.write('\n');
-        const tags = await migrateTable(rt.clients.doc, rt, { table: 'tag', tableName: config.tables.tag });
+        const tags = await migrateTable(rt.clients.doc, rt, {
+          table: 'tag',
+          tableName: config.tables.tag,
+        });
         // Let the application keep writing a little after the backfill, then drain the stream.
         const liveReport = await live.finish(2_000);
 
@@ -153,7 +166,9 @@ async function startLive(rt: Runtime, rate: number) {
   const app = new AppSimulator({
     doc: rt.clients.doc,
     sessionTable: rt.config.tables.session,
-    ...(rt.clients.search && { search: { client: rt.clients.search, index: rt.config.searchIndex } }),
+    ...(rt.clients.search && {
+      search: { client: rt.clients.search, index: rt.config.searchIndex },
+    }),
     users: 500,
     idPrefix: 'live',
   });
@@ -190,7 +205,10 @@ async function startLive(rt: Runtime, rate: number) {
 function printLive(r: LiveReport): void {
   const t = new Table({ head: ['live path (stream consumer)', 'value'] });
   t.push(
-    ['application writes during the demo', `${r.appWrites} (${r.inserts} inserts, ${r.deletes} deletes)`],
+    [
+      'application writes during the demo',
+      `${r.appWrites} (${r.inserts} inserts, ${r.deletes} deletes)`,
+    ],
     ['stream records processed', r.streamRecords],
     ['items migrated live', r.migrated],
     ['conflicts (a newer app write won, migrated from its own record)', r.conflicts],
@@ -207,13 +225,24 @@ function printSummary(sessions: MigrateTableResult, tags: MigrateTableResult): v
     ['chat-session', sessions],
     ['tag definitions', tags],
   ] as const) {
-    t.push([name, r.scanned, ...cols.map((c) => r.counts[c] ?? 0), Math.round((r.scanned / r.ms) * 1000)]);
+    t.push([
+      name,
+      r.scanned,
+      ...cols.map((c) => r.counts[c] ?? 0),
+      Math.round((r.scanned / r.ms) * 1000),
+    ]);
   }
   console.log('\nSummary');
   console.log(t.toString());
   const s = new Table({ head: ['search documents', 'migrated', 'unchanged', 'missing', 'failed'] });
   const c = sessions.counts;
-  s.push(['session index', c['search-migrated'] ?? 0, c['search-unchanged'] ?? 0, c['search-missing'] ?? 0, c['search-failed'] ?? 0]);
+  s.push([
+    'session index',
+    c['search-migrated'] ?? 0,
+    c['search-unchanged'] ?? 0,
+    c['search-missing'] ?? 0,
+    c['search-failed'] ?? 0,
+  ]);
   console.log(s.toString());
   const problems = [...sessions.problems, ...tags.problems];
   if (problems.length) {

@@ -12,15 +12,40 @@ export function registerRunCommand(program: Command): void {
         'Run the stream consumer locally: the deployed handler fed by an emulated Lambda event source mapping.',
       )
       .option('--batch-size <n>', 'records per invocation', positiveInt('--batch-size'), 100)
-      .option('--batching-window-ms <ms>', 'wait up to this long to fill a batch', positiveInt('--batching-window-ms'), 0)
-      .option('--max-retries <n>', 'retries of a failing batch before the DLQ', positiveInt('--max-retries'), 3)
-      .option('--starting-position <pos>', 'TRIM_HORIZON or LATEST (first start only)', 'TRIM_HORIZON')
-      .option('--checkpoint-dir <dir>', 'where shard positions are kept', join('.streamfill', 'checkpoints'))
+      .option(
+        '--batching-window-ms <ms>',
+        'wait up to this long to fill a batch',
+        positiveInt('--batching-window-ms'),
+        0,
+      )
+      .option(
+        '--max-retries <n>',
+        'retries of a failing batch before the DLQ',
+        positiveInt('--max-retries'),
+        3,
+      )
+      .option(
+        '--starting-position <pos>',
+        'TRIM_HORIZON or LATEST (first start only)',
+        'TRIM_HORIZON',
+      )
+      .option(
+        '--checkpoint-dir <dir>',
+        'where shard positions are kept',
+        join('.streamfill', 'checkpoints'),
+      )
       .option('--until-idle', 'exit once the stream is caught up', false)
-      .option('--stats-interval <s>', 'seconds between status lines (0: none)', positiveInt('--stats-interval'), 10),
+      .option(
+        '--stats-interval <s>',
+        'seconds between status lines (0: none)',
+        positiveInt('--stats-interval'),
+        10,
+      ),
   ).action(async (opts) => {
     if (opts.startingPosition !== 'TRIM_HORIZON' && opts.startingPosition !== 'LATEST') {
-      throw new Error(`--starting-position must be TRIM_HORIZON or LATEST, got "${opts.startingPosition}"`);
+      throw new Error(
+        `--starting-position must be TRIM_HORIZON or LATEST, got "${opts.startingPosition}"`,
+      );
     }
     const rt = makeRuntime(configFrom(opts));
     const runner = await startLocalRunner({
@@ -47,13 +72,18 @@ export function registerRunCommand(program: Command): void {
         `to DLQ ${s.recordsToOnFailure}, shards ${s.shards.length}, iterator age ${s.iteratorAgeMs} ms`
       );
     };
-    console.log(`streamfill run: consuming the stream of ${rt.config.tables.session} (DLQ ${runner.queues.dlq})`);
+    console.log(
+      `streamfill run: consuming the stream of ${rt.config.tables.session} (DLQ ${runner.queues.dlq})`,
+    );
     try {
       if (opts.untilIdle) {
         await runner.waitForIdle(10 * 60_000);
       } else {
         await new Promise<void>((resolve) => {
-          const timer = opts.statsInterval > 0 ? setInterval(() => console.log(line()), opts.statsInterval * 1000) : undefined;
+          const timer =
+            opts.statsInterval > 0
+              ? setInterval(() => console.log(line()), opts.statsInterval * 1000)
+              : undefined;
           const done = (): void => {
             if (timer) clearInterval(timer);
             resolve();

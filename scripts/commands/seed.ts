@@ -7,12 +7,24 @@ export function registerSeedCommand(program: Command): void {
   withSharedOptions(
     program
       .command('seed')
-      .description('Create Pika-shaped tables and the session index if missing, then write legacy items.')
+      .description(
+        'Create Pika-shaped tables and the session index if missing, then write legacy items.',
+      )
       .requiredOption('--sessions <n>', 'legacy chat sessions to write', positiveInt('--sessions'))
       .requiredOption('--users <n>', 'chat users to write', positiveInt('--users'))
       .option('--tags', 'also write legacy tag definitions', false)
-      .option('--migrated <fraction>', 'share of sessions already migrated (0..1)', parseFraction, 0.2)
-      .option('--malformed <n>', 'sessions with missing/mistyped inputs', positiveInt('--malformed'), 0)
+      .option(
+        '--migrated <fraction>',
+        'share of sessions already migrated (0..1)',
+        parseFraction,
+        0.2,
+      )
+      .option(
+        '--malformed <n>',
+        'sessions with missing/mistyped inputs',
+        positiveInt('--malformed'),
+        0,
+      )
       .option('--seed <n>', 'random seed for the data set', positiveInt('--seed'), 1),
   ).action(async (opts) => {
     const config = configFrom(opts);

@@ -74,7 +74,7 @@ Typical use:
 
   services
     .command('install')
-    .description('fetch the Java services\' jars from Maven Central into .cache/services (once)')
+    .description("fetch the Java services' jars from Maven Central into .cache/services (once)")
     .action(async () => {
       const dirs = await resolveServiceJars();
       for (const [name, dir] of Object.entries(dirs)) err(`  ${name.padEnd(10)} ${dir}`);

@@ -35,8 +35,10 @@ export function registerVerifyCommand(program: Command): void {
 export function renderVerifyReport(r: VerifyReport): string {
   const t = new Table({ head: ['', 'checked', 'pending', 'malformed', 'expired', 'missing'] });
   t.push(['sessions', r.checked, r.pending, r.malformed, r.expired, '']);
-  if (r.tags) t.push(['tags', r.tags.checked, r.tags.pending, r.tags.malformed, r.tags.expired, '']);
-  if (r.search) t.push(['search docs', r.search.checked, r.search.pending, '', '', r.search.missing]);
+  if (r.tags)
+    t.push(['tags', r.tags.checked, r.tags.pending, r.tags.malformed, r.tags.expired, '']);
+  if (r.search)
+    t.push(['search docs', r.search.checked, r.search.pending, '', '', r.search.missing]);
   const lines = [t.toString()];
   for (const s of r.samples) lines.push(`  ${s.table} ${s.key}: ${s.reason}`);
   lines.push(isConverged(r) ? 'verify: converged' : 'verify: NOT converged');

@@ -9,7 +9,11 @@ import { MappingConflictError, SearchIndex } from '../../lib/adapters/search-ind
 import { UserLookupError, UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
 import { planSessionItem } from '../../lib/core/plan.ts';
 import type { Item } from '../../lib/core/types.ts';
-import { migrateSessionItems, SESSION_MIGRATIONS, type EngineDeps } from '../../lib/engine/migrate-items.ts';
+import {
+  migrateSessionItems,
+  SESSION_MIGRATIONS,
+  type EngineDeps,
+} from '../../lib/engine/migrate-items.ts';
 import { migrateTable } from '../../lib/engine/migrate-table.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
 import { seed, type SeedResult } from '../../lib/local/seed.ts';
@@ -36,7 +40,15 @@ beforeAll(async () => {
       tables,
       search: { client: clients.search!, index },
     },
-    { sessions: 1000, users: 80, migratedFraction: 0.2, malformed: 5, tags: true, unindexed: 10, nowSeconds: NOW },
+    {
+      sessions: 1000,
+      users: 80,
+      migratedFraction: 0.2,
+      malformed: 5,
+      tags: true,
+      unindexed: 10,
+      nowSeconds: NOW,
+    },
   );
   deps = {
     writer: new DynamoWriter(clients.doc, tables),
@@ -53,7 +65,11 @@ const get = async (table: string, Key: Item): Promise<Item | undefined> =>
 
 describe('historic migration of 1,000 legacy sessions', () => {
   it('yields exact outcome counts and the right derived values', async () => {
-    const res = await migrateTable(clients.doc, deps, { table: 'session', tableName: tables.session, refresh: true });
+    const res = await migrateTable(clients.doc, deps, {
+      table: 'session',
+      tableName: tables.session,
+      refresh: true,
+    });
     expect(res.scanned).toBe(1000);
     expect(res.counts).toEqual({
       migrated: 795,
@@ -66,7 +82,9 @@ describe('historic migration of 1,000 legacy sessions', () => {
     for (const p of res.problems) expect(p.reason).toMatch(/field "(chat_app_id|last_update)"/);
 
     // Derived values computed independently of the planner.
-    const userTypes = new Map(seeded.users.map((u) => [u.user_id as string, u.user_type as string | undefined]));
+    const userTypes = new Map(
+      seeded.users.map((u) => [u.user_id as string, u.user_type as string | undefined]),
+    );
     const malformed = new Set(seeded.sessions.slice(-5).map((s) => s.session_id));
     for (const s of seeded.sessions) {
       const item = await get(tables.session, { user_id: s.user_id, session_id: s.session_id });
@@ -78,21 +96,37 @@ describe('historic migration of 1,000 legacy sessions', () => {
       const kind = source === 'component' ? 'component' : 'user';
       expect(item?.source).toBe(source);
       expect(item?.chat_app_sk).toBe(`${s.chat_app_id}#${kind}#${s.last_update}`);
-      expect(item?.user_type).toBe(s.user_type ?? userTypes.get(s.user_id as string) ?? 'external-user');
+      expect(item?.user_type).toBe(
+        s.user_type ?? userTypes.get(s.user_id as string) ?? 'external-user',
+      );
       expect(item?.last_update).toBe(s.last_update); // inputs never rewritten
     }
   });
 
   it('is idempotent: a second pass writes nothing', async () => {
-    const res = await migrateTable(clients.doc, deps, { table: 'session', tableName: tables.session });
+    const res = await migrateTable(clients.doc, deps, {
+      table: 'session',
+      tableName: tables.session,
+    });
     expect(res.counts.migrated ?? 0).toBe(0);
     expect(res.counts.unchanged).toBe(995);
     expect(res.counts['search-migrated'] ?? 0).toBe(0);
   });
 
   it('verify reports nothing pending, the malformed items and the missing documents', async () => {
-    const report = await verifyAll({ doc: clients.doc, tables, lookup: deps.lookup, search: deps.search, includeTags: false });
-    expect(report).toMatchObject({ checked: 1000, pending: 0, malformed: 5, search: { pending: 0, missing: 10 } });
+    const report = await verifyAll({
+      doc: clients.doc,
+      tables,
+      lookup: deps.lookup,
+      search: deps.search,
+      includeTags: false,
+    });
+    expect(report).toMatchObject({
+      checked: 1000,
+      pending: 0,
+      malformed: 5,
+      search: { pending: 0, missing: 10 },
+    });
   });
 
   it('puts the keyword values into OpenSearch', async () => {
@@ -103,8 +137,9 @@ describe('historic migration of 1,000 legacy sessions', () => {
     expect(src.user_type_keyword).toBeTypeOf('string');
     expect(src.title).toBe(s.title); // a partial update: the rest of the document stays
     const mapping = await clients.search!.indices.getMapping({ index });
-    const props = (mapping.body as Record<string, { mappings: { properties: Record<string, { type: string }> } }>)[index]!
-      .mappings.properties;
+    const props = (
+      mapping.body as Record<string, { mappings: { properties: Record<string, { type: string }> } }>
+    )[index]!.mappings.properties;
     for (const f of ['invocation_mode_keyword', 'user_type_keyword', 'source_keyword'])
       expect(props[f]?.type).toBe('keyword');
     expect(props.user_type?.type).toBe('text'); // the original field is left as it was
@@ -157,11 +192,14 @@ describe('the one writer under concurrent application writes', () => {
   });
 
   it('expired sessions are left to TTL', async () => {
-    const item = { ...(await fresh('expired')), exp_date_unix_seconds: NOW - 10 };
+    const item: Item = { ...(await fresh('expired')), exp_date_unix_seconds: NOW - 10 };
     await clients.doc.send(new PutCommand({ TableName: tables.session, Item: item }));
     const [r] = await migrateSessionItems([item], { ...deps, nowSeconds: () => NOW });
     expect(r?.outcome).toBe('expired');
-    expect((await get(tables.session, { user_id: item.user_id, session_id: item.session_id }))?.chat_app_sk).toBeUndefined();
+    expect(
+      (await get(tables.session, { user_id: item.user_id, session_id: item.session_id }))
+        ?.chat_app_sk,
+    ).toBeUndefined();
   });
 });
 
@@ -192,10 +230,42 @@ describe('user-type lookup', () => {
   });
 
   it('a failed lookup fails the batch instead of defaulting', async () => {
-    const broken: EngineDeps = { ...deps, lookup: new UserTypeLookup(clients.doc, `${tables.user}-absent`) };
-    const item = { ...(seeded.sessions[300] as Item), session_id: 'lookup-fail' };
+    const broken: EngineDeps = {
+      ...deps,
+      lookup: new UserTypeLookup(clients.doc, `${tables.user}-absent`),
+    };
+    const item: Item = { ...(seeded.sessions[300] as Item), session_id: 'lookup-fail' };
     delete item.user_type;
     await expect(migrateSessionItems([item], broken)).rejects.toBeInstanceOf(UserLookupError);
+  });
+});
+
+describe('search keyword updates', () => {
+  it('never regress a document indexed from a newer version of the session', async () => {
+    const id = 'guarded-doc';
+    await clients.search!.index({
+      index,
+      id,
+      body: { session_id: id, last_update: '2026-02-02T00:00:00.000Z', source: 'component' },
+      refresh: true,
+    });
+    const newer = { source_keyword: 'component' };
+    const [fresh] = await deps.search.applyKeywords([
+      { id, doc: newer, version: '2026-02-02T00:00:00.000Z' },
+    ]);
+    expect(fresh?.outcome).toBe('migrated');
+    // A slow writer still holding the older version of the item.
+    const [stale] = await deps.search.applyKeywords(
+      [{ id, doc: { source_keyword: 'user' }, version: '2026-01-01T00:00:00.000Z' }],
+      true,
+    );
+    expect(stale?.outcome).toBe('unchanged');
+    const doc = (await clients.search!.get({ index, id })).body._source as Item;
+    expect(doc.source_keyword).toBe('component');
+    const [again] = await deps.search.applyKeywords([
+      { id, doc: newer, version: '2026-02-02T00:00:00.000Z' },
+    ]);
+    expect(again?.outcome).toBe('unchanged'); // already there: a noop, no reindex
   });
 });
 
@@ -206,13 +276,16 @@ describe('search mapping', () => {
       index: bad,
       body: { mappings: { properties: { user_type_keyword: { type: 'text' } } } },
     });
-    const err = await new SearchIndex(clients.search!, bad).ensureKeywordMapping().catch((e: unknown) => e);
+    const err = await new SearchIndex(clients.search!, bad)
+      .ensureKeywordMapping()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MappingConflictError);
     expect((err as Error).message).toContain('"user_type_keyword"');
     expect((err as Error).message).toContain('"text"');
     const mapping = await clients.search!.indices.getMapping({ index: bad });
-    const props = (mapping.body as Record<string, { mappings: { properties: Record<string, unknown> } }>)[bad]!.mappings
-      .properties;
+    const props = (
+      mapping.body as Record<string, { mappings: { properties: Record<string, unknown> } }>
+    )[bad]!.mappings.properties;
     expect(Object.keys(props)).toEqual(['user_type_keyword']);
   });
 });

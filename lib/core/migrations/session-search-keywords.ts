@@ -43,7 +43,9 @@ export function planSearch(item: Item): SearchChange | null {
   const doc = searchKeywords(item);
   if (Object.keys(doc).length === 0) return null;
   const id = sessionKey(item).session_id as string;
-  return typeof item.last_update === 'string' ? { id, doc, version: item.last_update } : { id, doc };
+  return typeof item.last_update === 'string'
+    ? { id, doc, version: item.last_update }
+    : { id, doc };
 }
 
 /** Whether an existing search document already holds every expected keyword value. */
@@ -52,17 +54,4 @@ export function searchKeywordsSatisfied(
   expected: SearchChange,
 ): boolean {
   return Object.entries(expected.doc).every(([field, value]) => doc[field] === value);
-}
-
-/**
- * Whether a stream record changed any keyword input (`invocation_mode`, `user_type`,
- * `source`), compared as the keyword values they imply. A change to derived attributes only
- * (e.g. `chat_app_sk`) is not an input change, so our own writes are not re-sent.
- * Absent → present counts as a change: an extra idempotent update is harmless, a skipped one
- * is not detectable later.
- */
-export function searchInputsChanged(oldImage: Item | undefined, newImage: Item): boolean {
-  const before = oldImage === undefined ? {} : searchKeywords(oldImage);
-  const after = searchKeywords(newImage);
-  return KEYWORD_FIELDS.some((field) => before[field] !== after[field]);
 }

@@ -20,14 +20,25 @@ describe('compileUpdate', () => {
   it('uses placeholders for every name (source is a reserved word) and value', () => {
     const u = compileUpdate(change());
     expect(u.UpdateExpression).toBe('SET #a0 = :v0, #a1 = :v1');
-    expect(u.ConditionExpression).toBe('attribute_exists(#a2) AND #a3 = :v2 AND attribute_not_exists(#a0)');
-    expect(u.ExpressionAttributeNames).toEqual({ '#a0': 'source', '#a1': 'chat_app_sk', '#a2': 'user_id', '#a3': 'last_update' });
+    expect(u.ConditionExpression).toBe(
+      'attribute_exists(#a2) AND #a3 = :v2 AND attribute_not_exists(#a0)',
+    );
+    expect(u.ExpressionAttributeNames).toEqual({
+      '#a0': 'source',
+      '#a1': 'chat_app_sk',
+      '#a2': 'user_id',
+      '#a3': 'last_update',
+    });
     expect(u.ExpressionAttributeValues).toEqual({ ':v0': 'user', ':v1': 'a#user#t', ':v2': 't' });
   });
 
   it('compiles REMOVE and omits values when there are none', () => {
     const u = compileUpdate(
-      change({ set: {}, remove: ['chat_app_id'], conditions: [{ op: 'exists', attribute: 'scope' }] }),
+      change({
+        set: {},
+        remove: ['chat_app_id'],
+        conditions: [{ op: 'exists', attribute: 'scope' }],
+      }),
     );
     expect(u.UpdateExpression).toBe('REMOVE #a0');
     expect(u.ExpressionAttributeValues).toBeUndefined();

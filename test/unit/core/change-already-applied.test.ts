@@ -1,8 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyChange, changeAlreadyApplied, planSessionItem, planTagItem } from '../../../lib/core/plan.ts';
+import {
+  applyChange,
+  changeAlreadyApplied,
+  planSessionItem,
+  planTagItem,
+} from '../../../lib/core/plan.ts';
 import type { MigrationName } from '../../../lib/core/types.ts';
-import { sessionWithUserTypesArb, tagItemArb, REFERENCE_NOW_SECONDS } from '../../support/arbitraries.ts';
+import {
+  sessionWithUserTypesArb,
+  tagItemArb,
+  REFERENCE_NOW_SECONDS,
+} from '../../support/arbitraries.ts';
 
 const SESSION: MigrationName[] = ['session-sort-key', 'session-user-type'];
 
@@ -10,7 +19,11 @@ describe('changeAlreadyApplied', () => {
   it('is true for the item an earlier attempt of the same change produced', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
-        const { change } = planSessionItem(item, { userTypes, nowSeconds: REFERENCE_NOW_SECONDS }, SESSION);
+        const { change } = planSessionItem(
+          item,
+          { userTypes, nowSeconds: REFERENCE_NOW_SECONDS },
+          SESSION,
+        );
         if (!change) return;
         expect(changeAlreadyApplied(applyChange(item, change), change)).toBe(true);
         expect(changeAlreadyApplied(item, change)).toBe(false);
@@ -21,7 +34,11 @@ describe('changeAlreadyApplied', () => {
   it('is false when an application changed an input after our write', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
-        const { change } = planSessionItem(item, { userTypes, nowSeconds: REFERENCE_NOW_SECONDS }, SESSION);
+        const { change } = planSessionItem(
+          item,
+          { userTypes, nowSeconds: REFERENCE_NOW_SECONDS },
+          SESSION,
+        );
         // Only a change that read last_update depends on it.
         if (!change?.conditions.some((c) => c.attribute === 'last_update')) return;
         const later = { ...applyChange(item, change), last_update: `${String(item.last_update)}Z` };

@@ -43,7 +43,6 @@ describe('migration registry', () => {
       'isMigrated',
       'applyChange',
       'planSearch',
-      'searchInputsChanged',
       'searchKeywordsSatisfied',
       'SEARCH_KEYWORD_FIELDS',
       'SEARCH_KEYWORD_MAPPING',

@@ -4,12 +4,11 @@ import {
   SEARCH_KEYWORD_FIELDS,
   SEARCH_KEYWORD_MAPPING,
   planSearch,
-  searchInputsChanged,
   searchKeywordsSatisfied,
 } from '../../../lib/core/migrations/session-search-keywords.ts';
 import { applyChange, planSessionItem } from '../../../lib/core/plan.ts';
 import type { MigrationName } from '../../../lib/core/types.ts';
-import { legacySessionItemArb, sessionWithUserTypesArb } from '../../support/arbitraries.ts';
+import { sessionWithUserTypesArb } from '../../support/arbitraries.ts';
 
 const ALL: MigrationName[] = ['session-sort-key', 'session-user-type', 'session-search-keywords'];
 const base = {
@@ -52,6 +51,16 @@ describe('planSearch', () => {
         user_type_keyword: 'internal-user',
         source_keyword: 'user',
       },
+      // The version guards the document against a slower writer with older keywords.
+      version: '2025-03-01T10:00:00.000Z',
+    });
+  });
+
+  it('carries no version for an item without a string last_update', () => {
+    const { last_update: _omit, ...noVersion } = base;
+    expect(planSearch({ ...noVersion, source: 'user' })).toEqual({
+      id: 's9',
+      doc: { source_keyword: 'user' },
     });
   });
 
@@ -59,6 +68,7 @@ describe('planSearch', () => {
     expect(planSearch({ ...base, source: 'component', user_type: 3 })).toEqual({
       id: 's9',
       doc: { source_keyword: 'component' },
+      version: base.last_update,
     });
     expect(planSearch({ ...base, invocation_mode: null })).toBeNull();
   });
@@ -79,6 +89,7 @@ describe('search doc reflects the item after the DynamoDB migrations', () => {
         user_type_keyword: 'internal-user',
         source_keyword: 'user',
       },
+      version: base.last_update,
     });
   });
 
@@ -136,58 +147,6 @@ describe('searchKeywordsSatisfied', () => {
     // The text fields alone don't count: only the keyword copies do.
     expect(searchKeywordsSatisfied({ source: 'user', user_type: 'internal-user' }, expected)).toBe(
       false,
-    );
-  });
-});
-
-describe('searchInputsChanged', () => {
-  const migrated = {
-    ...base,
-    source: 'user',
-    user_type: 'internal-user',
-    invocation_mode: 'chat-app',
-    chat_app_sk: 'weather#user#2025-03-01T10:00:00.000Z',
-  };
-
-  it('is true for a new item with inputs and for a changed input', () => {
-    expect(searchInputsChanged(undefined, migrated)).toBe(true);
-    expect(searchInputsChanged(migrated, { ...migrated, source: 'component' })).toBe(true);
-    expect(searchInputsChanged(migrated, { ...migrated, invocation_mode: 'simple-chat' })).toBe(
-      true,
-    );
-    const { user_type: _dropped, ...withoutUserType } = migrated;
-    expect(searchInputsChanged(migrated, withoutUserType)).toBe(true);
-  });
-
-  it('is false when only other or derived attributes changed', () => {
-    expect(searchInputsChanged(migrated, { ...migrated, chat_app_sk: 'weather#user#later' })).toBe(
-      false,
-    );
-    expect(searchInputsChanged(migrated, { ...migrated, title: 'renamed' })).toBe(false);
-    expect(searchInputsChanged(undefined, { ...base })).toBe(false);
-  });
-
-  it('property: our own write on an item with all inputs present is never re-sent', () => {
-    fc.assert(
-      fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
-        fc.pre(item.source !== undefined && item.user_type !== undefined);
-        const { change } = planSessionItem(item, { userTypes }, ALL);
-        if (change) expect(searchInputsChanged(item, applyChange(item, change))).toBe(false);
-      }),
-    );
-  });
-
-  it('property: changing any one input is detected', () => {
-    fc.assert(
-      fc.property(
-        legacySessionItemArb,
-        fc.constantFrom('invocation_mode', 'user_type', 'source'),
-        fc.string(),
-        (item, field, value) => {
-          fc.pre(item[field] !== value);
-          expect(searchInputsChanged(item, { ...item, [field]: value })).toBe(true);
-        },
-      ),
     );
   });
 });

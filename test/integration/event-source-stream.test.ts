@@ -1,0 +1,673 @@
+// The local DynamoDB Streams event source mapping against DynamoDB Local and ElasticMQ.
+import {
+  CreateTableCommand,
+  DeleteItemCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  UpdateItemCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type {
+  Context,
+  DynamoDBBatchResponse,
+  DynamoDBRecord,
+  DynamoDBStreamEvent,
+} from 'aws-lambda';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FileCheckpointStore, SHARD_END } from '../../lib/local/event-source/checkpoint.ts';
+import {
+  DynamoDBStreamMapping,
+  type DynamoDBStreamMappingOptions,
+} from '../../lib/local/event-source/dynamodb-stream-mapping.ts';
+import type { StreamOnFailureMessage } from '../../lib/local/event-source/stream-event.ts';
+import { useLocalServices } from '../support/env.ts';
+
+useLocalServices('event-source-stream');
+
+const region = 'us-east-1';
+let ddb: DynamoDBClient;
+let streams: DynamoDBStreamsClient;
+let sqs: SQSClient;
+
+beforeAll(() => {
+  const credentials = {
+    accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+  };
+  const ddbEndpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+  ddb = new DynamoDBClient({ region, credentials, endpoint: ddbEndpoint });
+  streams = new DynamoDBStreamsClient({
+    region,
+    credentials,
+    endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? ddbEndpoint,
+  });
+  sqs = new SQSClient({ region, credentials, endpoint: process.env.AWS_ENDPOINT_URL_SQS });
+});
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+});
+afterAll(() => {
+  ddb?.destroy();
+  streams?.destroy();
+  sqs?.destroy();
+});
+
+const unique = (prefix: string) =>
+  `esm-${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+
+/** A fresh stream-enabled table per test (DynamoDB Local streams slow down as records pile up). */
+async function createTable(prefix: string): Promise<{ tableName: string; streamArn: string }> {
+  const tableName = unique(prefix);
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    }),
+  );
+  cleanups.push(() => ddb.send(new DeleteTableCommand({ TableName: tableName })));
+  const table = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+  return { tableName, streamArn: table.Table!.LatestStreamArn! };
+}
+
+async function createQueue(prefix: string): Promise<string> {
+  const res = await sqs.send(new CreateQueueCommand({ QueueName: unique(prefix) }));
+  cleanups.push(() => sqs.send(new DeleteQueueCommand({ QueueUrl: res.QueueUrl })));
+  return res.QueueUrl!;
+}
+
+async function drainQueue(queueUrl: string): Promise<string[]> {
+  const bodies: string[] = [];
+  for (;;) {
+    const res = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+      }),
+    );
+    if (!res.Messages?.length) return bodies;
+    bodies.push(...res.Messages.map((m) => m.Body ?? ''));
+  }
+}
+
+function mapping(
+  options: Omit<DynamoDBStreamMappingOptions, 'streams' | 'dynamodb'>,
+): DynamoDBStreamMapping {
+  const m = new DynamoDBStreamMapping({
+    streams,
+    dynamodb: ddb,
+    retryBackoffMs: 20,
+    logger: quiet,
+    ...options,
+  });
+  cleanups.push(() => m.stop());
+  return m;
+}
+
+const quiet = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: (msg: string, d?: unknown) => console.error(msg, d),
+};
+
+async function put(
+  tableName: string,
+  pk: string,
+  v: number,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await ddb.send(
+    new PutItemCommand({
+      TableName: tableName,
+      Item: { pk: { S: pk }, v: { N: String(v) }, ...(extra as object) },
+    }),
+  );
+}
+
+const keyOf = (r: DynamoDBRecord) => r.dynamodb?.Keys?.pk?.S ?? '';
+const versionOf = (r: DynamoDBRecord) => Number(r.dynamodb?.NewImage?.v?.N ?? -1);
+const seqOf = (r: DynamoDBRecord) => r.dynamodb?.SequenceNumber ?? '';
+
+describe('DynamoDBStreamMapping', () => {
+  it('delivers every write once, in order per key, across batch boundaries', async () => {
+    const { streamArn, tableName } = await createTable('order');
+    const seen: DynamoDBRecord[] = [];
+    const batchSizes: number[] = [];
+    const m = mapping({
+      streamArn,
+      batchSize: 7,
+      handler: async (event) => {
+        batchSizes.push(event.Records.length);
+        seen.push(...event.Records);
+      },
+    });
+    const keys = Array.from({ length: 6 }, (_, i) => `k${i}`);
+    // Half of the writes before the mapping starts (TRIM_HORIZON), half while it runs.
+    for (let v = 0; v < 5; v++) for (const k of keys) await put(tableName, k, v);
+    await m.start();
+    for (let v = 5; v < 10; v++) await Promise.all(keys.map((k) => put(tableName, k, v)));
+    await m.waitForIdle(20_000);
+
+    expect(seen).toHaveLength(60);
+    expect(new Set(seen.map(seqOf)).size).toBe(60);
+    for (const k of keys) {
+      expect(seen.filter((r) => keyOf(r) === k).map(versionOf)).toEqual([
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+      ]);
+    }
+    // Strictly increasing sequence numbers: one shard, in order.
+    const seqs = seen.map((r) => BigInt(seqOf(r)));
+    expect(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!)).toBe(true);
+    expect(Math.max(...batchSizes)).toBeLessThanOrEqual(7);
+    expect(batchSizes.length).toBeGreaterThanOrEqual(9);
+    const stats = m.stats();
+    expect(stats.recordsProcessed).toBe(60);
+    expect(stats.failures).toBe(0);
+    expect(stats.shards.every((s) => s.caughtUp && s.pendingRecords === 0)).toBe(true);
+  });
+
+  it('gathers records across polls within the batching window', async () => {
+    const { streamArn, tableName } = await createTable('window');
+    const batchSizes: number[] = [];
+    const m = mapping({
+      streamArn,
+      batchSize: 50,
+      maximumBatchingWindowMs: 700,
+      handler: async (e) => void batchSizes.push(e.Records.length),
+    });
+    await m.start();
+    for (let i = 0; i < 10; i++) {
+      await put(tableName, `w${i}`, 1);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await m.waitForIdle(10_000);
+    expect(batchSizes.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(batchSizes.length).toBeLessThanOrEqual(2);
+  });
+
+  it('partial batch response: checkpoints before the lowest failure and re-delivers from it', async () => {
+    const { streamArn, tableName } = await createTable('partial');
+    const succeeded = new Map<string, number>();
+    const failedOnce = new Set<string>();
+    const invocations: { seqs: string[]; lowestFailed?: string }[] = [];
+    const m = mapping({
+      streamArn,
+      batchSize: 10,
+      handler: async (event): Promise<DynamoDBBatchResponse> => {
+        const failures: { itemIdentifier: string }[] = [];
+        for (const r of event.Records) {
+          const id = `${keyOf(r)}@${versionOf(r)}`;
+          // Every 4th record fails on its first delivery.
+          if (versionOf(r) % 4 === 3 && !failedOnce.has(id)) {
+            failedOnce.add(id);
+            failures.push({ itemIdentifier: seqOf(r) });
+            continue;
+          }
+          // Records after a failure will be re-delivered: process them then, not now.
+          if (failures.length === 0) succeeded.set(id, (succeeded.get(id) ?? 0) + 1);
+        }
+        invocations.push({
+          seqs: event.Records.map(seqOf),
+          lowestFailed: failures[0]?.itemIdentifier,
+        });
+        // Reported highest first: the mapping must still retry from the LOWEST.
+        return { batchItemFailures: failures.reverse() };
+      },
+    });
+    await m.start();
+    for (let v = 0; v < 24; v++) await put(tableName, 'p', v);
+    await m.waitForIdle(20_000);
+
+    expect([...succeeded.keys()].sort()).toEqual(
+      Array.from({ length: 24 }, (_, v) => `p@${v}`).sort(),
+    );
+    expect([...succeeded.values()].every((n) => n === 1)).toBe(true);
+    const partials = invocations.filter((inv) => inv.lowestFailed);
+    expect(partials.length).toBeGreaterThanOrEqual(1);
+    const acknowledged = new Set<string>();
+    invocations.forEach((inv, i) => {
+      // Nothing acknowledged is ever delivered again...
+      for (const seq of inv.seqs) expect(acknowledged.has(seq)).toBe(false);
+      const cut = inv.lowestFailed ? inv.seqs.indexOf(inv.lowestFailed) : inv.seqs.length;
+      inv.seqs.slice(0, cut).forEach((seq) => acknowledged.add(seq));
+      // ...and the next invocation starts exactly at the lowest failed record (later ones re-delivered too).
+      if (inv.lowestFailed) expect(invocations[i + 1]?.seqs[0]).toBe(inv.lowestFailed);
+    });
+    expect(new Set(invocations.flatMap((inv) => inv.seqs)).size).toBe(24);
+    expect(m.stats()).toMatchObject({
+      failures: partials.length,
+      recordsProcessed: 24,
+      recordsToOnFailure: 0,
+    });
+  });
+
+  it('a poison record alone reaches the on-failure queue with AWS metadata; the rest is processed', async () => {
+    const { streamArn, tableName } = await createTable('poison');
+    const onFailureQueue = await createQueue('poison-dlq');
+    const ok = new Set<string>();
+    let poisonCalls = 0;
+    const m = mapping({
+      streamArn,
+      batchSize: 16,
+      maximumRetryAttempts: 2,
+      onFailure: { queueUrl: onFailureQueue, sqs },
+      functionName: 'stream-consumer-test',
+      handler: async (event) => {
+        if (event.Records.some((r) => keyOf(r) === 'poison')) {
+          poisonCalls++;
+          throw new Error('cannot migrate item poison');
+        }
+        for (const r of event.Records) ok.add(keyOf(r));
+      },
+    });
+    for (let i = 0; i < 30; i++) await put(tableName, i === 13 ? 'poison' : `good${i}`, 1);
+    await m.start();
+    await m.waitForIdle(30_000);
+
+    expect(ok.size).toBe(29);
+    const bodies = await drainQueue(onFailureQueue);
+    expect(bodies).toHaveLength(1);
+    const msg = JSON.parse(bodies[0]!) as StreamOnFailureMessage;
+    expect(msg.requestContext).toMatchObject({
+      functionArn: `arn:aws:lambda:${region}:000000000000:function:stream-consumer-test`,
+      condition: 'RetryAttemptsExhausted',
+    });
+    expect(msg.requestContext.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(msg.requestContext.approximateInvokeCount).toBeGreaterThanOrEqual(3);
+    expect(msg.responseContext).toEqual({
+      statusCode: 200,
+      executedVersion: '$LATEST',
+      functionError: 'Unhandled',
+    });
+    expect(msg.version).toBe('1.0');
+    expect(new Date(msg.timestamp).getTime()).toBeGreaterThan(Date.now() - 60_000);
+    const poisonSeq = msg.streamfill.records[0]?.dynamodb?.SequenceNumber;
+    expect(msg.DDBStreamBatchInfo).toMatchObject({
+      batchSize: 1,
+      startSequenceNumber: poisonSeq,
+      endSequenceNumber: poisonSeq,
+      streamArn,
+    });
+    expect(msg.DDBStreamBatchInfo.shardId).toMatch(/^shardId-/);
+    expect(msg.DDBStreamBatchInfo.approximateArrivalOfFirstRecord).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    );
+    expect(msg.streamfill.reason).toContain('cannot migrate item poison');
+    expect(msg.streamfill.records).toHaveLength(1);
+    expect(msg.streamfill.records[0]).toMatchObject({
+      eventName: 'INSERT',
+      eventSourceARN: streamArn,
+      dynamodb: { Keys: { pk: { S: 'poison' } } },
+    });
+    expect(poisonCalls).toBeGreaterThanOrEqual(3);
+    expect(m.stats()).toMatchObject({
+      recordsToOnFailure: 1,
+      onFailureMessages: 1,
+      recordsProcessed: 29,
+    });
+  });
+
+  it('without bisect the whole failing batch is parked as ONE message and the shard moves on', async () => {
+    const { streamArn, tableName } = await createTable('nobisect');
+    const onFailureQueue = await createQueue('nobisect-dlq');
+    const ok: string[] = [];
+    for (let i = 0; i < 12; i++) await put(tableName, `n${String(i).padStart(2, '0')}`, 1);
+    const m = mapping({
+      streamArn,
+      batchSize: 5,
+      bisectBatchOnFunctionError: false,
+      maximumRetryAttempts: 1,
+      onFailure: { queueUrl: onFailureQueue, sqs },
+      handler: async (event) => {
+        if (event.Records.some((r) => keyOf(r) === 'n06')) throw new Error('boom');
+        ok.push(...event.Records.map(keyOf));
+      },
+    });
+    await m.start();
+    await m.waitForIdle(20_000);
+    const bodies = (await drainQueue(onFailureQueue)).map(
+      (b) => JSON.parse(b) as StreamOnFailureMessage,
+    );
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]!.DDBStreamBatchInfo.batchSize).toBe(5);
+    expect(bodies[0]!.requestContext.approximateInvokeCount).toBe(2);
+    expect(bodies[0]!.streamfill.records.map(keyOf)).toEqual(['n05', 'n06', 'n07', 'n08', 'n09']);
+    expect(ok).toEqual(['n00', 'n01', 'n02', 'n03', 'n04', 'n10', 'n11']);
+  });
+
+  it('records older than maximumRecordAgeSeconds go to on-failure as RecordAgeExceeded', async () => {
+    const { streamArn, tableName } = await createTable('age');
+    const onFailureQueue = await createQueue('age-dlq');
+    let delivered = 0;
+    await put(tableName, 'old', 1);
+    const m = mapping({
+      streamArn,
+      maximumRecordAgeSeconds: 0,
+      onFailure: { queueUrl: onFailureQueue, sqs },
+      handler: async (e) => void (delivered += e.Records.length),
+    });
+    // DynamoDB Local truncates ApproximateCreationDateTime to the minute: any record is > 0 s old
+    // once its minute is over, and at most 60 s later. Wait until the write is at least 1 s old.
+    await new Promise((r) => setTimeout(r, 1100));
+    await m.start();
+    await m.waitForIdle(10_000);
+    const bodies = (await drainQueue(onFailureQueue)).map(
+      (b) => JSON.parse(b) as StreamOnFailureMessage,
+    );
+    expect(delivered).toBe(0);
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]!.requestContext).toMatchObject({
+      condition: 'RecordAgeExceeded',
+      approximateInvokeCount: 0,
+    });
+    expect(bodies[0]!.responseContext).not.toHaveProperty('functionError');
+  });
+
+  it('restart with a FileCheckpointStore resumes after the last acknowledged record', async () => {
+    const { streamArn, tableName } = await createTable('restart');
+    const dir = await mkdtemp(join(tmpdir(), 'esm-cp-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const first: string[] = [];
+    const second: string[] = [];
+    const slow = (sink: string[]) => async (event: DynamoDBStreamEvent) => {
+      await new Promise((r) => setTimeout(r, 30));
+      sink.push(...event.Records.map((r) => `${keyOf(r)}@${versionOf(r)}`));
+    };
+
+    const a = mapping({
+      streamArn,
+      batchSize: 3,
+      checkpoint: new FileCheckpointStore(dir),
+      handler: slow(first),
+    });
+    await a.start();
+    for (let v = 0; v < 40; v++) await put(tableName, 'r', v);
+    // Stop mid-stream: some acknowledged, some not yet read.
+    while (first.length < 9) await new Promise((r) => setTimeout(r, 5));
+    await a.stop();
+    expect(first.length).toBeLessThan(40);
+    for (let v = 40; v < 50; v++) await put(tableName, 'r', v);
+
+    const b = mapping({
+      streamArn,
+      batchSize: 3,
+      checkpoint: new FileCheckpointStore(dir),
+      handler: slow(second),
+    });
+    await b.start();
+    await b.waitForIdle(20_000);
+
+    const all = [...first, ...second];
+    expect(all).toEqual(Array.from({ length: 50 }, (_, v) => `r@${v}`));
+    const saved = JSON.parse(
+      await readFile(new FileCheckpointStore(dir).fileFor(streamArn), 'utf8'),
+    ) as { shards: Record<string, string> };
+    expect(Object.values(saved.shards)).toHaveLength(1);
+    expect(Object.values(saved.shards)[0]).not.toBe(SHARD_END);
+  });
+
+  it('event shape: MODIFY carries both images, REMOVE only the old one, TTL deletes the service identity', async () => {
+    const { streamArn, tableName } = await createTable('shape');
+    await ddb.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: 'exp', Enabled: true },
+      }),
+    );
+    const records: DynamoDBRecord[] = [];
+    const contexts: Context[] = [];
+    const m = mapping({
+      tableName,
+      startingPosition: 'LATEST',
+      handler: async (event, context) => {
+        records.push(...event.Records);
+        contexts.push(context);
+      },
+    });
+    await put(tableName, 'before-start', 1); // LATEST: not delivered
+    await m.start();
+    expect(m.streamArn).toBe(streamArn);
+    await m.waitForIdle(10_000);
+    await put(tableName, 'a', 1, {
+      b: { B: new Uint8Array([0, 1, 254, 255]) },
+      ss: { SS: ['x', 'y'] },
+      ns: { NS: ['1', '2.5'] },
+      bs: { BS: [new Uint8Array([7])] },
+      m: { M: { inner: { L: [{ S: 's' }, { N: '3' }, { NULL: true }, { BOOL: true }] } } },
+    });
+    await ddb.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: 'a' } },
+        UpdateExpression: 'SET v = :v',
+        ExpressionAttributeValues: { ':v': { N: '2' } },
+      }),
+    );
+    await ddb.send(new DeleteItemCommand({ TableName: tableName, Key: { pk: { S: 'a' } } }));
+    await put(tableName, 'ttl', 1, { exp: { N: String(Math.floor(Date.now() / 1000) - 60) } });
+    const deadline = Date.now() + 20_000;
+    while (
+      !records.some((r) => r.eventName === 'REMOVE' && keyOf(r) === 'ttl') &&
+      Date.now() < deadline
+    )
+      await m.waitForIdle(10_000);
+
+    expect(records.map((r) => `${r.eventName}:${keyOf(r)}`)).toEqual([
+      'INSERT:a',
+      'MODIFY:a',
+      'REMOVE:a',
+      'INSERT:ttl',
+      'REMOVE:ttl',
+    ]);
+    const [insert, modify, remove, , ttlRemove] = records;
+    for (const r of records) {
+      expect(r).toMatchObject({
+        eventVersion: '1.1',
+        eventSource: 'aws:dynamodb',
+        awsRegion: region,
+        eventSourceARN: streamArn,
+      });
+      expect(r.eventID).toMatch(/\S/);
+      expect(typeof r.dynamodb?.ApproximateCreationDateTime).toBe('number');
+      expect(Math.abs(r.dynamodb!.ApproximateCreationDateTime! - Date.now() / 1000)).toBeLessThan(
+        180,
+      );
+      expect(r.dynamodb).toMatchObject({
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+        Keys: { pk: { S: keyOf(r) } },
+      });
+      expect(r.dynamodb?.SizeBytes).toBeGreaterThan(0);
+      expect(r.dynamodb?.SequenceNumber).toMatch(/^\d+$/);
+    }
+    expect(insert!.dynamodb).not.toHaveProperty('OldImage');
+    expect(insert!.dynamodb!.NewImage).toEqual({
+      pk: { S: 'a' },
+      v: { N: '1' },
+      b: { B: 'AAH+/w==' },
+      ss: { SS: ['x', 'y'] },
+      ns: { NS: ['1', '2.5'] },
+      bs: { BS: ['Bw=='] },
+      m: { M: { inner: { L: [{ S: 's' }, { N: '3' }, { NULL: true }, { BOOL: true }] } } },
+    });
+    expect(modify!.dynamodb!.OldImage).toEqual(insert!.dynamodb!.NewImage);
+    expect(modify!.dynamodb!.NewImage).toEqual({ ...insert!.dynamodb!.NewImage, v: { N: '2' } });
+    expect(remove!.dynamodb).not.toHaveProperty('NewImage');
+    expect(remove!.dynamodb!.OldImage).toEqual(modify!.dynamodb!.NewImage);
+    expect(remove).not.toHaveProperty('userIdentity');
+    expect(ttlRemove!.userIdentity).toEqual({
+      type: 'Service',
+      principalId: 'dynamodb.amazonaws.com',
+    });
+    // Plain JSON, exactly what a deployed function would receive.
+    expect(JSON.parse(JSON.stringify(records))).toStrictEqual(records);
+
+    const ctx = contexts[0]!;
+    expect(ctx.functionName).toBe('streamfill-stream-consumer');
+    expect(ctx.invokedFunctionArn).toBe(
+      `arn:aws:lambda:${region}:000000000000:function:streamfill-stream-consumer`,
+    );
+    expect(ctx.getRemainingTimeInMillis()).toBeGreaterThan(0);
+    expect(new Set(contexts.map((c) => c.awsRequestId)).size).toBe(contexts.length);
+  });
+
+  it('recovers from an expired shard iterator without skipping or repeating records', async () => {
+    const { streamArn, tableName } = await createTable('expired');
+    // A client whose GetRecords gets, once, an iterator dated 20 minutes ago: the real server
+    // answers ExpiredIteratorException (DynamoDB Local iterators live 15 minutes).
+    const aged = new DynamoDBStreamsClient({
+      region,
+      credentials: await streams.config.credentials(),
+      endpoint:
+        process.env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? process.env.AWS_ENDPOINT_URL_DYNAMODB,
+    });
+    cleanups.push(async () => aged.destroy());
+    let calls = 0;
+    let expiredSent = 0;
+    aged.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { ShardIterator?: string };
+        if (context.commandName === 'GetRecordsCommand' && input.ShardIterator && ++calls === 6) {
+          const [arn, version, encoded] = input.ShardIterator.split('|');
+          const [shard, seq] = Buffer.from(encoded!, 'base64').toString('utf8').split('|');
+          const old = String(Date.now() - 20 * 60_000).padStart(30, '0');
+          input.ShardIterator = [
+            arn,
+            version,
+            Buffer.from(`${shard}|${seq}|${old}`).toString('base64'),
+          ].join('|');
+          expiredSent++;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'ageIterator' },
+    );
+    const seen: number[] = [];
+    const warnings: string[] = [];
+    const errors: string[] = [];
+    const m = new DynamoDBStreamMapping({
+      streamArn,
+      streams: aged,
+      batchSize: 4,
+      logger: {
+        info: () => undefined,
+        warn: (msg) => void warnings.push(msg),
+        error: (msg) => void errors.push(msg),
+      },
+      handler: async (e) => void seen.push(...e.Records.map(versionOf)),
+    });
+    cleanups.push(() => m.stop());
+    for (let v = 0; v < 10; v++) await put(tableName, 'x', v);
+    await m.start();
+    await m.waitForIdle(10_000);
+    for (let v = 10; v < 20; v++) await put(tableName, 'x', v);
+    await m.waitForIdle(10_000);
+    expect(expiredSent).toBe(1);
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, v) => v));
+    // Re-positioned at once as an expected condition, not retried as an error.
+    expect(warnings.some((w) => w.includes('ExpiredIteratorException'))).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it('a shard checkpointed as finished (SHARD_END) is not read again', async () => {
+    const { streamArn, tableName } = await createTable('finished');
+    const dir = await mkdtemp(join(tmpdir(), 'esm-cp-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await put(tableName, 'old', 1);
+    const probe = mapping({ streamArn, handler: async () => undefined });
+    await probe.start();
+    const [shard] = probe.stats().shards;
+    await probe.stop();
+    await new FileCheckpointStore(dir).save(streamArn, shard!.shardId, SHARD_END);
+
+    let delivered = 0;
+    const m = mapping({
+      streamArn,
+      checkpoint: new FileCheckpointStore(dir),
+      handler: async (e) => void (delivered += e.Records.length),
+    });
+    await m.start();
+    await put(tableName, 'new', 1);
+    await m.waitForIdle(5_000);
+    expect(delivered).toBe(0);
+    expect(m.stats().shards).toEqual([
+      expect.objectContaining({ status: 'finished', caughtUp: true }),
+    ]);
+  });
+
+  it('reaches the handler quickly after a write (latency p50/p99)', async () => {
+    const { streamArn, tableName } = await createTable('latency');
+    const arrived = new Map<string, number>();
+    const m = mapping({
+      streamArn,
+      handler: async (e) => e.Records.forEach((r) => arrived.set(keyOf(r), performance.now())),
+    });
+    await m.start();
+    await m.waitForIdle(10_000);
+    const written = new Map<string, number>();
+    const n = 300;
+    for (let i = 0; i < n; i++) {
+      const key = `l${i}`;
+      await put(tableName, key, i);
+      written.set(key, performance.now());
+      await new Promise((r) => setTimeout(r, i % 3 === 0 ? 15 : 1));
+    }
+    await m.waitForIdle(20_000);
+    const latencies = [...written].map(([k, t]) => arrived.get(k)! - t).sort((a, b) => a - b);
+    expect(latencies).toHaveLength(n);
+    const p = (q: number) => latencies[Math.min(n - 1, Math.floor(q * n))]!;
+    console.info(
+      `stream write -> handler latency over ${n} writes: p50 ${p(0.5).toFixed(0)} ms, p99 ${p(0.99).toFixed(0)} ms, max ${p(1).toFixed(0)} ms`,
+    );
+    expect(p(0.5)).toBeLessThan(300);
+    expect(p(0.99)).toBeLessThan(1_500);
+  });
+
+  it('waitForIdle waits for records written just before it is called, and stop() is graceful', async () => {
+    const { streamArn, tableName } = await createTable('idle');
+    let handled = 0;
+    let running = 0;
+    let maxRunning = 0;
+    const m = mapping({
+      streamArn,
+      batchSize: 2,
+      handler: async (e) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 50));
+        handled += e.Records.length;
+        running--;
+      },
+    });
+    await m.start();
+    await m.waitForIdle(5_000);
+    for (let i = 0; i < 6; i++) await put(tableName, `i${i}`, i);
+    await m.waitForIdle(10_000);
+    expect(handled).toBe(6);
+    expect(maxRunning).toBe(1);
+
+    for (let i = 6; i < 12; i++) await put(tableName, `i${i}`, i);
+    while (handled === 6) await new Promise((r) => setTimeout(r, 5));
+    const before = performance.now();
+    await m.stop();
+    expect(running).toBe(0); // the in-flight batch finished
+    expect(performance.now() - before).toBeLessThan(1_000);
+    await expect(m.waitForIdle(100)).rejects.toThrow(/stopped/);
+  });
+});

@@ -21,6 +21,7 @@ import type {
   DynamoDBStreamEvent,
 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import { readItemFailures } from './batch-response.ts';
 import { MemoryCheckpointStore, SHARD_END, type CheckpointStore } from './checkpoint.ts';
 import {
   DEFAULT_FUNCTION_TIMEOUT_MS,
@@ -154,50 +155,17 @@ export function interpretStreamBatchResponse(
   response: unknown,
   reportBatchItemFailures: boolean,
 ): StreamBatchOutcome {
-  if (
-    !reportBatchItemFailures ||
-    response === undefined ||
-    response === null ||
-    typeof response !== 'object'
-  ) {
-    return { kind: 'success' };
-  }
-  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
-  if (failures === undefined || failures === null) return { kind: 'success' };
-  if (!Array.isArray(failures))
-    return {
-      kind: 'failure',
-      reason: 'invalid partial batch response: batchItemFailures is not a list',
-    };
-  if (failures.length === 0) return { kind: 'success' };
   const index = new Map<string, number>();
   records.forEach((r, i) => {
     const seq = r.dynamodb?.SequenceNumber;
     if (seq !== undefined) index.set(seq, i);
   });
-  let lowest: number | undefined;
-  for (const failure of failures as unknown[]) {
-    const id =
-      failure && typeof failure === 'object'
-        ? (failure as { itemIdentifier?: unknown }).itemIdentifier
-        : undefined;
-    if (typeof id !== 'string' || id === '') {
-      return {
-        kind: 'failure',
-        reason: `invalid partial batch response: itemIdentifier ${JSON.stringify(id ?? null)}`,
-      };
-    }
-    const i = index.get(id);
-    if (i === undefined)
-      return {
-        kind: 'failure',
-        reason: `invalid partial batch response: itemIdentifier ${id} is not in the batch`,
-      };
-    if (lowest === undefined || i < lowest) lowest = i;
-  }
-  const failedSeq = records[lowest ?? 0]?.dynamodb?.SequenceNumber ?? '';
-  const reason = `handler reported ${failures.length} failed item(s), lowest ${failedSeq}`;
-  if (!lowest) return { kind: 'failure', reason };
+  const read = readItemFailures(response, reportBatchItemFailures, new Set(index.keys()));
+  if (read.kind !== 'ids') return read;
+  const lowest = Math.min(...read.ids.map((id) => index.get(id) as number));
+  const failedSeq = records[lowest]?.dynamodb?.SequenceNumber ?? '';
+  const reason = `handler reported ${read.ids.length} failed item(s), lowest ${failedSeq}`;
+  if (lowest === 0) return { kind: 'failure', reason };
   return { kind: 'partial', failedIndex: lowest, reason };
 }
 

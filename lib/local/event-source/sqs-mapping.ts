@@ -19,6 +19,7 @@ import type {
   SQSRecord,
   SQSRecordAttributes,
 } from 'aws-lambda';
+import { readItemFailures } from './batch-response.ts';
 import {
   DEFAULT_FUNCTION_TIMEOUT_MS,
   LOCAL_ACCOUNT_ID,
@@ -169,40 +170,10 @@ export function interpretSqsBatchResponse(
   response: unknown,
   reportBatchItemFailures: boolean,
 ): SqsBatchOutcome {
-  if (
-    !reportBatchItemFailures ||
-    response === undefined ||
-    response === null ||
-    typeof response !== 'object'
-  )
-    return { kind: 'success' };
-  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
-  if (failures === undefined || failures === null) return { kind: 'success' };
-  if (!Array.isArray(failures))
-    return {
-      kind: 'failure',
-      reason: 'invalid partial batch response: batchItemFailures is not a list',
-    };
-  if (failures.length === 0) return { kind: 'success' };
   const ids = new Set(records.map((r) => r.messageId));
-  const failed = new Set<string>();
-  for (const failure of failures as unknown[]) {
-    const id =
-      failure && typeof failure === 'object'
-        ? (failure as { itemIdentifier?: unknown }).itemIdentifier
-        : undefined;
-    if (typeof id !== 'string' || id === '')
-      return {
-        kind: 'failure',
-        reason: `invalid partial batch response: itemIdentifier ${JSON.stringify(id ?? null)}`,
-      };
-    if (!ids.has(id))
-      return {
-        kind: 'failure',
-        reason: `invalid partial batch response: itemIdentifier ${id} is not in the batch`,
-      };
-    failed.add(id);
-  }
+  const read = readItemFailures(response, reportBatchItemFailures, ids);
+  if (read.kind !== 'ids') return read;
+  const failed = new Set(read.ids);
   if (failed.size === ids.size)
     return { kind: 'failure', reason: `handler reported all ${failed.size} message(s) as failed` };
   return {

@@ -69,7 +69,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): Handler {
           malformed.map(({ r, res }) => ({
             source: 'stream-consumer',
             reason: res.reason ?? 'malformed',
-            table: r.eventSourceARN ?? 'session',
+            table: tableFromArn(r.eventSourceARN) ?? 'session',
             key: res.key,
             record: r,
           })),
@@ -143,6 +143,11 @@ function record(
       Math.max(0, Date.now() - oldest * 1000),
     );
   }
+}
+
+/** `arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>` → `<name>`. */
+function tableFromArn(arn: string | undefined): string | undefined {
+  return arn?.match(/:table\/([^/]+)/)?.[1];
 }
 
 let deployed: Handler | undefined;

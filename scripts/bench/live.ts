@@ -122,7 +122,6 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
     const report = await verifyAll({
       doc: clients.doc,
       tables,
-      lookup: deps.lookup,
       search: deps.search,
     });
     const appWrites = sims.reduce((n, s) => n + s.writes.length, 0);

@@ -100,7 +100,6 @@ export function registerDemoCommand(program: Command): void {
         const report = await verifyAll({
           doc: rt.clients.doc,
           tables: config.tables,
-          lookup: rt.lookup,
           search: rt.search,
           includeTags: true,
         });

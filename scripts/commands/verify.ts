@@ -18,7 +18,6 @@ export function registerVerifyCommand(program: Command): void {
       const report = await verifyAll({
         doc: rt.clients.doc,
         tables: rt.config.tables,
-        lookup: rt.lookup,
         search: rt.search,
         includeTags: opts.tags,
         segments: opts.segments,

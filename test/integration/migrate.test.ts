@@ -65,6 +65,9 @@ const get = async (table: string, Key: Item): Promise<Item | undefined> =>
 
 describe('historic migration of 1,000 legacy sessions', () => {
   it('yields exact outcome counts and the right derived values', async () => {
+    const before = await verifyAll({ doc: clients.doc, tables, search: deps.search });
+    expect(before).toMatchObject({ checked: 1000, pending: 795, malformed: 5 });
+    expect(before.samples.length).toBeGreaterThan(0);
     const res = await migrateTable(clients.doc, deps, {
       table: 'session',
       tableName: tables.session,
@@ -117,7 +120,6 @@ describe('historic migration of 1,000 legacy sessions', () => {
     const report = await verifyAll({
       doc: clients.doc,
       tables,
-      lookup: deps.lookup,
       search: deps.search,
       includeTags: false,
     });

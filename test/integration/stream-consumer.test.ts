@@ -209,6 +209,7 @@ describe('stream consumer on live traffic', () => {
       expect(body).toMatchObject({
         version: 'streamfill.parked/1',
         source: 'stream-consumer',
+        table: s.tables.session,
         key: { user_id: poison.user_id, session_id: poison.session_id },
         record: {
           eventName: 'INSERT',

@@ -110,7 +110,8 @@ function classify<P extends { change: unknown; expired?: boolean }>(
     }
     if (!isMalformedItemError(e)) throw e;
     counts.malformed++;
-    sample(table, formatKey(e.key), e.message);
+    // The message names the item again; the sample already carries the key.
+    sample(table, formatKey(e.key), e.message.replace(`${e.table} item ${formatKey(e.key)}: `, ''));
     return null;
   }
 }

@@ -208,7 +208,7 @@ function printLive(r: LiveReport): void {
       'application writes during the demo',
       `${r.appWrites} (${r.inserts} inserts, ${r.deletes} deletes)`,
     ],
-    ['stream records processed', r.streamRecords],
+    ["stream records processed (incl. those of the backfill's own writes)", r.streamRecords],
     ['items migrated live', r.migrated],
     ['conflicts (a newer app write won, migrated from its own record)', r.conflicts],
     ['malformed items parked in the DLQ', r.parked],
@@ -243,7 +243,10 @@ function printSummary(sessions: MigrateTableResult, tags: MigrateTableResult): v
     c['search-failed'] ?? 0,
   ]);
   console.log(s.toString());
-  const problems = [...sessions.problems, ...tags.problems];
+  // Malformed items are listed by verify above; here only the other problems.
+  const problems = [...sessions.problems, ...tags.problems].filter(
+    (p) => p.outcome !== 'malformed',
+  );
   if (problems.length) {
     console.log('Reported with a reason:');
     for (const p of problems) console.log(`  ${formatKey(p.key)} ${p.outcome}: ${p.reason}`);

@@ -40,6 +40,12 @@ export function renderVerifyReport(r: VerifyReport): string {
     t.push(['search docs', r.search.checked, r.search.pending, '', '', r.search.missing]);
   const lines = [t.toString()];
   for (const s of r.samples) lines.push(`  ${s.table} ${s.key}: ${s.reason}`);
-  lines.push(isConverged(r) ? 'verify: converged' : 'verify: NOT converged');
+  const broken = r.malformed + (r.tags?.malformed ?? 0);
+  const pending = r.pending + (r.tags?.pending ?? 0) + (r.search?.pending ?? 0);
+  lines.push(
+    isConverged(r)
+      ? 'verify: converged'
+      : `verify: NOT converged: ${pending} pending, ${broken} malformed (these need a fix by hand)`,
+  );
   return lines.join('\n');
 }

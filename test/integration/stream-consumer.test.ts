@@ -2,6 +2,7 @@
 // the local event source mapping, migrates application traffic as it happens.
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { DynamoDBRecord } from 'aws-lambda';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,7 @@ async function stack(name: string, searchEndpoint = process.env.SEARCH_ENDPOINT!
   const deps: EngineDeps = engineDeps(searchClients, { tables, searchIndex: index });
   const results: ItemResult[] = [];
   const seqs: string[] = [];
+  const records: DynamoDBRecord[] = [];
   const runnerOptions: LocalRunnerOptions = {
     clients,
     deps,
@@ -60,9 +62,10 @@ async function stack(name: string, searchEndpoint = process.env.SEARCH_ENDPOINT!
     logger: quiet,
     handlerLogLevel: 'SILENT',
     retryBackoffMs: 100,
-    onResults: (r) => {
+    onResults: (r, event) => {
       results.push(...r.values());
       seqs.push(...r.keys());
+      records.push(...event.Records);
     },
   };
   const app = new AppSimulator({
@@ -79,6 +82,7 @@ async function stack(name: string, searchEndpoint = process.env.SEARCH_ENDPOINT!
     deps,
     results,
     seqs,
+    records,
     runnerOptions,
     app,
     close: () => destroyClients(searchClients),
@@ -150,6 +154,47 @@ describe('stream consumer on live traffic', () => {
         [],
       );
       expect(runner.stats().recordsToOnFailure).toBe(0);
+    } finally {
+      await runner.stop();
+      s.close();
+    }
+  });
+
+  it('leaves TTL-expired sessions to TTL and never brings them back', async () => {
+    const s = await stack('ttl');
+    const runner = await startLocalRunner(s.runnerOptions);
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const expired: Item[] = [];
+      const expiring: Item[] = [];
+      for (let i = 0; i < 5; i++) {
+        expired.push((await s.app.insert({ exp_date_unix_seconds: now - 60 })).key);
+        expiring.push((await s.app.insert({ exp_date_unix_seconds: now + 2 })).key);
+        await s.app.insert();
+      }
+      for (const k of [...expired, ...expiring]) s.app.live.delete(k.session_id as string);
+      // DynamoDB Local runs TTL for real: wait until it has deleted all ten.
+      const gone = async () =>
+        (await Promise.all([...expired, ...expiring].map((k) => get(s.tables.session, k)))).every(
+          (i) => i === undefined,
+        );
+      for (let t = 0; t < 60 && !(await gone()); t++) await new Promise((r) => setTimeout(r, 500));
+      expect(await gone()).toBe(true);
+      await runner.waitForIdle(30_000);
+      expect(await gone()).toBe(true); // no migration write recreated any of them
+      // Every TTL delete reached the consumer (as a REMOVE by the DynamoDB service) ...
+      const ttlRemoves = s.records.filter(
+        (r) => r.eventName === 'REMOVE' && r.userIdentity?.principalId === 'dynamodb.amazonaws.com',
+      );
+      const removedIds = new Set(ttlRemoves.map((r) => r.dynamodb?.Keys?.session_id?.S));
+      for (const k of [...expired, ...expiring])
+        expect(removedIds.has(k.session_id as string)).toBe(true);
+      // ... and a session that was already expired when written was never migrated.
+      const expiredIds = new Set(expired.map((k) => k.session_id));
+      const onExpired = s.results.filter((r) => expiredIds.has(r.key.session_id as string));
+      expect(onExpired.filter((r) => r.outcome !== 'expired')).toEqual([]);
+      expect(runner.stats().recordsToOnFailure).toBe(0);
+      await expectConverged(s.tables, s.index, s.app);
     } finally {
       await runner.stop();
       s.close();

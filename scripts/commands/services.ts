@@ -2,7 +2,7 @@
 // that outlive the command, for the local runner, the demo and manual poking.
 
 import type { Command } from 'commander';
-import { resolveServiceJars } from '../../lib/local/services/java.ts';
+import { resolveServiceJars } from '../../lib/local/services/maven-jars.ts';
 import {
   servicesDown,
   servicesEnvLines,

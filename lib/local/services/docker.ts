@@ -9,14 +9,9 @@ import { connect, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceEnv } from './index.ts';
-import {
-  freePort,
-  probeDynamoDb,
-  probeOpenSearch,
-  probeSqs,
-  renderElasticMqConf,
-  REPO_ROOT,
-} from './java.ts';
+import { freePort, renderElasticMqConf } from './java.ts';
+import { REPO_ROOT } from './maven-jars.ts';
+import { probeDynamoDb, probeOpenSearch, probeSqs } from './probes.ts';
 
 /** Pinned to the same versions as the jars in services/maven/pom.xml. */
 export const DOCKER_IMAGES = {

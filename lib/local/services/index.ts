@@ -25,23 +25,10 @@ import {
   detectDocker,
   startDockerServices,
 } from './docker.ts';
-import {
-  cachePaths,
-  isAlive,
-  commandLine,
-  probeDynamoDb,
-  probeOpenSearch,
-  probeSqs,
-  REPO_ROOT,
-  SERVICE_NAMES,
-  startJavaServices,
-  taggedPids,
-  terminatePid,
-  runTag,
-  type JavaServiceInfo,
-  type Log,
-  type ServiceName,
-} from './java.ts';
+import { commandLine, isAlive, runTag, taggedPids, terminatePid } from './java-process.ts';
+import { startJavaServices, type JavaServiceInfo } from './java.ts';
+import { cachePaths, REPO_ROOT, SERVICE_NAMES, type Log, type ServiceName } from './maven-jars.ts';
+import { probeDynamoDb, probeOpenSearch, probeSqs } from './probes.ts';
 
 export interface ServiceEnv {
   AWS_ENDPOINT_URL_DYNAMODB: string;

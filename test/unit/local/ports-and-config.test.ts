@@ -12,8 +12,8 @@ import {
   parseRunnerHttpPort,
   renderElasticMqConf,
   renderOpenSearchYml,
-  tailLines,
 } from '../../../lib/local/services/java.ts';
+import { tailLines } from '../../../lib/local/services/maven-jars.ts';
 import { accessKeyFor, uniqueName } from '../../support/env.ts';
 
 const env: ServiceEnv = {

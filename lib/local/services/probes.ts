@@ -1,8 +1,6 @@
 // Readiness probes (plain HTTP: no SDK needed to know a server answers), for services started
 // here (Java) or elsewhere (Docker, endpoints recorded by `streamfill services up`).
 
-import type { ServiceName } from './maven-jars.ts';
-
 async function httpOk(
   url: string,
   init: RequestInit = {},

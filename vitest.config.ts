@@ -23,6 +23,17 @@ export default defineConfig({
           hookTimeout: 180_000,
           // 2 cores: two files at a time keep the Java services responsive.
           maxWorkers: 2,
+          // The SDK's notice about Node 20 support would repeat in every worker.
+          env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+        },
+      },
+      {
+        test: {
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          sequence: { groupOrder: 2 },
+          // Synthesis bundles the real handler with the local esbuild (seconds, not minutes).
+          hookTimeout: 120_000,
         },
       },
     ],

@@ -2,7 +2,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
+import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws-v3';
 
 export interface Clients {
   dynamodb: DynamoDBClient;
@@ -13,9 +15,13 @@ export interface Clients {
   search: OpenSearchClient | undefined;
 }
 
+export type SearchAuth = 'auto' | 'sigv4' | 'aoss' | 'none';
+
 export interface ClientOptions {
   /** Overrides SEARCH_ENDPOINT. */
   searchEndpoint?: string;
+  /** Overrides STREAMFILL_SEARCH_AUTH (default `auto`). */
+  searchAuth?: SearchAuth;
   /** SDK retry attempts; the writer adds its own bounded retries on top for throttling. */
   maxAttempts?: number;
 }
@@ -48,7 +54,10 @@ export function makeClients(options: ClientOptions = {}): Clients {
     marshallOptions: { removeUndefinedValues: true },
   });
   const searchEndpoint = options.searchEndpoint ?? env.SEARCH_ENDPOINT;
-  const search = searchEndpoint ? new OpenSearchClient({ node: searchEndpoint }) : undefined;
+  const auth = options.searchAuth ?? parseSearchAuth(env.STREAMFILL_SEARCH_AUTH);
+  const search = searchEndpoint
+    ? searchClient(searchEndpoint, region, auth, credentials)
+    : undefined;
   return { dynamodb, doc, streams, sqs: new SQSClient(base), search };
 }
 
@@ -57,4 +66,39 @@ export function destroyClients(clients: Clients): void {
   clients.streams.destroy();
   clients.sqs.destroy();
   void clients.search?.close();
+}
+
+export function parseSearchAuth(value: string | undefined): SearchAuth {
+  if (value === undefined || value === '') return 'auto';
+  if (value === 'auto' || value === 'sigv4' || value === 'aoss' || value === 'none') return value;
+  throw new Error(`STREAMFILL_SEARCH_AUTH must be auto, sigv4, aoss or none, got "${value}"`);
+}
+
+/** Which signing a search endpoint needs: `auto` signs Amazon OpenSearch hosts only. */
+export function searchSigning(endpoint: string, auth: SearchAuth): 'es' | 'aoss' | undefined {
+  if (auth === 'none') return undefined;
+  if (auth === 'sigv4') return 'es';
+  if (auth === 'aoss') return 'aoss';
+  const host = new URL(endpoint).hostname;
+  if (host.endsWith('.aoss.amazonaws.com')) return 'aoss';
+  return host.endsWith('.es.amazonaws.com') ? 'es' : undefined;
+}
+
+/**
+ * Amazon OpenSearch domains (and Serverless collections) take SigV4-signed requests with the
+ * caller's IAM credentials; a local or self-managed cluster takes plain HTTP.
+ */
+function searchClient(
+  endpoint: string,
+  region: string,
+  auth: SearchAuth,
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined,
+): OpenSearchClient {
+  const service = searchSigning(endpoint, auth);
+  if (!service) return new OpenSearchClient({ node: endpoint });
+  const getCredentials = credentials ? async () => credentials : defaultProvider();
+  return new OpenSearchClient({
+    ...AwsSigv4Signer({ region, service, getCredentials }),
+    node: endpoint,
+  });
 }

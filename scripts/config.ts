@@ -1,7 +1,9 @@
 // Shared CLI options (DESIGN.md's contract): every one has an environment variable and a
 // local default, so the same command works against the local stack and a real account.
 import { Option, type Command } from 'commander';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TableNames } from '../lib/adapters/dynamo-writer.ts';
+import { tableExists } from '../lib/adapters/pika-tables.ts';
 
 export interface Config {
   tables: TableNames;
@@ -52,12 +54,28 @@ export function configFrom(opts: Record<string, unknown>): Config {
   };
 }
 
-/** Parses a positive integer option value with a specific error. */
-export function positiveInt(name: string) {
+/** Parses an integer option value of at least `min`, with a specific error. */
+function intAtLeast(name: string, min: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0)
-      throw new Error(`${name} must be a non-negative integer, got "${value}"`);
+    if (!Number.isInteger(n) || n < min) {
+      const what = min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
+      throw new Error(`${name} must be ${what}, got "${value}"`);
+    }
     return n;
   };
+}
+
+export const positiveInt = (name: string) => intAtLeast(name, 1);
+export const nonNegativeInt = (name: string) => intAtLeast(name, 0);
+
+/** Fails with the flag and variable to fix when a table the command needs does not exist. */
+export async function requireTable(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  option: string,
+): Promise<void> {
+  if (!(await tableExists(dynamodb, tableName))) {
+    throw new Error(`table "${tableName}" does not exist (set ${option})`);
+  }
 }

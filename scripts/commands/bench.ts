@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { benchLive, type LiveBenchResult } from '../bench/live.ts';
-import { positiveInt } from '../config.ts';
+import { nonNegativeInt, positiveInt } from '../config.ts';
 
 export function registerBenchCommand(program: Command): void {
   const bench = program
@@ -14,7 +14,7 @@ export function registerBenchCommand(program: Command): void {
     )
     .option('--rate <n>', 'application writes per second', positiveInt('--rate'), 200)
     .option('--duration <s>', 'seconds of writing', positiveInt('--duration'), 60)
-    .option('--users <n>', 'users in the user table', positiveInt('--users'), 500)
+    .option('--users <n>', 'users in the user table', nonNegativeInt('--users'), 500)
     .option('--writers <n>', 'concurrent application writers', positiveInt('--writers'), 8)
     .option('--batch-size <n>', 'stream batch size', positiveInt('--batch-size'), 100)
     .option('--json', 'print the result as JSON', false)

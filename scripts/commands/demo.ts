@@ -10,7 +10,7 @@ import { migrateTable, type MigrateTableResult } from '../../lib/engine/migrate-
 import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
 import { applyServiceEnv, startLocalServices } from '../../lib/local/services/index.ts';
 import { seed } from '../../lib/local/seed.ts';
-import { configFrom, positiveInt, withSharedOptions } from '../config.ts';
+import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../config.ts';
 import { makeRuntime, type Runtime } from '../runtime.ts';
 import { renderVerifyReport } from './verify.ts';
 
@@ -21,9 +21,9 @@ export function registerDemoCommand(program: Command): void {
       .description(
         'Start local services, seed Pika-shaped legacy data, migrate it, verify, print a summary, stop.',
       )
-      .option('--sessions <n>', 'legacy sessions to seed', positiveInt('--sessions'), 5000)
-      .option('--users <n>', 'users to seed', positiveInt('--users'), 500)
-      .option('--malformed <n>', 'malformed sessions to seed', positiveInt('--malformed'), 6)
+      .option('--sessions <n>', 'legacy sessions to seed', nonNegativeInt('--sessions'), 5000)
+      .option('--users <n>', 'users to seed', nonNegativeInt('--users'), 500)
+      .option('--malformed <n>', 'malformed sessions to seed', nonNegativeInt('--malformed'), 6)
       .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), 4)
       .option(
         '--live-rate <n>',

@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { startLocalRunner } from '../../lib/local/runner.ts';
-import { configFrom, positiveInt, withSharedOptions } from '../config.ts';
+import {
+  configFrom,
+  nonNegativeInt,
+  positiveInt,
+  requireTable,
+  withSharedOptions,
+} from '../config.ts';
 import { makeRuntime } from '../runtime.ts';
 
 export function registerRunCommand(program: Command): void {
@@ -15,13 +21,13 @@ export function registerRunCommand(program: Command): void {
       .option(
         '--batching-window-ms <ms>',
         'wait up to this long to fill a batch',
-        positiveInt('--batching-window-ms'),
+        nonNegativeInt('--batching-window-ms'),
         0,
       )
       .option(
         '--max-retries <n>',
         'retries of a failing batch before the DLQ',
-        positiveInt('--max-retries'),
+        nonNegativeInt('--max-retries'),
         3,
       )
       .option(
@@ -38,7 +44,7 @@ export function registerRunCommand(program: Command): void {
       .option(
         '--stats-interval <s>',
         'seconds between status lines (0: none)',
-        positiveInt('--stats-interval'),
+        nonNegativeInt('--stats-interval'),
         10,
       ),
   ).action(async (opts) => {
@@ -48,6 +54,9 @@ export function registerRunCommand(program: Command): void {
       );
     }
     const rt = makeRuntime(configFrom(opts));
+    const { session, user } = rt.config.tables;
+    await requireTable(rt.clients.dynamodb, session, '--session-table / STREAMFILL_SESSION_TABLE');
+    await requireTable(rt.clients.dynamodb, user, '--user-table / STREAMFILL_USER_TABLE');
     const runner = await startLocalRunner({
       clients: rt.clients,
       deps: rt,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
 import { seed } from '../../lib/local/seed.ts';
-import { configFrom, positiveInt, withSharedOptions } from '../config.ts';
+import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../config.ts';
 
 export function registerSeedCommand(program: Command): void {
   withSharedOptions(
@@ -10,8 +10,12 @@ export function registerSeedCommand(program: Command): void {
       .description(
         'Create Pika-shaped tables and the session index if missing, then write legacy items.',
       )
-      .requiredOption('--sessions <n>', 'legacy chat sessions to write', positiveInt('--sessions'))
-      .requiredOption('--users <n>', 'chat users to write', positiveInt('--users'))
+      .requiredOption(
+        '--sessions <n>',
+        'legacy chat sessions to write',
+        nonNegativeInt('--sessions'),
+      )
+      .requiredOption('--users <n>', 'chat users to write', nonNegativeInt('--users'))
       .option('--tags', 'also write legacy tag definitions', false)
       .option(
         '--migrated <fraction>',
@@ -22,10 +26,10 @@ export function registerSeedCommand(program: Command): void {
       .option(
         '--malformed <n>',
         'sessions with missing/mistyped inputs',
-        positiveInt('--malformed'),
+        nonNegativeInt('--malformed'),
         0,
       )
-      .option('--seed <n>', 'random seed for the data set', positiveInt('--seed'), 1),
+      .option('--seed <n>', 'random seed for the data set', nonNegativeInt('--seed'), 1),
   ).action(async (opts) => {
     const config = configFrom(opts);
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });

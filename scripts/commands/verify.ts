@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { isConverged, verifyAll, type VerifyReport } from '../../lib/engine/verify.ts';
-import { configFrom, positiveInt, withSharedOptions } from '../config.ts';
+import { configFrom, positiveInt, requireTable, withSharedOptions } from '../config.ts';
 import { makeRuntime } from '../runtime.ts';
 
 export function registerVerifyCommand(program: Command): void {
@@ -15,6 +15,14 @@ export function registerVerifyCommand(program: Command): void {
   ).action(async (opts) => {
     const rt = makeRuntime(configFrom(opts));
     try {
+      const { session, tag } = rt.config.tables;
+      await requireTable(
+        rt.clients.dynamodb,
+        session,
+        '--session-table / STREAMFILL_SESSION_TABLE',
+      );
+      if (opts.tags)
+        await requireTable(rt.clients.dynamodb, tag, '--tag-table / STREAMFILL_TAG_TABLE');
       const report = await verifyAll({
         doc: rt.clients.doc,
         tables: rt.config.tables,

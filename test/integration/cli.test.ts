@@ -1,0 +1,62 @@
+// The operator CLI as an operator runs it: a child process, exit codes and messages.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { uniqueName, useLocalServices } from '../support/env.ts';
+
+useLocalServices('cli');
+const run = promisify(execFile);
+
+async function streamfill(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', ['bin/streamfill.js', ...args], {
+      env: process.env,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('streamfill CLI', () => {
+  it('has --help on every command of the contract', async () => {
+    for (const cmd of ['services', 'seed', 'run', 'verify', 'bench', 'demo']) {
+      const r = await streamfill(cmd, '--help');
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout).toContain(`Usage: streamfill ${cmd}`);
+    }
+  });
+
+  it('rejects bad input with a specific message and a non-zero exit', async () => {
+    const bad = await streamfill('seed', '--sessions', 'abc', '--users', '3');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--sessions must be a non-negative integer, got "abc"');
+    const missing = await streamfill('verify', '--session-table', 'no-such-table');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('table "no-such-table" does not exist');
+  });
+
+  it('seeds, then verify exits 1 with pending items and prints the JSON contract', async () => {
+    const p = uniqueName('cli');
+    const tables = ['--session-table', `${p}-s`, '--user-table', `${p}-u`, '--tag-table', `${p}-t`];
+    const index = ['--search-index', `${p}-idx`];
+    const seeded = await streamfill(
+      'seed',
+      '--sessions',
+      '40',
+      '--users',
+      '5',
+      ...tables,
+      ...index,
+    );
+    expect(seeded.code).toBe(0);
+    expect(seeded.stdout).toContain('seeded 40 sessions, 5 users');
+    const v = await streamfill('verify', '--json', ...tables, ...index);
+    expect(v.code).toBe(1);
+    const report = JSON.parse(v.stdout);
+    expect(report).toMatchObject({ checked: 40, pending: 32 });
+  });
+});

@@ -6,6 +6,7 @@ import type { SearchIndex } from '../lib/adapters/search-index.ts';
 import type { UserTypeLookup } from '../lib/adapters/user-type-lookup.ts';
 import { engineDeps } from '../lib/engine/deps.ts';
 import type { EngineDeps } from '../lib/engine/migrate-items.ts';
+import type { LocalRunnerOptions } from '../lib/local/runner.ts';
 import type { Config } from './config.ts';
 
 export interface Runtime extends EngineDeps {
@@ -25,4 +26,12 @@ export function makeRuntime(config: Config, options: { writeConcurrency?: number
     ...options,
   });
   return { ...deps, search: deps.search, clients, config, close: () => destroyClients(clients) };
+}
+
+/** What the local runner consumes and where it parks failures, from a command's runtime. */
+export function runnerTargets(
+  rt: Runtime,
+): Pick<LocalRunnerOptions, 'clients' | 'deps' | 'tables' | 'queueName' | 'dlqName'> {
+  const { tables, queueName, dlqName } = rt.config;
+  return { clients: rt.clients, deps: rt, tables, queueName, dlqName };
 }

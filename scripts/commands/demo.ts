@@ -11,7 +11,7 @@ import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
 import { applyServiceEnv, startLocalServices } from '../../lib/local/services/index.ts';
 import { seed } from '../../lib/local/seed.ts';
 import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../config.ts';
-import { makeRuntime, type Runtime } from '../runtime.ts';
+import { makeRuntime, runnerTargets, type Runtime } from '../runtime.ts';
 import { renderVerifyReport } from './verify.ts';
 
 export function registerDemoCommand(program: Command): void {
@@ -143,11 +143,7 @@ async function startLive(rt: Runtime, rate: number) {
   const counts = { streamRecords: 0, migrated: 0, conflicts: 0, parked: 0 };
   const latency = new LatencyTracker();
   const runner = await startLocalRunner({
-    clients: rt.clients,
-    deps: rt,
-    tables: rt.config.tables,
-    queueName: rt.config.queueName,
-    dlqName: rt.config.dlqName,
+    ...runnerTargets(rt),
     // Deployed now: history is the backfill's job, the stream carries what comes after.
     startingPosition: 'LATEST',
     handlerLogLevel: 'SILENT',

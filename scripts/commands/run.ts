@@ -8,7 +8,7 @@ import {
   requireTable,
   withSharedOptions,
 } from '../config.ts';
-import { makeRuntime } from '../runtime.ts';
+import { makeRuntime, runnerTargets } from '../runtime.ts';
 
 export function registerRunCommand(program: Command): void {
   withSharedOptions(
@@ -58,11 +58,7 @@ export function registerRunCommand(program: Command): void {
     await requireTable(rt.clients.dynamodb, session, '--session-table / STREAMFILL_SESSION_TABLE');
     await requireTable(rt.clients.dynamodb, user, '--user-table / STREAMFILL_USER_TABLE');
     const runner = await startLocalRunner({
-      clients: rt.clients,
-      deps: rt,
-      tables: rt.config.tables,
-      queueName: rt.config.queueName,
-      dlqName: rt.config.dlqName,
+      ...runnerTargets(rt),
       checkpointDir: opts.checkpointDir,
       batchSize: opts.batchSize,
       batchingWindowMs: opts.batchingWindowMs,

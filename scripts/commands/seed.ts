@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
 import { seed } from '../../lib/local/seed.ts';
-import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../config.ts';
+import { configFrom, nonNegativeInt, withSharedOptions } from '../config.ts';
 
 export function registerSeedCommand(program: Command): void {
   withSharedOptions(

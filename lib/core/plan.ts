@@ -1,6 +1,5 @@
 // Composition: all enabled migrations of an item become at most ONE conditional UpdateItem
 // (plus, for sessions, one partial search-document update).
-import { isLookupMissingError } from './errors.ts';
 import { keyId } from './keys.ts';
 import { migrationsFor } from './migrations/index.ts';
 import { planSearch } from './migrations/session-search-keywords.ts';
@@ -154,42 +153,4 @@ export function planTagItem(
   enabled: readonly MigrationName[],
 ): PlanResult {
   return { change: planDynamo('tag', item, ctx, enabled), search: null };
-}
-
-/** Plans an item of `table`; the chat-user table has no migrations of its own. */
-export function planItem(
-  table: TableRole,
-  item: Item,
-  ctx: PlanContext,
-  enabled: readonly MigrationName[],
-): PlanResult {
-  if (table === 'session') return planSessionItem(item, ctx, enabled);
-  if (table === 'tag') return planTagItem(item, ctx, enabled);
-  return { change: null, search: null };
-}
-
-function inferTable(item: Item, enabled: readonly MigrationName[]): TableRole {
-  const session = migrationsFor('session', enabled).length > 0;
-  const tag = migrationsFor('tag', enabled).length > 0;
-  if (session !== tag) return session ? 'session' : 'tag';
-  return 'scope' in item && 'tag' in item && !('session_id' in item) ? 'tag' : 'session';
-}
-
-/**
- * Whether the item needs no DynamoDB write (used by `verify`). Expired items count as done.
- * A user_type lookup is not needed: asking for one already means a write is pending.
- * Throws MalformedItemError. `table` is inferred from `enabled` (or the key shape) if omitted.
- */
-export function isMigrated(
-  item: Item,
-  ctx: PlanContext,
-  enabled: readonly MigrationName[],
-  table: TableRole = inferTable(item, enabled),
-): boolean {
-  try {
-    return planItem(table, item, ctx, enabled).change === null;
-  } catch (e) {
-    if (isLookupMissingError(e)) return false;
-    throw e;
-  }
 }

@@ -71,21 +71,6 @@ export const ALL_MIGRATIONS: readonly MigrationName[] = [
   'tag-usage-mode',
 ];
 
-export function isMigrationName(name: string): name is MigrationName {
-  return Object.hasOwn(MIGRATIONS, name);
-}
-
-/** Validates user-supplied names (CLI, env); throws listing the known ones. */
-export function parseMigrationNames(names: readonly string[]): MigrationName[] {
-  const unknown = names.filter((n) => !isMigrationName(n));
-  if (unknown.length > 0) {
-    throw new Error(
-      `unknown migration(s) ${unknown.map((n) => JSON.stringify(n)).join(', ')}; known: ${ALL_MIGRATIONS.join(', ')}`,
-    );
-  }
-  return ALL_MIGRATIONS.filter((n) => names.includes(n));
-}
-
 /** Enabled migrations driven by `table`, in planning order. */
 export function migrationsFor(
   table: TableRole,

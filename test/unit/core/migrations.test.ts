@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as core from '../../../lib/core/index.ts';
-import {
-  ALL_MIGRATIONS,
-  MIGRATIONS,
-  isMigrationName,
-  migrationsFor,
-  parseMigrationNames,
-} from '../../../lib/core/migrations/index.ts';
+import { ALL_MIGRATIONS, MIGRATIONS, migrationsFor } from '../../../lib/core/migrations/index.ts';
 
 describe('migration registry', () => {
   it('describes the four shipped migrations with their tables and targets', () => {
@@ -27,20 +21,10 @@ describe('migration registry', () => {
       expect(m.target === 'dynamodb').toBe(m.plan !== undefined);
   });
 
-  it('parses names into planning order and rejects unknown ones', () => {
-    expect(parseMigrationNames(['tag-usage-mode', 'session-sort-key'])).toEqual([
-      'session-sort-key',
-      'tag-usage-mode',
-    ]);
-    expect(() => parseMigrationNames(['session-sort-key', 'toString'])).toThrow(/"toString"/);
-    expect(isMigrationName('constructor')).toBe(false);
-  });
-
   it('the barrel exposes the core API', () => {
     for (const name of [
       'planSessionItem',
       'planTagItem',
-      'isMigrated',
       'applyChange',
       'planSearch',
       'searchKeywordsSatisfied',
@@ -51,9 +35,7 @@ describe('migration registry', () => {
       'isMalformedItemError',
       'formatKey',
       'keyId',
-      'OutcomeCounter',
       'percentile',
-      'formatDuration',
     ]) {
       expect(core).toHaveProperty(name);
     }

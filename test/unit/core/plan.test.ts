@@ -5,9 +5,7 @@ import {
   applyChange,
   conditionsHold,
   isExpired,
-  isMigrated,
   mergeChanges,
-  planItem,
   planSessionItem,
   planTagItem,
 } from '../../../lib/core/plan.ts';
@@ -151,7 +149,6 @@ describe('idempotence', () => {
         const second = planSessionItem(after, {}, enabled);
         expect(second.change).toBeNull();
         expect(second.search).toEqual(first.search);
-        expect(isMigrated(after, {}, enabled)).toBe(true);
       }),
     );
   });
@@ -237,34 +234,7 @@ describe('expired items', () => {
   });
 });
 
-describe('isMigrated', () => {
-  it('is false for legacy items even without a user lookup', () => {
-    expect(isMigrated({ ...legacy }, {}, SESSION)).toBe(false);
-    expect(
-      isMigrated(
-        { ...legacy, source: 'user', chat_app_sk: 'weather#user#2025-03-01T10:00:00.000Z' },
-        {},
-        SESSION,
-      ),
-    ).toBe(false);
-    expect(isMigrated({ scope: 'pika', tag: 'chart', chat_app_id: 'a' }, {}, TAG)).toBe(false);
-  });
-
-  it('infers the table from the enabled migrations or the key shape', () => {
-    expect(isMigrated({ scope: 'pika', tag: 'chart', usage_mode: 'global' }, {}, ALL)).toBe(true);
-    expect(isMigrated({ scope: 'pika', tag: 'chart' }, {}, ALL)).toBe(false);
-    expect(isMigrated({ ...legacy }, {}, ALL)).toBe(false);
-    expect(isMigrated({ ...legacy }, {}, ALL, 'session')).toBe(false);
-  });
-
-  it('throws for malformed items rather than calling them migrated', () => {
-    expect(() => isMigrated({ user_id: 'u1', session_id: 's9' }, {}, SESSION)).toThrow(
-      /chat_app_id/,
-    );
-  });
-});
-
-describe('mergeChanges / applyChange / planItem', () => {
+describe('mergeChanges / applyChange', () => {
   const a: ItemChange = {
     table: 'session',
     key: { user_id: 'u1', session_id: 's9' },
@@ -290,13 +260,5 @@ describe('mergeChanges / applyChange / planItem', () => {
     const after = applyChange(item, { ...a, remove: ['gone'] });
     expect(after).toEqual({ user_id: 'u1', session_id: 's9', x: 1 });
     expect(item).toEqual({ user_id: 'u1', session_id: 's9', x: 0, gone: 'y' });
-  });
-
-  it('planItem dispatches by table; the user table has nothing to migrate', () => {
-    expect(planItem('user', { user_id: 'u1' }, {}, ALL)).toEqual({ change: null, search: null });
-    expect(planItem('tag', { scope: 's', tag: 't' }, {}, ALL).change?.set).toEqual({
-      usage_mode: 'chat-app',
-    });
-    expect(planItem('session', { ...legacy }, users, ALL).change?.migrations).toHaveLength(2);
   });
 });

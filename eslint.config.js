@@ -1,8 +1,18 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Import boundaries (docs/ARCHITECTURE.md). Regexes, not globs, so that `../../x` paths of any
+// depth are caught too.
+const HARNESS = {
+  regex: '(^|/)local/',
+  message: 'lib/ and handlers/ ship to Lambda: they never import the local harness (local/).',
+};
+const boundary = (...patterns) => ({
+  'no-restricted-imports': ['error', { patterns }],
+});
+
 export default tseslint.config(
-  { ignores: ['node_modules/', '.cache/', 'cdk.out/', 'dist/'] },
+  { ignores: ['node_modules/', '.cache/', 'cdk.out/', 'dist/', '.streamfill/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,26 +25,42 @@ export default tseslint.config(
     },
   },
   {
+    // What ships never reaches for the harness.
+    files: ['lib/**/*.ts', 'handlers/**/*.ts'],
+    rules: boundary(HARNESS, {
+      regex: '(^|/)scripts/',
+      message: 'lib/ and handlers/ never import the CLI (scripts/).',
+    }),
+  },
+  {
+    // The product library never reaches for its entry points.
+    files: ['lib/**/*.ts'],
+    rules: boundary(HARNESS, {
+      regex: '(^|/)(handlers|scripts)/',
+      message: 'lib/ never imports entry points (handlers/, scripts/): they import lib/.',
+    }),
+  },
+  {
     // The pure core must never reach for AWS: rules stay testable without a network.
     files: ['lib/core/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: [
-                '@aws-sdk/*',
-                '@opensearch-project/*',
-                'node:*',
-                '../adapters/*',
-                '../local/*',
-              ],
-              message: 'lib/core is pure: no AWS, I/O or adapter imports.',
-            },
-          ],
-        },
-      ],
-    },
+    rules: boundary(
+      {
+        regex:
+          '^(@aws-sdk/|@opensearch-project/|@aws-lambda-powertools/|node:|aws-cdk-lib|constructs$)',
+        message: 'lib/core is pure: no AWS, I/O or infrastructure imports.',
+      },
+      {
+        regex: '(^|/)(adapters|engine|infra|local|handlers|scripts)/',
+        message: 'lib/core is pure: it imports nothing outside lib/core.',
+      },
+    ),
+  },
+  {
+    // Adapters know no migration rule and no pipeline.
+    files: ['lib/adapters/**/*.ts'],
+    rules: boundary(HARNESS, {
+      regex: '(^|/)(core/migrations|engine|infra|handlers|scripts)/',
+      message: 'lib/adapters know no migration rule: take field names and guards as parameters.',
+    }),
   },
 );

@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TableNames } from '../lib/adapters/dynamo-writer.ts';
-import { tableExists } from '../lib/adapters/pika-tables.ts';
+import { tableExists } from '../lib/adapters/tables.ts';
 
 export interface Config {
   tables: TableNames;

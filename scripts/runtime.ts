@@ -6,7 +6,7 @@ import type { SearchIndex } from '../lib/adapters/search-index.ts';
 import type { UserTypeLookup } from '../lib/adapters/user-type-lookup.ts';
 import { engineDeps } from '../lib/engine/deps.ts';
 import type { EngineDeps } from '../lib/engine/migrate-items.ts';
-import type { LocalRunnerOptions } from '../lib/local/runner.ts';
+import type { LocalRunnerOptions } from '../local/runner.ts';
 import type { Config } from './config.ts';
 
 export interface Runtime extends EngineDeps {

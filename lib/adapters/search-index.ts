@@ -1,4 +1,5 @@
 import type { Client } from '@opensearch-project/opensearch';
+// eslint-disable-next-line no-restricted-imports -- moved out by the registry step of the restructure
 import { SEARCH_KEYWORD_FIELDS } from '../core/migrations/session-search-keywords.ts';
 import type { SearchChange, SearchOutcome } from '../core/types.ts';
 

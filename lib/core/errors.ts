@@ -1,6 +1,6 @@
 // Typed errors of the pure core. Callers route on the type: a malformed item is permanent
 // (park it with its reason), a missing lookup is a bug in the caller (fail loudly).
-import { formatKey } from './keys.ts';
+import { formatKey } from './key-format.ts';
 import type { Item, Key, TableRole } from './types.ts';
 
 export type MalformedProblem = 'missing' | 'wrong-type' | 'empty';

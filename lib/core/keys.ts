@@ -1,6 +1,7 @@
 // Key extraction and formatting. Keys are always rendered in schema order (partition key
 // first) so the same item yields the same text in logs, errors and dedupe ids.
 import { MalformedItemError, describeType } from './errors.ts';
+import { orderedKeyNames } from './key-format.ts';
 import type { Item, Key, TableRole } from './types.ts';
 
 /** Key attributes of each logical table, partition key first. */
@@ -9,26 +10,6 @@ export const KEY_ATTRIBUTES = {
   user: ['user_id'],
   tag: ['scope', 'tag'],
 } as const satisfies Record<TableRole, readonly string[]>;
-
-// Rank of known key attributes; unknown attributes follow alphabetically.
-const KEY_ORDER: readonly string[] = ['user_id', 'session_id', 'scope', 'tag'];
-
-function orderedKeyNames(key: Key): string[] {
-  const rank = (name: string): number => {
-    const i = KEY_ORDER.indexOf(name);
-    return i === -1 ? KEY_ORDER.length : i;
-  };
-  return Object.keys(key).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/** `{user_id="u1", session_id="s9"}`; strings JSON-quoted so odd ids stay unambiguous. */
-export function formatKey(key: Key): string {
-  const parts = orderedKeyNames(key).map((name) => {
-    const value = key[name];
-    return `${name}=${typeof value === 'string' ? JSON.stringify(value) : String(value)}`;
-  });
-  return `{${parts.join(', ')}}`;
-}
 
 /** Stable, unambiguous id of an item (dedupe sets, log correlation): `session:{"user_id":"u1",...}`. */
 export function keyId(table: TableRole, key: Key): string {

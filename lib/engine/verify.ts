@@ -1,7 +1,8 @@
 // `verify`: reads everything and re-plans it. An item is pending when planning it would
 // still produce a write; verify itself never writes.
 import { isLookupMissingError, isMalformedItemError } from '../core/errors.ts';
-import { formatKey, partialKey } from '../core/keys.ts';
+import { formatKey } from '../core/key-format.ts';
+import { partialKey } from '../core/keys.ts';
 import { searchKeywordsSatisfied } from '../core/migrations/session-search-keywords.ts';
 import { planSessionItem, planTagItem } from '../core/plan.ts';
 import type { Item, MigrationName, PlanContext, SearchChange } from '../core/types.ts';

@@ -3,15 +3,15 @@
 // how many DynamoDB writes each changed item cost.
 import { randomBytes } from 'node:crypto';
 import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
-import { ensurePikaTables, ensureSessionIndex, putItems } from '../../lib/adapters/pika-tables.ts';
+import { ensurePikaTables, ensureSessionIndex, putItems } from '../../local/pika-tables.ts';
 import { SearchIndex } from '../../lib/adapters/search-index.ts';
-import { legacyUsers } from '../../lib/core/legacy-data.ts';
+import { legacyUsers } from '../../local/legacy-data.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { verifyAll, type VerifyReport } from '../../lib/engine/verify.ts';
-import { AppSimulator } from '../../lib/local/app-simulator.ts';
-import { LatencyTracker } from '../../lib/local/latency-tracker.ts';
-import { startLocalRunner } from '../../lib/local/runner.ts';
-import { applyServiceEnv, startLocalServices } from '../../lib/local/services/index.ts';
+import { AppSimulator } from '../../local/app-simulator.ts';
+import { LatencyTracker } from '../../local/latency-tracker.ts';
+import { startLocalRunner } from '../../local/runner.ts';
+import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
 
 export interface LiveBenchOptions {
   rate: number;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { startLocalRunner } from '../../lib/local/runner.ts';
+import { startLocalRunner } from '../../local/runner.ts';
 import {
   configFrom,
   nonNegativeInt,

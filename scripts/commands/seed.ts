@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
-import { seed } from '../../lib/local/seed.ts';
+import { seed } from '../../local/seed.ts';
 import { configFrom, nonNegativeInt, withSharedOptions } from '../config.ts';
 
 export function registerSeedCommand(program: Command): void {

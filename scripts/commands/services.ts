@@ -2,14 +2,14 @@
 // that outlive the command, for the local runner, the demo and manual poking.
 
 import type { Command } from 'commander';
-import { resolveServiceJars } from '../../lib/local/services/maven-jars.ts';
+import { resolveServiceJars } from '../../local/services/maven-jars.ts';
 import {
   servicesDown,
   servicesEnvLines,
   servicesUp,
   renderEnvLines,
   type ProviderChoice,
-} from '../../lib/local/services/index.ts';
+} from '../../local/services/index.ts';
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
 

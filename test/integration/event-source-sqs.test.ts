@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SqsMapping, type SqsMappingOptions } from '../../lib/local/event-source/sqs-mapping.ts';
+import { SqsMapping, type SqsMappingOptions } from '../../local/event-source/sqs-mapping.ts';
 import { useLocalServices } from '../support/env.ts';
 
 useLocalServices('event-source-sqs');

@@ -26,12 +26,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FileCheckpointStore, SHARD_END } from '../../lib/local/event-source/checkpoint.ts';
+import { FileCheckpointStore, SHARD_END } from '../../local/event-source/checkpoint.ts';
 import {
   DynamoDBStreamMapping,
   type DynamoDBStreamMappingOptions,
-} from '../../lib/local/event-source/dynamodb-stream-mapping.ts';
-import type { StreamOnFailureMessage } from '../../lib/local/event-source/stream-event.ts';
+} from '../../local/event-source/dynamodb-stream-mapping.ts';
+import type { StreamOnFailureMessage } from '../../local/event-source/stream-event.ts';
 import { useLocalServices } from '../support/env.ts';
 
 useLocalServices('event-source-stream');

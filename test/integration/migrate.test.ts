@@ -16,7 +16,7 @@ import {
 } from '../../lib/engine/migrate-items.ts';
 import { migrateTable } from '../../lib/engine/migrate-table.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
-import { seed, type SeedResult } from '../../lib/local/seed.ts';
+import { seed, type SeedResult } from '../../local/seed.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('migrate');

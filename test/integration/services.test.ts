@@ -22,7 +22,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startLocalServices } from '../../lib/local/services/index.ts';
+import { startLocalServices } from '../../local/services/index.ts';
 import { accessKeyFor, uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('services');

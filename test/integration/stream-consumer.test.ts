@@ -9,18 +9,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeClients, destroyClients, type Clients } from '../../lib/adapters/clients.ts';
 import type { TableNames } from '../../lib/adapters/dynamo-writer.ts';
-import { ensurePikaTables, ensureSessionIndex, putItems } from '../../lib/adapters/pika-tables.ts';
+import { ensurePikaTables, ensureSessionIndex, putItems } from '../../local/pika-tables.ts';
 import { SearchIndex } from '../../lib/adapters/search-index.ts';
-import { legacyUsers } from '../../lib/core/legacy-data.ts';
+import { legacyUsers } from '../../local/legacy-data.ts';
 import type { Item } from '../../lib/core/types.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import type { EngineDeps, ItemResult } from '../../lib/engine/migrate-items.ts';
-import { AppSimulator } from '../../lib/local/app-simulator.ts';
-import {
-  startLocalRunner,
-  type LocalRunner,
-  type LocalRunnerOptions,
-} from '../../lib/local/runner.ts';
+import { AppSimulator } from '../../local/app-simulator.ts';
+import { startLocalRunner, type LocalRunner, type LocalRunnerOptions } from '../../local/runner.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 

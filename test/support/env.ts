@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { SERVICE_ENV_KEYS, type ServiceEnv } from '../../lib/local/services/index.ts';
+import { SERVICE_ENV_KEYS, type ServiceEnv } from '../../local/services/index.ts';
 import type {} from './global-services.ts'; // the ProvidedContext['serviceEnv'] augmentation
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';

@@ -3,7 +3,7 @@
 // `eval "$(streamfill services env)"`). Test files isolate themselves: see ./env.ts.
 
 import type { TestProject } from 'vitest/node';
-import { startLocalServices, type ServiceEnv } from '../../lib/local/services/index.ts';
+import { startLocalServices, type ServiceEnv } from '../../local/services/index.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

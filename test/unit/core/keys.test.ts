@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isMalformedItemError } from '../../../lib/core/errors.ts';
-import { formatKey, keyId, partialKey, sessionKey, tagKey } from '../../../lib/core/keys.ts';
+import { formatKey } from '../../../lib/core/key-format.ts';
+import { keyId, partialKey, sessionKey, tagKey } from '../../../lib/core/keys.ts';
 
 describe('keys', () => {
   it('formats keys partition key first, whatever the insertion order', () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import * as core from '../../../lib/core/index.ts';
 import { ALL_MIGRATIONS, MIGRATIONS, migrationsFor } from '../../../lib/core/migrations/index.ts';
 
 describe('migration registry', () => {
@@ -19,25 +18,5 @@ describe('migration registry', () => {
     expect(migrationsFor('tag', ALL_MIGRATIONS).map((m) => m.name)).toEqual(['tag-usage-mode']);
     for (const m of Object.values(MIGRATIONS))
       expect(m.target === 'dynamodb').toBe(m.plan !== undefined);
-  });
-
-  it('the barrel exposes the core API', () => {
-    for (const name of [
-      'planSessionItem',
-      'planTagItem',
-      'applyChange',
-      'planSearch',
-      'searchKeywordsSatisfied',
-      'SEARCH_KEYWORD_FIELDS',
-      'SEARCH_KEYWORD_MAPPING',
-      'MalformedItemError',
-      'LookupMissingError',
-      'isMalformedItemError',
-      'formatKey',
-      'keyId',
-      'percentile',
-    ]) {
-      expect(core).toHaveProperty(name);
-    }
   });
 });

@@ -6,12 +6,12 @@ import {
   FileCheckpointStore,
   MemoryCheckpointStore,
   SHARD_END,
-} from '../../../lib/local/event-source/checkpoint.ts';
+} from '../../../local/event-source/checkpoint.ts';
 import {
   createLambdaContext,
   FunctionTimeoutError,
   invokeHandler,
-} from '../../../lib/local/event-source/lambda-context.ts';
+} from '../../../local/event-source/lambda-context.ts';
 
 const ARN =
   'arn:aws:dynamodb:ddblocal:000000000000:table/chat-session-local/stream/2026-11-21T23:32:33.721';

@@ -5,7 +5,7 @@ import {
   interpretSqsBatchResponse,
   queueArnFromUrl,
   toLambdaSqsRecord,
-} from '../../../lib/local/event-source/sqs-mapping.ts';
+} from '../../../local/event-source/sqs-mapping.ts';
 
 describe('queueArnFromUrl', () => {
   it('builds the ARN from the account and name in the URL', () => {

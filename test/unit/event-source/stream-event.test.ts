@@ -6,7 +6,7 @@ import {
   toEpochSeconds,
   toLambdaAttributeValue,
   toLambdaRecord,
-} from '../../../lib/local/event-source/stream-event.ts';
+} from '../../../local/event-source/stream-event.ts';
 
 const ARN = 'arn:aws:dynamodb:ddblocal:000000000000:table/t/stream/2026-01-01T00:00:00.000';
 

@@ -6,7 +6,7 @@ import {
   countExpiredPrefix,
   interpretStreamBatchResponse,
   shardsReadyToRead,
-} from '../../../lib/local/event-source/dynamodb-stream-mapping.ts';
+} from '../../../local/event-source/dynamodb-stream-mapping.ts';
 
 const rec = (seq: string, createdSeconds = 0): DynamoDBRecord => ({
   eventID: seq,

@@ -1,19 +1,19 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { detectDocker } from '../../../lib/local/services/docker.ts';
+import { detectDocker } from '../../../local/services/docker.ts';
 import {
   applyServiceEnv,
   renderEnvLines,
   serviceEnvFromProcessEnv,
   type ServiceEnv,
-} from '../../../lib/local/services/index.ts';
+} from '../../../local/services/index.ts';
 import {
   freePort,
   parseRunnerHttpPort,
   renderElasticMqConf,
   renderOpenSearchYml,
-} from '../../../lib/local/services/java.ts';
-import { tailLines } from '../../../lib/local/services/maven-jars.ts';
+} from '../../../local/services/java.ts';
+import { tailLines } from '../../../local/services/maven-jars.ts';
 import { accessKeyFor, uniqueName } from '../../support/env.ts';
 
 const env: ServiceEnv = {

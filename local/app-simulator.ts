@@ -9,8 +9,8 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
-import { pick, prng, userId } from '../core/legacy-data.ts';
-import type { Item } from '../core/types.ts';
+import { pick, prng, userId } from './legacy-data.ts';
+import type { Item } from '../lib/core/types.ts';
 
 export type AppWriteKind =
   'insert' | 'chat_app_id' | 'last_update' | 'source' | 'title' | 'put' | 'delete';

@@ -3,8 +3,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
-import { percentile } from '../core/stats.ts';
-import type { Item } from '../core/types.ts';
+import { percentile } from '../lib/core/stats.ts';
+import type { Item } from '../lib/core/types.ts';
 
 const versionOf = (item: Item): string => `${String(item.session_id)}@${String(item.last_update)}`;
 

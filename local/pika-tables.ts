@@ -1,8 +1,6 @@
 import {
   CreateTableCommand,
-  DescribeTableCommand,
   ResourceInUseException,
-  ResourceNotFoundException,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
   type CreateTableCommandInput,
@@ -10,9 +8,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
-import { backoffMs } from '../core/concurrency.ts';
-import type { Item } from '../core/types.ts';
-import type { TableNames } from './dynamo-writer.ts';
+import { backoffMs } from '../lib/core/concurrency.ts';
+import type { Item } from '../lib/core/types.ts';
+import type { TableNames } from '../lib/adapters/dynamo-writer.ts';
+import { tableExists } from '../lib/adapters/tables.ts';
 
 /** Pika's table shapes (the migrations' schema facts), for local stacks and tests. */
 function tableDefinitions(names: TableNames): CreateTableCommandInput[] {
@@ -78,16 +77,6 @@ export async function ensurePikaTables(
     }
   }
   return created;
-}
-
-export async function tableExists(dynamodb: DynamoDBClient, TableName: string): Promise<boolean> {
-  try {
-    await dynamodb.send(new DescribeTableCommand({ TableName }));
-    return true;
-  } catch (e) {
-    if (e instanceof ResourceNotFoundException) return false;
-    throw e;
-  }
 }
 
 /** Writes items in BatchWriteItem chunks of 25, retrying UnprocessedItems with backoff. */

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
-import { createStreamConsumer } from '../../handlers/stream-consumer.ts';
-import type { Clients } from '../adapters/clients.ts';
-import type { TableNames } from '../adapters/dynamo-writer.ts';
-import { DeadLetters } from '../adapters/dead-letters.ts';
-import { ensureQueues, type QueueUrls } from '../adapters/queues.ts';
-import type { EngineDeps, ItemResult } from '../engine/migrate-items.ts';
+import { createStreamConsumer } from '../handlers/stream-consumer.ts';
+import type { Clients } from '../lib/adapters/clients.ts';
+import type { TableNames } from '../lib/adapters/dynamo-writer.ts';
+import { DeadLetters } from '../lib/adapters/dead-letters.ts';
+import { ensureQueues, type QueueUrls } from '../lib/adapters/queues.ts';
+import type { EngineDeps, ItemResult } from '../lib/engine/migrate-items.ts';
 import { FileCheckpointStore, MemoryCheckpointStore } from './event-source/checkpoint.ts';
 import {
   DynamoDBStreamMapping,

@@ -19,8 +19,8 @@ import { fileURLToPath } from 'node:url';
 export const SERVICE_NAMES = ['dynamodb', 'elasticmq', 'opensearch'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
-/** Repository root (this file lives in lib/local/services/). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+/** Repository root (this file lives in local/services/). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface CachePaths {
   root: string;

@@ -3,20 +3,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
-import type { TableNames } from '../adapters/dynamo-writer.ts';
-import {
-  ensurePikaTables,
-  ensureSessionIndex,
-  indexSessionDocs,
-  putItems,
-} from '../adapters/pika-tables.ts';
-import {
-  legacySessions,
-  legacyTags,
-  legacyUsers,
-  type LegacyDataOptions,
-} from '../core/legacy-data.ts';
-import type { Item } from '../core/types.ts';
+import type { TableNames } from '../lib/adapters/dynamo-writer.ts';
+import { ensurePikaTables, ensureSessionIndex, indexSessionDocs, putItems } from './pika-tables.ts';
+import { legacySessions, legacyTags, legacyUsers, type LegacyDataOptions } from './legacy-data.ts';
+import type { Item } from '../lib/core/types.ts';
 
 export interface SeedTargets {
   dynamodb: DynamoDBClient;

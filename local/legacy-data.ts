@@ -1,4 +1,4 @@
-import type { Item } from './types.ts';
+import type { Item } from '../lib/core/types.ts';
 
 /**
  * Deterministic Pika-shaped legacy data for `seed`, the demo and benchmarks: what a

@@ -1,0 +1,22 @@
+// Renders keys for logs, errors and dedupe ids; depends on nothing so errors can use it too.
+import type { Key } from './types.ts';
+
+// Rank of known key attributes; unknown attributes follow alphabetically.
+const KEY_ORDER: readonly string[] = ['user_id', 'session_id', 'scope', 'tag'];
+
+export function orderedKeyNames(key: Key): string[] {
+  const rank = (name: string): number => {
+    const i = KEY_ORDER.indexOf(name);
+    return i === -1 ? KEY_ORDER.length : i;
+  };
+  return Object.keys(key).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** `{user_id="u1", session_id="s9"}`; strings JSON-quoted so odd ids stay unambiguous. */
+export function formatKey(key: Key): string {
+  const parts = orderedKeyNames(key).map((name) => {
+    const value = key[name];
+    return `${name}=${typeof value === 'string' ? JSON.stringify(value) : String(value)}`;
+  });
+  return `{${parts.join(', ')}}`;
+}

@@ -34,6 +34,7 @@ import {
   newStreamCounters,
   resolveStreamOptions,
   type DynamoDBStreamMappingOptions,
+  type StreamCounters,
   type StreamRuntime,
 } from './stream-semantics.ts';
 
@@ -49,21 +50,9 @@ export {
   type StreamBatchOutcome,
 } from './stream-semantics.ts';
 
-export interface StreamMappingStats {
+export interface StreamMappingStats extends StreamCounters {
   streamArn?: string;
   running: boolean;
-  /** Records the handler acknowledged. */
-  recordsProcessed: number;
-  /** Handler invocations, and how many of them failed (error, timeout or reported item failure). */
-  batches: number;
-  failures: number;
-  retries: number;
-  bisections: number;
-  /** Records sent to the on-failure queue, and the number of messages that carried them. */
-  recordsToOnFailure: number;
-  onFailureMessages: number;
-  /** Records given up on without an on-failure destination. */
-  recordsDiscarded: number;
   /** Max over shards. */
   iteratorAgeMs: number;
   shards: ShardStats[];

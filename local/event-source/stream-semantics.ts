@@ -162,15 +162,19 @@ export function countExpiredPrefix(
   return n;
 }
 
-/** The mapping's running totals (see StreamMappingStats). */
+/** The mapping's running totals. */
 export interface StreamCounters {
+  /** Records the handler acknowledged. */
   recordsProcessed: number;
+  /** Handler invocations, and how many of them failed (error, timeout or reported item failure). */
   batches: number;
   failures: number;
   retries: number;
   bisections: number;
+  /** Records sent to the on-failure queue, and the number of messages that carried them. */
   recordsToOnFailure: number;
   onFailureMessages: number;
+  /** Records given up on without an on-failure destination. */
   recordsDiscarded: number;
 }
 

@@ -564,33 +564,14 @@ describe('DynamoDBStreamMapping', () => {
     const { streamArn, tableName } = await createTable('expired');
     // A client whose GetRecords gets, once, an iterator dated 20 minutes ago: the real server
     // answers ExpiredIteratorException (DynamoDB Local iterators live 15 minutes).
-    const aged = new DynamoDBStreamsClient({
-      region,
-      credentials: await streams.config.credentials(),
-      endpoint:
-        process.env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? process.env.AWS_ENDPOINT_URL_DYNAMODB,
-    });
-    cleanups.push(async () => aged.destroy());
     let calls = 0;
     let expiredSent = 0;
-    aged.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { ShardIterator?: string };
-        if (context.commandName === 'GetRecordsCommand' && input.ShardIterator && ++calls === 6) {
-          const [arn, version, encoded] = input.ShardIterator.split('|');
-          const [shard, seq] = Buffer.from(encoded!, 'base64').toString('utf8').split('|');
-          const old = String(Date.now() - 20 * 60_000).padStart(30, '0');
-          input.ShardIterator = [
-            arn,
-            version,
-            Buffer.from(`${shard}|${seq}|${old}`).toString('base64'),
-          ].join('|');
-          expiredSent++;
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'ageIterator' },
-    );
+    const aged = await interceptedStreams((command, input) => {
+      if (command === 'GetRecordsCommand' && input.ShardIterator && ++calls === 6) {
+        ageIterator(input);
+        expiredSent++;
+      }
+    });
     const seen: number[] = [];
     const warnings: string[] = [];
     const errors: string[] = [];
@@ -705,6 +686,25 @@ describe('DynamoDBStreamMapping', () => {
   });
 });
 
+/** A LATEST mapping on `client` that records the keys it is handed into `sink`. */
+function latestMapping(
+  client: DynamoDBStreamsClient,
+  streamArn: string,
+  sink: string[],
+  extra: Partial<DynamoDBStreamMappingOptions> = {},
+): DynamoDBStreamMapping {
+  const m = new DynamoDBStreamMapping({
+    streamArn,
+    streams: client,
+    startingPosition: 'LATEST',
+    logger: quiet,
+    handler: async (e) => void sink.push(...e.Records.map(keyOf)),
+    ...extra,
+  });
+  cleanups.push(() => m.stop());
+  return m;
+}
+
 describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)', () => {
   for (const fault of ['fails', 'expires'] as const) {
     it(`item 8 LATEST pin: a first GetRecords that ${fault} re-opens at the pinned position, not at LATEST`, async () => {
@@ -723,14 +723,7 @@ describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)
           });
       });
       const seen: string[] = [];
-      const m = new DynamoDBStreamMapping({
-        streamArn,
-        streams: client,
-        startingPosition: 'LATEST',
-        logger: quiet,
-        handler: async (e) => void seen.push(...e.Records.map(keyOf)),
-      });
-      cleanups.push(() => m.stop());
+      const m = latestMapping(client, streamArn, seen);
       await put(tableName, 'before-start', 1);
       await m.start();
       armed = true;
@@ -749,14 +742,7 @@ describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)
       if (command === 'GetShardIteratorCommand') await new Promise((r) => setTimeout(r, 400));
     });
     const seen: string[] = [];
-    const m = new DynamoDBStreamMapping({
-      streamArn,
-      streams: client,
-      startingPosition: 'LATEST',
-      logger: quiet,
-      handler: async (e) => void seen.push(...e.Records.map(keyOf)),
-    });
-    cleanups.push(() => m.stop());
+    const m = latestMapping(client, streamArn, seen);
     await put(tableName, 'before-start', 1);
     await m.start();
     await put(tableName, 'right-after-start', 1);
@@ -790,20 +776,10 @@ describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)
       },
       { step: 'initialize', name: 'closedShard' },
     );
-    const run = async (sink: string[]) => {
-      const m = new DynamoDBStreamMapping({
-        streamArn,
-        streams: client,
-        startingPosition: 'LATEST',
-        checkpoint: new FileCheckpointStore(dir),
-        logger: quiet,
-        handler: async (e) => void sink.push(...e.Records.map(keyOf)),
-      });
-      cleanups.push(() => m.stop());
-      return m;
-    };
+    const run = (sink: string[]) =>
+      latestMapping(client, streamArn, sink, { checkpoint: new FileCheckpointStore(dir) });
     const first: string[] = [];
-    const a = await run(first);
+    const a = run(first);
     await a.start();
     await put(tableName, 'one', 1);
     await a.waitForIdle(10_000);
@@ -811,7 +787,7 @@ describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)
     const saved = await new FileCheckpointStore(dir).load(streamArn);
     expect(saved[closedShard]).toBe(SHARD_END);
 
-    const b = await run([]);
+    const b = run([]);
     await b.start();
     await b.waitForIdle(10_000);
     expect(iteratorsAsked.filter((id) => id === closedShard)).toEqual([]);
@@ -842,65 +818,60 @@ describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)
     expect(seen).toEqual(['meanwhile0', 'meanwhile1', 'meanwhile2', 'meanwhile3', 'meanwhile4']);
   });
 
-  it('item 8 ReportBatchItemFailures at the FIRST record is a partial failure: retried whole, counted, then parked whole (no bisection)', async () => {
-    const { streamArn, tableName } = await createTable('first-failed');
-    const onFailureQueue = await createQueue('first-failed-dlq');
-    for (let i = 0; i < 4; i++) await put(tableName, `f${i}`, 1);
+  /** `n` records in one batch, each invocation reporting the record `pick` chooses as failed. */
+  async function reportingFailures(
+    prefix: string,
+    n: number,
+    pick: (records: DynamoDBRecord[]) => DynamoDBRecord,
+  ) {
+    const { streamArn, tableName } = await createTable(prefix);
+    const onFailureQueue = await createQueue(`${prefix}-dlq`);
+    for (let i = 0; i < n; i++) await put(tableName, `${prefix[0]}${i}`, 1);
     const invocations: string[][] = [];
     const m = mapping({
       streamArn,
-      batchSize: 4,
+      batchSize: n,
       maximumRetryAttempts: 2,
       onFailure: { queueUrl: onFailureQueue, sqs },
       handler: async (e): Promise<DynamoDBBatchResponse> => {
         invocations.push(e.Records.map(keyOf));
-        return { batchItemFailures: [{ itemIdentifier: seqOf(e.Records[0]!) }] };
+        return { batchItemFailures: [{ itemIdentifier: seqOf(pick(e.Records)) }] };
       },
     });
     await m.start();
     await m.waitForIdle(20_000);
-    const all = ['f0', 'f1', 'f2', 'f3'];
-    expect(invocations).toEqual([all, all, all]);
     const bodies = (await drainQueue(onFailureQueue)).map(
       (b) => JSON.parse(b) as StreamOnFailureMessage,
     );
+    return { invocations, bodies, stats: m.stats() };
+  }
+
+  it('item 8 ReportBatchItemFailures at the FIRST record is a partial failure: retried whole, counted, then parked whole (no bisection)', async () => {
+    const { invocations, bodies, stats } = await reportingFailures('first', 4, (r) => r[0]!);
+    const all = ['f0', 'f1', 'f2', 'f3'];
+    expect(invocations).toEqual([all, all, all]);
     expect(bodies).toHaveLength(1);
     expect(bodies[0]!.requestContext).toMatchObject({
       condition: 'RetryAttemptsExhausted',
       approximateInvokeCount: 3,
     });
     expect(bodies[0]!.streamfill.records.map(keyOf)).toEqual(all);
-    expect(m.stats()).toMatchObject({ bisections: 0, retries: 2, recordsToOnFailure: 4 });
+    expect(stats).toMatchObject({ bisections: 0, retries: 2, recordsToOnFailure: 4 });
   });
 
   it('item 8 partial progress does not reset the retry count; the remainder (successes included) goes to on-failure', async () => {
-    const { streamArn, tableName } = await createTable('partial-count');
-    const onFailureQueue = await createQueue('partial-count-dlq');
-    for (let i = 0; i < 6; i++) await put(tableName, `q${i}`, 1);
-    const invocations: string[][] = [];
-    const m = mapping({
-      streamArn,
-      batchSize: 6,
-      maximumRetryAttempts: 2,
-      onFailure: { queueUrl: onFailureQueue, sqs },
-      handler: async (e): Promise<DynamoDBBatchResponse> => {
-        invocations.push(e.Records.map(keyOf));
-        // Each attempt gets one record further: the second record of the batch fails.
-        const failed = e.Records[Math.min(1, e.Records.length - 1)]!;
-        return { batchItemFailures: [{ itemIdentifier: seqOf(failed) }] };
-      },
-    });
-    await m.start();
-    await m.waitForIdle(20_000);
+    // Each attempt gets one record further: the second record of the batch fails.
+    const { invocations, bodies, stats } = await reportingFailures(
+      'quota',
+      6,
+      (r) => r[Math.min(1, r.length - 1)]!,
+    );
     expect(invocations).toEqual([
       ['q0', 'q1', 'q2', 'q3', 'q4', 'q5'],
       ['q1', 'q2', 'q3', 'q4', 'q5'],
       ['q2', 'q3', 'q4', 'q5'],
     ]);
-    const bodies = (await drainQueue(onFailureQueue)).map(
-      (b) => JSON.parse(b) as StreamOnFailureMessage,
-    );
     expect(bodies.flatMap((b) => b.streamfill.records.map(keyOf))).toEqual(['q3', 'q4', 'q5']);
-    expect(m.stats()).toMatchObject({ recordsProcessed: 3, recordsToOnFailure: 3 });
+    expect(stats).toMatchObject({ recordsProcessed: 3, recordsToOnFailure: 3 });
   });
 });

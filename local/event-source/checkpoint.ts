@@ -1,7 +1,8 @@
 // Where the local stream mapping remembers how far each shard was acknowledged.
 // A checkpoint is the sequence number of the last record that is done (processed, or parked
 // on the on-failure destination); a restart resumes AFTER_SEQUENCE_NUMBER of it. A shard read
-// to its end is saved as SHARD_END (the Kinesis Client Library's sentinel) and never re-read.
+// to its end is saved as SHARD_END (the Kinesis Client Library's sentinel) and never re-read;
+// a shard pinned before it held any record is saved as SHARD_START (read it from its beginning).
 
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -10,8 +11,14 @@ import { join } from 'node:path';
 /** Checkpoint value of a shard that was read to its end. */
 export const SHARD_END = 'SHARD_END';
 
+/**
+ * Checkpoint value of a shard whose position was fixed while it held no record (LATEST on an
+ * empty shard): everything it will ever hold comes after the consumer started.
+ */
+export const SHARD_START = 'SHARD_START';
+
 export interface CheckpointStore {
-  /** shardId -> last acknowledged sequence number (or SHARD_END). Empty when the stream is new. */
+  /** shardId -> last acknowledged sequence number (or SHARD_END / SHARD_START). Empty when the stream is new. */
   load(streamArn: string): Promise<Record<string, string>>;
   save(streamArn: string, shardId: string, sequenceNumber: string): Promise<void>;
 }

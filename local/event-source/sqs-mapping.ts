@@ -1,7 +1,8 @@
 // Local emulation of a Lambda event source mapping on an SQS queue: long-polling pollers hand
 // batches to the deployed handler function; successes are deleted, failures stay on the queue
 // and come back after their visibility timeout, and the queue's own RedrivePolicy moves a
-// message that keeps failing to its dead-letter queue — exactly as on AWS.
+// message that keeps failing to its dead-letter queue — exactly as on AWS. Like AWS, it refuses
+// a queue whose visibility timeout is shorter than the function timeout.
 
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -30,6 +31,7 @@ import {
   toError,
   type EventSourceLogger,
 } from './lambda-context.ts';
+import { MappingLifecycle } from './mapping-lifecycle.ts';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -37,28 +39,33 @@ export interface SqsMappingOptions {
   queueUrl: string;
   handler: SqsHandler;
   sqs: SQSClient;
-  /** Messages per invocation (default 10). Above 10 needs a batching window, as in Lambda. */
+  /** Messages per invocation. Above 10 needs a batching window, as in Lambda. @default 10 */
   batchSize?: number;
-  /** Gather messages across receives until the batch is full or the window passes (default 0). */
+  /** Gather messages across receives until the batch is full or the window passes. @default 0 */
   maximumBatchingWindowMs?: number;
-  /** Long-poll wait per ReceiveMessage (default 1 s, so stop() is quick). */
+  /** Long-poll wait per ReceiveMessage (short, so stop() is quick). @default 1 */
   waitTimeSeconds?: number;
-  /** VisibilityTimeout of received messages (default: the queue's own). */
+  /**
+   * VisibilityTimeout of received messages; must not be shorter than the function timeout
+   * (`start()` refuses it, as AWS refuses the mapping). @default the queue's own
+   */
   visibilityTimeoutSeconds?: number;
   /**
    * Visibility given to failed messages so local retries come quickly (ChangeMessageVisibility).
-   * Default: leave them invisible for the rest of their visibility timeout, as Lambda does.
+   * @default leave them invisible for the rest of their visibility timeout, as Lambda does
    */
   retryDelaySeconds?: number;
-  /** Concurrent pollers, i.e. concurrent batches (default 2). */
+  /** Concurrent pollers, i.e. concurrent batches. @default 2 */
   maxConcurrency?: number;
-  /** Honour `{ batchItemFailures }` responses (default true). */
+  /** Honour `{ batchItemFailures }` responses. @default true */
   reportBatchItemFailures?: boolean;
+  /** Name in the Lambda context. @default 'streamfill-worker' */
   functionName?: string;
-  /** Invocations running longer count as failed (default 60 s). */
+  /** Invocations running longer count as failed. @default 60000 */
   functionTimeoutMs?: number;
-  /** `awsRegion` of records and of the queue ARN; default: the client's region. */
+  /** `awsRegion` of records and of the queue ARN. @default the client's region */
   awsRegion?: string;
+  /** @default quiet about routine work, warnings and errors on stderr */
   logger?: EventSourceLogger;
 }
 
@@ -201,6 +208,22 @@ export function extendFifoFailures(
   return out;
 }
 
+/**
+ * AWS refuses an SQS event source whose queue hides a message for less time than the function
+ * may run (a message would come back while still being processed). Same wording as its error.
+ */
+export function checkVisibilityTimeout(
+  visibilityTimeoutSeconds: number,
+  functionTimeoutMs: number,
+): void {
+  const functionSeconds = Math.ceil(functionTimeoutMs / 1000);
+  if (visibilityTimeoutSeconds < functionSeconds)
+    throw new Error(
+      `Queue visibility timeout: ${visibilityTimeoutSeconds} seconds is less than Function timeout: ${functionSeconds} seconds ` +
+        `(give the queue a VisibilityTimeout of at least ${functionSeconds} s; AWS recommends 6 × the function timeout, ${6 * functionSeconds} s)`,
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 
 export class SqsMapping {
@@ -217,9 +240,8 @@ export class SqsMapping {
     >
   >;
   private readonly log: EventSourceLogger;
-  private readonly stopController = new AbortController();
+  private readonly lifecycle: MappingLifecycle;
   private readonly fifo: boolean;
-  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private pollers: Promise<void>[] = [];
   private region = 'us-east-1';
   private arn?: string;
@@ -252,18 +274,20 @@ export class SqsMapping {
     };
     this.fifo = options.queueUrl.endsWith('.fifo');
     this.log = options.logger ?? defaultLogger;
+    this.lifecycle = new MappingLifecycle('SqsMapping', this.log);
   }
 
   get eventSourceARN(): string | undefined {
     return this.arn;
   }
 
+  /** Checks the queue's visibility timeout against the function timeout, then starts polling. */
   async start(): Promise<void> {
-    if (this.state !== 'new')
-      throw new Error(`SqsMapping cannot start: it is ${this.state} (create a new instance)`);
-    this.state = 'running';
-    this.region = this.options.awsRegion ?? (await this.options.sqs.config.region());
-    this.arn = queueArnFromUrl(this.options.queueUrl, this.region);
+    await this.lifecycle.start(async () => {
+      this.region = this.options.awsRegion ?? (await this.options.sqs.config.region());
+      this.arn = queueArnFromUrl(this.options.queueUrl, this.region);
+      checkVisibilityTimeout(await this.visibilityTimeoutSeconds(), this.opts.functionTimeoutMs);
+    });
     this.pollers = Array.from({ length: this.opts.maxConcurrency }, (_, i) => this.runPoller(i));
     this.log.info('sqs mapping started', {
       queueUrl: this.options.queueUrl,
@@ -273,16 +297,10 @@ export class SqsMapping {
 
   /** Graceful: running batches finish (and are deleted); pollers end after their current long poll. */
   async stop(): Promise<void> {
-    if (this.state === 'new') {
-      this.state = 'stopped';
-      return;
-    }
-    if (this.state !== 'running') return;
-    this.state = 'stopping';
-    this.stopController.abort();
-    await Promise.allSettled(this.pollers);
-    this.state = 'stopped';
-    this.log.info('sqs mapping stopped', { queueUrl: this.options.queueUrl, ...this.counters });
+    await this.lifecycle.stop(async () => void (await Promise.allSettled(this.pollers)), {
+      queueUrl: this.options.queueUrl,
+      ...this.counters,
+    });
   }
 
   /**
@@ -290,31 +308,29 @@ export class SqsMapping {
    * batch is running. Messages waiting out a failed attempt's visibility timeout count as work.
    */
   async waitForIdle(timeoutMs = 30_000): Promise<void> {
-    if (this.state !== 'running') throw new Error(`waitForIdle: the mapping is ${this.state}`);
-    const deadline = performance.now() + timeoutMs;
     let depth: Record<string, string> = {};
-    while (performance.now() < deadline) {
-      if (this.state !== 'running') throw new Error(`waitForIdle: the mapping is ${this.state}`);
-      const res = await this.options.sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: this.options.queueUrl,
-          AttributeNames: [
-            'ApproximateNumberOfMessages',
-            'ApproximateNumberOfMessagesNotVisible',
-            'ApproximateNumberOfMessagesDelayed',
-          ],
-        }),
-      );
-      depth = res.Attributes ?? {};
-      const total =
-        Number(depth.ApproximateNumberOfMessages ?? 0) +
-        Number(depth.ApproximateNumberOfMessagesNotVisible ?? 0) +
-        Number(depth.ApproximateNumberOfMessagesDelayed ?? 0);
-      if (total === 0 && this.counters.inFlight === 0) return;
-      await sleep(50);
-    }
-    throw new Error(
-      `sqs mapping not idle after ${timeoutMs} ms: ${JSON.stringify({ ...depth, inFlight: this.counters.inFlight })}`,
+    await this.lifecycle.untilIdle(
+      timeoutMs,
+      50,
+      async () => {
+        const res = await this.options.sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: this.options.queueUrl,
+            AttributeNames: [
+              'ApproximateNumberOfMessages',
+              'ApproximateNumberOfMessagesNotVisible',
+              'ApproximateNumberOfMessagesDelayed',
+            ],
+          }),
+        );
+        depth = res.Attributes ?? {};
+        const total =
+          Number(depth.ApproximateNumberOfMessages ?? 0) +
+          Number(depth.ApproximateNumberOfMessagesNotVisible ?? 0) +
+          Number(depth.ApproximateNumberOfMessagesDelayed ?? 0);
+        return total === 0 && this.counters.inFlight === 0;
+      },
+      () => JSON.stringify({ ...depth, inFlight: this.counters.inFlight }),
     );
   }
 
@@ -322,7 +338,7 @@ export class SqsMapping {
     return {
       queueUrl: this.options.queueUrl,
       eventSourceARN: this.arn,
-      running: this.state === 'running',
+      running: this.lifecycle.running,
       ...this.counters,
     };
   }
@@ -330,28 +346,37 @@ export class SqsMapping {
   // -------------------------------------------------------------------------------------
 
   private get stopping(): boolean {
-    return this.state !== 'running';
+    return this.lifecycle.stopping;
   }
 
-  private async runPoller(index: number): Promise<void> {
-    let errors = 0;
-    while (!this.stopping) {
-      try {
+  /** The visibility timeout received messages get: the option, else the queue's own. */
+  private async visibilityTimeoutSeconds(): Promise<number> {
+    if (this.options.visibilityTimeoutSeconds !== undefined)
+      return this.options.visibilityTimeoutSeconds;
+    const res = await this.options.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.options.queueUrl,
+        AttributeNames: ['VisibilityTimeout'],
+      }),
+    );
+    return Number(res.Attributes?.VisibilityTimeout ?? 30);
+  }
+
+  private runPoller(index: number): Promise<void> {
+    return this.lifecycle.pollLoop({
+      step: async () => {
         const messages = await this.receiveBatch();
-        errors = 0;
-        if (messages.length === 0) continue;
+        if (messages.length === 0) return;
         if (this.stopping) {
           // Received while stopping: give them back at once instead of hiding them for a timeout.
           await this.changeVisibility(messages, 0);
-          break;
+          return 'done';
         }
         await this.processMessages(messages);
-      } catch (err) {
-        errors++;
-        this.log.error('sqs poller error', { poller: index, error: toError(err).message });
-        await sleep(Math.min(5_000, 250 * 2 ** Math.min(errors, 5)), this.stopController.signal);
-      }
-    }
+      },
+      errorMessage: 'sqs poller error',
+      errorDetails: () => ({ poller: index }),
+    });
   }
 
   private async receive(max: number, waitTimeSeconds: number): Promise<Message[]> {

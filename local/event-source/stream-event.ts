@@ -99,14 +99,6 @@ export function toLambdaRecord(
   return out;
 }
 
-/** Lambda's event: `{ Records }`. */
-export function toLambdaEvent(
-  records: readonly SdkStreamRecord[],
-  options: ToLambdaRecordOptions,
-): { Records: DynamoDBRecord[] } {
-  return { Records: records.map((r) => toLambdaRecord(r, options)) };
-}
-
 // ---------------------------------------------------------------------------------------
 // On-failure destination message
 

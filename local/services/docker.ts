@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { ServiceEnv } from './index.ts';
+import type { ServiceEnv } from './service-env.ts';
 import { freePort, renderElasticMqConf } from './java.ts';
 import { REPO_ROOT } from './maven-jars.ts';
 import { probeDynamoDb, probeOpenSearch, probeSqs } from './probes.ts';

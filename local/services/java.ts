@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import type { ServiceEnv } from './index.ts';
+import type { ServiceEnv } from './service-env.ts';
 import {
   hasExited,
   newRunDir,

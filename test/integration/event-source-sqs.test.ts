@@ -70,7 +70,8 @@ async function send(queueUrl: string, bodies: string[]): Promise<void> {
 }
 
 function mapping(options: Omit<SqsMappingOptions, 'sqs'>): SqsMapping {
-  const m = new SqsMapping({ sqs, logger: quiet, ...options });
+  // ElasticMQ's default visibility timeout is 30 s: a function timeout above it is refused.
+  const m = new SqsMapping({ sqs, logger: quiet, functionTimeoutMs: 20_000, ...options });
   cleanups.push(() => m.stop());
   return m;
 }
@@ -381,5 +382,26 @@ describe('SqsMapping', () => {
     expect(
       () => new SqsMapping({ sqs, queueUrl: url, batchSize: 11, handler: async () => undefined }),
     ).toThrow(/BatchingWindow/);
+  });
+  it('item 8 rejects a visibility timeout shorter than the function timeout, naming both (as AWS does)', async () => {
+    const { url } = await createQueue('short-visibility', { VisibilityTimeout: '30' });
+    const m = mapping({ queueUrl: url, functionTimeoutMs: 60_000, handler: async () => undefined });
+    await expect(m.start()).rejects.toThrow(
+      /visibility timeout: 30 seconds.*function timeout: 60 seconds/i,
+    );
+    const ok = mapping({
+      queueUrl: url,
+      functionTimeoutMs: 30_000,
+      handler: async () => undefined,
+    });
+    await ok.start();
+    await ok.stop();
+    const overridden = mapping({
+      queueUrl: url,
+      functionTimeoutMs: 60_000,
+      visibilityTimeoutSeconds: 45,
+      handler: async () => undefined,
+    });
+    await expect(overridden.start()).rejects.toThrow(/45 seconds.*60 seconds/);
   });
 });

@@ -145,6 +145,39 @@ const keyOf = (r: DynamoDBRecord) => r.dynamodb?.Keys?.pk?.S ?? '';
 const versionOf = (r: DynamoDBRecord) => Number(r.dynamodb?.NewImage?.v?.N ?? -1);
 const seqOf = (r: DynamoDBRecord) => r.dynamodb?.SequenceNumber ?? '';
 
+/** A streams client on the same endpoint whose requests a test can intercept (fault injection). */
+async function interceptedStreams(
+  intercept: (command: string, input: Record<string, unknown>) => Promise<void> | void,
+): Promise<DynamoDBStreamsClient> {
+  const client = new DynamoDBStreamsClient({
+    region,
+    credentials: await streams.config.credentials(),
+    endpoint:
+      process.env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? process.env.AWS_ENDPOINT_URL_DYNAMODB,
+  });
+  cleanups.push(async () => client.destroy());
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      await intercept(context.commandName ?? '', args.input as Record<string, unknown>);
+      return next(args);
+    },
+    { step: 'initialize', name: 'intercept' },
+  );
+  return client;
+}
+
+/** Rewrites a DynamoDB Local iterator so that the server answers ExpiredIteratorException. */
+function ageIterator(input: Record<string, unknown>): void {
+  const [arn, version, encoded] = String(input.ShardIterator).split('|');
+  const [shard, seq] = Buffer.from(encoded!, 'base64').toString('utf8').split('|');
+  const old = String(Date.now() - 20 * 60_000).padStart(30, '0');
+  input.ShardIterator = [
+    arn,
+    version,
+    Buffer.from(`${shard}|${seq}|${old}`).toString('base64'),
+  ].join('|');
+}
+
 describe('DynamoDBStreamMapping', () => {
   it('delivers every write once, in order per key, across batch boundaries', async () => {
     const { streamArn, tableName } = await createTable('order');
@@ -531,33 +564,14 @@ describe('DynamoDBStreamMapping', () => {
     const { streamArn, tableName } = await createTable('expired');
     // A client whose GetRecords gets, once, an iterator dated 20 minutes ago: the real server
     // answers ExpiredIteratorException (DynamoDB Local iterators live 15 minutes).
-    const aged = new DynamoDBStreamsClient({
-      region,
-      credentials: await streams.config.credentials(),
-      endpoint:
-        process.env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? process.env.AWS_ENDPOINT_URL_DYNAMODB,
-    });
-    cleanups.push(async () => aged.destroy());
     let calls = 0;
     let expiredSent = 0;
-    aged.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { ShardIterator?: string };
-        if (context.commandName === 'GetRecordsCommand' && input.ShardIterator && ++calls === 6) {
-          const [arn, version, encoded] = input.ShardIterator.split('|');
-          const [shard, seq] = Buffer.from(encoded!, 'base64').toString('utf8').split('|');
-          const old = String(Date.now() - 20 * 60_000).padStart(30, '0');
-          input.ShardIterator = [
-            arn,
-            version,
-            Buffer.from(`${shard}|${seq}|${old}`).toString('base64'),
-          ].join('|');
-          expiredSent++;
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'ageIterator' },
-    );
+    const aged = await interceptedStreams((command, input) => {
+      if (command === 'GetRecordsCommand' && input.ShardIterator && ++calls === 6) {
+        ageIterator(input);
+        expiredSent++;
+      }
+    });
     const seen: number[] = [];
     const warnings: string[] = [];
     const errors: string[] = [];
@@ -669,5 +683,195 @@ describe('DynamoDBStreamMapping', () => {
     expect(running).toBe(0); // the in-flight batch finished
     expect(performance.now() - before).toBeLessThan(1_000);
     await expect(m.waitForIdle(100)).rejects.toThrow(/stopped/);
+  });
+});
+
+/** A LATEST mapping on `client` that records the keys it is handed into `sink`. */
+function latestMapping(
+  client: DynamoDBStreamsClient,
+  streamArn: string,
+  sink: string[],
+  extra: Partial<DynamoDBStreamMappingOptions> = {},
+): DynamoDBStreamMapping {
+  const m = new DynamoDBStreamMapping({
+    streamArn,
+    streams: client,
+    startingPosition: 'LATEST',
+    logger: quiet,
+    handler: async (e) => void sink.push(...e.Records.map(keyOf)),
+    ...extra,
+  });
+  cleanups.push(() => m.stop());
+  return m;
+}
+
+describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)', () => {
+  for (const fault of ['fails', 'expires'] as const) {
+    it(`item 8 LATEST pin: a first GetRecords that ${fault} re-opens at the pinned position, not at LATEST`, async () => {
+      const { streamArn, tableName } = await createTable(`pin-${fault}`);
+      let armed = false;
+      let faults = 0;
+      const client = await interceptedStreams(async (command, input) => {
+        if (!armed || command !== 'GetRecordsCommand' || faults > 0) return;
+        faults++;
+        // The write lands while this first read is under way, then the read goes wrong.
+        await put(tableName, 'during-fault', 1);
+        if (fault === 'expires') ageIterator(input);
+        else
+          throw Object.assign(new Error('injected GetRecords failure'), {
+            name: 'InternalServerError',
+          });
+      });
+      const seen: string[] = [];
+      const m = latestMapping(client, streamArn, seen);
+      await put(tableName, 'before-start', 1);
+      await m.start();
+      armed = true;
+      await put(tableName, 'after-start', 1);
+      while (faults === 0) await new Promise((r) => setTimeout(r, 10));
+      await m.waitForIdle(10_000);
+      // Both writes came after start() returned (in either order): neither may be skipped.
+      expect(seen.sort()).toEqual(['after-start', 'during-fault']);
+    });
+  }
+
+  it('item 8 start() awaits the initial LATEST iterators: a write right after start() is delivered', async () => {
+    const { streamArn, tableName } = await createTable('await-start');
+    // A slow GetShardIterator widens the window in which start() used to return too early.
+    const client = await interceptedStreams(async (command) => {
+      if (command === 'GetShardIteratorCommand') await new Promise((r) => setTimeout(r, 400));
+    });
+    const seen: string[] = [];
+    const m = latestMapping(client, streamArn, seen);
+    await put(tableName, 'before-start', 1);
+    await m.start();
+    await put(tableName, 'right-after-start', 1);
+    await m.waitForIdle(10_000);
+    expect(seen).toEqual(['right-after-start']);
+  });
+
+  it('item 8 closed shards skipped under LATEST are checkpointed as finished, and not replayed after a restart', async () => {
+    const { streamArn, tableName } = await createTable('closed-latest');
+    const dir = await mkdtemp(join(tmpdir(), 'esm-cp-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    // DynamoDB Local never closes a shard: DescribeStream is made to list, beside the real open
+    // shard, a closed one holding history from before the consumer existed.
+    const closedShard = 'shardId-00000000000000000000-closedhistory';
+    const iteratorsAsked: string[] = [];
+    const client = await interceptedStreams((command, input) => {
+      if (command === 'GetShardIteratorCommand') iteratorsAsked.push(String(input.ShardId));
+    });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === 'DescribeStreamCommand') {
+          const desc = (out.output as { StreamDescription?: { Shards?: unknown[] } })
+            .StreamDescription;
+          desc?.Shards?.unshift({
+            ShardId: closedShard,
+            SequenceNumberRange: { StartingSequenceNumber: '1', EndingSequenceNumber: '2' },
+          });
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'closedShard' },
+    );
+    const run = (sink: string[]) =>
+      latestMapping(client, streamArn, sink, { checkpoint: new FileCheckpointStore(dir) });
+    const first: string[] = [];
+    const a = run(first);
+    await a.start();
+    await put(tableName, 'one', 1);
+    await a.waitForIdle(10_000);
+    await a.stop();
+    const saved = await new FileCheckpointStore(dir).load(streamArn);
+    expect(saved[closedShard]).toBe(SHARD_END);
+
+    const b = run([]);
+    await b.start();
+    await b.waitForIdle(10_000);
+    expect(iteratorsAsked.filter((id) => id === closedShard)).toEqual([]);
+    expect(first).toEqual(['one']);
+  });
+
+  it('item 10 LATEST stopped before its first record: the restart reads the writes made meanwhile', async () => {
+    const { streamArn, tableName } = await createTable('latest-restart');
+    const dir = await mkdtemp(join(tmpdir(), 'esm-cp-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const seen: string[] = [];
+    const run = () =>
+      mapping({
+        streamArn,
+        startingPosition: 'LATEST',
+        checkpoint: new FileCheckpointStore(dir),
+        handler: async (e) => void seen.push(...e.Records.map(keyOf)),
+      });
+    await put(tableName, 'before-first-start', 1);
+    const a = run();
+    await a.start();
+    await a.waitForIdle(10_000);
+    await a.stop();
+    for (let i = 0; i < 5; i++) await put(tableName, `meanwhile${i}`, 1);
+    const b = run();
+    await b.start();
+    await b.waitForIdle(10_000);
+    expect(seen).toEqual(['meanwhile0', 'meanwhile1', 'meanwhile2', 'meanwhile3', 'meanwhile4']);
+  });
+
+  /** `n` records in one batch, each invocation reporting the record `pick` chooses as failed. */
+  async function reportingFailures(
+    prefix: string,
+    n: number,
+    pick: (records: DynamoDBRecord[]) => DynamoDBRecord,
+  ) {
+    const { streamArn, tableName } = await createTable(prefix);
+    const onFailureQueue = await createQueue(`${prefix}-dlq`);
+    for (let i = 0; i < n; i++) await put(tableName, `${prefix[0]}${i}`, 1);
+    const invocations: string[][] = [];
+    const m = mapping({
+      streamArn,
+      batchSize: n,
+      maximumRetryAttempts: 2,
+      onFailure: { queueUrl: onFailureQueue, sqs },
+      handler: async (e): Promise<DynamoDBBatchResponse> => {
+        invocations.push(e.Records.map(keyOf));
+        return { batchItemFailures: [{ itemIdentifier: seqOf(pick(e.Records)) }] };
+      },
+    });
+    await m.start();
+    await m.waitForIdle(20_000);
+    const bodies = (await drainQueue(onFailureQueue)).map(
+      (b) => JSON.parse(b) as StreamOnFailureMessage,
+    );
+    return { invocations, bodies, stats: m.stats() };
+  }
+
+  it('item 8 ReportBatchItemFailures at the FIRST record is a partial failure: retried whole, counted, then parked whole (no bisection)', async () => {
+    const { invocations, bodies, stats } = await reportingFailures('first', 4, (r) => r[0]!);
+    const all = ['f0', 'f1', 'f2', 'f3'];
+    expect(invocations).toEqual([all, all, all]);
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]!.requestContext).toMatchObject({
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: 3,
+    });
+    expect(bodies[0]!.streamfill.records.map(keyOf)).toEqual(all);
+    expect(stats).toMatchObject({ bisections: 0, retries: 2, recordsToOnFailure: 4 });
+  });
+
+  it('item 8 partial progress does not reset the retry count; the remainder (successes included) goes to on-failure', async () => {
+    // Each attempt gets one record further: the second record of the batch fails.
+    const { invocations, bodies, stats } = await reportingFailures(
+      'quota',
+      6,
+      (r) => r[Math.min(1, r.length - 1)]!,
+    );
+    expect(invocations).toEqual([
+      ['q0', 'q1', 'q2', 'q3', 'q4', 'q5'],
+      ['q1', 'q2', 'q3', 'q4', 'q5'],
+      ['q2', 'q3', 'q4', 'q5'],
+    ]);
+    expect(bodies.flatMap((b) => b.streamfill.records.map(keyOf))).toEqual(['q3', 'q4', 'q5']);
+    expect(stats).toMatchObject({ recordsProcessed: 3, recordsToOnFailure: 3 });
   });
 });

@@ -1,5 +1,5 @@
-// The one migration pipeline shared by every entry point (stream consumer, historic pass,
-// demo; the backfill worker next): look users up once per batch, plan purely, write through
+// The one migration pipeline shared by every entry point (stream consumer, in-process historic
+// pass, demo; the SQS backfill worker, still to come, will call it too): look users up once per batch, plan purely, write through
 // the one writer, then send one bulk request to OpenSearch. Entry points differ only in
 // which items they feed in.
 import { isMalformedItemError } from '../core/errors.ts';

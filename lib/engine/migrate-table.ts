@@ -1,6 +1,6 @@
 // The in-process historic pass: a segmented scan of one migrated table, each page pushed
-// through the migration pipeline (the demo and tests use it; the SQS-distributed backfill
-// will send the same pages to a worker instead).
+// through the migration pipeline. The demo and tests use it today; the SQS-distributed
+// backfill (scanner → queue → worker) does not exist yet and arrives with the historic path.
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { scanPages } from '../adapters/table-scan.ts';
 import type { MigratedTable } from '../core/migrations/index.ts';

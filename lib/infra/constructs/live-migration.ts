@@ -122,7 +122,10 @@ export class LiveMigration extends Construct {
   readonly eventSource: DynamoEventSource;
   /** On-failure destination of the event source mapping and parking place of malformed items. */
   readonly dlq: Queue;
-  /** For the backfill worker: redrives to `dlq` after WORK_QUEUE_MAX_RECEIVES (5) receives. */
+  /**
+   * For the backfill worker (it arrives with the historic path; until then nothing reads it):
+   * redrives to `dlq` after WORK_QUEUE_MAX_RECEIVES (5) receives.
+   */
   readonly workQueue: Queue;
   readonly alarms: LiveMigrationAlarms;
 

@@ -58,6 +58,8 @@ export const ENV = {
   searchIndex: 'STREAMFILL_SEARCH_INDEX',
   searchAuth: 'STREAMFILL_SEARCH_AUTH',
   writeConcurrency: 'STREAMFILL_WRITE_CONCURRENCY',
+  /** CLI only: print stack traces of errors. */
+  debug: 'STREAMFILL_DEBUG',
 } as const;
 
 /** The env var holding each table's name. */

@@ -1,3 +1,4 @@
+// Deterministic Pika-shaped legacy fixtures (users, sessions, tags) for seeding and tests.
 import type { Item } from '../lib/core/types.ts';
 
 /**

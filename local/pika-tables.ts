@@ -1,3 +1,4 @@
+// Pika's table and index shapes for local stacks and tests: create them, fill them.
 import {
   CreateTableCommand,
   ResourceInUseException,
@@ -9,8 +10,7 @@ import {
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
 import { backoffMs } from '../lib/core/concurrency.ts';
-import type { Item } from '../lib/core/types.ts';
-import type { TableNames } from '../lib/adapters/dynamo-writer.ts';
+import { TTL_ATTRIBUTES, type Item, type TableNames } from '../lib/core/types.ts';
 import { tableExists } from '../lib/adapters/tables.ts';
 
 /** Pika's table shapes (the migrations' schema facts), for local stacks and tests. */
@@ -67,11 +67,12 @@ export async function ensurePikaTables(
       if (!(e instanceof ResourceInUseException)) throw e;
     }
     await waitUntilTableExists({ client: dynamodb, maxWaitTime: 60, minDelay: 1 }, { TableName });
-    if (TableName === names.session) {
+    const ttl = TableName === names.session ? TTL_ATTRIBUTES.session : undefined;
+    if (ttl) {
       await dynamodb.send(
         new UpdateTimeToLiveCommand({
           TableName,
-          TimeToLiveSpecification: { Enabled: true, AttributeName: 'exp_date_unix_seconds' },
+          TimeToLiveSpecification: { Enabled: true, AttributeName: ttl },
         }),
       );
     }

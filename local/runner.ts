@@ -6,9 +6,15 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { createStreamConsumer } from '../handlers/stream-consumer.ts';
 import type { Clients } from '../lib/adapters/clients.ts';
-import type { TableNames } from '../lib/adapters/dynamo-writer.ts';
 import { DeadLetters } from '../lib/adapters/dead-letters.ts';
 import { ensureQueues, type QueueUrls } from '../lib/adapters/queues.ts';
+import {
+  BATCH_SIZE,
+  METRICS_NAMESPACE,
+  SERVICES,
+  STREAM_RETRY_ATTEMPTS,
+} from '../lib/config/defaults.ts';
+import type { TableNames } from '../lib/core/types.ts';
 import type { EngineDeps, ItemResult } from '../lib/engine/migrate-items.ts';
 import { FileCheckpointStore, MemoryCheckpointStore } from './event-source/checkpoint.ts';
 import {
@@ -26,11 +32,15 @@ export interface LocalRunnerOptions {
   dlqName: string;
   /** Persist shard positions here so a restart resumes (default: in memory). */
   checkpointDir?: string;
+  /** @default 100 (BATCH_SIZE) */
   batchSize?: number;
+  /** @default 0 */
   batchingWindowMs?: number;
+  /** Retries of a failing batch before the DLQ. @default 3 (STREAM_RETRY_ATTEMPTS.local) */
   maxRetries?: number;
   maxRecordAgeSeconds?: number;
   retryBackoffMs?: number;
+  /** @default 'TRIM_HORIZON' */
   startingPosition?: StartingPosition;
   pollIntervalMs?: number;
   onResults?: (results: ReadonlyMap<string, ItemResult>, event: DynamoDBStreamEvent) => void;
@@ -47,6 +57,14 @@ export interface LocalRunner {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the stream consumer on the local stack's session table.
+ *
+ * @example
+ * const runner = await startLocalRunner({ clients, deps, tables, queueName, dlqName });
+ * await runner.waitForIdle(60_000);
+ * await runner.stop();
+ */
 export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalRunner> {
   const queues = await ensureQueues(opts.clients.sqs, {
     queueName: opts.queueName,
@@ -56,7 +74,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     deps: opts.deps,
     deadLetters: new DeadLetters(opts.clients.sqs, queues.dlq),
     logger: new Logger({
-      serviceName: 'streamfill-stream-consumer',
+      serviceName: SERVICES.streamConsumer.logger,
       logLevel: opts.handlerLogLevel ?? 'WARN',
     }),
     // EMF lines on stdout are for CloudWatch; locally they would drown the operator's view.
@@ -68,9 +86,9 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     handler,
     streams: opts.clients.streams,
     dynamodb: opts.clients.dynamodb,
-    batchSize: opts.batchSize ?? 100,
+    batchSize: opts.batchSize ?? BATCH_SIZE,
     maximumBatchingWindowMs: opts.batchingWindowMs ?? 0,
-    maximumRetryAttempts: opts.maxRetries ?? 3,
+    maximumRetryAttempts: opts.maxRetries ?? STREAM_RETRY_ATTEMPTS.local,
     maximumRecordAgeSeconds: opts.maxRecordAgeSeconds ?? -1,
     retryBackoffMs: opts.retryBackoffMs,
     startingPosition: opts.startingPosition ?? 'TRIM_HORIZON',
@@ -94,5 +112,8 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
 function localMetrics(): Metrics {
   // Read by Metrics' constructor; an explicit setting by the operator wins.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  return new Metrics({ namespace: 'streamfill', serviceName: 'stream-consumer' });
+  return new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName: SERVICES.streamConsumer.service,
+  });
 }

@@ -3,10 +3,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
-import type { TableNames } from '../lib/adapters/dynamo-writer.ts';
 import { ensurePikaTables, ensureSessionIndex, indexSessionDocs, putItems } from './pika-tables.ts';
 import { legacySessions, legacyTags, legacyUsers, type LegacyDataOptions } from './legacy-data.ts';
-import type { Item } from '../lib/core/types.ts';
+import type { Item, TableNames } from '../lib/core/types.ts';
 
 export interface SeedTargets {
   dynamodb: DynamoDBClient;
@@ -28,6 +27,12 @@ export interface SeedResult {
   createdTables: string[];
 }
 
+/**
+ * Creates what is missing, then writes the data set.
+ *
+ * @example
+ * await seed({ dynamodb, doc, tables, search: { client, index: 'session' } }, { sessions: 1000, users: 80, tags: true });
+ */
 export async function seed(targets: SeedTargets, opts: SeedOptions): Promise<SeedResult> {
   const createdTables = await ensurePikaTables(targets.dynamodb, targets.tables);
   const users = legacyUsers(opts);

@@ -1,6 +1,7 @@
 // The one operator CLI. Each subcommand lives in scripts/commands/ and only wires
 // options to library functions.
 import { Command, CommanderError } from 'commander';
+import { ENV } from '../lib/config/defaults.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerRunCommand } from './commands/run.ts';
@@ -31,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     console.error(`streamfill: ${(e as Error).message}`);
-    if (process.env.STREAMFILL_DEBUG) console.error(e);
+    if (process.env[ENV.debug]) console.error(e);
     return 1;
   }
 }

@@ -1,9 +1,17 @@
-// Shared CLI options (DESIGN.md's contract): every one has an environment variable and a
-// local default, so the same command works against the local stack and a real account.
+// The CLI side's configuration reader: shared options (DESIGN.md's contract), each with an
+// environment variable and a local default from lib/config/defaults.ts, validated with zod.
 import { Option, type Command } from 'commander';
+import { z } from 'zod';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { TableNames } from '../lib/adapters/dynamo-writer.ts';
 import { tableExists } from '../lib/adapters/tables.ts';
+import {
+  ENV,
+  LOCAL_QUEUE_NAMES,
+  LOCAL_TABLE_NAMES,
+  SEARCH_INDEX,
+  TABLE_ENV,
+} from '../lib/config/defaults.ts';
+import { KEY_ATTRIBUTES, type TableNames, type TableRole } from '../lib/core/types.ts';
 
 export interface Config {
   tables: TableNames;
@@ -13,69 +21,130 @@ export interface Config {
   searchIndex: string;
 }
 
-const SHARED = [
-  [
-    '--session-table <name>',
-    'chat-session table',
-    'STREAMFILL_SESSION_TABLE',
-    'chat-session-local',
-  ],
-  ['--user-table <name>', 'chat-user table', 'STREAMFILL_USER_TABLE', 'chat-user-local'],
-  ['--tag-table <name>', 'tag definitions table', 'STREAMFILL_TAG_TABLE', 'pika-tag-def-local'],
-  ['--queue-name <name>', 'backfill work queue', 'STREAMFILL_QUEUE', 'streamfill-work'],
-  ['--dlq-name <name>', 'dead-letter queue', 'STREAMFILL_DLQ', 'streamfill-dlq'],
-  [
-    '--search-endpoint <url>',
-    'OpenSearch endpoint (search migration off when unset)',
-    'SEARCH_ENDPOINT',
-    undefined,
-  ],
-  ['--search-index <name>', 'OpenSearch session index', 'STREAMFILL_SEARCH_INDEX', 'session'],
-] as const;
+const TABLE_DESCRIPTIONS: Record<TableRole, string> = {
+  session: 'chat-session table',
+  user: 'chat-user table',
+  tag: 'tag definitions table',
+};
+
+const ROLES = Object.keys(KEY_ATTRIBUTES) as TableRole[];
+
+/** One shared option: its flag, the Commander attribute it lands in, its variable and default. */
+interface Shared {
+  flags: string;
+  attr: string;
+  description: string;
+  env: string;
+  default?: string;
+}
+
+const SHARED: readonly Shared[] = [
+  ...ROLES.map((role) => ({
+    flags: `--${role}-table <name>`,
+    attr: `${role}Table`,
+    description: TABLE_DESCRIPTIONS[role],
+    env: TABLE_ENV[role],
+    default: LOCAL_TABLE_NAMES[role],
+  })),
+  {
+    flags: '--queue-name <name>',
+    attr: 'queueName',
+    description: 'backfill work queue',
+    env: ENV.queueName,
+    default: LOCAL_QUEUE_NAMES.work,
+  },
+  {
+    flags: '--dlq-name <name>',
+    attr: 'dlqName',
+    description: 'dead-letter queue',
+    env: ENV.dlqName,
+    default: LOCAL_QUEUE_NAMES.dlq,
+  },
+  {
+    flags: '--search-endpoint <url>',
+    attr: 'searchEndpoint',
+    description: 'OpenSearch endpoint (search migration off when unset)',
+    env: ENV.searchEndpoint,
+  },
+  {
+    flags: '--search-index <name>',
+    attr: 'searchIndex',
+    description: 'OpenSearch session index',
+    env: ENV.searchIndex,
+    default: SEARCH_INDEX,
+  },
+];
+
+/** `--session-table / STREAMFILL_SESSION_TABLE`: how an error names a shared setting. */
+export function settingName(attr: string): string {
+  const s = SHARED.find((o) => o.attr === attr);
+  return s ? `${s.flags.split(' ')[0]} / ${s.env}` : attr;
+}
 
 /** Adds the shared options to a command. */
 export function withSharedOptions(cmd: Command): Command {
-  for (const [flags, description, env, def] of SHARED) {
-    const opt = new Option(flags, description).env(env);
-    cmd.addOption(def === undefined ? opt : opt.default(def));
+  for (const s of SHARED) {
+    const opt = new Option(s.flags, s.description).env(s.env);
+    cmd.addOption(s.default === undefined ? opt : opt.default(s.default));
   }
   return cmd;
 }
 
-/** Reads the shared options; SEARCH_ENDPOINT is re-read at call time (services may set it). */
+const name = z.string().trim().min(1, { error: 'must not be empty' });
+const url = z.url({ error: 'must be a URL' });
+
+/**
+ * Reads and validates the shared options; SEARCH_ENDPOINT is re-read at call time (services
+ * may set it). Every error names the flag, the variable and the value.
+ */
 export function configFrom(opts: Record<string, unknown>): Config {
-  const s = (k: string): string => String(opts[k]);
-  return {
-    tables: { session: s('sessionTable'), user: s('userTable'), tag: s('tagTable') },
-    queueName: s('queueName'),
-    dlqName: s('dlqName'),
-    searchEndpoint: (opts.searchEndpoint as string | undefined) ?? process.env.SEARCH_ENDPOINT,
-    searchIndex: s('searchIndex'),
+  const problems: string[] = [];
+  const read = <T>(attr: string, schema: z.ZodType<T>, value: unknown = opts[attr]): T => {
+    const r = schema.safeParse(value);
+    if (r.success) return r.data;
+    problems.push(
+      `${settingName(attr)} ${r.error.issues[0]?.message ?? 'is invalid'}, got ${JSON.stringify(value)}`,
+    );
+    return undefined as T;
   };
+  const endpoint = (opts.searchEndpoint as string | undefined) ?? process.env[ENV.searchEndpoint];
+  const config: Config = {
+    tables: Object.fromEntries(
+      ROLES.map((role) => [role, read(`${role}Table`, name)]),
+    ) as TableNames,
+    queueName: read('queueName', name),
+    dlqName: read('dlqName', name),
+    searchEndpoint: endpoint ? read('searchEndpoint', url, endpoint) : undefined,
+    searchIndex: read('searchIndex', name),
+  };
+  if (problems.length) throw new Error(problems.join('; '));
+  return config;
 }
 
 /** Parses an integer option value of at least `min`, with a specific error. */
-function intAtLeast(name: string, min: number) {
+function intAtLeast(option: string, min: number) {
+  const schema = z.number().int().min(min);
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) {
+    const r = schema.safeParse(Number(value));
+    if (!r.success) {
       const what = min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
-      throw new Error(`${name} must be ${what}, got "${value}"`);
+      throw new Error(`${option} must be ${what}, got "${value}"`);
     }
-    return n;
+    return r.data;
   };
 }
 
-export const positiveInt = (name: string) => intAtLeast(name, 1);
-export const nonNegativeInt = (name: string) => intAtLeast(name, 0);
+export const positiveInt = (option: string) => intAtLeast(option, 1);
+export const nonNegativeInt = (option: string) => intAtLeast(option, 0);
 
 /** Fails with the flag and variable to fix when a table the command needs does not exist. */
 export async function requireTable(
   dynamodb: DynamoDBClient,
-  tableName: string,
-  option: string,
+  tables: TableNames,
+  role: TableRole,
 ): Promise<void> {
+  const tableName = tables[role];
   if (!(await tableExists(dynamodb, tableName))) {
-    throw new Error(`table "${tableName}" does not exist (set ${option})`);
+    throw new Error(`table "${tableName}" does not exist (set ${settingName(`${role}Table`)})`);
   }
 }

@@ -1,3 +1,5 @@
+// The AWS and OpenSearch clients, built once per process from the environment (endpoints,
+// region, search signing), so a local stack and real AWS differ only in variables.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -5,6 +7,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
 import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws-v3';
+import { ENV } from '../config/defaults.ts';
 
 export interface Clients {
   dynamodb: DynamoDBClient;
@@ -20,9 +23,13 @@ export type SearchAuth = 'auto' | 'sigv4' | 'aoss' | 'none';
 export interface ClientOptions {
   /** Overrides SEARCH_ENDPOINT. */
   searchEndpoint?: string;
-  /** Overrides STREAMFILL_SEARCH_AUTH (default `auto`). */
+  /** Overrides STREAMFILL_SEARCH_AUTH. @default 'auto' */
   searchAuth?: SearchAuth;
-  /** SDK retry attempts; the writer adds its own bounded retries on top for throttling. */
+  /**
+   * SDK attempts per call (standard retry mode: throttling and transient faults, with backoff).
+   * The writer adds no retries of its own: what still fails is failed for the caller to retry.
+   * @default 4
+   */
   maxAttempts?: number;
 }
 
@@ -30,6 +37,10 @@ export interface ClientOptions {
  * Endpoints come from the SDK's own AWS_ENDPOINT_URL_* variables (read by the SDK itself),
  * so a local stack and real AWS differ only in environment. Local endpoints need some
  * credentials to sign with; DynamoDB Local keeps one database per access key.
+ *
+ * @example
+ * const clients = makeClients({ searchEndpoint: 'http://localhost:9200' });
+ * try { … } finally { destroyClients(clients); }
  */
 export function makeClients(options: ClientOptions = {}): Clients {
   const env = process.env;
@@ -53,8 +64,8 @@ export function makeClients(options: ClientOptions = {}): Clients {
   const doc = DynamoDBDocumentClient.from(dynamodb, {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const searchEndpoint = options.searchEndpoint ?? env.SEARCH_ENDPOINT;
-  const auth = options.searchAuth ?? parseSearchAuth(env.STREAMFILL_SEARCH_AUTH);
+  const searchEndpoint = options.searchEndpoint ?? env[ENV.searchEndpoint];
+  const auth = options.searchAuth ?? parseSearchAuth(env[ENV.searchAuth]);
   const search = searchEndpoint
     ? searchClient(searchEndpoint, region, auth, credentials)
     : undefined;
@@ -71,7 +82,7 @@ export function destroyClients(clients: Clients): void {
 export function parseSearchAuth(value: string | undefined): SearchAuth {
   if (value === undefined || value === '') return 'auto';
   if (value === 'auto' || value === 'sigv4' || value === 'aoss' || value === 'none') return value;
-  throw new Error(`STREAMFILL_SEARCH_AUTH must be auto, sigv4, aoss or none, got "${value}"`);
+  throw new Error(`${ENV.searchAuth} must be auto, sigv4, aoss or none, got "${value}"`);
 }
 
 /** Which signing a search endpoint needs: `auto` signs Amazon OpenSearch hosts only. */

@@ -1,5 +1,8 @@
+// Parking: items that can never be migrated as they stand go to the dead-letter queue at once,
+// with their reason, instead of holding up their shard or queue.
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
+import type { ServiceName } from '../config/defaults.ts';
 
 /**
  * A record parked by streamfill itself: an item that can never be migrated as it stands
@@ -8,7 +11,8 @@ import { randomUUID } from 'node:crypto';
  */
 export interface ParkedRecord {
   version: 'streamfill.parked/1';
-  source: 'stream-consumer' | 'backfill-worker';
+  /** The entry point that parked it. */
+  source: ServiceName;
   reason: string;
   table: string;
   key: Record<string, unknown>;
@@ -18,6 +22,12 @@ export interface ParkedRecord {
 
 export type ParkEntry = Omit<ParkedRecord, 'version' | 'parkedAt'>;
 
+/**
+ * Sends parked records to a dead-letter queue.
+ *
+ * @example
+ * await new DeadLetters(sqs, dlqUrl).park([{ source: 'stream-consumer', reason, table, key, record }]);
+ */
 export class DeadLetters {
   constructor(
     private readonly sqs: SQSClient,

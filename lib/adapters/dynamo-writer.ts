@@ -1,15 +1,19 @@
+// The applier: the one DynamoDB writer. Every migration write is a conditional UpdateItem
+// compiled here, so no write can lose an application update or resurrect an item.
 import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { WRITE_CONCURRENCY } from '../config/defaults.ts';
 import { mapLimit } from '../core/concurrency.ts';
 import { changeAlreadyApplied } from '../core/plan.ts';
-import type { Condition, Item, ItemChange, TableRole, WriteOutcome } from '../core/types.ts';
-
-export interface TableNames {
-  session: string;
-  user: string;
-  tag: string;
-}
+import type {
+  Condition,
+  Item,
+  ItemChange,
+  TableNames,
+  TableRole,
+  WriteOutcome,
+} from '../core/types.ts';
 
 export interface ApplyResult {
   change: ItemChange;
@@ -74,11 +78,17 @@ export function compileUpdate(change: ItemChange): CompiledUpdate {
 }
 
 export interface WriterOptions {
-  /** Max UpdateItem calls in flight for applyAll. */
+  /** Max UpdateItem calls in flight for applyAll. @default 16 (WRITE_CONCURRENCY) */
   concurrency?: number;
 }
 
-/** The one DynamoDB writer: every migration write in streamfill goes through `apply`. */
+/**
+ * The one DynamoDB writer: every migration write in streamfill goes through `apply`.
+ *
+ * @example
+ * const writer = new DynamoWriter(doc, tables, { concurrency: 32 });
+ * const [r] = await writer.applyAll([change]); // r.outcome: migrated | conflict | missing | …
+ */
 export class DynamoWriter {
   private readonly concurrency: number;
 
@@ -87,7 +97,7 @@ export class DynamoWriter {
     private readonly tables: TableNames,
     options: WriterOptions = {},
   ) {
-    this.concurrency = options.concurrency ?? 16;
+    this.concurrency = options.concurrency ?? WRITE_CONCURRENCY;
   }
 
   tableName(role: TableRole): string {

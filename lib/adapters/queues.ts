@@ -1,10 +1,7 @@
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  GetQueueUrlCommand,
-  QueueDoesNotExist,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+// The local stack's queues: the backfill work queue and the dead-letter queue it redrives into
+// (in AWS the CDK stack creates them with the same settings).
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { DLQ_RETENTION_DAYS, WORK_QUEUE_MAX_RECEIVES } from '../config/defaults.ts';
 
 export interface QueueUrls {
   work: string;
@@ -14,6 +11,11 @@ export interface QueueUrls {
 /**
  * Creates (idempotently) the dead-letter queue and the work queue that redrives into it
  * after `maxReceiveCount` failed receives. Stream failures are sent to the DLQ directly.
+ *
+ * @param options.maxReceiveCount @default 5 (WORK_QUEUE_MAX_RECEIVES)
+ * @param options.visibilityTimeoutSeconds @default 30
+ * @example
+ * const { work, dlq } = await ensureQueues(sqs, { queueName: 'streamfill-work', dlqName: 'streamfill-dlq' });
  */
 export async function ensureQueues(
   sqs: SQSClient,
@@ -21,14 +23,14 @@ export async function ensureQueues(
   options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {},
 ): Promise<QueueUrls> {
   const dlq = await createQueue(sqs, names.dlqName, {
-    MessageRetentionPeriod: String(14 * 86_400),
+    MessageRetentionPeriod: String(DLQ_RETENTION_DAYS * 86_400),
   });
   const dlqArn = await queueArn(sqs, dlq);
   const work = await createQueue(sqs, names.queueName, {
     VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
     RedrivePolicy: JSON.stringify({
       deadLetterTargetArn: dlqArn,
-      maxReceiveCount: options.maxReceiveCount ?? 5,
+      maxReceiveCount: options.maxReceiveCount ?? WORK_QUEUE_MAX_RECEIVES,
     }),
   });
   return { work, dlq };
@@ -51,35 +53,4 @@ export async function queueArn(sqs: SQSClient, QueueUrl: string): Promise<string
   const arn = res.Attributes?.QueueArn;
   if (!arn) throw new Error(`queue ${QueueUrl} has no ARN`);
   return arn;
-}
-
-/** The queue's URL, or undefined when it does not exist. */
-export async function findQueue(sqs: SQSClient, QueueName: string): Promise<string | undefined> {
-  try {
-    return (await sqs.send(new GetQueueUrlCommand({ QueueName }))).QueueUrl;
-  } catch (e) {
-    if (
-      e instanceof QueueDoesNotExist ||
-      (e as Error).name === 'AWS.SimpleQueueService.NonExistentQueue'
-    )
-      return undefined;
-    throw e;
-  }
-}
-
-/** Visible + in-flight message counts. */
-export async function queueDepth(
-  sqs: SQSClient,
-  QueueUrl: string,
-): Promise<{ visible: number; inFlight: number }> {
-  const res = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(res.Attributes?.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
-  };
 }

@@ -1,34 +1,28 @@
+// OpenSearch adapter: additive mapping updates and guarded partial updates of documents.
+// It knows no migration rule: the fields, their mapping and the update script are handed in.
 import type { Client } from '@opensearch-project/opensearch';
-// eslint-disable-next-line no-restricted-imports -- moved out by the registry step of the restructure
-import { SEARCH_KEYWORD_FIELDS } from '../core/migrations/session-search-keywords.ts';
 import type { SearchChange, SearchOutcome } from '../core/types.ts';
 
-/** Keyword fields the 0.11 session-search migration adds (additive only). */
-export const KEYWORD_FIELDS = Object.keys(SEARCH_KEYWORD_FIELDS);
-
-/**
- * Sets the keyword fields unless the document comes from a newer version of the session
- * (ISO-8601 timestamps compare as strings) or already has them (noop: no reindex).
- */
-const GUARDED_UPDATE = `
-  def src = ctx._source;
-  if (params.version != null && src.last_update instanceof String && src.last_update.compareTo(params.version) > 0) {
-    ctx.op = 'noop'; return;
-  }
-  boolean same = true;
-  for (def e : params.doc.entrySet()) { if (src[e.getKey()] != e.getValue()) { same = false; } }
-  if (same) { ctx.op = 'noop'; return; }
-  for (def e : params.doc.entrySet()) { src[e.getKey()] = e.getValue(); }
-`;
+/** What the adapter writes, as declared by the migrations (see `searchSpecFor`). */
+export interface SearchIndexSpec {
+  /** The additive mapping: every field the updates write, with its type. */
+  mapping: { properties: Readonly<Record<string, { type: string }>> };
+  /**
+   * Painless script of one partial update, given `params.doc` and `params.version`; it sets
+   * `ctx.op = 'noop'` to leave a document alone.
+   */
+  guard: string;
+}
 
 export class MappingConflictError extends Error {
   constructor(
     readonly index: string,
     readonly field: string,
     readonly actualType: string,
+    readonly expectedType: string,
   ) {
     super(
-      `index "${index}": field "${field}" already exists with type "${actualType}", expected "keyword"; ` +
+      `index "${index}": field "${field}" already exists with type "${actualType}", expected "${expectedType}"; ` +
         'mappings cannot change a field type in place, so nothing was written',
     );
     this.name = 'MappingConflictError';
@@ -57,18 +51,34 @@ interface BulkItem {
   };
 }
 
-/** OpenSearch adapter: keyword mapping and partial updates of session documents. */
+/**
+ * One OpenSearch index, written only through `spec`: its mapping is extended additively and its
+ * documents receive guarded partial updates of the spec's fields.
+ *
+ * @example
+ * const spec = searchSpecFor('session')!; // from the migration registry
+ * const index = new SearchIndex(client, 'session', spec);
+ * await index.ensureMapping();
+ * await index.applyUpdates([{ id: 's1', doc: { source_keyword: 'user' }, version: '2025-…' }]);
+ */
 export class SearchIndex {
+  /** The fields the spec writes (the mapping's properties). */
+  readonly fields: readonly string[];
+
   constructor(
     private readonly client: Client,
     readonly index: string,
-  ) {}
+    private readonly spec: SearchIndexSpec,
+  ) {
+    this.fields = Object.keys(spec.mapping.properties);
+  }
 
   /**
-   * Adds the missing keyword fields to the mapping. Checks every field first, so a type
+   * Adds the spec's missing fields to the mapping. Checks every field first, so a type
    * conflict on any of them writes nothing at all. Returns the fields it added.
    */
-  async ensureKeywordMapping(fields: readonly string[] = KEYWORD_FIELDS): Promise<string[]> {
+  async ensureMapping(): Promise<string[]> {
+    const wanted = this.spec.mapping.properties;
     const exists = await this.client.indices.exists({ index: this.index });
     if (!exists.body) throw new SearchIndexMissingError(this.index);
     const res = await this.client.indices.getMapping({ index: this.index });
@@ -78,16 +88,17 @@ export class SearchIndex {
     >;
     const properties = Object.values(body)[0]?.mappings?.properties ?? {};
     const toAdd: string[] = [];
-    for (const field of fields) {
+    for (const [field, { type }] of Object.entries(wanted)) {
       const existing = properties[field];
       if (!existing) toAdd.push(field);
-      else if (existing.type !== 'keyword')
-        throw new MappingConflictError(this.index, field, existing.type ?? 'object');
+      else if (existing.type !== type)
+        throw new MappingConflictError(this.index, field, existing.type ?? 'object', type);
     }
     if (toAdd.length) {
       await this.client.indices.putMapping({
         index: this.index,
-        body: { properties: Object.fromEntries(toAdd.map((f) => [f, { type: 'keyword' }])) },
+        // The client types each property by its `type` literal; the spec's types are plain strings.
+        body: { properties: Object.fromEntries(toAdd.map((f) => [f, wanted[f]])) } as never,
       });
     }
     return toAdd;
@@ -98,13 +109,13 @@ export class SearchIndex {
    * absent (`search-missing`) rather than becoming a partial document. A document indexed
    * from a newer `last_update` than the change's version is left as it is (`unchanged`).
    */
-  async applyKeywords(changes: readonly SearchChange[], refresh = false): Promise<SearchResult[]> {
+  async applyUpdates(changes: readonly SearchChange[], refresh = false): Promise<SearchResult[]> {
     if (!changes.length) return [];
     const body = changes.flatMap((c) => [
       { update: { _index: this.index, _id: c.id, retry_on_conflict: 3 } },
       {
         script: {
-          source: GUARDED_UPDATE,
+          source: this.spec.guard,
           lang: 'painless',
           params: { doc: c.doc, version: c.version ?? null },
         },
@@ -123,14 +134,14 @@ export class SearchIndex {
     });
   }
 
-  /** Current `_source` of the given documents (only the keyword fields); absent ids are missing. */
-  async getKeywordDocs(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+  /** Current `_source` of the given documents (only the spec's fields); absent ids are missing. */
+  async getDocs(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
     const found = new Map<string, Record<string, unknown>>();
     if (!ids.length) return found;
     const res = await this.client.mget({
       index: this.index,
       body: { ids: [...ids] },
-      _source_includes: KEYWORD_FIELDS,
+      _source_includes: [...this.fields],
     });
     const docs = (
       res.body as { docs: { _id: string; found?: boolean; _source?: Record<string, unknown> }[] }

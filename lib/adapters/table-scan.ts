@@ -1,9 +1,12 @@
+// The scanner: a parallel segmented Scan that hands out pages as the consumer takes them.
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SCAN_PAGE_SIZE, SCAN_SEGMENTS } from '../config/defaults.ts';
 import type { Item } from '../core/types.ts';
 
 export interface ScanOptions {
+  /** Parallel Scan segments. @default 4 (SCAN_SEGMENTS) */
   segments?: number;
-  /** Items per Scan page. */
+  /** Items per Scan page. @default 500 (SCAN_PAGE_SIZE) */
   pageSize?: number;
   consistentRead?: boolean;
   signal?: AbortSignal;
@@ -19,7 +22,7 @@ export async function* scanPages(
   TableName: string,
   options: ScanOptions = {},
 ): AsyncGenerator<Item[]> {
-  const TotalSegments = options.segments ?? 4;
+  const TotalSegments = options.segments ?? SCAN_SEGMENTS;
   type Pending = Promise<{ segment: number; items: Item[]; next?: Record<string, unknown> }>;
   const fetch = (segment: number, ExclusiveStartKey?: Record<string, unknown>): Pending =>
     doc
@@ -28,7 +31,7 @@ export async function* scanPages(
           TableName,
           Segment: segment,
           TotalSegments,
-          Limit: options.pageSize ?? 500,
+          Limit: options.pageSize ?? SCAN_PAGE_SIZE,
           ConsistentRead: options.consistentRead ?? false,
           ...(ExclusiveStartKey && { ExclusiveStartKey }),
         }),

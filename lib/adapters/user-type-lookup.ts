@@ -1,3 +1,4 @@
+// The user-type lookup: user_id → user_type from the chat-user table, batched and cached.
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
 import { backoffMs } from '../core/concurrency.ts';

@@ -1,3 +1,4 @@
+// Bounded concurrency and retry backoff, shared by the writer, the lookup and the seeder.
 /**
  * Maps `items` through `fn` with at most `limit` calls in flight, keeping result order.
  * Bounded concurrency is how the writer honours "worker concurrency is capped".

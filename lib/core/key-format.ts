@@ -1,8 +1,9 @@
 // Renders keys for logs, errors and dedupe ids; depends on nothing so errors can use it too.
-import type { Key } from './types.ts';
+import { KEY_ATTRIBUTES, type Key } from './types.ts';
 
-// Rank of known key attributes; unknown attributes follow alphabetically.
-const KEY_ORDER: readonly string[] = ['user_id', 'session_id', 'scope', 'tag'];
+// Rank of known key attributes (in table declaration order, partition keys before sort keys);
+// unknown attributes follow alphabetically.
+const KEY_ORDER: readonly string[] = [...new Set(Object.values(KEY_ATTRIBUTES).flat())];
 
 export function orderedKeyNames(key: Key): string[] {
   const rank = (name: string): number => {

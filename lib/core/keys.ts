@@ -2,14 +2,7 @@
 // first) so the same item yields the same text in logs, errors and dedupe ids.
 import { MalformedItemError, describeType } from './errors.ts';
 import { orderedKeyNames } from './key-format.ts';
-import type { Item, Key, TableRole } from './types.ts';
-
-/** Key attributes of each logical table, partition key first. */
-export const KEY_ATTRIBUTES = {
-  session: ['user_id', 'session_id'],
-  user: ['user_id'],
-  tag: ['scope', 'tag'],
-} as const satisfies Record<TableRole, readonly string[]>;
+import { KEY_ATTRIBUTES, type Item, type Key, type TableRole } from './types.ts';
 
 /** Stable, unambiguous id of an item (dedupe sets, log correlation): `session:{"user_id":"u1",...}`. */
 export function keyId(table: TableRole, key: Key): string {

@@ -1,19 +1,16 @@
 // Composition: all enabled migrations of an item become at most ONE conditional UpdateItem
-// (plus, for sessions, one partial search-document update).
+// (plus, for tables with search migrations, one partial search-document update).
 import { keyId } from './keys.ts';
-import { migrationsFor } from './migrations/index.ts';
-import { planSearch } from './migrations/session-search-keywords.ts';
-import type {
-  Condition,
-  Item,
-  ItemChange,
-  MigrationName,
-  PlanContext,
-  SearchChange,
-  TableRole,
+import { ALL_MIGRATIONS, migrationsFor, planSearchFor } from './migrations/index.ts';
+import {
+  TTL_ATTRIBUTES,
+  type Condition,
+  type Item,
+  type ItemChange,
+  type PlanContext,
+  type SearchChange,
+  type TableRole,
 } from './types.ts';
-
-export const TTL_ATTRIBUTE = 'exp_date_unix_seconds';
 
 export interface PlanResult {
   change: ItemChange | null;
@@ -22,9 +19,14 @@ export interface PlanResult {
   expired?: boolean;
 }
 
-/** Whether the session's TTL has passed (only when `nowSeconds` is known). */
-export function isExpired(item: Item, nowSeconds: number | undefined): boolean {
-  const exp = item[TTL_ATTRIBUTE];
+/** Whether the item's TTL has passed (only when `nowSeconds` is known). Default: a session. */
+export function isExpired(
+  item: Item,
+  nowSeconds: number | undefined,
+  table: TableRole = 'session',
+): boolean {
+  const attribute = TTL_ATTRIBUTES[table];
+  const exp = attribute === undefined ? undefined : item[attribute];
   return nowSeconds !== undefined && typeof exp === 'number' && exp <= nowSeconds;
 }
 
@@ -114,43 +116,43 @@ export function changeAlreadyApplied(current: Item, change: ItemChange): boolean
   );
 }
 
-function planDynamo(
+/**
+ * Plans an item of `table`: the merged DynamoDB change of its enabled migrations and, when
+ * the table has enabled search migrations, the search update for the item as it will be after
+ * that change. An item whose TTL has passed is left to TTL. Throws MalformedItemError /
+ * LookupMissingError.
+ *
+ * @param enabled migration names to apply. @default every registered migration
+ */
+export function planItem(
   table: TableRole,
   item: Item,
   ctx: PlanContext,
-  enabled: readonly MigrationName[],
-): ItemChange | null {
+  enabled: readonly string[] = ALL_MIGRATIONS,
+): PlanResult {
+  if (isExpired(item, ctx.nowSeconds, table)) return { change: null, search: null, expired: true };
   const changes: ItemChange[] = [];
   for (const migration of migrationsFor(table, enabled)) {
     const change = migration.plan?.(item, ctx);
     if (change) changes.push(change);
   }
-  return mergeChanges(changes);
+  const change = mergeChanges(changes);
+  return {
+    change,
+    search: planSearchFor(table, change ? applyChange(item, change) : item, enabled),
+  };
 }
 
-/**
- * Plans a chat-session item: the merged DynamoDB change of the enabled session migrations
- * and, if enabled, the search-keyword update for the item as it will be after that change.
- * Throws MalformedItemError / LookupMissingError.
- */
+/** planItem for a chat-session item. */
 export function planSessionItem(
   item: Item,
   ctx: PlanContext,
-  enabled: readonly MigrationName[],
+  enabled: readonly string[],
 ): PlanResult {
-  if (isExpired(item, ctx.nowSeconds)) return { change: null, search: null, expired: true };
-  const change = planDynamo('session', item, ctx, enabled);
-  const search = enabled.includes('session-search-keywords')
-    ? planSearch(change ? applyChange(item, change) : item)
-    : null;
-  return { change, search };
+  return planItem('session', item, ctx, enabled);
 }
 
-/** Plans a tag-definition item (DynamoDB only). */
-export function planTagItem(
-  item: Item,
-  ctx: PlanContext,
-  enabled: readonly MigrationName[],
-): PlanResult {
-  return { change: planDynamo('tag', item, ctx, enabled), search: null };
+/** planItem for a tag-definition item. */
+export function planTagItem(item: Item, ctx: PlanContext, enabled: readonly string[]): PlanResult {
+  return planItem('tag', item, ctx, enabled);
 }

@@ -4,11 +4,32 @@
 export type Item = Record<string, unknown>;
 export type Key = Record<string, string | number>;
 
-/** Logical tables a migration may touch; adapters map them to real table names. */
-export type TableRole = 'session' | 'user' | 'tag';
+/**
+ * The logical tables streamfill knows, each with its key attributes (partition key first).
+ * Adding a table is this one line: `TableRole`, `TableNames` and key handling derive from it.
+ */
+export const KEY_ATTRIBUTES = {
+  session: ['user_id', 'session_id'],
+  user: ['user_id'],
+  tag: ['scope', 'tag'],
+} as const satisfies Record<string, readonly string[]>;
 
-export type MigrationName =
-  'session-sort-key' | 'session-user-type' | 'session-search-keywords' | 'tag-usage-mode';
+/** The TTL attribute of tables that have one: items past it are left to TTL, never written. */
+export const TTL_ATTRIBUTES: Partial<Record<keyof typeof KEY_ATTRIBUTES, string>> = {
+  session: 'exp_date_unix_seconds',
+};
+
+/** Logical tables a migration may touch; adapters map them to real table names. */
+export type TableRole = keyof typeof KEY_ATTRIBUTES;
+
+/** The real table name of every logical table (a deployment's or a test's). */
+export type TableNames = Record<TableRole, string>;
+
+/**
+ * A migration's name. The registry (`migrations/index.ts`) is the list of them; this type
+ * stays a plain string here so the vocabulary needs no import of the migrations themselves.
+ */
+export type MigrationId = string;
 
 /**
  * A precondition the writer turns into a ConditionExpression. Every change carries
@@ -27,8 +48,8 @@ export interface ItemChange {
   set: Record<string, string | number | boolean>;
   remove: string[];
   conditions: Condition[];
-  /** The migrations that contributed to this change, for counting and logs. */
-  migrations: MigrationName[];
+  /** The migrations that contributed to this change (registry names), for counting and logs. */
+  migrations: MigrationId[];
 }
 
 /** A partial update of an OpenSearch document (never a full document). */

@@ -1,17 +1,62 @@
-// The adapters the pipeline needs, built the same way by the CLI and the Lambda handlers.
-import type { Clients } from '../adapters/clients.ts';
-import { DynamoWriter, type TableNames } from '../adapters/dynamo-writer.ts';
+// Builds the pipeline's adapters, the same way for the CLI, the local harness and the Lambda
+// handlers (which read their settings from the environment once per container).
+import { makeClients, type Clients } from '../adapters/clients.ts';
+import { DeadLetters } from '../adapters/dead-letters.ts';
+import { DynamoWriter } from '../adapters/dynamo-writer.ts';
 import { SearchIndex } from '../adapters/search-index.ts';
 import { UserTypeLookup } from '../adapters/user-type-lookup.ts';
+import { lambdaConfig, type LambdaConfig } from '../config/lambda-env.ts';
+import { searchSpecFor } from '../core/migrations/index.ts';
+import type { TableNames } from '../core/types.ts';
 import type { EngineDeps } from './migrate-items.ts';
 
-export function engineDeps(
-  clients: Clients,
-  opts: { tables: TableNames; searchIndex: string; writeConcurrency?: number },
-): EngineDeps {
+export interface EngineDepsOptions {
+  tables: TableNames;
+  /** The OpenSearch index of session documents. */
+  searchIndex: string;
+  /** Conditional writes in flight. @default 16 (WRITE_CONCURRENCY) */
+  writeConcurrency?: number;
+}
+
+/**
+ * The writer, the user lookup and (when the clients have a search endpoint) the search index,
+ * handed the session migrations' search spec from the registry.
+ *
+ * @example
+ * const deps = engineDeps(makeClients(), { tables, searchIndex: 'session' });
+ */
+export function engineDeps(clients: Clients, opts: EngineDepsOptions): EngineDeps {
+  const spec = searchSpecFor('session');
   return {
     writer: new DynamoWriter(clients.doc, opts.tables, { concurrency: opts.writeConcurrency }),
     lookup: new UserTypeLookup(clients.doc, opts.tables.user),
-    search: clients.search && new SearchIndex(clients.search, opts.searchIndex),
+    search: clients.search && spec && new SearchIndex(clients.search, opts.searchIndex, spec),
+  };
+}
+
+/** What a Lambda entry point needs, built once per container. */
+export interface LambdaEngine {
+  config: LambdaConfig;
+  clients: Clients;
+  deps: EngineDeps;
+  /** Present when STREAMFILL_DLQ_URL is set. */
+  deadLetters?: DeadLetters;
+}
+
+/**
+ * Reads the function's environment (throws a ConfigError naming each bad variable) and builds
+ * the clients and the pipeline's adapters from it.
+ *
+ * @param env @default process.env
+ */
+export function engineFromEnv(env: NodeJS.ProcessEnv = process.env): LambdaEngine {
+  const config = lambdaConfig(env);
+  const clients = makeClients({ searchEndpoint: config.searchEndpoint });
+  const deps = engineDeps(clients, config);
+  return {
+    config,
+    clients,
+    deps,
+    ...(config.dlqUrl && { deadLetters: new DeadLetters(clients.sqs, config.dlqUrl) }),
   };
 }

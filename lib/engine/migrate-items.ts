@@ -1,15 +1,16 @@
-// The one migration pipeline shared by every entry point (stream consumer, backfill worker,
-// demo): look users up once per batch, plan purely, write through the one writer, then send
-// one bulk request to OpenSearch. Entry points differ only in which items they feed in.
+// The one migration pipeline shared by every entry point (stream consumer, in-process historic
+// pass, demo; the SQS backfill worker, still to come, will call it too): look users up once per batch, plan purely, write through
+// the one writer, then send one bulk request to OpenSearch. Entry points differ only in
+// which items they feed in.
 import { isMalformedItemError } from '../core/errors.ts';
 import { keyOf, partialKey } from '../core/keys.ts';
 import { sameValue } from '../core/item-equality.ts';
-import { applyChange, planSessionItem, planTagItem } from '../core/plan.ts';
+import { migrationsFor, type MigrationName } from '../core/migrations/index.ts';
+import { applyChange, planItem } from '../core/plan.ts';
 import type {
   Item,
   ItemChange,
   Key,
-  MigrationName,
   PlanContext,
   SearchChange,
   SearchOutcome,
@@ -18,13 +19,6 @@ import type {
 import type { DynamoWriter } from '../adapters/dynamo-writer.ts';
 import type { SearchIndex } from '../adapters/search-index.ts';
 import type { UserTypeLookup } from '../adapters/user-type-lookup.ts';
-
-export const SESSION_MIGRATIONS: MigrationName[] = [
-  'session-sort-key',
-  'session-user-type',
-  'session-search-keywords',
-];
-export const TAG_MIGRATIONS: MigrationName[] = ['tag-usage-mode'];
 
 export type ItemOutcome =
   'migrated' | 'unchanged' | 'conflict' | 'missing' | 'expired' | 'malformed' | 'failed';
@@ -43,9 +37,10 @@ export interface ItemResult {
 export interface EngineDeps {
   writer: DynamoWriter;
   lookup: UserTypeLookup;
-  /** Absent: the search-keyword migration is skipped. */
+  /** Absent: the search migrations are skipped. */
   search?: SearchIndex;
-  migrations?: MigrationName[];
+  /** The migrations to apply. @default every registered migration of the items' table */
+  migrations?: readonly MigrationName[];
   nowSeconds?: () => number;
 }
 
@@ -61,25 +56,42 @@ export interface MigrateOptions {
 }
 
 /**
- * Migrates session items. Throws only when the whole batch cannot proceed (user lookup
- * failed); per-item problems come back as results so callers can fail just those items.
+ * The migrations that apply to `table`'s items: `deps.migrations` (default: all of the
+ * table's), less the search ones when there is no search index.
  */
-export async function migrateSessionItems(
+export function enabledMigrations(
+  table: TableRole,
+  deps: Pick<EngineDeps, 'migrations' | 'search'>,
+): MigrationName[] {
+  return migrationsFor(table, deps.migrations)
+    .filter((m) => m.target !== 'search' || deps.search)
+    .map((m) => m.name);
+}
+
+/**
+ * Migrates items of `table`. Throws only when the whole batch cannot proceed (user lookup
+ * failed); per-item problems come back as results, index-aligned with `items`, so callers can
+ * fail just those items.
+ *
+ * @example
+ * const results = await migrateItems('session', newImages, deps, { previous: oldImages });
+ * const retry = results.filter((r) => !isSettled(r));
+ */
+export async function migrateItems(
+  table: TableRole,
   items: readonly Item[],
   deps: EngineDeps,
   options: MigrateOptions = {},
 ): Promise<ItemResult[]> {
-  const enabled = (deps.migrations ?? SESSION_MIGRATIONS).filter(
-    (m) => m !== 'session-search-keywords' || deps.search,
-  );
-  const needsUsers = enabled.includes('session-user-type');
+  const enabled = enabledMigrations(table, deps);
+  const needsUsers = migrationsFor(table, enabled).some((m) => m.lookups?.includes('user-type'));
   const userIds = needsUsers
     ? [...items, ...(options.previous ?? [])].flatMap((i) =>
         i && typeof i.user_id === 'string' && i.user_type === undefined ? [i.user_id] : [],
       )
     : [];
   const ctx: PlanContext = {
-    userTypes: needsUsers ? await deps.lookup.resolve(userIds) : new Map(),
+    ...(needsUsers && { userTypes: await deps.lookup.resolve(userIds) }),
     nowSeconds: (deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000)))(),
   };
 
@@ -88,22 +100,19 @@ export async function migrateSessionItems(
   const searches: (SearchChange | null)[] = [];
   items.forEach((item, index) => {
     try {
-      const plan = planSessionItem(item, ctx, enabled);
-      results.push({
-        key: keyOf('session', item),
-        outcome: plan.expired ? 'expired' : 'unchanged',
-      });
+      const plan = planItem(table, item, ctx, enabled);
+      results.push({ key: keyOf(table, item), outcome: plan.expired ? 'expired' : 'unchanged' });
       searches.push(plan.search);
       if (plan.change) changes.push({ index, change: plan.change });
     } catch (e) {
-      results.push(failure('session', item, e));
+      results.push(failure(table, item, e));
       searches.push(null);
     }
   });
 
   await applyChanges(deps.writer, changes, results);
 
-  if (deps.search) {
+  if (deps.search && searches.some((s) => s !== null)) {
     // Only items whose DynamoDB state we know: a conflict or delete means a newer version
     // exists, and its own stream record carries the right keywords.
     const wanted = searches.flatMap((s, i) => {
@@ -112,11 +121,11 @@ export async function migrateSessionItems(
         s !== null &&
         (r.outcome === 'migrated' ||
           (r.outcome === 'unchanged' &&
-            !isOwnWrite(items[i] as Item, options.previous, i, ctx, enabled)));
+            !isOwnWrite(table, items[i] as Item, options.previous?.[i], ctx, enabled)));
       return send ? [{ i, s }] : [];
     });
     try {
-      const out = await deps.search.applyKeywords(
+      const out = await deps.search.applyUpdates(
         wanted.map((w) => w.s),
         options.refresh,
       );
@@ -137,42 +146,20 @@ export async function migrateSessionItems(
   return results;
 }
 
-/** Migrates tag definitions (DynamoDB only). */
-export async function migrateTagItems(
-  items: readonly Item[],
-  deps: EngineDeps,
-): Promise<ItemResult[]> {
-  const ctx: PlanContext = {};
-  const results: ItemResult[] = [];
-  const changes: { index: number; change: ItemChange }[] = [];
-  items.forEach((item, index) => {
-    try {
-      const plan = planTagItem(item, ctx, TAG_MIGRATIONS);
-      results.push({ key: keyOf('tag', item), outcome: 'unchanged' });
-      if (plan.change) changes.push({ index, change: plan.change });
-    } catch (e) {
-      results.push(failure('tag', item, e));
-    }
-  });
-  await applyChanges(deps.writer, changes, results);
-  return results;
-}
-
 /**
  * Whether `item` is exactly what our own write made of `previous`: its stream record then
  * carries nothing new for OpenSearch (we sent the keywords when we wrote).
  */
 function isOwnWrite(
+  table: TableRole,
   item: Item,
-  previous: readonly (Item | undefined)[] | undefined,
-  i: number,
+  prev: Item | undefined,
   ctx: PlanContext,
-  enabled: MigrationName[],
+  enabled: readonly string[],
 ): boolean {
-  const prev = previous?.[i];
   if (!prev) return false;
   try {
-    const change = planSessionItem(prev, ctx, enabled).change;
+    const change = planItem(table, prev, ctx, enabled).change;
     return change !== null && sameValue(applyChange(prev, change), item);
   } catch {
     return false; // the previous version was malformed: we never wrote it

@@ -1,24 +1,24 @@
-// In-process historic pass: scan a table and push each page through the migration
-// pipeline. The SQS-distributed backfill sends the same pages to the worker instead.
-import { scanPages } from '../adapters/table-scan.ts';
-import {
-  countOutcomes,
-  migrateSessionItems,
-  migrateTagItems,
-  type EngineDeps,
-  type ItemResult,
-} from './migrate-items.ts';
+// The in-process historic pass: a segmented scan of one migrated table, each page pushed
+// through the migration pipeline. The demo and tests use it today; the SQS-distributed
+// backfill (scanner → queue → worker) does not exist yet and arrives with the historic path.
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { scanPages } from '../adapters/table-scan.ts';
+import type { MigratedTable } from '../core/migrations/index.ts';
+import { countOutcomes, migrateItems, type EngineDeps, type ItemResult } from './migrate-items.ts';
 
 export interface MigrateTableOptions {
-  table: 'session' | 'tag';
+  /** The logical table; its registered migrations are applied. */
+  table: MigratedTable;
   tableName: string;
+  /** Parallel Scan segments. @default 4 (SCAN_SEGMENTS) */
   segments?: number;
+  /** Items per Scan page. @default 500 (SCAN_PAGE_SIZE) */
   pageSize?: number;
   /** Called after every page with the running counts. */
   onProgress?: (counts: Record<string, number>, scanned: number) => void;
-  /** Items that did not settle, with reasons (capped). */
+  /** Items that did not settle, with reasons, are kept up to this many. @default 50 */
   problemLimit?: number;
+  /** Wait for OpenSearch to make updates visible. @default false */
   refresh?: boolean;
 }
 
@@ -29,6 +29,13 @@ export interface MigrateTableResult {
   ms: number;
 }
 
+/**
+ * Migrates every item of a table, page by page.
+ *
+ * @example
+ * const r = await migrateTable(doc, deps, { table: 'tag', tableName: 'pika-tag-def-prod' });
+ * console.log(r.counts.migrated, r.problems);
+ */
 export async function migrateTable(
   doc: DynamoDBDocumentClient,
   deps: EngineDeps,
@@ -42,10 +49,7 @@ export async function migrateTable(
     segments: opts.segments,
     pageSize: opts.pageSize,
   })) {
-    const results =
-      opts.table === 'session'
-        ? await migrateSessionItems(page, deps, { refresh: opts.refresh })
-        : await migrateTagItems(page, deps);
+    const results = await migrateItems(opts.table, page, deps, { refresh: opts.refresh });
     scanned += page.length;
     for (const [k, v] of Object.entries(countOutcomes(results))) counts[k] = (counts[k] ?? 0) + v;
     for (const r of results) {

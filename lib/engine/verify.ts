@@ -1,16 +1,16 @@
-// `verify`: reads everything and re-plans it. An item is pending when planning it would
-// still produce a write; verify itself never writes.
+// `verify`, the referee: reads every item of the migrated tables and re-plans it. An item is
+// pending when planning it would still produce a write; verify itself never writes.
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SearchIndex } from '../adapters/search-index.ts';
+import { scanPages } from '../adapters/table-scan.ts';
 import { isLookupMissingError, isMalformedItemError } from '../core/errors.ts';
 import { formatKey } from '../core/key-format.ts';
 import { partialKey } from '../core/keys.ts';
+import type { MigratedTable } from '../core/migrations/index.ts';
 import { searchKeywordsSatisfied } from '../core/migrations/session-search-keywords.ts';
-import { planSessionItem, planTagItem } from '../core/plan.ts';
-import type { Item, MigrationName, PlanContext, SearchChange } from '../core/types.ts';
-import type { TableNames } from '../adapters/dynamo-writer.ts';
-import type { SearchIndex } from '../adapters/search-index.ts';
-import { scanPages } from '../adapters/table-scan.ts';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SESSION_MIGRATIONS, TAG_MIGRATIONS } from './migrate-items.ts';
+import { planItem } from '../core/plan.ts';
+import type { Item, PlanContext, SearchChange, TableNames, TableRole } from '../core/types.ts';
+import { enabledMigrations } from './migrate-items.ts';
 
 export interface TableReport {
   checked: number;
@@ -19,9 +19,13 @@ export interface TableReport {
   expired: number;
 }
 
+type SearchReport = { checked: number; pending: number; missing: number };
+
+/** The session table's counts at the top level (the CLI's `--json` contract), then the rest. */
 export interface VerifyReport extends TableReport {
-  tags: TableReport | null;
-  search: { checked: number; pending: number; missing: number } | null;
+  /** The other tables verified (see `VerifyDeps.include`). */
+  tables: Partial<Record<MigratedTable, TableReport>>;
+  search: SearchReport | null;
   /** Up to `sampleLimit` items that are not done, with the reason. */
   samples: { table: string; key: string; reason: string }[];
 }
@@ -29,70 +33,83 @@ export interface VerifyReport extends TableReport {
 export interface VerifyDeps {
   doc: DynamoDBDocumentClient;
   tables: TableNames;
+  /** Absent: search documents are not checked. */
   search?: SearchIndex;
-  includeTags?: boolean;
+  /** Migrated tables to verify besides the session table. @default [] */
+  include?: readonly MigratedTable[];
+  /** Parallel Scan segments. @default 4 (SCAN_SEGMENTS) */
   segments?: number;
+  /** @default 20 */
   sampleLimit?: number;
+  /** Epoch seconds for TTL checks. @default now */
   nowSeconds?: number;
 }
 
+type Sample = (table: string, key: string, reason: string) => void;
+
 const emptyTable = (): TableReport => ({ checked: 0, pending: 0, malformed: 0, expired: 0 });
 
+/**
+ * Verifies the session table (and `include`d ones) against every registered migration.
+ *
+ * @example
+ * const report = await verifyAll({ doc, tables, search, include: ['tag'] });
+ * process.exitCode = isConverged(report) ? 0 : 1;
+ */
 export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
   const report: VerifyReport = {
     ...emptyTable(),
-    tags: deps.includeTags ? emptyTable() : null,
+    tables: {},
     search: deps.search ? { checked: 0, pending: 0, missing: 0 } : null,
     samples: [],
   };
-  const sample = (table: string, key: string, reason: string): void => {
+  const sample: Sample = (table, key, reason) => {
     if (report.samples.length < (deps.sampleLimit ?? 20))
       report.samples.push({ table, key, reason });
   };
-  const enabled: MigrationName[] = SESSION_MIGRATIONS.filter(
-    (m) => m !== 'session-search-keywords' || deps.search,
-  );
   const nowSeconds = deps.nowSeconds ?? Math.floor(Date.now() / 1000);
-  for await (const page of scanPages(deps.doc, deps.tables.session, { segments: deps.segments })) {
-    // No user lookups: an item still missing user_type is pending whatever the user's type is.
-    const ctx: PlanContext = { userTypes: new Map(), nowSeconds };
-    const searchChecks: SearchChange[] = [];
-    for (const item of page) {
-      report.checked++;
-      const plan = classify('session', item, report, sample, () =>
-        planSessionItem(item, ctx, enabled),
-      );
-      if (plan && !plan.change && plan.search) searchChecks.push(plan.search);
-    }
-    if (deps.search && report.search)
-      await checkSearch(deps.search, searchChecks, report.search, sample);
-  }
-  if (report.tags) {
-    for await (const page of scanPages(deps.doc, deps.tables.tag, { segments: 1 })) {
-      for (const item of page) {
-        report.tags.checked++;
-        classify('tag', item, report.tags, sample, () => planTagItem(item, {}, TAG_MIGRATIONS));
-      }
-    }
+  for (const table of ['session' as const, ...(deps.include ?? [])]) {
+    const counts = table === 'session' ? report : (report.tables[table] = emptyTable());
+    await verifyTable(table, deps, counts, report.search, sample, nowSeconds);
   }
   return report;
 }
 
+async function verifyTable(
+  table: TableRole,
+  deps: VerifyDeps,
+  counts: TableReport,
+  search: SearchReport | null,
+  sample: Sample,
+  nowSeconds: number,
+): Promise<void> {
+  const enabled = enabledMigrations(table, deps);
+  // No user lookups: an item still missing user_type is pending whatever the user's type is.
+  const ctx: PlanContext = { userTypes: new Map(), nowSeconds };
+  for await (const page of scanPages(deps.doc, deps.tables[table], { segments: deps.segments })) {
+    const searchChecks: SearchChange[] = [];
+    for (const item of page) {
+      counts.checked++;
+      const plan = classify(table, item, counts, sample, () => planItem(table, item, ctx, enabled));
+      if (plan && !plan.change && plan.search) searchChecks.push(plan.search);
+    }
+    if (deps.search && search) await checkSearch(deps.search, searchChecks, search, sample);
+  }
+}
+
 /** True when nothing is pending or broken anywhere. */
 export function isConverged(r: VerifyReport): boolean {
+  const done = (t: TableReport): boolean => t.pending === 0 && t.malformed === 0;
   return (
-    r.pending === 0 &&
-    r.malformed === 0 &&
-    (r.tags === null || (r.tags.pending === 0 && r.tags.malformed === 0)) &&
-    (r.search === null || r.search.pending === 0)
+    done(r) && Object.values(r.tables).every(done) && (r.search === null || r.search.pending === 0)
   );
 }
 
 function classify<P extends { change: unknown; expired?: boolean }>(
-  table: 'session' | 'tag',
+  table: TableRole,
   item: Item,
   counts: TableReport,
-  sample: (table: string, key: string, reason: string) => void,
+  sample: Sample,
   plan: () => P,
 ): P | null {
   try {
@@ -120,11 +137,11 @@ function classify<P extends { change: unknown; expired?: boolean }>(
 async function checkSearch(
   search: SearchIndex,
   expected: SearchChange[],
-  counts: { checked: number; pending: number; missing: number },
-  sample: (table: string, key: string, reason: string) => void,
+  counts: SearchReport,
+  sample: Sample,
 ): Promise<void> {
   if (!expected.length) return;
-  const docs = await search.getKeywordDocs(expected.map((e) => e.id));
+  const docs = await search.getDocs(expected.map((e) => e.id));
   for (const e of expected) {
     counts.checked++;
     const doc = docs.get(e.id);

@@ -2,12 +2,8 @@
 // cdk.json holds demo defaults that synthesize; real deploys pass their own with -c.
 import { App } from 'aws-cdk-lib';
 import { LiveMigrationPropsError } from './constructs/live-migration.ts';
-import {
-  configFromContext,
-  defaultStackName,
-  StreamfillConfigError,
-  StreamfillStack,
-} from './streamfill-stack.ts';
+import { configFromContext, defaultStackName, StreamfillConfigError } from './context-config.ts';
+import { StreamfillStack } from './streamfill-stack.ts';
 
 const app = new App();
 try {

@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
 import { ensurePikaTables, ensureSessionIndex, putItems } from '../../local/pika-tables.ts';
-import { SearchIndex } from '../../lib/adapters/search-index.ts';
 import { legacyUsers } from '../../local/legacy-data.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { verifyAll, type VerifyReport } from '../../lib/engine/verify.ts';
@@ -56,13 +55,14 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
     await ensurePikaTables(clients.dynamodb, tables);
     await putItems(clients.doc, tables.user, legacyUsers({ users: o.users }));
     await ensureSessionIndex(clients.search!, index);
-    await new SearchIndex(clients.search!, index).ensureKeywordMapping();
+
+    const deps = engineDeps(clients, { tables, searchIndex: index });
+    await deps.search!.ensureMapping();
 
     const latency = new LatencyTracker();
     let streamRecords = 0;
     let dynamoWrites = 0;
     let conflicts = 0;
-    const deps = engineDeps(clients, { tables, searchIndex: index });
     const runner = await startLocalRunner({
       clients,
       deps,

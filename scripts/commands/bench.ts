@@ -1,6 +1,8 @@
+// `streamfill bench`: benchmarks on the local stack (numbers, not pass/fail).
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { benchLive, type LiveBenchResult } from '../bench/live.ts';
+import { BATCH_SIZE } from '../../lib/config/defaults.ts';
 import { nonNegativeInt, positiveInt } from '../config.ts';
 
 export function registerBenchCommand(program: Command): void {
@@ -16,7 +18,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--duration <s>', 'seconds of writing', positiveInt('--duration'), 60)
     .option('--users <n>', 'users in the user table', nonNegativeInt('--users'), 500)
     .option('--writers <n>', 'concurrent application writers', positiveInt('--writers'), 8)
-    .option('--batch-size <n>', 'stream batch size', positiveInt('--batch-size'), 100)
+    .option('--batch-size <n>', 'stream batch size', positiveInt('--batch-size'), BATCH_SIZE)
     .option('--json', 'print the result as JSON', false)
     .action(async (opts) => {
       const log = opts.json ? (l: string) => console.error(l) : (l: string) => console.log(l);

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { randomBytes } from 'node:crypto';
+import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
 import { formatKey } from '../../lib/core/key-format.ts';
 import { AppSimulator } from '../../local/app-simulator.ts';
 import { LatencyTracker } from '../../local/latency-tracker.ts';
@@ -24,7 +25,7 @@ export function registerDemoCommand(program: Command): void {
       .option('--sessions <n>', 'legacy sessions to seed', nonNegativeInt('--sessions'), 5000)
       .option('--users <n>', 'users to seed', nonNegativeInt('--users'), 500)
       .option('--malformed <n>', 'malformed sessions to seed', nonNegativeInt('--malformed'), 6)
-      .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), 4)
+      .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), SCAN_SEGMENTS)
       .option(
         '--live-rate <n>',
         'application writes per second during the demo',
@@ -69,7 +70,7 @@ export function registerDemoCommand(program: Command): void {
         );
 
         step('adding the keyword fields to the OpenSearch mapping (additive only)');
-        const added = await rt.search!.ensureKeywordMapping();
+        const added = await rt.search!.ensureMapping();
         console.log(`  added: ${added.join(', ') || 'nothing (already present)'}`);
 
         step('starting the stream consumer and a live application writer (no write freeze)');
@@ -101,7 +102,7 @@ export function registerDemoCommand(program: Command): void {
           doc: rt.clients.doc,
           tables: config.tables,
           search: rt.search,
-          includeTags: true,
+          include: ['tag'],
         });
         console.log(renderVerifyReport(report));
 

@@ -1,5 +1,8 @@
+// `streamfill run`: the deployed stream-consumer handler, fed locally by the emulated event
+// source mapping until stopped (or until the stream is caught up).
 import type { Command } from 'commander';
 import { join } from 'node:path';
+import { BATCH_SIZE, STREAM_RETRY_ATTEMPTS } from '../../lib/config/defaults.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import {
   configFrom,
@@ -17,7 +20,7 @@ export function registerRunCommand(program: Command): void {
       .description(
         'Run the stream consumer locally: the deployed handler fed by an emulated Lambda event source mapping.',
       )
-      .option('--batch-size <n>', 'records per invocation', positiveInt('--batch-size'), 100)
+      .option('--batch-size <n>', 'records per invocation', positiveInt('--batch-size'), BATCH_SIZE)
       .option(
         '--batching-window-ms <ms>',
         'wait up to this long to fill a batch',
@@ -28,7 +31,7 @@ export function registerRunCommand(program: Command): void {
         '--max-retries <n>',
         'retries of a failing batch before the DLQ',
         nonNegativeInt('--max-retries'),
-        3,
+        STREAM_RETRY_ATTEMPTS.local,
       )
       .option(
         '--starting-position <pos>',
@@ -54,9 +57,8 @@ export function registerRunCommand(program: Command): void {
       );
     }
     const rt = makeRuntime(configFrom(opts));
-    const { session, user } = rt.config.tables;
-    await requireTable(rt.clients.dynamodb, session, '--session-table / STREAMFILL_SESSION_TABLE');
-    await requireTable(rt.clients.dynamodb, user, '--user-table / STREAMFILL_USER_TABLE');
+    await requireTable(rt.clients.dynamodb, rt.config.tables, 'session');
+    await requireTable(rt.clients.dynamodb, rt.config.tables, 'user');
     const runner = await startLocalRunner({
       ...runnerTargets(rt),
       checkpointDir: opts.checkpointDir,

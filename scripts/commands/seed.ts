@@ -1,3 +1,4 @@
+// `streamfill seed`: Pika-shaped tables and index, filled with legacy data to migrate.
 import type { Command } from 'commander';
 import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
 import { seed } from '../../local/seed.ts';

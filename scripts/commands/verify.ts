@@ -1,6 +1,9 @@
+// `streamfill verify`: the referee from the command line; exit 0 only when nothing is pending.
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { isConverged, verifyAll, type VerifyReport } from '../../lib/engine/verify.ts';
+import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
+import type { MigratedTable } from '../../lib/core/migrations/index.ts';
 import { configFrom, positiveInt, requireTable, withSharedOptions } from '../config.ts';
 import { makeRuntime } from '../runtime.ts';
 
@@ -11,23 +14,18 @@ export function registerVerifyCommand(program: Command): void {
       .description('Re-plan every item without writing; exit 0 only when nothing is pending.')
       .option('--json', 'print the report as JSON', false)
       .option('--tags', 'also verify the tag table', false)
-      .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), 4),
+      .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), SCAN_SEGMENTS),
   ).action(async (opts) => {
     const rt = makeRuntime(configFrom(opts));
     try {
-      const { session, tag } = rt.config.tables;
-      await requireTable(
-        rt.clients.dynamodb,
-        session,
-        '--session-table / STREAMFILL_SESSION_TABLE',
-      );
-      if (opts.tags)
-        await requireTable(rt.clients.dynamodb, tag, '--tag-table / STREAMFILL_TAG_TABLE');
+      const include: MigratedTable[] = opts.tags ? ['tag'] : [];
+      for (const table of ['session' as const, ...include])
+        await requireTable(rt.clients.dynamodb, rt.config.tables, table);
       const report = await verifyAll({
         doc: rt.clients.doc,
         tables: rt.config.tables,
         search: rt.search,
-        includeTags: opts.tags,
+        include,
         segments: opts.segments,
       });
       if (opts.json) console.log(JSON.stringify(report, null, 2));
@@ -42,14 +40,17 @@ export function registerVerifyCommand(program: Command): void {
 export function renderVerifyReport(r: VerifyReport): string {
   const t = new Table({ head: ['', 'checked', 'pending', 'malformed', 'expired', 'missing'] });
   t.push(['sessions', r.checked, r.pending, r.malformed, r.expired, '']);
-  if (r.tags)
-    t.push(['tags', r.tags.checked, r.tags.pending, r.tags.malformed, r.tags.expired, '']);
+  const others = Object.entries(r.tables);
+  for (const [table, c] of others)
+    t.push([`${table}s`, c.checked, c.pending, c.malformed, c.expired, '']);
   if (r.search)
     t.push(['search docs', r.search.checked, r.search.pending, '', '', r.search.missing]);
   const lines = [t.toString()];
   for (const s of r.samples) lines.push(`  ${s.table} ${s.key}: ${s.reason}`);
-  const broken = r.malformed + (r.tags?.malformed ?? 0);
-  const pending = r.pending + (r.tags?.pending ?? 0) + (r.search?.pending ?? 0);
+  const sum = (k: 'pending' | 'malformed'): number =>
+    r[k] + others.reduce((n, [, c]) => n + c[k], 0);
+  const broken = sum('malformed');
+  const pending = sum('pending') + (r.search?.pending ?? 0);
   lines.push(
     isConverged(r)
       ? 'verify: converged'

@@ -15,8 +15,8 @@ import {
   defaultStackName,
   envFromStreamArn,
   StreamfillConfigError,
-  StreamfillStack,
-} from '../../lib/infra/streamfill-stack.ts';
+} from '../../lib/infra/context-config.ts';
+import { StreamfillStack } from '../../lib/infra/streamfill-stack.ts';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   context: Record<string, unknown>;

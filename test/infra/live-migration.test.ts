@@ -11,11 +11,8 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_CONSUMER_METRICS } from '../../lib/infra/constructs/alarms.ts';
 import { ESM_REQUIRE_BANNER } from '../../lib/infra/constructs/live-migration.ts';
-import {
-  configFromContext,
-  defaultStackName,
-  StreamfillStack,
-} from '../../lib/infra/streamfill-stack.ts';
+import { configFromContext, defaultStackName } from '../../lib/infra/context-config.ts';
+import { StreamfillStack } from '../../lib/infra/streamfill-stack.ts';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   context: Record<string, unknown>;

@@ -4,22 +4,22 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { makeClients, destroyClients, type Clients } from '../../lib/adapters/clients.ts';
-import { DynamoWriter, type TableNames } from '../../lib/adapters/dynamo-writer.ts';
+import { DynamoWriter } from '../../lib/adapters/dynamo-writer.ts';
 import { MappingConflictError, SearchIndex } from '../../lib/adapters/search-index.ts';
 import { UserLookupError, UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
 import { planSessionItem } from '../../lib/core/plan.ts';
-import type { Item } from '../../lib/core/types.ts';
-import {
-  migrateSessionItems,
-  SESSION_MIGRATIONS,
-  type EngineDeps,
-} from '../../lib/engine/migrate-items.ts';
+import { migrationNamesFor, searchSpecFor } from '../../lib/core/migrations/index.ts';
+import type { Item, TableNames } from '../../lib/core/types.ts';
+import { migrateItems, type EngineDeps } from '../../lib/engine/migrate-items.ts';
 import { migrateTable } from '../../lib/engine/migrate-table.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
 import { seed, type SeedResult } from '../../local/seed.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('migrate');
+
+const SESSION_MIGRATIONS = migrationNamesFor('session');
+const SEARCH_SPEC = searchSpecFor('session')!;
 
 const NOW = Math.floor(Date.now() / 1000);
 let clients: Clients;
@@ -53,9 +53,9 @@ beforeAll(async () => {
   deps = {
     writer: new DynamoWriter(clients.doc, tables),
     lookup: new UserTypeLookup(clients.doc, tables.user),
-    search: new SearchIndex(clients.search!, index),
+    search: new SearchIndex(clients.search!, index, SEARCH_SPEC),
   };
-  await deps.search.ensureKeywordMapping();
+  await deps.search.ensureMapping();
 });
 
 afterAll(() => destroyClients(clients));
@@ -121,7 +121,6 @@ describe('historic migration of 1,000 legacy sessions', () => {
       doc: clients.doc,
       tables,
       search: deps.search,
-      includeTags: false,
     });
     expect(report).toMatchObject({
       checked: 1000,
@@ -196,7 +195,7 @@ describe('the one writer under concurrent application writes', () => {
   it('expired sessions are left to TTL', async () => {
     const item: Item = { ...(await fresh('expired')), exp_date_unix_seconds: NOW - 10 };
     await clients.doc.send(new PutCommand({ TableName: tables.session, Item: item }));
-    const [r] = await migrateSessionItems([item], { ...deps, nowSeconds: () => NOW });
+    const [r] = await migrateItems('session', [item], { ...deps, nowSeconds: () => NOW });
     expect(r?.outcome).toBe('expired');
     expect(
       (await get(tables.session, { user_id: item.user_id, session_id: item.session_id }))
@@ -238,7 +237,7 @@ describe('user-type lookup', () => {
     };
     const item: Item = { ...(seeded.sessions[300] as Item), session_id: 'lookup-fail' };
     delete item.user_type;
-    await expect(migrateSessionItems([item], broken)).rejects.toBeInstanceOf(UserLookupError);
+    await expect(migrateItems('session', [item], broken)).rejects.toBeInstanceOf(UserLookupError);
   });
 });
 
@@ -252,19 +251,19 @@ describe('search keyword updates', () => {
       refresh: true,
     });
     const newer = { source_keyword: 'component' };
-    const [fresh] = await deps.search.applyKeywords([
+    const [fresh] = await deps.search.applyUpdates([
       { id, doc: newer, version: '2026-02-02T00:00:00.000Z' },
     ]);
     expect(fresh?.outcome).toBe('migrated');
     // A slow writer still holding the older version of the item.
-    const [stale] = await deps.search.applyKeywords(
+    const [stale] = await deps.search.applyUpdates(
       [{ id, doc: { source_keyword: 'user' }, version: '2026-01-01T00:00:00.000Z' }],
       true,
     );
     expect(stale?.outcome).toBe('unchanged');
     const doc = (await clients.search!.get({ index, id })).body._source as Item;
     expect(doc.source_keyword).toBe('component');
-    const [again] = await deps.search.applyKeywords([
+    const [again] = await deps.search.applyUpdates([
       { id, doc: newer, version: '2026-02-02T00:00:00.000Z' },
     ]);
     expect(again?.outcome).toBe('unchanged'); // already there: a noop, no reindex
@@ -278,8 +277,8 @@ describe('search mapping', () => {
       index: bad,
       body: { mappings: { properties: { user_type_keyword: { type: 'text' } } } },
     });
-    const err = await new SearchIndex(clients.search!, bad)
-      .ensureKeywordMapping()
+    const err = await new SearchIndex(clients.search!, bad, SEARCH_SPEC)
+      .ensureMapping()
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MappingConflictError);
     expect((err as Error).message).toContain('"user_type_keyword"');

@@ -1,82 +1,87 @@
-// Registry of the shipped migrations: what each touches and, for DynamoDB ones, its planner.
-import type { Item, ItemChange, MigrationName, PlanContext, TableRole } from '../types.ts';
-import { planSortKey } from './session-sort-key.ts';
-import { planUserType } from './session-user-type.ts';
-import { planUsageMode } from './tag-usage-mode.ts';
+// The migration registry: the one list of shipped migrations. Names, per-table lists and the
+// search spec all derive from it; adding a migration is its own file plus one line here.
+import type { Item, SearchChange, TableRole } from '../types.ts';
+import type { MigrationInfo } from './migration.ts';
+import { sessionSearchKeywords } from './session-search-keywords.ts';
+import { sessionSortKey } from './session-sort-key.ts';
+import { sessionUserType } from './session-user-type.ts';
+import { tagUsageMode } from './tag-usage-mode.ts';
 
-export * from './session-sort-key.ts';
-export * from './session-user-type.ts';
-export * from './session-search-keywords.ts';
-export * from './tag-usage-mode.ts';
+export type { ItemPlanner, Lookup, MigrationInfo, SearchDefinition } from './migration.ts';
 
-export type ItemPlanner = (item: Item, ctx: PlanContext) => ItemChange | null;
+/** Every shipped migration, in planning order (the order their changes are merged in). */
+export const REGISTRY = [
+  sessionSortKey,
+  sessionUserType,
+  sessionSearchKeywords,
+  tagUsageMode,
+] as const satisfies readonly MigrationInfo[];
 
-export interface MigrationInfo {
-  name: MigrationName;
-  /** The DynamoDB table whose items drive the migration. */
-  table: TableRole;
-  /** Where the result is written: the same DynamoDB item, or its OpenSearch document. */
-  target: 'dynamodb' | 'search';
-  pikaVersion: string;
-  writes: readonly string[];
-  description: string;
-  /** DynamoDB planner; search migrations are planned by `planSearch` on the migrated item. */
-  plan?: ItemPlanner;
-}
+type Registered = (typeof REGISTRY)[number];
+export type MigrationName = Registered['name'];
+/** A table that some migration drives (its items are scanned, streamed and verified). */
+export type MigratedTable = Registered['table'];
 
-export const MIGRATIONS: Readonly<Record<MigrationName, MigrationInfo>> = {
-  'session-sort-key': {
-    name: 'session-sort-key',
-    table: 'session',
-    target: 'dynamodb',
-    pikaVersion: '0.5',
-    writes: ['source', 'chat_app_sk'],
-    description: "source defaults to 'user'; chat_app_sk = chat_app_id#user|component#last_update",
-    plan: planSortKey,
-  },
-  'session-user-type': {
-    name: 'session-user-type',
-    table: 'session',
-    target: 'dynamodb',
-    pikaVersion: '0.11',
-    writes: ['user_type'],
-    description: "user_type from the chat-user table when missing, else 'external-user'",
-    plan: planUserType,
-  },
-  'session-search-keywords': {
-    name: 'session-search-keywords',
-    table: 'session',
-    target: 'search',
-    pikaVersion: '0.11',
-    writes: ['invocation_mode_keyword', 'user_type_keyword', 'source_keyword'],
-    description: 'keyword copies of invocation_mode, user_type and source in the session index',
-  },
-  'tag-usage-mode': {
-    name: 'tag-usage-mode',
-    table: 'tag',
-    target: 'dynamodb',
-    pikaVersion: '0.5',
-    writes: ['usage_mode', 'chat_app_id'],
-    description:
-      "usage_mode 'global' for pika chart/image/prompt, else 'chat-app'; chat_app_id removed",
-    plan: planUsageMode,
-  },
-};
+/** All migration names in planning order. */
+export const ALL_MIGRATIONS: readonly MigrationName[] = REGISTRY.map((m) => m.name);
 
-/** All migrations in planning order (the order their changes are merged in). */
-export const ALL_MIGRATIONS: readonly MigrationName[] = [
-  'session-sort-key',
-  'session-user-type',
-  'session-search-keywords',
-  'tag-usage-mode',
-];
+/** Each migration by name. */
+export const MIGRATIONS = Object.fromEntries(
+  REGISTRY.map((m) => [m.name, m]),
+) as unknown as Readonly<Record<MigrationName, MigrationInfo<MigrationName>>>;
+
+/** The tables some migration drives, in registry order. */
+export const MIGRATED_TABLES: readonly MigratedTable[] = [...new Set(REGISTRY.map((m) => m.table))];
 
 /** Enabled migrations driven by `table`, in planning order. */
 export function migrationsFor(
   table: TableRole,
-  enabled: readonly MigrationName[],
-): MigrationInfo[] {
-  return ALL_MIGRATIONS.filter((n) => enabled.includes(n) && MIGRATIONS[n].table === table).map(
-    (n) => MIGRATIONS[n],
-  );
+  enabled: readonly string[] = ALL_MIGRATIONS,
+): MigrationInfo<MigrationName>[] {
+  return REGISTRY.filter((m) => m.table === table && enabled.includes(m.name));
+}
+
+/** Names of the migrations driven by `table`. */
+export function migrationNamesFor(table: TableRole): MigrationName[] {
+  return migrationsFor(table).map((m) => m.name);
+}
+
+/** The search side of `table`'s migrations, merged: what the search adapter is handed. */
+export interface SearchSpec {
+  fields: readonly string[];
+  mapping: { properties: Record<string, { type: string }> };
+  guard: string;
+}
+
+/**
+ * The merged mapping and fields of `table`'s search migrations, or undefined when it has
+ * none. They share one guard (the version guard of DESIGN.md point 5): a second guard would
+ * need a second bulk request, so it is refused here rather than silently dropped.
+ */
+export function searchSpecFor(table: TableRole): SearchSpec | undefined {
+  const defs = migrationsFor(table).flatMap((m) => (m.search ? [m.search] : []));
+  const [first] = defs;
+  if (!first) return undefined;
+  if (defs.some((d) => d.guard !== first.guard)) {
+    throw new Error(`search migrations of table ${table} must share one guard script`);
+  }
+  const properties = Object.assign({}, ...defs.map((d) => d.mapping.properties));
+  return { fields: Object.keys(properties), mapping: { properties }, guard: first.guard };
+}
+
+/** The merged search update of `table`'s enabled search migrations for the (migrated) item. */
+export function planSearchFor(
+  table: TableRole,
+  item: Item,
+  enabled: readonly string[],
+): SearchChange | null {
+  const changes = migrationsFor(table, enabled).flatMap((m) => {
+    const c = m.search?.plan(item);
+    return c ? [c] : [];
+  });
+  const [first, ...rest] = changes;
+  if (!first) return null;
+  return rest.length
+    ? { ...first, doc: Object.assign({}, first.doc, ...rest.map((c) => c.doc)) }
+    : first;
 }

@@ -2,6 +2,7 @@
 import { optionalString, requireString } from '../errors.ts';
 import { sessionKey } from '../keys.ts';
 import type { Condition, Item, ItemChange, PlanContext } from '../types.ts';
+import type { MigrationInfo } from './migration.ts';
 
 export const SORT_KEY_MIGRATION = 'session-sort-key' as const;
 
@@ -48,3 +49,14 @@ export function planSortKey(item: Item, _ctx: PlanContext = {}): ItemChange | nu
     migrations: [SORT_KEY_MIGRATION],
   };
 }
+
+export const sessionSortKey = {
+  name: SORT_KEY_MIGRATION,
+  table: 'session',
+  target: 'dynamodb',
+  pikaVersion: '0.5',
+  inputs: ['chat_app_id', 'last_update', 'source'],
+  writes: ['source', 'chat_app_sk'],
+  description: "source defaults to 'user'; chat_app_sk = chat_app_id#user|component#last_update",
+  plan: planSortKey,
+} as const satisfies MigrationInfo;

@@ -2,6 +2,7 @@
 import { LookupMissingError, optionalString } from '../errors.ts';
 import { sessionKey } from '../keys.ts';
 import type { Item, ItemChange, PlanContext } from '../types.ts';
+import type { MigrationInfo } from './migration.ts';
 
 export const USER_TYPE_MIGRATION = 'session-user-type' as const;
 
@@ -30,3 +31,15 @@ export function planUserType(item: Item, ctx: PlanContext = {}): ItemChange | nu
     migrations: [USER_TYPE_MIGRATION],
   };
 }
+
+export const sessionUserType = {
+  name: USER_TYPE_MIGRATION,
+  table: 'session',
+  target: 'dynamodb',
+  pikaVersion: '0.11',
+  inputs: ['user_id', 'user_type'],
+  writes: ['user_type'],
+  lookups: ['user-type'],
+  description: "user_type from the chat-user table when missing, else 'external-user'",
+  plan: planUserType,
+} as const satisfies MigrationInfo;

@@ -2,6 +2,7 @@
 import { MalformedItemError, describeType, optionalString } from '../errors.ts';
 import { tagKey } from '../keys.ts';
 import type { Condition, Item, ItemChange, PlanContext } from '../types.ts';
+import type { MigrationInfo } from './migration.ts';
 
 export const TAG_USAGE_MODE_MIGRATION = 'tag-usage-mode' as const;
 
@@ -49,3 +50,15 @@ export function planUsageMode(item: Item, _ctx: PlanContext = {}): ItemChange | 
   }
   return { table: 'tag', key, set, remove, conditions, migrations: [TAG_USAGE_MODE_MIGRATION] };
 }
+
+export const tagUsageMode = {
+  name: TAG_USAGE_MODE_MIGRATION,
+  table: 'tag',
+  target: 'dynamodb',
+  pikaVersion: '0.5',
+  inputs: ['scope', 'tag', 'usage_mode', 'chat_app_id'],
+  writes: ['usage_mode', 'chat_app_id'],
+  description:
+    "usage_mode 'global' for pika chart/image/prompt, else 'chat-app'; chat_app_id removed",
+  plan: planUsageMode,
+} as const satisfies MigrationInfo;

@@ -1,6 +1,8 @@
 // What an operator watches while a live migration runs: the DLQ must stay empty, the stream
 // consumer must keep up (IteratorAge), the function must not fail whole batches, and the
 // handler's own EMF counts (Migrated / Conflicts / Failed) show progress and trouble.
+// Namespace, service and metric names come from lib/config/defaults.ts, which the handler's
+// Powertools Metrics reads too: one declaration, so the alarms watch what the handler emits.
 import { Duration } from 'aws-cdk-lib';
 import {
   Alarm,
@@ -17,22 +19,22 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRIC, METRICS_NAMESPACE, SERVICES } from '../../config/defaults.ts';
 
 /**
- * Where the stream consumer's Powertools metrics land. They must match the handler's
- * `new Metrics({ namespace, serviceName })` (handlers/stream-consumer.ts): constructor
- * values win over POWERTOOLS_* variables, and Powertools adds `service` as a dimension.
+ * Where the stream consumer's Powertools metrics land (Powertools adds `service` as a
+ * dimension; constructor values win over POWERTOOLS_* variables).
  */
 export const STREAM_CONSUMER_METRICS = {
-  namespace: 'streamfill',
-  service: 'stream-consumer',
+  namespace: METRICS_NAMESPACE,
+  service: SERVICES.streamConsumer.service,
 } as const;
 
 export interface LiveMigrationAlarmsProps {
   fn: IFunction;
   dlq: IQueue;
   workQueue: IQueue;
-  /** IteratorAge (max over a minute) above this for 3 minutes raises the alarm. */
+  /** IteratorAge (max over a minute) above this for 3 minutes raises the alarm. @default 60 s (set by LiveMigration) */
   iteratorAgeThreshold: Duration;
   /** Alarm and OK notifications go here when given. */
   alarmTopic?: ITopic;
@@ -40,6 +42,12 @@ export interface LiveMigrationAlarmsProps {
   dashboardName?: string;
 }
 
+/**
+ * Four alarms (DLQ not empty, IteratorAge, function errors, Failed items) and a dashboard.
+ *
+ * @example
+ * new LiveMigrationAlarms(this, 'Alarms', { fn, dlq, workQueue, iteratorAgeThreshold: Duration.minutes(1) });
+ */
 export class LiveMigrationAlarms extends Construct {
   readonly dlqAlarm: Alarm;
   readonly iteratorAgeAlarm: Alarm;
@@ -69,12 +77,13 @@ export class LiveMigrationAlarms extends Construct {
     });
     const iteratorAge = props.fn.metric('IteratorAge', { statistic: 'Maximum', period: minute });
     const errors = props.fn.metricErrors({ statistic: 'Sum', period: minute });
-    const failed = emf('Failed');
+    const failed = emf(METRIC.failed);
 
     this.dlqAlarm = new Alarm(this, 'DlqNotEmpty', {
       alarmDescription:
         'streamfill: records are parked in the dead-letter queue (malformed items, or records ' +
-        'that kept failing). Inspect them, fix the cause, then `streamfill redrive`.',
+        'that kept failing). Inspect them and fix the cause; `streamfill redrive`, which ' +
+        'brings them back, arrives with the historic (backfill) path.',
       metric: dlqDepth,
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -140,8 +149,8 @@ export class LiveMigrationAlarms extends Construct {
       new GraphWidget({
         title: 'Items: migrated / conflicts / failed',
         left: [
-          emf('Migrated').with({ label: 'migrated' }),
-          emf('Conflicts').with({ label: 'conflicts (a newer write won)' }),
+          emf(METRIC.migrated).with({ label: 'migrated' }),
+          emf(METRIC.conflicts).with({ label: 'conflicts (a newer write won)' }),
         ],
         right: [failed.with({ label: 'failed' })],
         width: 8,

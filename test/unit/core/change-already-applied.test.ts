@@ -6,7 +6,7 @@ import {
   planSessionItem,
   planTagItem,
 } from '../../../lib/core/plan.ts';
-import type { MigrationName } from '../../../lib/core/types.ts';
+import type { MigrationName } from '../../../lib/core/migrations/index.ts';
 import {
   sessionWithUserTypesArb,
   tagItemArb,

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MalformedItemError, isMalformedItemError } from '../../../lib/core/errors.ts';
 import { planSessionItem, planTagItem } from '../../../lib/core/plan.ts';
-import type { Item, MigrationName } from '../../../lib/core/types.ts';
+import type { Item } from '../../../lib/core/types.ts';
+import type { MigrationName } from '../../../lib/core/migrations/index.ts';
 import {
   MISSING,
   junkArb,

@@ -9,7 +9,8 @@ import {
   planSessionItem,
   planTagItem,
 } from '../../../lib/core/plan.ts';
-import type { Condition, Item, ItemChange, MigrationName } from '../../../lib/core/types.ts';
+import type { Condition, Item, ItemChange } from '../../../lib/core/types.ts';
+import type { MigrationName } from '../../../lib/core/migrations/index.ts';
 import {
   REFERENCE_NOW_SECONDS,
   lookedUpUserTypeArb,
@@ -129,7 +130,7 @@ describe('planSessionItem: one merged change per item', () => {
           planTagItem(tag, {}, ALL),
         ]) {
           if (!change) continue;
-          const declared = change.migrations.flatMap((m) => MIGRATIONS[m].writes);
+          const declared = change.migrations.flatMap((m) => MIGRATIONS[m as MigrationName].writes);
           for (const a of [...Object.keys(change.set), ...change.remove])
             expect(declared).toContain(a);
           expect(Object.keys(change.set).length + change.remove.length).toBeGreaterThan(0);

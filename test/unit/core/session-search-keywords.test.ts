@@ -7,7 +7,7 @@ import {
   searchKeywordsSatisfied,
 } from '../../../lib/core/migrations/session-search-keywords.ts';
 import { applyChange, planSessionItem } from '../../../lib/core/plan.ts';
-import type { MigrationName } from '../../../lib/core/types.ts';
+import type { MigrationName } from '../../../lib/core/migrations/index.ts';
 import { sessionWithUserTypesArb } from '../../support/arbitraries.ts';
 
 const ALL: MigrationName[] = ['session-sort-key', 'session-user-type', 'session-search-keywords'];

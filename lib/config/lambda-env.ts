@@ -1,0 +1,85 @@
+// The Lambda side's configuration reader: the function's environment (set by the CDK
+// construct), validated once per container; every error names the variable and its value.
+import { z } from 'zod';
+import type { TableNames } from '../core/types.ts';
+import { ENV, SEARCH_INDEX, WRITE_CONCURRENCY } from './defaults.ts';
+
+export interface LambdaConfig {
+  tables: TableNames;
+  /** Unset: the search migrations are off. */
+  searchEndpoint: string | undefined;
+  searchIndex: string;
+  writeConcurrency: number;
+  /** Where malformed items are parked; unset: they are retried like any failure. */
+  dlqUrl: string | undefined;
+}
+
+/** A configuration problem: the message names the setting and the bad value. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const required = z.string({ error: 'is required' }).trim().min(1, { error: 'is required' });
+const optional = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => v || undefined);
+const positiveInt = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      ctx.addIssue({ code: 'custom', message: 'must be a positive integer' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const schema = z.object({
+  [ENV.sessionTable]: required,
+  [ENV.userTable]: required,
+  [ENV.tagTable]: optional,
+  [ENV.searchEndpoint]: optional,
+  [ENV.searchIndex]: optional,
+  [ENV.writeConcurrency]: positiveInt,
+  [ENV.dlqUrl]: optional,
+});
+
+/**
+ * Reads the Lambda function's configuration from its environment.
+ *
+ * @param env the variables to read. @default process.env
+ * @throws ConfigError listing every bad variable with its value
+ * @example
+ * const config = lambdaConfig(); // { tables: { session, user, tag }, searchIndex: 'session', … }
+ */
+export function lambdaConfig(env: NodeJS.ProcessEnv = process.env): LambdaConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      const value = env[name];
+      return value === undefined
+        ? `environment variable ${name} ${issue.message}`
+        : `environment variable ${name} ${issue.message}, got ${JSON.stringify(value)}`;
+    });
+    throw new ConfigError(problems.join('; '));
+  }
+  const v = parsed.data;
+  return {
+    tables: {
+      session: v[ENV.sessionTable],
+      user: v[ENV.userTable],
+      // The stream consumer never touches tags; the name only matters to the backfill worker.
+      tag: v[ENV.tagTable] ?? '',
+    },
+    searchEndpoint: v[ENV.searchEndpoint],
+    searchIndex: v[ENV.searchIndex] ?? SEARCH_INDEX,
+    writeConcurrency: v[ENV.writeConcurrency] ?? WRITE_CONCURRENCY,
+    dlqUrl: v[ENV.dlqUrl],
+  };
+}

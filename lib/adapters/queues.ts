@@ -1,7 +1,11 @@
 // The local stack's queues: the backfill work queue and the dead-letter queue it redrives into
 // (in AWS the CDK stack creates them with the same settings).
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DLQ_RETENTION_DAYS, WORK_QUEUE_MAX_RECEIVES } from '../config/defaults.ts';
+import {
+  DLQ_RETENTION_DAYS,
+  WORK_QUEUE_MAX_RECEIVES,
+  WORK_QUEUE_VISIBILITY_SECONDS,
+} from '../config/defaults.ts';
 
 export interface QueueUrls {
   work: string;
@@ -13,7 +17,7 @@ export interface QueueUrls {
  * after `maxReceiveCount` failed receives. Stream failures are sent to the DLQ directly.
  *
  * @param options.maxReceiveCount @default 5 (WORK_QUEUE_MAX_RECEIVES)
- * @param options.visibilityTimeoutSeconds @default 30
+ * @param options.visibilityTimeoutSeconds @default 360 (WORK_QUEUE_VISIBILITY_SECONDS: 6 × the function timeout)
  * @example
  * const { work, dlq } = await ensureQueues(sqs, { queueName: 'streamfill-work', dlqName: 'streamfill-dlq' });
  */
@@ -27,7 +31,7 @@ export async function ensureQueues(
   });
   const dlqArn = await queueArn(sqs, dlq);
   const work = await createQueue(sqs, names.queueName, {
-    VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
+    VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? WORK_QUEUE_VISIBILITY_SECONDS),
     RedrivePolicy: JSON.stringify({
       deadLetterTargetArn: dlqArn,
       maxReceiveCount: options.maxReceiveCount ?? WORK_QUEUE_MAX_RECEIVES,

@@ -26,6 +26,16 @@ export const SCAN_PAGE_SIZE = 500;
  */
 export const STREAM_RETRY_ATTEMPTS = { aws: 10, local: 3 } as const;
 
+/** Timeout of the Lambda functions (and of the local emulation's invocations). */
+export const FUNCTION_TIMEOUT_SECONDS = 60;
+
+/**
+ * Visibility timeout of the work queue: AWS's guidance for a queue read by Lambda is at least
+ * six times the function timeout (a batch may be retried by the poller while still in flight),
+ * and Lambda refuses a mapping whose queue is below the function timeout.
+ */
+export const WORK_QUEUE_VISIBILITY_SECONDS = FUNCTION_TIMEOUT_SECONDS * 6;
+
 /** Receives of a backfill message before SQS moves it to the dead-letter queue. */
 export const WORK_QUEUE_MAX_RECEIVES = 5;
 

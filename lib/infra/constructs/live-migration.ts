@@ -16,6 +16,8 @@ import { Construct } from 'constructs';
 import {
   BATCH_SIZE,
   DLQ_RETENTION_DAYS,
+  FUNCTION_TIMEOUT_SECONDS,
+  WORK_QUEUE_VISIBILITY_SECONDS,
   ENV,
   SEARCH_INDEX,
   STREAM_RETRY_ATTEMPTS,
@@ -153,14 +155,13 @@ export class LiveMigration extends Construct {
       retentionPeriod: Duration.days(DLQ_RETENTION_DAYS),
     });
 
-    const timeout = Duration.seconds(60);
+    const timeout = Duration.seconds(FUNCTION_TIMEOUT_SECONDS);
     this.workQueue = new Queue(this, 'WorkQueue', {
       ...(props.queueName && { queueName: props.queueName }),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(7),
-      // AWS guidance for a Lambda consumer: at least six times the function timeout.
-      visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
+      visibilityTimeout: Duration.seconds(WORK_QUEUE_VISIBILITY_SECONDS),
       deadLetterQueue: { queue: this.dlq, maxReceiveCount: WORK_QUEUE_MAX_RECEIVES },
     });
 

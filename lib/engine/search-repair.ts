@@ -1,0 +1,107 @@
+// Search-only repair tasks: a keyword update that failed (OpenSearch down) or found no document
+// (the app's indexer is behind) after the DynamoDB write had settled is retried later from the
+// work queue, so search trouble never holds up or dead-letters DynamoDB work.
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { packMessage, type SearchRepairMessage } from '../core/work-message.ts';
+import type { SearchChange } from '../core/types.ts';
+import type { SearchIndex } from '../adapters/search-index.ts';
+import { sendMessages } from '../adapters/work-queue.ts';
+
+/** Attempts of one repair before it is given up (then parked in the DLQ with its reason). */
+export const SEARCH_REPAIR_MAX_ATTEMPTS = 8;
+
+/** Delay before attempt `n` (1-based): 5 s, 10 s, 20 s … capped at SQS's 900 s maximum. */
+export function repairDelaySeconds(attempt: number): number {
+  return Math.min(900, 5 * 2 ** Math.max(0, attempt - 1));
+}
+
+export interface SearchRepairDeps {
+  search: SearchIndex;
+  sqs: SQSClient;
+  /** The work queue the repairs travel on. */
+  workQueueUrl: string;
+  maxAttempts?: number;
+}
+
+export type SearchRepairOutcome =
+  /** Applied, or a no-op because the document already holds these or newer keywords. */
+  | 'repaired'
+  /** Failed again (or the document is still missing) and re-enqueued with a longer delay. */
+  | 'rescheduled'
+  /** Gave up after the last attempt: the caller parks the message with `reason`. */
+  | 'failed';
+
+export interface SearchRepairResult {
+  outcome: SearchRepairOutcome;
+  reason?: string;
+}
+
+/** Turns keyword updates that did not land into repair messages (attempt 1). */
+export function repairMessagesFor(
+  changes: readonly { change: SearchChange; reason: string }[],
+): SearchRepairMessage[] {
+  return changes.map(({ change, reason }) => ({
+    v: 1,
+    kind: 'search-repair',
+    docId: change.id,
+    keywords: change.doc,
+    ...(change.version !== undefined && { version: change.version }),
+    attempt: 1,
+    reason,
+  }));
+}
+
+/** Enqueues repair messages with the back-off delay of their attempt. */
+export async function enqueueRepairs(
+  sqs: SQSClient,
+  workQueueUrl: string,
+  messages: readonly SearchRepairMessage[],
+): Promise<void> {
+  if (!messages.length) return;
+  await sendMessages(
+    sqs,
+    workQueueUrl,
+    messages.map((m) => ({ ...packMessage(m), delaySeconds: repairDelaySeconds(m.attempt) })),
+  );
+}
+
+/**
+ * Applies repair messages in one bulk request. A failure or a still-missing document is
+ * re-enqueued as the next attempt until `maxAttempts`; throws only when that re-enqueue fails
+ * (the caller then fails the messages and SQS redelivers them).
+ */
+export async function processSearchRepairs(
+  messages: readonly SearchRepairMessage[],
+  deps: SearchRepairDeps,
+): Promise<SearchRepairResult[]> {
+  const max = deps.maxAttempts ?? SEARCH_REPAIR_MAX_ATTEMPTS;
+  const changes: SearchChange[] = messages.map((m) => ({
+    id: m.docId,
+    doc: m.keywords,
+    ...(m.version !== undefined && { version: m.version }),
+  }));
+  let reasons: (string | undefined)[];
+  try {
+    const out = await deps.search.applyUpdates(changes);
+    reasons = out.map((o) =>
+      o.outcome === 'failed'
+        ? `search: ${o.error ?? 'update failed'}`
+        : o.outcome === 'search-missing'
+          ? 'search document still missing'
+          : undefined,
+    );
+  } catch (e) {
+    reasons = messages.map(() => `search: ${(e as Error).message}`);
+  }
+  const again: SearchRepairMessage[] = [];
+  const results = messages.map((m, i): SearchRepairResult => {
+    const reason = reasons[i];
+    if (reason === undefined) return { outcome: 'repaired' };
+    if (m.attempt >= max)
+      return { outcome: 'failed', reason: `${reason} (gave up after ${m.attempt} attempts)` };
+    again.push({ ...m, attempt: m.attempt + 1, reason });
+    return { outcome: 'rescheduled', reason };
+  });
+  await enqueueRepairs(deps.sqs, deps.workQueueUrl, again);
+  return results;
+}

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerBenchCommand } from './commands/bench.ts';
 import { registerDemoCommand } from './commands/demo.ts';
+import { registerIndexCommand } from './commands/index.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSeedCommand } from './commands/seed.ts';
 import { registerServicesCommand } from './commands/services.ts';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerBenchCommand(program);
   registerDemoCommand(program);
+  registerIndexCommand(program);
   return program;
 }
 

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBenchCommand } from './commands/bench.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerIndexCommand } from './commands/index.ts';
+import { registerPreflightCommand } from './commands/preflight.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSeedCommand } from './commands/seed.ts';
 import { registerServicesCommand } from './commands/services.ts';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerBenchCommand(program);
   registerDemoCommand(program);
   registerIndexCommand(program);
+  registerPreflightCommand(program);
   return program;
 }
 

@@ -78,7 +78,19 @@ export interface IndexChange {
  * Between `expand` and `switch`, run `streamfill index status --index <new> --wait` (ACTIVE,
  * no longer backfilling, and every item that should carry the new key does). After `contract`
  * the construct can be replaced by a plain `addGlobalSecondaryIndex(newIndex)`: same
- * definition, no change.
+ * definition, no change. To adopt it, replace your own `addGlobalSecondaryIndex(old)` call by
+ * this construct with `phase: 'before', previousPhase: 'before'` (no change), then step on:
+ *
+ * ```ts
+ * const sessions = new IndexMigration(this, 'SessionIndex', {
+ *   table: chatSessionTable,
+ *   oldIndex: { indexName: 'user-chat-app-index', partitionKey: userId, sortKey: chatAppId },
+ *   newIndex: { indexName: 'user-chat-app-sk-index', partitionKey: userId, sortKey: chatAppSk },
+ *   phase: 'expand',
+ *   previousPhase: 'before',
+ * });
+ * appFunction.addEnvironment('SESSION_INDEX', sessions.readIndexName);
+ * ```
  */
 export class IndexMigration extends Construct {
   /** The index the app should query in this phase (pass it to the app's configuration). */

@@ -2,7 +2,7 @@
 // sort-key change and ABCA #110's projection change, and every refusal at synth.
 import { App, Stack, aws_dynamodb as dynamodb } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   IndexMigration,
   type IndexDefinition,
@@ -123,6 +123,12 @@ const ABCA_NEW_CFN = {
     NonKeyAttributes: [...ABCA_BASE_ATTRS, 'matching_rule_ids'],
   },
 };
+
+// The first synthesis loads most of aws-cdk-lib (seconds on a busy machine): do it under the
+// hook timeout, not inside the first test's 5 s.
+beforeAll(() => {
+  Template.fromStack(sessionStack().stack);
+});
 
 describe('Pika 0.5: the session index moves to the chat_app_sk sort key', () => {
   const expected: Record<IndexMigrationPhase, { gsis: unknown[]; reads: string }> = {

@@ -4,6 +4,8 @@ import { Command, CommanderError } from 'commander';
 import { ENV } from '../lib/config/defaults.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { registerDemoCommand } from './commands/demo.ts';
+import { registerIndexCommand } from './commands/index.ts';
+import { registerPreflightCommand } from './commands/preflight.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSeedCommand } from './commands/seed.ts';
 import { registerServicesCommand } from './commands/services.ts';
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerBenchCommand(program);
   registerDemoCommand(program);
+  registerIndexCommand(program);
+  registerPreflightCommand(program);
   return program;
 }
 

@@ -143,8 +143,16 @@ export async function requireTable(
   tables: TableNames,
   role: TableRole,
 ): Promise<void> {
-  const tableName = tables[role];
+  await requireNamedTable(dynamodb, tables[role], settingName(`${role}Table`));
+}
+
+/** The same for a table named by a command's own option (`setting` says which flag to fix). */
+export async function requireNamedTable(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  setting: string,
+): Promise<void> {
   if (!(await tableExists(dynamodb, tableName))) {
-    throw new Error(`table "${tableName}" does not exist (set ${settingName(`${role}Table`)})`);
+    throw new Error(`table "${tableName}" does not exist (set ${setting})`);
   }
 }

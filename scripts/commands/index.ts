@@ -15,7 +15,7 @@ import {
   type CoverageSpec,
   type IndexVerdict,
 } from '../../lib/core/index-coverage.ts';
-import { configFrom, positiveInt, requireTable, withSharedOptions } from '../config.ts';
+import { configFrom, positiveInt, requireNamedTable, withSharedOptions } from '../config.ts';
 
 /** The session sort-key migration (Pika 0.5) derives chat_app_sk from these. */
 export const DEFAULT_BASE_ATTRIBUTES = ['chat_app_id', 'last_update'];
@@ -101,7 +101,7 @@ export function registerIndexCommand(program: Command): void {
     const table: string = opts.table ?? config.tables.session;
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });
     try {
-      await requireTable(
+      await requireNamedTable(
         clients.dynamodb,
         table,
         opts.table ? '--table' : '--session-table / STREAMFILL_SESSION_TABLE',

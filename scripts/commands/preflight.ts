@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { destroyClients, makeClients } from '../../lib/adapters/clients.ts';
 import type { Finding } from '../../lib/core/preflight.ts';
 import { runPreflight, type RunPreflightInput } from '../../lib/engine/preflight.ts';
-import { configFrom, positiveInt, requireTable, withSharedOptions } from '../config.ts';
+import { configFrom, positiveInt, requireNamedTable, withSharedOptions } from '../config.ts';
 
 /**
  * A Lambda client for counting stream readers, or why there is none: against DynamoDB Local
@@ -72,7 +72,7 @@ export function registerPreflightCommand(program: Command): void {
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });
     const lambda = preflightLambda();
     try {
-      await requireTable(
+      await requireNamedTable(
         clients.dynamodb,
         table,
         opts.table ? '--table' : '--session-table / STREAMFILL_SESSION_TABLE',

@@ -1,6 +1,8 @@
 // `streamfill bench live`: sustained application writes against the local stack while the
 // stream consumer runs in-process; measures write → derived-fields latency, throughput and
-// how many DynamoDB writes each changed item cost.
+// how many DynamoDB writes each changed item cost. A bare stream reader (same polling, no
+// processing) runs in the same run as the floor: on a shared 2-core machine absolute times say
+// more about the machine than about us, the ratio to the floor says what we add.
 import { randomBytes } from 'node:crypto';
 import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
 import { ensurePikaTables, ensureSessionIndex, putItems } from '../../local/pika-tables.ts';
@@ -10,6 +12,8 @@ import { verifyAll, type VerifyReport } from '../../lib/engine/verify.ts';
 import { AppSimulator } from '../../local/app-simulator.ts';
 import { LatencyTracker } from '../../local/latency-tracker.ts';
 import { startLocalRunner } from '../../local/runner.ts';
+import { DynamoDBStreamMapping } from '../../local/event-source/dynamodb-stream-mapping.ts';
+import { MemoryCheckpointStore } from '../../local/event-source/checkpoint.ts';
 import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
 
 export interface LiveBenchOptions {
@@ -28,6 +32,15 @@ export interface LiveBenchResult {
   appWrites: number;
   durationSeconds: number;
   latencyMs: { p50: number; p95: number; p99: number; max: number; samples: number };
+  /** The bare reader's write → visible latency: what any stream consumer here pays. */
+  floorMs: { p50: number; p95: number; p99: number; max: number; samples: number };
+  /** Stable keys for comparisons across machines (issue 8's contract). */
+  floor_p99_ms: number;
+  p99_ms: number;
+  p99_vs_floor: number;
+  achieved_writes_per_s: number;
+  /** Set when the application writer could not reach the asked rate (the machine is saturated). */
+  warning?: string;
   recordsPerSecond: number;
   streamRecords: number;
   dynamoWrites: number;
@@ -60,6 +73,22 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
     await deps.search!.ensureMapping();
 
     const latency = new LatencyTracker();
+    const floor = new LatencyTracker();
+    // The floor: a second reader of the same stream, polling like our mapping, doing nothing.
+    const bare = new DynamoDBStreamMapping({
+      tableName: tables.session,
+      streams: clients.streams,
+      dynamodb: clients.dynamodb,
+      batchSize: o.batchSize,
+      startingPosition: 'TRIM_HORIZON',
+      checkpoint: new MemoryCheckpointStore(),
+      handler: async (event) => {
+        floor.observe(event);
+        return { batchItemFailures: [] };
+      },
+      logger: { info: () => {}, warn: o.log, error: o.log },
+    });
+    await bare.start();
     let streamRecords = 0;
     let dynamoWrites = 0;
     let conflicts = 0;
@@ -107,7 +136,10 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
           const wait = due - performance.now();
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           const w = await sim.step();
-          if (w.item) latency.wrote(w.item, w.at);
+          if (w.item) {
+            latency.wrote(w.item, w.at);
+            floor.wrote(w.item, w.at);
+          }
         }
       }),
     );
@@ -118,6 +150,8 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
     const consumed = (performance.now() - started) / 1000;
     const stats = runner.stats();
     await runner.stop();
+    await bare.waitForIdle(120_000);
+    await bare.stop();
 
     const report = await verifyAll({
       doc: clients.doc,
@@ -130,12 +164,25 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
       0,
     );
     const round = (x: number): number => Math.round(x * 10) / 10;
+    const ours = latency.percentiles();
+    const bareMs = floor.percentiles();
+    const achievedRate = round(appWrites / writeSeconds);
     return {
       targetRate: o.rate,
-      achievedRate: round(appWrites / writeSeconds),
+      achievedRate,
       appWrites,
       durationSeconds: round(writeSeconds),
-      latencyMs: latency.percentiles(),
+      latencyMs: ours,
+      floorMs: bareMs,
+      floor_p99_ms: bareMs.p99,
+      p99_ms: ours.p99,
+      p99_vs_floor: Math.round((ours.p99 / bareMs.p99) * 100) / 100,
+      achieved_writes_per_s: achievedRate,
+      ...(achievedRate < o.rate * 0.95 && {
+        warning:
+          `the application writer reached ${achievedRate}/s of the ${o.rate}/s asked: ` +
+          'the machine is saturated, so absolute latencies overstate what the consumer adds; compare p99_vs_floor',
+      }),
       recordsPerSecond: round(streamRecords / consumed),
       streamRecords,
       dynamoWrites,

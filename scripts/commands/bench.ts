@@ -30,6 +30,7 @@ export function registerBenchCommand(program: Command): void {
         batchSize: opts.batchSize,
         log,
       });
+      if (r.warning) console.error(`warning: ${r.warning}`);
       console.log(opts.json ? JSON.stringify(r, null, 2) : renderLive(r));
     });
 }
@@ -46,6 +47,8 @@ function renderLive(r: LiveBenchResult): string {
     ['write → derived fields p95', `${r.latencyMs.p95} ms`, ''],
     ['write → derived fields p99', `${r.latencyMs.p99} ms`, '≤ 1000 ms'],
     ['write → derived fields max', `${r.latencyMs.max} ms (${r.latencyMs.samples} samples)`, ''],
+    ['floor: bare stream reader p50 / p99', `${r.floorMs.p50} ms / ${r.floorMs.p99} ms`, ''],
+    ['p99 ÷ floor p99', r.p99_vs_floor, '≤ 2'],
     ['stream records / s', r.recordsPerSecond, ''],
     [
       'DynamoDB writes ÷ items needing a change',

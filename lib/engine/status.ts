@@ -24,7 +24,9 @@ import {
 export interface StatusSources {
   sqs: SQSClient;
   dynamodb: DynamoDBClient;
-  store: BackfillStateStore;
+  /** Absent when the state table does not exist yet: no run, no heartbeat (`storeMissing` says why). */
+  store?: BackfillStateStore;
+  storeMissing?: string;
   queues: { work: { name: string; url: string }; dlq: { name: string; url: string } };
   /** The table the backfill scans (its run record is looked up by this name). */
   tableName: string;
@@ -48,8 +50,10 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
     peekQueue(src.sqs, src.queues.dlq.url, { max: src.dlqSample ?? 100 }),
     consumerStatus(src, nowMs),
     (async () => {
-      const run = await src.store.getRun(src.tableName);
-      return run ? scanStatus(run, await src.store.getCheckpoints(run.runId), nowMs) : null;
+      const run = await src.store?.getRun(src.tableName);
+      return run && src.store
+        ? scanStatus(run, await src.store.getCheckpoints(run.runId), nowMs)
+        : null;
     })(),
     oldestAge(src),
   ]);
@@ -81,6 +85,12 @@ async function oldestAge(
 
 async function consumerStatus(src: StatusSources, nowMs: number): Promise<ConsumerStatus> {
   if (src.mode === 'local') {
+    if (!src.store) {
+      return {
+        ...consumerFromHeartbeat(undefined, nowMs),
+        detail: src.storeMissing ?? 'no state store',
+      };
+    }
     const hb = await src.store.getHeartbeat(src.consumerComponent ?? 'stream-consumer');
     return consumerFromHeartbeat(hb, nowMs);
   }

@@ -48,28 +48,20 @@ export async function metricMax(
 }
 
 /** The SQS queue's oldest message age (s), max over the last 5 minutes. */
-export function oldestMessageAgeSeconds(
-  cloudwatch: CloudWatchClient,
-  queueName: string,
-): Promise<number | undefined> {
-  return metricMax(cloudwatch, {
+export const oldestMessageAgeSeconds = (cloudwatch: CloudWatchClient, queueName: string) =>
+  metricMax(cloudwatch, {
     namespace: 'AWS/SQS',
     name: 'ApproximateAgeOfOldestMessage',
     dimensions: { QueueName: queueName },
   });
-}
 
 /** The stream consumer's IteratorAge (ms), max over the last 5 minutes. */
-export function iteratorAgeMs(
-  cloudwatch: CloudWatchClient,
-  functionName: string,
-): Promise<number | undefined> {
-  return metricMax(cloudwatch, {
+export const iteratorAgeMs = (cloudwatch: CloudWatchClient, functionName: string) =>
+  metricMax(cloudwatch, {
     namespace: 'AWS/Lambda',
     name: 'IteratorAge',
     dimensions: { FunctionName: functionName },
   });
-}
 
 /** State of `functionName`'s mapping on `streamArn` (`Enabled`, `Disabled`, …); undefined if none. */
 export async function eventSourceMappingState(

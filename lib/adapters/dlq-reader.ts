@@ -88,52 +88,57 @@ export async function leaseMessages(
   return [...out.values()];
 }
 
-function checkFailed(what: string, queueUrl: string, failed: { Id?: string; Message?: string }[]) {
-  if (failed.length) {
-    throw new Error(
-      `${what} in ${queueUrl} failed for ${failed.length} message(s): ${failed.map((f) => `${f.Id}: ${f.Message}`).join('; ')}`,
-    );
+// One batch call per 10 entries; any failed entry fails the whole operation, loudly.
+async function perTen(
+  what: string,
+  queueUrl: string,
+  entries: readonly DlqEntry[],
+  call: (chunk: readonly DlqEntry[]) => Promise<{ Failed?: { Id?: string; Message?: string }[] }>,
+): Promise<void> {
+  for (let i = 0; i < entries.length; i += 10) {
+    const failed = (await call(entries.slice(i, i + 10))).Failed ?? [];
+    if (failed.length) {
+      throw new Error(
+        `${what} in ${queueUrl} failed for ${failed.length} message(s): ${failed.map((f) => `${f.Id}: ${f.Message}`).join('; ')}`,
+      );
+    }
   }
 }
 
 /** Deletes leased messages (after their content was accepted elsewhere). */
-export async function deleteMessages(
+export function deleteMessages(
   sqs: SQSClient,
-  queueUrl: string,
+  QueueUrl: string,
   entries: readonly DlqEntry[],
 ): Promise<void> {
-  for (let i = 0; i < entries.length; i += 10) {
-    const chunk = entries.slice(i, i + 10);
-    const res = await sqs.send(
+  return perTen('DeleteMessageBatch', QueueUrl, entries, (chunk) =>
+    sqs.send(
       new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
+        QueueUrl,
         Entries: chunk.map((e, j) => ({ Id: `d${j}`, ReceiptHandle: e.receiptHandle })),
       }),
-    );
-    checkFailed('DeleteMessageBatch', queueUrl, res.Failed ?? []);
-  }
+    ),
+  );
 }
 
 /** Makes leased messages visible again now (they stay in the queue, unchanged). */
-export async function releaseMessages(
+export function releaseMessages(
   sqs: SQSClient,
-  queueUrl: string,
+  QueueUrl: string,
   entries: readonly DlqEntry[],
 ): Promise<void> {
-  for (let i = 0; i < entries.length; i += 10) {
-    const chunk = entries.slice(i, i + 10);
-    const res = await sqs.send(
+  return perTen('ChangeMessageVisibilityBatch', QueueUrl, entries, (chunk) =>
+    sqs.send(
       new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queueUrl,
+        QueueUrl,
         Entries: chunk.map((e, j) => ({
           Id: `v${j}`,
           ReceiptHandle: e.receiptHandle,
           VisibilityTimeout: 0,
         })),
       }),
-    );
-    checkFailed('ChangeMessageVisibilityBatch', queueUrl, res.Failed ?? []);
-  }
+    ),
+  );
 }
 
 /** The URL of an existing queue; a clear error naming `setting` when it does not exist. */

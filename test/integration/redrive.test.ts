@@ -22,6 +22,7 @@ import {
   type ItemsMessage,
 } from '../../lib/core/work-message.ts';
 import { redrive } from '../../lib/engine/redrive.ts';
+import { repairMessagesFor } from '../../lib/engine/search-repair.ts';
 import { DynamoDBStreamMapping } from '../../local/event-source/dynamodb-stream-mapping.ts';
 import type { StreamOnFailureMessage } from '../../local/event-source/stream-event.ts';
 import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
@@ -129,14 +130,10 @@ describe('redrive', () => {
     runId: 'r1',
     items: [{ key: { user_id: 'u0', session_id: 's0' }, inputs: { chat_app_id: 'app1' } }],
   };
-  const repairBody = encodeWorkMessage({
-    v: 1,
-    kind: 'search-repair',
-    docId: 's1',
-    keywords: { source_keyword: 'user' },
-    attempt: 3,
-    reason: 'search down',
-  });
+  const [repair] = repairMessagesFor([
+    { change: { id: 's1', doc: { source_keyword: 'user' } }, reason: 'search down' },
+  ]);
+  const repairBody = encodeWorkMessage(repair!);
 
   it('puts every kind in the DLQ', async () => {
     await send(queues.dlq, packItems('session', itemsMsg.items, { runId: 'r1' })[0]!.body);

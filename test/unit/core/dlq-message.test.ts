@@ -47,15 +47,16 @@ describe('classifyDlqBody', () => {
     const m = classifyDlqBody(body);
     expect(m.kind).toBe('work');
     expect(breakdownKind(m)).toBe('items');
-    const repair = encodeWorkMessage({
+    const task = encodeWorkMessage({
       v: 1,
-      kind: 'search-repair',
-      docId: 'd',
-      keywords: { a: 'b' },
-      attempt: 1,
-      reason: 'r',
+      kind: 'scan-segment',
+      table: 'session',
+      runId: 'r',
+      segment: 1,
+      totalSegments: 4,
+      pageSize: 100,
     });
-    expect(breakdownKind(classifyDlqBody(repair))).toBe('search-repair');
+    expect(breakdownKind(classifyDlqBody(task))).toBe('scan-segment');
   });
 
   it("reads Lambda's on-failure record: the range, and the keys when streamfill's extension has them", () => {

@@ -6,9 +6,11 @@ import { registerBenchCommand } from './commands/bench.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerIndexCommand } from './commands/index.ts';
 import { registerPreflightCommand } from './commands/preflight.ts';
+import { registerRedriveCommand } from './commands/redrive.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSeedCommand } from './commands/seed.ts';
 import { registerServicesCommand } from './commands/services.ts';
+import { registerStatusCommand } from './commands/status.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
 
 export function buildProgram(): Command {
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerIndexCommand(program);
   registerPreflightCommand(program);
+  registerStatusCommand(program);
+  registerRedriveCommand(program);
   return program;
 }
 

@@ -55,6 +55,9 @@ export const LOCAL_TABLE_NAMES: TableNames = {
 /** Queue names of the local stack; the CDK stack lets CloudFormation generate them. */
 export const LOCAL_QUEUE_NAMES = { work: 'streamfill-work', dlq: 'streamfill-dlq' } as const;
 
+/** The backfill state table (run record, segment checkpoints, consumer heartbeat) of the local stack. */
+export const STATE_TABLE = 'streamfill-state-local';
+
 /** Environment variables, shared by the CLI (with its flags) and the Lambda functions. */
 export const ENV = {
   sessionTable: 'STREAMFILL_SESSION_TABLE',
@@ -62,6 +65,7 @@ export const ENV = {
   tagTable: 'STREAMFILL_TAG_TABLE',
   queueName: 'STREAMFILL_QUEUE',
   dlqName: 'STREAMFILL_DLQ',
+  stateTable: 'STREAMFILL_STATE_TABLE',
   /** Lambda only: the DLQ's URL, where the handler parks malformed items. */
   dlqUrl: 'STREAMFILL_DLQ_URL',
   searchEndpoint: 'SEARCH_ENDPOINT',

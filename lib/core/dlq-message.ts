@@ -1,0 +1,191 @@
+// What a dead-letter body is (a work message SQS moved, Lambda's stream on-failure record, an
+// item streamfill parked, or something else) and what a redrive does with each: pure.
+import { z } from 'zod';
+import { MIGRATED_TABLES, migrationsFor, type MigratedTable } from './migrations/index.ts';
+import { decodeWorkMessage, isWorkMessageDecodeError, type WorkMessage } from './work-message.ts';
+import { keyId } from './keys.ts';
+import { KEY_ATTRIBUTES, type Key, type TableNames, type TableRole } from './types.ts';
+
+/** Lambda's `DDBStreamBatchInfo`: the range of one shard whose records a stream batch gave up on. */
+export interface StreamBatchInfo {
+  shardId: string;
+  startSequenceNumber: string;
+  endSequenceNumber: string;
+  batchSize: number;
+  streamArn: string;
+  approximateArrivalOfFirstRecord?: string;
+  approximateArrivalOfLastRecord?: string;
+}
+
+/** A record streamfill parked (`streamfill.parked/1`, lib/adapters/dead-letters.ts). */
+export interface ParkedBody {
+  source: string;
+  reason: string;
+  /** The real table name. */
+  table: string;
+  key: Key;
+  parkedAt?: string;
+}
+
+export type DlqMessage =
+  | { kind: 'work'; message: WorkMessage }
+  | {
+      kind: 'stream-failure';
+      info: StreamBatchInfo;
+      condition: string;
+      /** The handler's error, when the body says (streamfill's local extension). */
+      reason?: string;
+      /**
+       * Keys of the failed records when the body carries them (streamfill's local extension);
+       * Lambda's own body carries only the range, so AWS bodies have none.
+       */
+      keys?: Key[];
+    }
+  | { kind: 'parked'; parked: ParkedBody }
+  | { kind: 'unknown'; problem: string };
+
+export type DlqKind = DlqMessage['kind'];
+/** The kinds status and redrive count, work messages split by their own kind. */
+export type DlqBreakdownKind = Exclude<DlqKind, 'work'> | WorkMessage['kind'];
+export const DLQ_BREAKDOWN_KINDS: readonly DlqBreakdownKind[] = [
+  'items',
+  'scan-segment',
+  'search-repair',
+  'stream-failure',
+  'parked',
+  'unknown',
+];
+
+const seq = z.string().regex(/^\d+$/, 'must be a decimal sequence number');
+const batchInfoSchema = z.object({
+  shardId: z.string().min(1),
+  startSequenceNumber: seq,
+  endSequenceNumber: seq,
+  batchSize: z.number().int().min(0),
+  streamArn: z.string().min(1),
+  approximateArrivalOfFirstRecord: z.string().optional(),
+  approximateArrivalOfLastRecord: z.string().optional(),
+});
+const onFailureSchema = z.object({
+  requestContext: z.object({ condition: z.string() }).partial().optional(),
+  DDBStreamBatchInfo: batchInfoSchema,
+  streamfill: z
+    .object({
+      reason: z.string().optional(),
+      records: z
+        .array(z.object({ dynamodb: z.object({ Keys: z.record(z.string(), z.unknown()) }) }))
+        .optional(),
+    })
+    .optional(),
+});
+const parkedSchema = z.object({
+  version: z.literal('streamfill.parked/1'),
+  source: z.string(),
+  reason: z.string(),
+  table: z.string().min(1),
+  key: z.record(z.string(), z.union([z.string(), z.number()])),
+  parkedAt: z.string().optional(),
+});
+
+// Lambda's JSON form of a key ({ S } / { N }); other types are not key types.
+function keyFromImage(image: Record<string, unknown>): Key | undefined {
+  const key: Key = {};
+  for (const [name, v] of Object.entries(image)) {
+    const av = v as { S?: unknown; N?: unknown };
+    if (typeof av.S === 'string') key[name] = av.S;
+    else if (typeof av.N === 'string') key[name] = Number(av.N);
+    else return undefined;
+  }
+  return key;
+}
+
+/** Classifies one dead-letter body; never throws (an unreadable body is `unknown`, with why). */
+export function classifyDlqBody(body: string): DlqMessage {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch (e) {
+    return { kind: 'unknown', problem: `body is not JSON (${(e as Error).message})` };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { kind: 'unknown', problem: 'body is not a JSON object' };
+  }
+  const r = raw as Record<string, unknown>;
+  if ('DDBStreamBatchInfo' in r) {
+    const p = onFailureSchema.safeParse(r);
+    if (!p.success) {
+      return {
+        kind: 'unknown',
+        problem: `stream on-failure record without a readable DDBStreamBatchInfo: ${p.error.issues[0]?.message ?? ''}`,
+      };
+    }
+    const records = p.data.streamfill?.records;
+    const keys = records?.map((x) => keyFromImage(x.dynamodb.Keys));
+    return {
+      kind: 'stream-failure',
+      info: p.data.DDBStreamBatchInfo,
+      condition: p.data.requestContext?.condition ?? 'unknown',
+      ...(p.data.streamfill?.reason !== undefined && { reason: p.data.streamfill.reason }),
+      ...(keys && keys.every((k) => k !== undefined) && { keys: keys as Key[] }),
+    };
+  }
+  if (r.version === 'streamfill.parked/1') {
+    const p = parkedSchema.safeParse(r);
+    if (!p.success) {
+      return {
+        kind: 'unknown',
+        problem: `parked record: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      };
+    }
+    return { kind: 'parked', parked: p.data };
+  }
+  try {
+    return { kind: 'work', message: decodeWorkMessage(body) };
+  } catch (e) {
+    if (!isWorkMessageDecodeError(e)) throw e;
+    return { kind: 'unknown', problem: e.message };
+  }
+}
+
+export function breakdownKind(m: DlqMessage): DlqBreakdownKind {
+  return m.kind === 'work' ? m.message.kind : m.kind;
+}
+
+export function emptyBreakdown(): Record<DlqBreakdownKind, number> {
+  return Object.fromEntries(DLQ_BREAKDOWN_KINDS.map((k) => [k, 0])) as Record<
+    DlqBreakdownKind,
+    number
+  >;
+}
+
+/** The table name in a stream ARN (`arn:aws:dynamodb:…:table/NAME/stream/LABEL`). */
+export function tableNameOfStreamArn(streamArn: string): string | undefined {
+  return /:table\/([^/]+)\/stream\//.exec(streamArn)?.[1];
+}
+
+/** The migrated table a real table name is, under the configured names. */
+export function migratedRoleOf(tables: TableNames, tableName: string): MigratedTable | undefined {
+  return MIGRATED_TABLES.find((role) => tables[role] === tableName);
+}
+
+/**
+ * What a work item of `table` carries: its key attributes and every input of its migrations
+ * (the registry says which); the worker plans from them and conditions its write on them.
+ */
+export function workAttributesFor(table: TableRole): string[] {
+  return [...new Set([...KEY_ATTRIBUTES[table], ...migrationsFor(table).flatMap((m) => m.inputs)])];
+}
+
+/** Keys in first-seen order without repeats (a range holds every change of a hot item). */
+export function uniqueKeys(table: TableRole, keys: readonly Key[]): Key[] {
+  const byId = new Map<string, Key>();
+  for (const k of keys) if (!byId.has(keyId(table, k))) byId.set(keyId(table, k), k);
+  return [...byId.values()];
+}
+
+/** `a < b`, `=`, `>` for DynamoDB Streams sequence numbers (decimal strings of any length). */
+export function compareSequence(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}

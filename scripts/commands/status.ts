@@ -1,0 +1,204 @@
+// `streamfill status`: one look at the whole migration — work queue, DLQ (peeked, never consumed),
+// the stream consumer and the scan's progress — locally or on AWS; `--watch` repeats it.
+import { Option, type Command } from 'commander';
+import Table from 'cli-table3';
+import { makeAwsObserver } from '../../lib/adapters/aws-metrics.ts';
+import {
+  DynamoStateStore,
+  FileStateStore,
+  type BackfillStateStore,
+} from '../../lib/adapters/backfill-state.ts';
+import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
+import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
+import { tableExists } from '../../lib/adapters/tables.ts';
+import { ENV, SERVICES, STATE_TABLE } from '../../lib/config/defaults.ts';
+import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
+import { STATUS_JSON_KEYS, statusLine, type StatusReport } from '../../lib/core/status-report.ts';
+import { formatWait } from '../../lib/core/throttle.ts';
+import { collectStatus, type StatusSources } from '../../lib/engine/status.ts';
+import { configFrom, positiveInt, settingName, withSharedOptions, type Config } from '../config.ts';
+
+/** Local when the SDK is pointed at local endpoints (as `makeClients` decides credentials). */
+export function isLocalMode(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL_SQS);
+}
+
+/** `--state-table` / `--checkpoint-file`: the options of the backfill state store. */
+export function withStateStoreOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--state-table <name>', 'backfill state table (run, checkpoints, heartbeat)')
+        .env(ENV.stateTable)
+        .default(STATE_TABLE),
+    )
+    .option('--checkpoint-file <path>', 'read the state from this JSON file instead of the table');
+}
+
+/** The state store a command's options name; undefined (with why) when the table is missing. */
+export async function openStateStore(
+  clients: Clients,
+  opts: { stateTable: string; checkpointFile?: string },
+): Promise<{ store?: BackfillStateStore; missing?: string }> {
+  if (opts.checkpointFile) return { store: new FileStateStore(opts.checkpointFile) };
+  if (!(await tableExists(clients.dynamodb, opts.stateTable))) {
+    return {
+      missing: `state table "${opts.stateTable}" does not exist: no backfill or \`streamfill run\` has used it yet (set --state-table / ${ENV.stateTable})`,
+    };
+  }
+  return { store: new DynamoStateStore(clients.doc, opts.stateTable) };
+}
+
+const seconds = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new Error(`--watch must be a positive number of seconds, got "${value}"`);
+  }
+  return n;
+};
+
+export function registerStatusCommand(program: Command): void {
+  const cmd = withStateStoreOptions(
+    withSharedOptions(
+      program
+        .command('status')
+        .description(
+          'Work queue and DLQ depth, stream lag and consumer state, scan progress and ETA. ' +
+            'Locally (AWS_ENDPOINT_URL_* set) from the state store; on AWS from CloudWatch and Lambda.',
+        )
+        .option('--json', 'print the report as JSON (keys below)', false)
+        .option('--watch <seconds>', 'repeat every SECONDS until interrupted', seconds)
+        .option('--table <name>', 'the table whose backfill run to show (default: --session-table)')
+        .option(
+          '--consumer-function <name>',
+          'AWS: the stream consumer Lambda function (its mapping state and IteratorAge)',
+        )
+        .option(
+          '--dlq-sample <n>',
+          'DLQ messages to peek for the breakdown by kind',
+          positiveInt('--dlq-sample'),
+          100,
+        ),
+    ),
+  );
+  cmd.addHelpText(
+    'after',
+    `
+Notes:
+  Oldest message age: CloudWatch ApproximateAgeOfOldestMessage on AWS; "n/a locally" (ElasticMQ has
+  no such attribute, and receiving work messages to find out would count towards maxReceiveCount).
+  DLQ breakdown: a peek with VisibilityTimeout 0 — nothing is consumed or hidden, but each peek
+  adds to the messages' ApproximateReceiveCount (harmless on the DLQ: it has no redrive policy).
+  Consumer: locally the heartbeat \`streamfill run\` writes to the state store (stale after 30 s);
+  on AWS the event source mapping's State and IteratorAge (max over 5 min), with --consumer-function.
+  Exit status: 0 whenever the report was produced; 1 on bad input or unreachable services.
+
+JSON keys (--json; stable):
+${STATUS_JSON_KEYS}`,
+  );
+  cmd.action(async (opts) => {
+    const config = configFrom(opts);
+    const clients = makeClients({ searchEndpoint: config.searchEndpoint });
+    const mode = isLocalMode() ? 'local' : 'aws';
+    const aws = mode === 'aws' ? makeAwsObserver() : undefined;
+    try {
+      const sources = await statusSources(clients, config, opts, mode);
+      if (aws) sources.aws = aws;
+      for (;;) {
+        const report = await collectStatus(sources);
+        console.log(opts.json ? JSON.stringify(report, null, 2) : renderStatus(report));
+        if (!opts.watch) break;
+        await new Promise((r) => setTimeout(r, opts.watch * 1000));
+        if (!opts.json) console.log('');
+      }
+    } finally {
+      aws?.close();
+      destroyClients(clients);
+    }
+  });
+}
+
+async function statusSources(
+  clients: Clients,
+  config: Config,
+  opts: Record<string, unknown>,
+  mode: 'local' | 'aws',
+): Promise<StatusSources> {
+  const [work, dlq, state] = await Promise.all([
+    existingQueueUrl(clients.sqs, config.queueName, settingName('queueName')),
+    existingQueueUrl(clients.sqs, config.dlqName, settingName('dlqName')),
+    openStateStore(clients, opts as { stateTable: string; checkpointFile?: string }),
+  ]);
+  return {
+    sqs: clients.sqs,
+    dynamodb: clients.dynamodb,
+    ...(state.store && { store: state.store }),
+    ...(state.missing && { storeMissing: state.missing }),
+    queues: {
+      work: { name: config.queueName, url: work },
+      dlq: { name: config.dlqName, url: dlq },
+    },
+    tableName: (opts.table as string | undefined) ?? config.tables.session,
+    mode,
+    ...(typeof opts.consumerFunction === 'string' && { consumerFunction: opts.consumerFunction }),
+    consumerComponent: SERVICES.streamConsumer.service,
+    dlqSample: opts.dlqSample as number,
+  };
+}
+
+const num = (x: number): string => new Intl.NumberFormat('en-US').format(Math.round(x));
+const pct = (f: number | null): string => (f === null ? '?' : `${(f * 100).toFixed(1)}%`);
+
+/** The human report: a gh-ost-like status line, then the details as tables. */
+export function renderStatus(r: StatusReport): string {
+  const lines = [statusLine(r), ''];
+  const q = new Table({ head: ['queue', 'visible', 'in flight', 'delayed', 'oldest'] });
+  q.push([
+    r.queue.name,
+    num(r.queue.visible),
+    num(r.queue.inFlight),
+    num(r.queue.delayed),
+    r.queue.oldestAgeSeconds === null
+      ? r.queue.oldestAgeSource
+      : formatWait(r.queue.oldestAgeSeconds * 1_000),
+  ]);
+  q.push([r.dlq.name, num(r.dlq.visible), num(r.dlq.inFlight), num(r.dlq.delayed), '']);
+  lines.push(q.toString());
+  const kinds = DLQ_BREAKDOWN_KINDS.filter((k) => r.dlq.byKind[k] > 0);
+  lines.push(
+    r.dlq.sampled
+      ? `DLQ by kind (${r.dlq.sampled} peeked): ${kinds.map((k) => `${k} ${r.dlq.byKind[k]}`).join(', ')}`
+      : 'DLQ: empty',
+  );
+  const c = r.consumer;
+  lines.push(
+    `Consumer (${c.source}): ${c.state}; lag ${c.lagMs === null ? '?' : formatWait(c.lagMs)}; ${c.detail}`,
+  );
+  if (r.scan) {
+    const s = r.scan;
+    lines.push(
+      `Scan ${s.runId} of ${s.table}: ${s.status}${s.pauseRequested ? ' (pause requested)' : ''}, ` +
+        `${pct(s.fraction)} (${s.basis}), ${s.etaText}; started ${s.startedAt}, last activity ${s.updatedAt}`,
+    );
+    const t = new Table({ head: ['segment', 'scanned', 'enqueued', 'skipped', 'done', 'updated'] });
+    for (const g of s.segments) {
+      t.push([
+        g.segment,
+        num(g.scanned),
+        num(g.enqueued),
+        num(g.skipped),
+        g.done ? 'yes' : '',
+        g.updatedAt ?? '',
+      ]);
+    }
+    t.push([
+      'all',
+      num(s.scanned),
+      num(s.enqueued),
+      num(s.skipped),
+      `${s.segmentsDone}/${s.totalSegments}`,
+      '',
+    ]);
+    lines.push(t.toString());
+  } else lines.push('Scan: no backfill run for this table');
+  return lines.join('\n');
+}

@@ -1,0 +1,153 @@
+// Classification of dead-letter bodies and the small pure helpers redrive relies on.
+import { describe, expect, it } from 'vitest';
+import {
+  breakdownKind,
+  classifyDlqBody,
+  compareSequence,
+  migratedRoleOf,
+  tableNameOfStreamArn,
+  uniqueKeys,
+  workAttributesFor,
+} from '../../../lib/core/dlq-message.ts';
+import { encodeWorkMessage, packItems } from '../../../lib/core/work-message.ts';
+import { buildStreamOnFailureMessage } from '../../../local/event-source/stream-event.ts';
+
+const arn =
+  'arn:aws:dynamodb:us-east-1:123456789012:table/chat-session-x/stream/2024-01-01T00:00:00.000';
+
+const onFailure = () =>
+  buildStreamOnFailureMessage({
+    condition: 'RetryAttemptsExhausted',
+    requestId: 'r',
+    functionArn: 'arn:aws:lambda:us-east-1:1:function:f',
+    approximateInvokeCount: 1,
+    shardId: 'shardId-1',
+    streamArn: arn,
+    reason: 'boom',
+    records: [
+      {
+        dynamodb: {
+          SequenceNumber: '100',
+          Keys: { user_id: { S: 'u1' }, session_id: { S: 's1' } },
+        },
+      },
+      {
+        dynamodb: {
+          SequenceNumber: '205',
+          Keys: { user_id: { S: 'u1' }, session_id: { S: 's2' } },
+        },
+      },
+    ],
+  });
+
+describe('classifyDlqBody', () => {
+  it('reads a work message by its own kind', () => {
+    const body = packItems('session', [{ key: { user_id: 'u', session_id: 's' }, inputs: {} }])[0]!
+      .body;
+    const m = classifyDlqBody(body);
+    expect(m.kind).toBe('work');
+    expect(breakdownKind(m)).toBe('items');
+    const task = encodeWorkMessage({
+      v: 1,
+      kind: 'scan-segment',
+      table: 'session',
+      runId: 'r',
+      segment: 1,
+      totalSegments: 4,
+      pageSize: 100,
+    });
+    expect(breakdownKind(classifyDlqBody(task))).toBe('scan-segment');
+  });
+
+  it("reads Lambda's on-failure record: the range, and the keys when streamfill's extension has them", () => {
+    const m = classifyDlqBody(JSON.stringify(onFailure()));
+    expect(m).toMatchObject({
+      kind: 'stream-failure',
+      condition: 'RetryAttemptsExhausted',
+      reason: 'boom',
+      info: {
+        shardId: 'shardId-1',
+        startSequenceNumber: '100',
+        endSequenceNumber: '205',
+        batchSize: 2,
+      },
+      keys: [
+        { user_id: 'u1', session_id: 's1' },
+        { user_id: 'u1', session_id: 's2' },
+      ],
+    });
+    const { streamfill: _x, ...aws } = onFailure();
+    const bare = classifyDlqBody(JSON.stringify(aws));
+    expect(bare.kind).toBe('stream-failure');
+    expect(bare).not.toHaveProperty('keys');
+  });
+
+  it('reads a parked record', () => {
+    const body = JSON.stringify({
+      version: 'streamfill.parked/1',
+      source: 'stream-consumer',
+      reason: 'chat_app_id missing',
+      table: 't',
+      key: { user_id: 'u' },
+      parkedAt: 'now',
+      record: {},
+    });
+    expect(classifyDlqBody(body)).toMatchObject({
+      kind: 'parked',
+      parked: { reason: 'chat_app_id missing', key: { user_id: 'u' } },
+    });
+  });
+
+  it('calls anything else unknown, saying why, and never throws', () => {
+    expect(classifyDlqBody('nope')).toMatchObject({
+      kind: 'unknown',
+      problem: expect.stringContaining('not JSON'),
+    });
+    expect(classifyDlqBody('[1]')).toMatchObject({ kind: 'unknown' });
+    expect(classifyDlqBody('{"v":1,"kind":"items","table":"session","items":[]}')).toMatchObject({
+      kind: 'unknown',
+      problem: expect.stringContaining('items: is empty'),
+    });
+    expect(classifyDlqBody('{"DDBStreamBatchInfo":{"shardId":"x"}}').kind).toBe('unknown');
+    expect(classifyDlqBody('{"version":"streamfill.parked/1"}').kind).toBe('unknown');
+  });
+});
+
+describe('redrive helpers', () => {
+  it('finds the table of a stream ARN and its role under the configured names', () => {
+    expect(tableNameOfStreamArn(arn)).toBe('chat-session-x');
+    expect(tableNameOfStreamArn('garbage')).toBeUndefined();
+    const tables = { session: 'chat-session-x', user: 'u', tag: 'tg' };
+    expect(migratedRoleOf(tables, 'chat-session-x')).toBe('session');
+    expect(migratedRoleOf(tables, 'tg')).toBe('tag');
+    // The user table drives no migration: its items are never redriven.
+    expect(migratedRoleOf(tables, 'u')).toBeUndefined();
+  });
+
+  it('carries keys and every registry input of the table', () => {
+    const attrs = workAttributesFor('session');
+    expect(attrs.slice(0, 2)).toEqual(['user_id', 'session_id']);
+    for (const a of ['chat_app_id', 'last_update', 'source', 'user_type'])
+      expect(attrs).toContain(a);
+    expect(new Set(attrs).size).toBe(attrs.length);
+  });
+
+  it('drops repeated keys whatever their attribute order', () => {
+    expect(
+      uniqueKeys('session', [
+        { user_id: 'u', session_id: 's' },
+        { session_id: 's', user_id: 'u' },
+        { user_id: 'u', session_id: 't' },
+      ]),
+    ).toEqual([
+      { user_id: 'u', session_id: 's' },
+      { user_id: 'u', session_id: 't' },
+    ]);
+  });
+
+  it('compares sequence numbers numerically, beyond 2^53', () => {
+    expect(compareSequence('9', '10')).toBe(-1);
+    expect(compareSequence('100000000000000000000000001', '100000000000000000000000000')).toBe(1);
+    expect(compareSequence('42', '42')).toBe(0);
+  });
+});

@@ -73,7 +73,7 @@ export interface WorkBatchSummary {
   /** Items and messages this batch parked in the DLQ (malformed, undecodable, repairs given up). */
   parked: number;
   /** Messages reported as failed: SQS redelivers them (and moves them to the DLQ at maxReceiveCount). */
-  failed: number;
+  failedMessageIds: string[];
   /** scan-segment tasks: pages read, items examined, items enqueued. */
   pages: number;
   scanned: number;
@@ -125,7 +125,7 @@ export async function processWorkBatch(
     messages: event.Records.length,
     items: [],
     parked: 0,
-    failed: 0,
+    failedMessageIds: [],
     pages: 0,
     scanned: 0,
     enqueued: 0,
@@ -181,7 +181,9 @@ export async function processWorkBatch(
   }
 
   summary.parked = parkedItems + parkedIds.size;
-  summary.failed = [...verdicts].filter(([id, r]) => !isSettled(r) && !parkedIds.has(id)).length;
+  summary.failedMessageIds = [...verdicts]
+    .filter(([id, r]) => !isSettled(r) && !parkedIds.has(id))
+    .map(([id]) => id);
   options.onResults?.(summary, event);
   publishCounts(options.metrics, tallyResults(summary.items, summary.parked));
   return reportFailures(

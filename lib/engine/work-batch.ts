@@ -9,7 +9,7 @@ import type { BackfillStateStore } from '../adapters/backfill-state.ts';
 import type { ParkEntry } from '../adapters/dead-letters.ts';
 import { scanSegmentPage } from '../adapters/segment-scanner.ts';
 import { sendMessages } from '../adapters/work-queue.ts';
-import { isUnfinished } from '../core/backfill-run.ts';
+import { isUnfinished, RunOwnershipError } from '../core/backfill-run.ts';
 import { partialKey } from '../core/keys.ts';
 import { migrationsFor } from '../core/migrations/index.ts';
 import { emptyCounts } from '../core/scan-progress.ts';
@@ -293,10 +293,15 @@ async function repairSearch(
 }
 
 /**
- * `--distributed`: one page of a segment → its items to the work queue, then the continuation
- * task (a crash in between re-sends the page at most: duplicates are harmless, loss is not),
- * then the segment's checkpoint. A task of a run that is no longer current is dropped; a paused
- * run's task comes back later.
+ * `--distributed`: one page of a segment → its items to the work queue, then the segment's
+ * checkpoint, then the continuation task. A crash anywhere before the end leaves this task on
+ * the queue: it comes back and re-sends its page (duplicates are harmless, loss is not; the
+ * segment's counts then count that page twice). A task of a run that is no longer current is
+ * dropped; a paused run's task comes back later.
+ *
+ * Known limit: a task redelivered after it had already sent its continuation (the delete was
+ * lost) starts a second chain for the segment: items are enqueued twice from there on
+ * (harmless, conditional writes) and checkpoints of the two chains interleave.
  */
 async function scanSegmentTask(
   m: ScanSegmentMessage,
@@ -362,15 +367,11 @@ async function scanSegmentTask(
   const sent = packed.reduce((n, p) => n + p.count, 0);
   if (packed.length) await sendMessages(workQueue.sqs, workQueue.url, packed);
   const next = page.lastEvaluatedKey as Record<string, JsonValue> | undefined;
-  if (next) {
-    await sendMessages(workQueue.sqs, workQueue.url, [
-      packMessage({ ...m, exclusiveStartKey: next }),
-    ]);
-  }
   summary.pages++;
   summary.scanned += page.scannedCount;
   summary.enqueued += sent;
-
+  // Checkpoint before the continuation: the next page's task then reads this page's counts
+  // (sent after, it could race ahead and a late save would move the checkpoint backwards).
   if (stateStore && run) {
     const previous =
       (await stateStore.getCheckpoints(m.runId)).find((c) => c.segment === m.segment)?.counts ??
@@ -389,11 +390,23 @@ async function scanSegmentTask(
         updatedAtMs: Date.now(),
       });
     } catch (e) {
-      // The run was finished, abandoned or taken over meanwhile: its next task is dropped.
-      logger.warn('scan-segment checkpoint not saved', { error: (e as Error).message });
+      if (!isRunOwnershipError(e)) throw e;
+      // Finished, abandoned or taken over meanwhile: the chain of this run ends here.
+      logger.warn('scan-segment task of a run that is no longer current: chain ends', {
+        error: (e as Error).message,
+      });
+      return;
     }
   }
+  if (next) {
+    await sendMessages(workQueue.sqs, workQueue.url, [
+      packMessage({ ...m, exclusiveStartKey: next }),
+    ]);
+  }
 }
+
+const isRunOwnershipError = (e: unknown): boolean =>
+  e instanceof RunOwnershipError || (e instanceof Error && e.name === 'RunOwnershipError');
 
 /** Packs the items; one that cannot fit a message is handed to `park` and left out. */
 function packOrPark(

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   BATCH_SIZE,
   ENV,
+  FUNCTION_TIMEOUT_SECONDS,
   LOCAL_STATE_TABLE,
   STREAM_RETRY_ATTEMPTS,
   WORKER_BATCH_SIZE,
@@ -63,6 +64,12 @@ export function registerRunCommand(program: Command): void {
         positiveInt('--worker-concurrency'),
         WORKER_CONCURRENCY,
       )
+      .option(
+        '--worker-timeout <s>',
+        "the worker's function timeout; the work queue's visibility timeout must be at least this (as on AWS)",
+        positiveInt('--worker-timeout'),
+        FUNCTION_TIMEOUT_SECONDS,
+      )
       .option('--no-worker', 'run the stream consumer only')
       .addOption(
         new Option(
@@ -110,6 +117,7 @@ export function registerRunCommand(program: Command): void {
       worker: opts.worker,
       workerBatchSize: opts.workerBatchSize,
       workerConcurrency: opts.workerConcurrency,
+      workerFunctionTimeoutMs: opts.workerTimeout * 1000,
       ...runnerTargets(rt),
       checkpointDir: opts.checkpointDir,
       batchSize: opts.batchSize,

@@ -188,6 +188,23 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     logger: opts.logger,
   });
 
+  const functionTimeoutMs = opts.workerFunctionTimeoutMs ?? FUNCTION_TIMEOUT_SECONDS * 1000;
+  const workerHandler = createBackfillWorker({
+    deps: opts.deps,
+    deadLetters,
+    workQueue: { sqs: opts.clients.sqs, url: queues.work },
+    doc: opts.clients.doc,
+    ...(opts.stateStore && { stateStore: opts.stateStore }),
+    logger: handlerLogger(SERVICES.backfillWorker.logger, opts),
+    metrics: localMetrics(SERVICES.backfillWorker.service),
+    onResults: (summary, event) => {
+      counts.workerMessages += summary.messages;
+      counts.workerItems += summary.items.length;
+      counts.parked += summary.parked;
+      tally(summary.items);
+      opts.onWorkerResults?.(summary, event);
+    },
+  });
   const worker =
     opts.worker === false
       ? undefined
@@ -197,33 +214,25 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
           batchSize: opts.workerBatchSize ?? WORKER_BATCH_SIZE,
           maxConcurrency: opts.workerConcurrency ?? WORKER_CONCURRENCY,
           functionName: 'streamfill-backfill-worker',
-          functionTimeoutMs: opts.workerFunctionTimeoutMs ?? FUNCTION_TIMEOUT_SECONDS * 1000,
+          functionTimeoutMs,
           logger: opts.logger,
-          handler: createBackfillWorker({
-            deps: opts.deps,
-            deadLetters,
-            workQueue: { sqs: opts.clients.sqs, url: queues.work },
-            doc: opts.clients.doc,
-            ...(opts.stateStore && { stateStore: opts.stateStore }),
-            logger: handlerLogger(SERVICES.backfillWorker.logger, opts),
-            metrics: localMetrics(SERVICES.backfillWorker.service),
-            onResults: (summary, event) => {
-              counts.workerMessages += summary.messages;
-              counts.workerItems += summary.items.length;
-              counts.parked += summary.parked;
-              tally(summary.items);
-              // A message failing its last allowed receive is moved to the DLQ by the queue.
-              const failed = new Set(summary.failedMessageIds);
-              for (const r of event.Records) {
-                if (
-                  failed.has(r.messageId) &&
-                  Number(r.attributes.ApproximateReceiveCount) >= maxReceives
-                )
-                  counts.onFailure++;
-              }
-              opts.onWorkerResults?.(summary, event);
-            },
-          }),
+          handler: async (event, context) => {
+            // A message failing its last allowed receive (reported, thrown or timed out) is
+            // moved to the DLQ by the queue's redrive policy at its next receive: count it.
+            const last = event.Records.filter(
+              (r) => Number(r.attributes.ApproximateReceiveCount) >= maxReceives,
+            ).map((r) => r.messageId);
+            const started = performance.now();
+            let failedIds: ReadonlySet<string> = new Set(last);
+            try {
+              const res = await workerHandler(event, context);
+              if (performance.now() - started <= functionTimeoutMs)
+                failedIds = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
+              return res;
+            } finally {
+              counts.onFailure += last.filter((id) => failedIds.has(id)).length;
+            }
+          },
         });
 
   const heartbeat = (): ConsumerHeartbeat => {

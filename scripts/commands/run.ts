@@ -9,6 +9,7 @@ import {
   FUNCTION_TIMEOUT_SECONDS,
   LOCAL_STATE_TABLE,
   STREAM_RETRY_ATTEMPTS,
+  WORK_QUEUE_VISIBILITY_SECONDS,
   WORKER_BATCH_SIZE,
   WORKER_CONCURRENCY,
 } from '../../lib/config/defaults.ts';
@@ -70,6 +71,12 @@ export function registerRunCommand(program: Command): void {
         positiveInt('--worker-timeout'),
         FUNCTION_TIMEOUT_SECONDS,
       )
+      .option(
+        '--work-queue-visibility <s>',
+        'visibility timeout of the work queue when this creates it (an existing queue must have the same)',
+        positiveInt('--work-queue-visibility'),
+        WORK_QUEUE_VISIBILITY_SECONDS,
+      )
       .option('--no-worker', 'run the stream consumer only')
       .addOption(
         new Option(
@@ -118,6 +125,7 @@ export function registerRunCommand(program: Command): void {
       workerBatchSize: opts.workerBatchSize,
       workerConcurrency: opts.workerConcurrency,
       workerFunctionTimeoutMs: opts.workerTimeout * 1000,
+      workQueueVisibilitySeconds: opts.workQueueVisibility,
       ...runnerTargets(rt),
       checkpointDir: opts.checkpointDir,
       batchSize: opts.batchSize,

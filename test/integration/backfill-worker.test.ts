@@ -361,3 +361,37 @@ describe('backfill worker: scan-segment tasks through the local runner', () => {
     expect((await store.getHeartbeat(component))?.updatedAtMs).toBe(last?.updatedAtMs);
   });
 });
+
+describe('backfill worker: maxReceiveCount', () => {
+  it('a message failing its last allowed receive is counted on-failure and moved to the DLQ by the queue', async () => {
+    const s = await stack('lastreceive', legacySessions({ sessions: 3, users: 10, seed: 17 }));
+    const work = await workItemsOf(clients.doc, 'session', s.tables.session, DYNAMO_MIGRATIONS);
+    // A retryable failure (the user table is unreachable), one receive allowed.
+    const { deps } = countingDeps({ ...s.tables, user: `${s.tables.user}-gone` });
+    const p = uniqueName('lastreceive');
+    const runner = await startLocalRunner({
+      clients,
+      deps,
+      tables: s.tables,
+      queueName: `${p}-work`,
+      dlqName: `${p}-dlq`,
+      workQueueMaxReceives: 1,
+      workQueueVisibilitySeconds: 2,
+      workerFunctionTimeoutMs: 2_000,
+      startingPosition: 'LATEST',
+      logger: quiet,
+      handlerLogLevel: 'SILENT',
+    });
+    try {
+      const [body] = itemsBodies('session', work, 10);
+      await sendMessages(clients.sqs, runner.queues.work, [{ body: body!, bytes: body!.length }]);
+      await runner.waitForIdle(60_000);
+      expect(runner.counts()).toMatchObject({ onFailure: 1, parked: 0 });
+    } finally {
+      await runner.stop();
+    }
+    const inDlq = await drainParked(clients.sqs, runner.queues.dlq);
+    expect(inDlq).toHaveLength(1);
+    expect((inDlq[0] as unknown as ItemsMessage).items).toHaveLength(3); // the message itself
+  });
+});

@@ -2,20 +2,16 @@
 // carry (no read), search repairs applied, scan-segment tasks fanned out. Builds its
 // dependencies once per container and hands each batch to the engine (lib/engine/work-batch.ts),
 // which returns the partial batch response.
-import middy from '@middy/core';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoStateStore } from '../lib/adapters/backfill-state.ts';
 import type { DeadLetters } from '../lib/adapters/dead-letters.ts';
-import { METRICS_NAMESPACE, SERVICES } from '../lib/config/defaults.ts';
+import { SERVICES } from '../lib/config/defaults.ts';
+import { batchHandler } from '../lib/engine/batch-handler.ts';
 import { engineFromEnv } from '../lib/engine/deps.ts';
 import type { EngineDeps } from '../lib/engine/migrate-items.ts';
 import { processWorkBatch, type WorkBatchOptions } from '../lib/engine/work-batch.ts';
-
-const SERVICE = SERVICES.backfillWorker;
 
 export interface BackfillWorkerOptions {
   deps: EngineDeps;
@@ -44,14 +40,7 @@ type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
  * const handler = createBackfillWorker({ deps, deadLetters, workQueue: { sqs, url }, doc });
  */
 export function createBackfillWorker(options: BackfillWorkerOptions): Handler {
-  const logger = options.logger ?? new Logger({ serviceName: SERVICE.logger });
-  const metrics =
-    options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE.service });
-  const batch: WorkBatchOptions = { ...options, logger, metrics, source: SERVICE.service };
-  const handle = (event: SQSEvent) => processWorkBatch(event, batch);
-  return middy(handle)
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics)) as unknown as Handler;
+  return batchHandler(SERVICES.backfillWorker, options, processWorkBatch);
 }
 
 let deployed: Handler | undefined;

@@ -31,7 +31,7 @@ import type { WorkBatchSummary } from '../../lib/engine/work-batch.ts';
 import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
 import { legacySessions, legacyTags, legacyUsers } from '../../local/legacy-data.ts';
 import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
-import { startLocalRunner } from '../../local/runner.ts';
+import { startLocalRunner, type LocalRunnerOptions } from '../../local/runner.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 import { drainParked, itemsBodies, scanAll, sqsEvent, workItemsOf } from '../support/work-queue.ts';
 
@@ -84,6 +84,20 @@ function countingDeps(tables: TableNames): { deps: EngineDeps; calls: Map<string
     migrations: DYNAMO_MIGRATIONS,
   };
   return { deps, calls };
+}
+
+/** Runner options on the stack's queues, quiet, with counting deps. */
+function runnerOn(s: Stack, extra: Partial<LocalRunnerOptions> = {}): LocalRunnerOptions {
+  return {
+    clients,
+    deps: countingDeps(s.tables).deps,
+    tables: s.tables,
+    queueName: s.queues.work.split('/').pop()!,
+    dlqName: s.queues.dlq.split('/').pop()!,
+    logger: quiet,
+    handlerLogLevel: 'SILENT',
+    ...extra,
+  };
 }
 
 const reads = (calls: Map<string, number>): number =>
@@ -265,27 +279,22 @@ describe('backfill worker: scan-segment tasks through the local runner', () => {
       options: {},
     });
     const enqueued: string[] = [];
-    const { deps } = countingDeps(s.tables);
     let pages = 0;
-    const runner = await startLocalRunner({
-      clients,
-      deps,
-      tables: s.tables,
-      queueName: s.queues.work.split('/').pop()!,
-      dlqName: s.queues.dlq.split('/').pop()!,
-      // The seed's own records are not this test's business: the worker alone migrates.
-      startingPosition: 'LATEST',
-      stateStore: store,
-      logger: quiet,
-      handlerLogLevel: 'SILENT',
-      onWorkerResults: (summary, event) => {
-        pages += summary.pages;
-        for (const r of event.Records) {
-          const m = decodeWorkMessage(r.body);
-          if (m.kind === 'items') for (const i of m.items) enqueued.push(String(i.key.session_id));
-        }
-      },
-    });
+    const runner = await startLocalRunner(
+      runnerOn(s, {
+        // The seed's own records are not this test's business: the worker alone migrates.
+        startingPosition: 'LATEST',
+        stateStore: store,
+        onWorkerResults: (summary, event) => {
+          pages += summary.pages;
+          for (const r of event.Records) {
+            const m = decodeWorkMessage(r.body);
+            if (m.kind === 'items')
+              for (const i of m.items) enqueued.push(String(i.key.session_id));
+          }
+        },
+      }),
+    );
     try {
       await sendMessages(
         clients.sqs,
@@ -327,18 +336,9 @@ describe('backfill worker: scan-segment tasks through the local runner', () => {
     const s = await stack('heartbeat', legacySessions({ sessions: 10, users: 10, seed: 16 }));
     const store = new FileStateStore(join(mkdtempSync(join(tmpdir(), 'sf-hb-')), 'state.json'));
     const component = consumerHeartbeatId(s.tables.session);
-    const { deps } = countingDeps(s.tables);
-    const runner = await startLocalRunner({
-      clients,
-      deps,
-      tables: s.tables,
-      queueName: s.queues.work.split('/').pop()!,
-      dlqName: s.queues.dlq.split('/').pop()!,
-      stateStore: store,
-      heartbeatIntervalMs: 100,
-      logger: quiet,
-      handlerLogLevel: 'SILENT',
-    });
+    const runner = await startLocalRunner(
+      runnerOn(s, { stateStore: store, heartbeatIntervalMs: 100 }),
+    );
     const started = Date.now();
     try {
       await runner.waitForIdle(60_000);

@@ -1,21 +1,33 @@
-// `streamfill run` in library form: the deployed stream-consumer handler, fed by the local
-// event source mapping from DynamoDB Local's stream, failures parked in the DLQ.
+// `streamfill run` in library form: the deployed stream-consumer and backfill-worker handlers, fed
+// by the local event source mappings (DynamoDB Local's stream, the work queue), failures parked
+// in the DLQ, and the consumer's heartbeat published for the scanner to wait on.
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
+import { createBackfillWorker } from '../handlers/backfill-worker.ts';
 import { createStreamConsumer } from '../handlers/stream-consumer.ts';
+import type { BackfillStateStore } from '../lib/adapters/backfill-state.ts';
 import type { Clients } from '../lib/adapters/clients.ts';
 import { DeadLetters } from '../lib/adapters/dead-letters.ts';
 import { ensureQueues, type QueueUrls } from '../lib/adapters/queues.ts';
 import {
   BATCH_SIZE,
+  CONSUMER_HEARTBEAT,
+  FUNCTION_TIMEOUT_SECONDS,
   METRICS_NAMESPACE,
   SERVICES,
   STREAM_RETRY_ATTEMPTS,
+  WORK_QUEUE_MAX_RECEIVES,
+  WORKER_BATCH_SIZE,
+  WORKER_CONCURRENCY,
+  consumerHeartbeatId,
+  type ServiceName,
 } from '../lib/config/defaults.ts';
+import type { ConsumerHeartbeat } from '../lib/core/backfill-run.ts';
 import type { TableNames } from '../lib/core/types.ts';
 import type { EngineDeps, ItemResult } from '../lib/engine/migrate-items.ts';
+import type { WorkBatchSummary } from '../lib/engine/work-batch.ts';
 import { FileCheckpointStore, MemoryCheckpointStore } from './event-source/checkpoint.ts';
 import {
   DynamoDBStreamMapping,
@@ -23,6 +35,7 @@ import {
   type StreamMappingStats,
 } from './event-source/dynamodb-stream-mapping.ts';
 import type { EventSourceLogger } from './event-source/lambda-context.ts';
+import { SqsMapping, type SqsMappingStats } from './event-source/sqs-mapping.ts';
 
 export interface LocalRunnerOptions {
   clients: Clients;
@@ -47,12 +60,60 @@ export interface LocalRunnerOptions {
   logger?: EventSourceLogger;
   /** Powertools log level inside the handler (default WARN: the runner is chatty enough). */
   handlerLogLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+
+  /** Run the work-queue worker beside the stream consumer. @default true */
+  worker?: boolean;
+  /** Messages per worker invocation. @default 10 (WORKER_BATCH_SIZE, Lambda's SQS default) */
+  workerBatchSize?: number;
+  /** Worker batches in flight at once (SQS pollers). @default 4 (WORKER_CONCURRENCY) */
+  workerConcurrency?: number;
+  /**
+   * The worker's function timeout; the work queue's visibility timeout must not be shorter
+   * (SqsMapping refuses it, as AWS does). @default 60 000 (FUNCTION_TIMEOUT_SECONDS)
+   */
+  workerFunctionTimeoutMs?: number;
+  /** Visibility timeout of a work queue created now. @default 360 (WORK_QUEUE_VISIBILITY_SECONDS) */
+  workQueueVisibilitySeconds?: number;
+  /** Receives before SQS moves a message to the DLQ (queue created now). @default 5 */
+  workQueueMaxReceives?: number;
+  /** Observes each worker batch. */
+  onWorkerResults?: (summary: WorkBatchSummary, event: SQSEvent) => void;
+  /**
+   * The backfill state store: scan-segment tasks save their checkpoints here, and the stream
+   * consumer's heartbeat is published here (what `streamfill backfill` waits on).
+   */
+  stateStore?: BackfillStateStore;
+  /** @default 2 000 (CONSUMER_HEARTBEAT.intervalMs) */
+  heartbeatIntervalMs?: number;
+}
+
+/** What the status line shows: the two mappings' work and where failures went. */
+export interface RunnerCounts {
+  streamRecords: number;
+  workerMessages: number;
+  workerItems: number;
+  migrated: number;
+  conflicts: number;
+  /** Malformed items (and undecodable messages) the handlers parked in the DLQ. */
+  parked: number;
+  /**
+   * Sent to the DLQ by the mappings: stream records past their retries, plus work messages
+   * that failed their last allowed receive (the queue's redrive policy moves them).
+   */
+  onFailure: number;
 }
 
 export interface LocalRunner {
   stream: DynamoDBStreamMapping;
+  /** Undefined when started with `worker: false`. */
+  worker: SqsMapping | undefined;
   queues: QueueUrls;
   stats(): StreamMappingStats;
+  workerStats(): SqsMappingStats | undefined;
+  counts(): RunnerCounts;
+  /** The stream consumer's heartbeat as of now (what is published). */
+  heartbeat(): ConsumerHeartbeat;
+  /** Resolves once the stream is caught up and the work queue is empty, both at once. */
   waitForIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -66,20 +127,47 @@ export interface LocalRunner {
  * await runner.stop();
  */
 export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalRunner> {
-  const queues = await ensureQueues(opts.clients.sqs, {
-    queueName: opts.queueName,
-    dlqName: opts.dlqName,
-  });
+  const maxReceives = opts.workQueueMaxReceives ?? WORK_QUEUE_MAX_RECEIVES;
+  const queues = await ensureQueues(
+    opts.clients.sqs,
+    { queueName: opts.queueName, dlqName: opts.dlqName },
+    {
+      maxReceiveCount: maxReceives,
+      ...(opts.workQueueVisibilitySeconds !== undefined && {
+        visibilityTimeoutSeconds: opts.workQueueVisibilitySeconds,
+      }),
+    },
+  );
+  const deadLetters = new DeadLetters(opts.clients.sqs, queues.dlq);
+  const counts: RunnerCounts = {
+    streamRecords: 0,
+    workerMessages: 0,
+    workerItems: 0,
+    migrated: 0,
+    conflicts: 0,
+    parked: 0,
+    onFailure: 0,
+  };
+  const tally = (results: Iterable<ItemResult>): void => {
+    for (const r of results) {
+      if (r.outcome === 'migrated') counts.migrated++;
+      else if (r.outcome === 'conflict') counts.conflicts++;
+    }
+  };
+  let lastBatchAtMs = 0;
   const handler = createStreamConsumer({
     deps: opts.deps,
-    deadLetters: new DeadLetters(opts.clients.sqs, queues.dlq),
-    logger: new Logger({
-      serviceName: SERVICES.streamConsumer.logger,
-      logLevel: opts.handlerLogLevel ?? 'WARN',
-    }),
+    deadLetters,
+    logger: handlerLogger(SERVICES.streamConsumer.logger, opts),
     // EMF lines on stdout are for CloudWatch; locally they would drown the operator's view.
-    metrics: localMetrics(),
-    onResults: opts.onResults,
+    metrics: localMetrics(SERVICES.streamConsumer.service),
+    onResults: (results, event) => {
+      lastBatchAtMs = Date.now();
+      tally(results.values());
+      // Parking happens before onResults: a malformed result seen here was parked.
+      for (const r of results.values()) if (r.outcome === 'malformed') counts.parked++;
+      opts.onResults?.(results, event);
+    },
   });
   const stream = new DynamoDBStreamMapping({
     tableName: opts.tables.session,
@@ -99,21 +187,156 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
       : new MemoryCheckpointStore(),
     logger: opts.logger,
   });
+
+  const functionTimeoutMs = opts.workerFunctionTimeoutMs ?? FUNCTION_TIMEOUT_SECONDS * 1000;
+  const workerHandler = createBackfillWorker({
+    deps: opts.deps,
+    deadLetters,
+    workQueue: { sqs: opts.clients.sqs, url: queues.work },
+    doc: opts.clients.doc,
+    ...(opts.stateStore && { stateStore: opts.stateStore }),
+    logger: handlerLogger(SERVICES.backfillWorker.logger, opts),
+    metrics: localMetrics(SERVICES.backfillWorker.service),
+    onResults: (summary, event) => {
+      counts.workerMessages += summary.messages;
+      counts.workerItems += summary.items.length;
+      counts.parked += summary.parked;
+      tally(summary.items);
+      opts.onWorkerResults?.(summary, event);
+    },
+  });
+  const worker =
+    opts.worker === false
+      ? undefined
+      : new SqsMapping({
+          queueUrl: queues.work,
+          sqs: opts.clients.sqs,
+          batchSize: opts.workerBatchSize ?? WORKER_BATCH_SIZE,
+          maxConcurrency: opts.workerConcurrency ?? WORKER_CONCURRENCY,
+          functionName: 'streamfill-backfill-worker',
+          functionTimeoutMs,
+          logger: opts.logger,
+          handler: async (event, context) => {
+            // A message failing its last allowed receive (reported, thrown or timed out) is
+            // moved to the DLQ by the queue's redrive policy at its next receive: count it.
+            const last = event.Records.filter(
+              (r) => Number(r.attributes.ApproximateReceiveCount) >= maxReceives,
+            ).map((r) => r.messageId);
+            const started = performance.now();
+            let failedIds: ReadonlySet<string> = new Set(last);
+            try {
+              const res = await workerHandler(event, context);
+              if (performance.now() - started <= functionTimeoutMs)
+                failedIds = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
+              return res;
+            } finally {
+              counts.onFailure += last.filter((id) => failedIds.has(id)).length;
+            }
+          },
+        });
+
+  const heartbeat = (): ConsumerHeartbeat => {
+    const s = stream.stats();
+    const now = Date.now();
+    return {
+      component: consumerHeartbeatId(opts.tables.session),
+      lastBatchAtMs,
+      lagMs: s.iteratorAgeMs,
+      // Caught up: the last poll of every shard found nothing new and nothing is pending.
+      caughtUp: s.running && s.shards.length > 0 && s.shards.every((sh) => sh.caughtUp),
+      updatedAtMs: now,
+    };
+  };
+  const publisher = opts.stateStore
+    ? new HeartbeatPublisher(
+        opts.stateStore,
+        heartbeat,
+        opts.heartbeatIntervalMs ?? CONSUMER_HEARTBEAT.intervalMs,
+        opts.logger,
+      )
+    : undefined;
+
   await stream.start();
+  try {
+    await worker?.start();
+  } catch (e) {
+    await stream.stop();
+    throw e;
+  }
+  publisher?.start();
   return {
     stream,
+    worker,
     queues,
     stats: () => stream.stats(),
-    waitForIdle: (ms) => stream.waitForIdle(ms),
-    stop: () => stream.stop(),
+    workerStats: () => worker?.stats(),
+    counts: () => ({
+      ...counts,
+      streamRecords: stream.stats().recordsProcessed,
+      onFailure: counts.onFailure + stream.stats().recordsToOnFailure,
+    }),
+    heartbeat,
+    waitForIdle: async (ms = 30_000) => {
+      const deadline = Date.now() + ms;
+      const left = (): number => Math.max(1, deadline - Date.now());
+      // The worker's writes make stream records of their own: the stream is checked again after.
+      await stream.waitForIdle(left());
+      if (worker) {
+        await worker.waitForIdle(left());
+        await stream.waitForIdle(left());
+      }
+    },
+    stop: async () => {
+      await Promise.all([stream.stop(), worker?.stop()]);
+      // A last heartbeat says the consumer stopped (a killed runner just goes stale).
+      await publisher?.stop();
+    },
   };
 }
 
-function localMetrics(): Metrics {
+/** Publishes the consumer's heartbeat every `intervalMs` until stopped. */
+class HeartbeatPublisher {
+  private timer: NodeJS.Timeout | undefined;
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: BackfillStateStore,
+    private readonly read: () => ConsumerHeartbeat,
+    private readonly intervalMs: number,
+    private readonly log: EventSourceLogger | undefined,
+  ) {}
+
+  start(): void {
+    this.publish();
+    this.timer = setInterval(() => this.publish(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.last;
+    await this.put({ ...this.read(), caughtUp: false });
+  }
+
+  private publish(): void {
+    this.last = this.last.then(() => this.put(this.read()));
+  }
+
+  private async put(hb: ConsumerHeartbeat): Promise<void> {
+    try {
+      await this.store.putHeartbeat(hb);
+    } catch (e) {
+      this.log?.warn('consumer heartbeat not published', { error: (e as Error).message });
+    }
+  }
+}
+
+function handlerLogger(serviceName: string, opts: LocalRunnerOptions): Logger {
+  return new Logger({ serviceName, logLevel: opts.handlerLogLevel ?? 'WARN' });
+}
+
+function localMetrics(serviceName: ServiceName): Metrics {
   // Read by Metrics' constructor; an explicit setting by the operator wins.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  return new Metrics({
-    namespace: METRICS_NAMESPACE,
-    serviceName: SERVICES.streamConsumer.service,
-  });
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
 }

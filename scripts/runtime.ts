@@ -1,5 +1,11 @@
 // Wires adapters for a CLI command from its Config. Handlers build the same objects from
 // their Lambda environment; nothing here holds migration rules.
+import {
+  DynamoStateStore,
+  FileStateStore,
+  ensureStateTable,
+  type BackfillStateStore,
+} from '../lib/adapters/backfill-state.ts';
 import { makeClients, destroyClients, type Clients } from '../lib/adapters/clients.ts';
 import type { DynamoWriter } from '../lib/adapters/dynamo-writer.ts';
 import type { SearchIndex } from '../lib/adapters/search-index.ts';
@@ -34,4 +40,25 @@ export function runnerTargets(
 ): Pick<LocalRunnerOptions, 'clients' | 'deps' | 'tables' | 'queueName' | 'dlqName'> {
   const { tables, queueName, dlqName } = rt.config;
   return { clients: rt.clients, deps: rt, tables, queueName, dlqName };
+}
+
+/** Where the backfill state lives: a local JSON file when given, else the DynamoDB state table. */
+export interface StateStoreOptions {
+  /** `--state-table` / STREAMFILL_STATE_TABLE (created when missing). */
+  stateTable: string;
+  /** `--checkpoint-file`: a local JSON file instead of the table. */
+  checkpointFile?: string;
+}
+
+/**
+ * The backfill state store of a command (run record, checkpoints, consumer heartbeat); the
+ * DynamoDB table is created (on demand) when missing.
+ */
+export async function makeStateStore(
+  clients: Clients,
+  opts: StateStoreOptions,
+): Promise<BackfillStateStore> {
+  if (opts.checkpointFile) return new FileStateStore(opts.checkpointFile);
+  await ensureStateTable(clients.dynamodb, opts.stateTable);
+  return new DynamoStateStore(clients.doc, opts.stateTable);
 }

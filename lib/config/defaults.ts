@@ -39,6 +39,25 @@ export const WORK_QUEUE_VISIBILITY_SECONDS = FUNCTION_TIMEOUT_SECONDS * 6;
 /** Receives of a backfill message before SQS moves it to the dead-letter queue. */
 export const WORK_QUEUE_MAX_RECEIVES = 5;
 
+/**
+ * Work-queue messages per worker invocation: Lambda's default for SQS (above 10 needs a
+ * batching window). One items message carries many items, so 10 messages are thousands.
+ */
+export const WORKER_BATCH_SIZE = 10;
+
+/** Worker batches in flight at once in the local runner (Lambda scales its pollers itself). */
+export const WORKER_CONCURRENCY = 4;
+
+/**
+ * The stream consumer's heartbeat in the backfill state store (`streamfill run` locally): written
+ * every `intervalMs`; the scanner treats one older than `staleAfterMs` as "consumer not running".
+ */
+export const CONSUMER_HEARTBEAT = { intervalMs: 2_000, staleAfterMs: 10_000 } as const;
+
+/** The heartbeat `component` of the stream consumer of `tableName` (one consumer per stream). */
+export const consumerHeartbeatId = (tableName: string): string =>
+  `${SERVICES.streamConsumer.service}:${tableName}`;
+
 /** Dead-letter retention: the SQS maximum, so a parked message has time to be redriven. */
 export const DLQ_RETENTION_DAYS = 14;
 
@@ -55,8 +74,8 @@ export const LOCAL_TABLE_NAMES: TableNames = {
 /** Queue names of the local stack; the CDK stack lets CloudFormation generate them. */
 export const LOCAL_QUEUE_NAMES = { work: 'streamfill-work', dlq: 'streamfill-dlq' } as const;
 
-/** The backfill state table (run record, segment checkpoints, consumer heartbeat) of the local stack. */
-export const STATE_TABLE = 'streamfill-state-local';
+/** The backfill state table of the local stack (run record, checkpoints, consumer heartbeat). */
+export const LOCAL_STATE_TABLE = 'streamfill-state-local';
 
 /** Environment variables, shared by the CLI (with its flags) and the Lambda functions. */
 export const ENV = {
@@ -65,9 +84,12 @@ export const ENV = {
   tagTable: 'STREAMFILL_TAG_TABLE',
   queueName: 'STREAMFILL_QUEUE',
   dlqName: 'STREAMFILL_DLQ',
-  stateTable: 'STREAMFILL_STATE_TABLE',
   /** Lambda only: the DLQ's URL, where the handler parks malformed items. */
   dlqUrl: 'STREAMFILL_DLQ_URL',
+  /** Lambda only: the work queue's URL (scan continuations, search repairs). */
+  workQueueUrl: 'STREAMFILL_QUEUE_URL',
+  /** The backfill state table (checkpoints, run record, consumer heartbeat). */
+  stateTable: 'STREAMFILL_STATE_TABLE',
   searchEndpoint: 'SEARCH_ENDPOINT',
   searchIndex: 'STREAMFILL_SEARCH_INDEX',
   searchAuth: 'STREAMFILL_SEARCH_AUTH',

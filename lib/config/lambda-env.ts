@@ -12,6 +12,10 @@ export interface LambdaConfig {
   writeConcurrency: number;
   /** Where malformed items are parked; unset: they are retried like any failure. */
   dlqUrl: string | undefined;
+  /** Backfill worker: the work queue (scan continuations, rescheduled search repairs). */
+  workQueueUrl: string | undefined;
+  /** Backfill worker: the state table where scan-segment tasks save their checkpoint. */
+  stateTable: string | undefined;
 }
 
 /** A configuration problem: the message names the setting and the bad value. */
@@ -47,6 +51,8 @@ const schema = z.object({
   [ENV.searchIndex]: optional,
   [ENV.writeConcurrency]: positiveInt,
   [ENV.dlqUrl]: optional,
+  [ENV.workQueueUrl]: optional,
+  [ENV.stateTable]: optional,
 });
 
 /**
@@ -81,5 +87,7 @@ export function lambdaConfig(env: NodeJS.ProcessEnv = process.env): LambdaConfig
     searchIndex: v[ENV.searchIndex] ?? SEARCH_INDEX,
     writeConcurrency: v[ENV.writeConcurrency] ?? WRITE_CONCURRENCY,
     dlqUrl: v[ENV.dlqUrl],
+    workQueueUrl: v[ENV.workQueueUrl],
+    stateTable: v[ENV.stateTable],
   };
 }

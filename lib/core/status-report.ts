@@ -147,14 +147,12 @@ export function scanStatus(
   };
 }
 
-/** How old a heartbeat may be before the consumer counts as stopped. */
-export const HEARTBEAT_STALE_MS = 30_000;
-
-/** The local consumer's state from its heartbeat (`streamfill run` writes one per batch). */
+/** The local consumer's state from its heartbeat (`streamfill run` writes one every 2 s). */
 export function consumerFromHeartbeat(
   hb: ConsumerHeartbeat | undefined,
   nowMs: number,
-  staleMs = HEARTBEAT_STALE_MS,
+  /** How old a heartbeat may be before the consumer counts as stopped (CONSUMER_HEARTBEAT). */
+  staleMs: number,
 ): ConsumerStatus {
   if (!hb) {
     return {

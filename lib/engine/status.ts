@@ -8,6 +8,7 @@ import {
   oldestMessageAgeSeconds,
   type AwsObserver,
 } from '../adapters/aws-metrics.ts';
+import { CONSUMER_HEARTBEAT } from '../config/defaults.ts';
 import type { BackfillStateStore } from '../adapters/backfill-state.ts';
 import { peekQueue } from '../adapters/dlq-reader.ts';
 import { queueStats } from '../adapters/work-queue.ts';
@@ -87,12 +88,12 @@ async function consumerStatus(src: StatusSources, nowMs: number): Promise<Consum
   if (src.mode === 'local') {
     if (!src.store) {
       return {
-        ...consumerFromHeartbeat(undefined, nowMs),
+        ...consumerFromHeartbeat(undefined, nowMs, CONSUMER_HEARTBEAT.staleAfterMs),
         detail: src.storeMissing ?? 'no state store',
       };
     }
     const hb = await src.store.getHeartbeat(src.consumerComponent ?? 'stream-consumer');
-    return consumerFromHeartbeat(hb, nowMs);
+    return consumerFromHeartbeat(hb, nowMs, CONSUMER_HEARTBEAT.staleAfterMs);
   }
   if (!src.aws || !src.consumerFunction) {
     return {

@@ -1,9 +1,19 @@
-// `streamfill run`: the deployed stream-consumer handler, fed locally by the emulated event
-// source mapping until stopped (or until the stream is caught up).
-import type { Command } from 'commander';
+// `streamfill run`: the deployed stream-consumer and backfill-worker handlers, fed locally by the
+// emulated event source mappings (stream and work queue) until stopped (or until both are idle),
+// publishing the consumer's heartbeat for `streamfill backfill`.
+import { Option, type Command } from 'commander';
 import { join } from 'node:path';
-import { BATCH_SIZE, STREAM_RETRY_ATTEMPTS } from '../../lib/config/defaults.ts';
-import { startLocalRunner } from '../../local/runner.ts';
+import {
+  BATCH_SIZE,
+  ENV,
+  FUNCTION_TIMEOUT_SECONDS,
+  LOCAL_STATE_TABLE,
+  STREAM_RETRY_ATTEMPTS,
+  WORK_QUEUE_VISIBILITY_SECONDS,
+  WORKER_BATCH_SIZE,
+  WORKER_CONCURRENCY,
+} from '../../lib/config/defaults.ts';
+import { startLocalRunner, type LocalRunner } from '../../local/runner.ts';
 import {
   configFrom,
   nonNegativeInt,
@@ -11,14 +21,14 @@ import {
   requireTable,
   withSharedOptions,
 } from '../config.ts';
-import { makeRuntime, runnerTargets } from '../runtime.ts';
+import { makeRuntime, makeStateStore, runnerTargets } from '../runtime.ts';
 
 export function registerRunCommand(program: Command): void {
   withSharedOptions(
     program
       .command('run')
       .description(
-        'Run the stream consumer locally: the deployed handler fed by an emulated Lambda event source mapping.',
+        'Run the stream consumer and the backfill worker locally: the deployed handlers fed by emulated Lambda event source mappings (DynamoDB stream, work queue), publishing the consumer heartbeat `backfill` waits on.',
       )
       .option('--batch-size <n>', 'records per invocation', positiveInt('--batch-size'), BATCH_SIZE)
       .option(
@@ -43,7 +53,48 @@ export function registerRunCommand(program: Command): void {
         'where shard positions are kept',
         join('.streamfill', 'checkpoints'),
       )
-      .option('--until-idle', 'exit once the stream is caught up', false)
+      .option(
+        '--worker-batch-size <n>',
+        'work-queue messages per worker invocation (1..10; Lambda SQS default)',
+        positiveInt('--worker-batch-size'),
+        WORKER_BATCH_SIZE,
+      )
+      .option(
+        '--worker-concurrency <n>',
+        'worker batches in flight at once (parallel SQS pollers; each batch writes with up to 16 conditional updates in flight)',
+        positiveInt('--worker-concurrency'),
+        WORKER_CONCURRENCY,
+      )
+      .option(
+        '--worker-timeout <s>',
+        "the worker's function timeout; the work queue's visibility timeout must be at least this (as on AWS)",
+        positiveInt('--worker-timeout'),
+        FUNCTION_TIMEOUT_SECONDS,
+      )
+      .option(
+        '--work-queue-visibility <s>',
+        'visibility timeout of the work queue when this creates it (an existing queue must have the same)',
+        positiveInt('--work-queue-visibility'),
+        WORK_QUEUE_VISIBILITY_SECONDS,
+      )
+      .option('--no-worker', 'run the stream consumer only')
+      .addOption(
+        new Option(
+          '--state-table <name>',
+          'backfill state table: consumer heartbeat, scan checkpoints (created when missing)',
+        )
+          .env(ENV.stateTable)
+          .default(LOCAL_STATE_TABLE),
+      )
+      .option(
+        '--checkpoint-file <file>',
+        'keep the backfill state (heartbeat, checkpoints) in this JSON file instead of the state table',
+      )
+      .option(
+        '--until-idle',
+        'exit once the stream is caught up and the work queue is empty',
+        false,
+      )
       .option(
         '--stats-interval <s>',
         'seconds between status lines (0: none)',
@@ -56,10 +107,25 @@ export function registerRunCommand(program: Command): void {
         `--starting-position must be TRIM_HORIZON or LATEST, got "${opts.startingPosition}"`,
       );
     }
+    if (opts.workerBatchSize > 10) {
+      throw new Error(
+        `--worker-batch-size must be at most 10 (SQS returns at most 10 messages per receive), got ${opts.workerBatchSize}`,
+      );
+    }
     const rt = makeRuntime(configFrom(opts));
     await requireTable(rt.clients.dynamodb, rt.config.tables, 'session');
     await requireTable(rt.clients.dynamodb, rt.config.tables, 'user');
+    const stateStore = await makeStateStore(rt.clients, {
+      stateTable: opts.stateTable,
+      checkpointFile: opts.checkpointFile,
+    });
     const runner = await startLocalRunner({
+      stateStore,
+      worker: opts.worker,
+      workerBatchSize: opts.workerBatchSize,
+      workerConcurrency: opts.workerConcurrency,
+      workerFunctionTimeoutMs: opts.workerTimeout * 1000,
+      workQueueVisibilitySeconds: opts.workQueueVisibility,
       ...runnerTargets(rt),
       checkpointDir: opts.checkpointDir,
       batchSize: opts.batchSize,
@@ -72,19 +138,15 @@ export function registerRunCommand(program: Command): void {
         error: (msg, data) => console.error(`error: ${msg} ${data ? JSON.stringify(data) : ''}`),
       },
     });
-    const line = (): string => {
-      const s = runner.stats();
-      return (
-        `records ${s.recordsProcessed}, batches ${s.batches}, failures ${s.failures}, ` +
-        `to DLQ ${s.recordsToOnFailure}, shards ${s.shards.length}, iterator age ${s.iteratorAgeMs} ms`
-      );
-    };
+    const line = (): string => statusLine(runner);
     console.log(
-      `streamfill run: consuming the stream of ${rt.config.tables.session} (DLQ ${runner.queues.dlq})`,
+      `streamfill run: consuming the stream of ${rt.config.tables.session}` +
+        (runner.worker ? ` and the work queue ${runner.queues.work}` : '') +
+        ` (DLQ ${runner.queues.dlq}; heartbeat in ${opts.checkpointFile ?? `table ${opts.stateTable}`})`,
     );
     try {
       if (opts.untilIdle) {
-        await runner.waitForIdle(10 * 60_000);
+        await runner.waitForIdle(30 * 60_000);
       } else {
         await new Promise<void>((resolve) => {
           const timer =
@@ -105,4 +167,21 @@ export function registerRunCommand(program: Command): void {
       rt.close();
     }
   });
+}
+
+/**
+ * One status line: the two mappings' work, outcomes, and the two ways a failure reaches the
+ * DLQ counted apart (`parked`: malformed items the handlers parked; `on-failure`: records and
+ * messages the mappings gave up on).
+ */
+export function statusLine(runner: LocalRunner): string {
+  const c = runner.counts();
+  const s = runner.stats();
+  const hb = runner.heartbeat();
+  return (
+    `stream records ${c.streamRecords}` +
+    (runner.worker ? `, worker messages ${c.workerMessages} (items ${c.workerItems})` : '') +
+    `, migrated ${c.migrated}, conflicts ${c.conflicts}, parked ${c.parked}, on-failure ${c.onFailure}` +
+    `, shards ${s.shards.length}, ${hb.caughtUp ? 'caught up' : `iterator age ${s.iteratorAgeMs} ms`}`
+  );
 }

@@ -11,7 +11,7 @@ import {
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import { tableExists } from '../../lib/adapters/tables.ts';
-import { ENV, SERVICES, STATE_TABLE } from '../../lib/config/defaults.ts';
+import { ENV, LOCAL_STATE_TABLE, consumerHeartbeatId } from '../../lib/config/defaults.ts';
 import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
 import { STATUS_JSON_KEYS, statusLine, type StatusReport } from '../../lib/core/status-report.ts';
 import { formatWait } from '../../lib/core/throttle.ts';
@@ -29,7 +29,7 @@ export function withStateStoreOptions(cmd: Command): Command {
     .addOption(
       new Option('--state-table <name>', 'backfill state table (run, checkpoints, heartbeat)')
         .env(ENV.stateTable)
-        .default(STATE_TABLE),
+        .default(LOCAL_STATE_TABLE),
     )
     .option('--checkpoint-file <path>', 'read the state from this JSON file instead of the table');
 }
@@ -140,7 +140,8 @@ async function statusSources(
     tableName: (opts.table as string | undefined) ?? config.tables.session,
     mode,
     ...(typeof opts.consumerFunction === 'string' && { consumerFunction: opts.consumerFunction }),
-    consumerComponent: SERVICES.streamConsumer.service,
+    // The id `streamfill run` writes its heartbeat under (one consumer per table).
+    consumerComponent: consumerHeartbeatId(config.tables.session),
     dlqSample: opts.dlqSample as number,
   };
 }

@@ -12,6 +12,7 @@ import { queueStats } from '../../lib/adapters/work-queue.ts';
 import type { RunRecord } from '../../lib/core/backfill-run.ts';
 import type { StatusReport } from '../../lib/core/status-report.ts';
 import { packItems } from '../../lib/core/work-message.ts';
+import { consumerHeartbeatId } from '../../lib/config/defaults.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('status');
@@ -113,7 +114,7 @@ beforeAll(async () => {
     updatedAtMs: now - 1_000,
   });
   await store.putHeartbeat({
-    component: 'stream-consumer',
+    component: consumerHeartbeatId(sessionTable),
     lastBatchAtMs: now - 2_000,
     lagMs: 1_500,
     caughtUp: true,

@@ -31,6 +31,9 @@ const cp = (segment: number, scanned: number, done: boolean): SegmentCheckpoint 
   updatedAtMs: T0 + 50_000,
 });
 
+/** How old a heartbeat may be before it counts as stale (the caller's setting). */
+const STALE = 30_000;
+
 describe('scanStatus', () => {
   it('estimates fraction and ETA from finished segments and the average rate', () => {
     // 1,500 items in 100 s = 15/s; expected 4 × 1,000 = 4,000 → 2,500 left → 166.7 s.
@@ -73,15 +76,20 @@ describe('consumer state', () => {
     caughtUp: false,
     updatedAtMs: T0,
   };
+
   it('reads the local heartbeat: missing, behind, caught up, stale', () => {
-    expect(consumerFromHeartbeat(undefined, T0).state).toBe('missing');
-    expect(consumerFromHeartbeat(hb, T0 + 1_000)).toMatchObject({
+    expect(consumerFromHeartbeat(undefined, T0, STALE).state).toBe('missing');
+    expect(consumerFromHeartbeat(hb, T0 + 1_000, STALE)).toMatchObject({
       state: 'behind',
       lagMs: 2_000,
       heartbeatAgeMs: 1_000,
     });
-    expect(consumerFromHeartbeat({ ...hb, caughtUp: true }, T0 + 1_000).state).toBe('caught-up');
-    expect(consumerFromHeartbeat({ ...hb, caughtUp: true }, T0 + 31_000).state).toBe('stale');
+    expect(consumerFromHeartbeat({ ...hb, caughtUp: true }, T0 + 1_000, STALE).state).toBe(
+      'caught-up',
+    );
+    expect(consumerFromHeartbeat({ ...hb, caughtUp: true }, T0 + 31_000, STALE).state).toBe(
+      'stale',
+    );
   });
 
   it('reads the AWS event source mapping', () => {
@@ -124,6 +132,7 @@ it('statusLine says where the scan is, what is queued and how far behind the con
     consumer: consumerFromHeartbeat(
       { component: 'c', lastBatchAtMs: T0, lagMs: 800, caughtUp: true, updatedAtMs: T0 },
       T0,
+      STALE,
     ),
     scan: scanStatus(run(), [cp(0, 1_000, true), cp(2, 500, false)], T0 + 100_000),
   };

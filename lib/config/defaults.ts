@@ -42,6 +42,15 @@ export const WORK_QUEUE_MAX_RECEIVES = 5;
 /** Dead-letter retention: the SQS maximum, so a parked message has time to be redriven. */
 export const DLQ_RETENTION_DAYS = 14;
 
+/** Work messages per backfill worker invocation (Lambda's SQS maximum without a batching window). */
+export const WORKER_BATCH_SIZE = 10;
+
+/**
+ * Concurrent backfill worker invocations the SQS mapping may run ("bounded impact": each one
+ * writes up to WRITE_CONCURRENCY items at once). 2 is Lambda's minimum for `maxConcurrency`.
+ */
+export const WORKER_MAX_CONCURRENCY = 10;
+
 /** The OpenSearch index of session documents (Pika's name for it). */
 export const SEARCH_INDEX = 'session';
 
@@ -64,6 +73,12 @@ export const ENV = {
   dlqName: 'STREAMFILL_DLQ',
   /** Lambda only: the DLQ's URL, where the handler parks malformed items. */
   dlqUrl: 'STREAMFILL_DLQ_URL',
+  /** Lambda only: the work queue's URL (continuation tasks, search repairs). */
+  workQueueUrl: 'STREAMFILL_QUEUE_URL',
+  /** The backfill state table (run record, segment checkpoints, consumer heartbeat). */
+  stateTable: 'STREAMFILL_STATE_TABLE',
+  /** Lambda only: comma-separated migration names to apply (unset: every registered one). */
+  migrations: 'STREAMFILL_MIGRATIONS',
   searchEndpoint: 'SEARCH_ENDPOINT',
   searchIndex: 'STREAMFILL_SEARCH_INDEX',
   searchAuth: 'STREAMFILL_SEARCH_AUTH',
@@ -104,3 +119,26 @@ export const METRIC = {
   /** Stream only: application write → batch processed, in ms. */
   writeToProcessedDelay: 'WriteToProcessedDelay',
 } as const;
+
+/**
+ * The CloudFormation output keys of a streamfill stack: `--stack NAME` reads them (DescribeStacks)
+ * instead of five separate settings (lib/adapters/stack-outputs.ts).
+ */
+export const STACK_OUTPUTS = {
+  workQueueUrl: 'WorkQueueUrl',
+  workQueueName: 'WorkQueueName',
+  dlqUrl: 'DeadLetterQueueUrl',
+  dlqName: 'DeadLetterQueueName',
+  stateTable: 'StateTableName',
+  sessionTable: 'SessionTableName',
+  userTable: 'UserTableName',
+  tagTable: 'TagTableName',
+  dashboard: 'DashboardName',
+  consumerFunction: 'ConsumerFunctionName',
+  workerFunction: 'WorkerFunctionName',
+  eventSourceMappingId: 'EventSourceMappingId',
+  searchEndpoint: 'SearchEndpoint',
+  searchIndex: 'SearchIndex',
+} as const;
+
+export type StackOutputKey = keyof typeof STACK_OUTPUTS;

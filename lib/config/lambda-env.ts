@@ -1,6 +1,7 @@
 // The Lambda side's configuration reader: the function's environment (set by the CDK
 // construct), validated once per container; every error names the variable and its value.
 import { z } from 'zod';
+import { ALL_MIGRATIONS, type MigrationName } from '../core/migrations/index.ts';
 import type { TableNames } from '../core/types.ts';
 import { ENV, SEARCH_INDEX, WRITE_CONCURRENCY } from './defaults.ts';
 
@@ -12,6 +13,8 @@ export interface LambdaConfig {
   writeConcurrency: number;
   /** Where malformed items are parked; unset: they are retried like any failure. */
   dlqUrl: string | undefined;
+  /** The migrations to apply (STREAMFILL_MIGRATIONS, set by ContinuousBackfill); unset: all. */
+  migrations: readonly MigrationName[] | undefined;
 }
 
 /** A configuration problem: the message names the setting and the bad value. */
@@ -39,6 +42,25 @@ const positiveInt = z
     return n;
   });
 
+// Names from the registry: a typo must stop the function, never silently skip a migration.
+const migrationList = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    const names = v.split(',').map((n) => n.trim());
+    const unknown = names.filter((n) => !(ALL_MIGRATIONS as readonly string[]).includes(n));
+    if (unknown.length) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `names unknown migrations ${unknown.join(', ')} (known: ${ALL_MIGRATIONS.join(', ')})`,
+      });
+      return z.NEVER;
+    }
+    return names as MigrationName[];
+  });
+
 const schema = z.object({
   [ENV.sessionTable]: required,
   [ENV.userTable]: required,
@@ -47,6 +69,7 @@ const schema = z.object({
   [ENV.searchIndex]: optional,
   [ENV.writeConcurrency]: positiveInt,
   [ENV.dlqUrl]: optional,
+  [ENV.migrations]: migrationList,
 });
 
 /**
@@ -81,5 +104,6 @@ export function lambdaConfig(env: NodeJS.ProcessEnv = process.env): LambdaConfig
     searchIndex: v[ENV.searchIndex] ?? SEARCH_INDEX,
     writeConcurrency: v[ENV.writeConcurrency] ?? WRITE_CONCURRENCY,
     dlqUrl: v[ENV.dlqUrl],
+    migrations: v[ENV.migrations],
   };
 }

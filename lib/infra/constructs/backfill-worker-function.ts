@@ -4,13 +4,13 @@
 // pages, user lookups, run state, continuation tasks, parked items).
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Tracing } from 'aws-cdk-lib/aws-lambda';
+import { MetricType, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { handlerEntry, handlerFunctionProps } from './handler-function.ts';
+import { handlerEntry, handlerFunctionProps, handlerRole } from './handler-function.ts';
 
 export const BACKFILL_WORKER_ENTRY = handlerEntry('backfill-worker.ts');
 
@@ -61,6 +61,7 @@ export class BackfillWorkerFunction extends Construct {
       description: 'streamfill: migrates the historic items the backfill enqueued',
       ...handlerFunctionProps('backfill-worker.ts'),
       logGroup,
+      role: handlerRole(this, 'Role', logGroup),
       ...(props.reservedConcurrentExecutions !== undefined && {
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       }),
@@ -111,6 +112,7 @@ export class BackfillWorkerFunction extends Construct {
       batchSize: props.batchSize,
       reportBatchItemFailures: true,
       maxConcurrency: props.maxConcurrency,
+      metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
     });
     this.fn.addEventSource(this.eventSource);
   }

@@ -33,6 +33,7 @@ import {
   MIGRATIONS,
   type MigrationName,
 } from '../../core/migrations/index.ts';
+import { acknowledgeFunctionFindings } from '../nag.ts';
 import { BackfillAlarms } from './backfill-alarms.ts';
 import { BackfillWorkerFunction } from './backfill-worker-function.ts';
 import { LiveMigration } from './live-migration.ts';
@@ -278,6 +279,14 @@ export class ContinuousBackfill extends Construct {
       consumerIdlePeriod: props.consumerIdlePeriod ?? Duration.minutes(15),
       ...(props.alarmTopic && { alarmTopic: props.alarmTopic }),
     });
+
+    // The cdk-nag AwsSolutions findings accepted by design, each with its reason (../nag.ts).
+    const accepted = {
+      ...(props.tracing && { tracing: true }),
+      ...(search?.domainArn !== undefined && { searchDomainArn: search.domainArn }),
+    };
+    acknowledgeFunctionFindings({ fn: this.consumer, readsStream: true, ...accepted });
+    acknowledgeFunctionFindings({ fn: this.worker, ...accepted });
 
     if (props.exportOutputs ?? true) {
       this.exportOutputs({

@@ -3,8 +3,11 @@
 // consumer and the backfill worker, so both run exactly what the tests ran.
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
 import { FUNCTION_TIMEOUT_SECONDS } from '../../config/defaults.ts';
 
 /** The repository root: handler entries and the lock file are found from here. */
@@ -58,4 +61,27 @@ export function handlerFunctionProps(file: string): NodejsFunctionProps {
       externalModules: [],
     },
   };
+}
+
+/**
+ * The function's role: it may write to its own log group and nothing else until granted more
+ * (instead of AWSLambdaBasicExecutionRole, which allows every log group of the account).
+ *
+ * @example
+ * const role = handlerRole(this, 'WorkerRole', logGroup);
+ */
+export function handlerRole(scope: Construct, id: string, logGroup: ILogGroup): Role {
+  const role = new Role(scope, id, {
+    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    description: 'streamfill function: its own log group, plus the grants its construct adds',
+  });
+  role.addToPolicy(
+    new PolicyStatement({
+      sid: 'WriteOwnLogs',
+      // The log group exists (the construct creates it), so CreateLogGroup is not needed.
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  );
+  return role;
 }

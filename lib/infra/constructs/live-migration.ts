@@ -5,7 +5,7 @@
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { StartingPosition, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { MetricType, StartingPosition, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -23,7 +23,7 @@ import {
   WRITE_CONCURRENCY,
 } from '../../config/defaults.ts';
 import { LiveMigrationAlarms, STREAM_CONSUMER_METRICS } from './alarms.ts';
-import { handlerEntry, handlerFunctionProps } from './handler-function.ts';
+import { handlerEntry, handlerFunctionProps, handlerRole } from './handler-function.ts';
 
 export { ESM_REQUIRE_BANNER } from './handler-function.ts';
 export const STREAM_CONSUMER_ENTRY = handlerEntry('stream-consumer.ts');
@@ -160,6 +160,7 @@ export class LiveMigration extends Construct {
       description: 'streamfill: migrates every live change of the chat-session table',
       ...handlerFunctionProps('stream-consumer.ts'),
       logGroup,
+      role: handlerRole(this, 'StreamConsumerRole', logGroup),
       ...(props.reservedConcurrentExecutions !== undefined && {
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       }),
@@ -221,6 +222,8 @@ export class LiveMigration extends Construct {
       maxRecordAge: props.maxRecordAge ?? Duration.hours(24),
       parallelizationFactor: props.parallelizationFactor ?? 1,
       onFailure: new SqsDlq(this.dlq),
+      // Polled/filtered/failed event counts of the mapping itself, beside the function's metrics.
+      metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
     });
     this.fn.addEventSource(this.eventSource);
 

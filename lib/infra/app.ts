@@ -16,17 +16,19 @@ export const SANDBOX_STACK_NAME = 'streamfill-sandbox';
 
 /** Builds the app's one stack from its context; throws the configuration errors. */
 export function buildApp(app: App): SandboxStack | StreamfillStack {
+  const sandbox = String(app.node.tryGetContext('sandbox')) === 'true';
+  // Before the table check: a sandbox with table names is a mode mix-up, not a half-given set.
+  const given = ['sessionTable', 'sessionStreamArn', 'userTable', 'tagTable'].filter(
+    (k) => app.node.tryGetContext(k) !== undefined,
+  );
+  if (sandbox && given.length) {
+    throw new StreamfillConfigError(
+      `streamfill configuration:\n  - sandbox=true creates its own tables; drop ${given.join(', ')} ` +
+        '(or drop sandbox to attach to existing tables)',
+    );
+  }
   const config = configFromContext(app.node);
   if (config.sandbox) {
-    const given = ['sessionTable', 'sessionStreamArn', 'userTable', 'tagTable'].filter(
-      (k) => app.node.tryGetContext(k) !== undefined,
-    );
-    if (given.length) {
-      throw new StreamfillConfigError(
-        `streamfill configuration:\n  - sandbox=true creates its own tables; drop ${given.join(', ')} ` +
-          '(or drop sandbox to attach to existing tables)',
-      );
-    }
     const stackName = config.stackName ?? SANDBOX_STACK_NAME;
     return new SandboxStack(app, stackName, {
       config,

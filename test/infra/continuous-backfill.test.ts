@@ -788,36 +788,6 @@ describe('synth-time refusals name the setting and the value', () => {
       /workerReservedConcurrentExecutions 5 is below workerMaxConcurrency 20/,
     ],
     [
-      'batch size',
-      { ...IMPORTED, batchSize: 0 },
-      /batchSize must be an integer from 1 to 10000, got 0/,
-    ],
-    [
-      'retries',
-      { ...IMPORTED, retryAttempts: 1.5 },
-      /retryAttempts must be an integer from 0 to 10000, got 1.5/,
-    ],
-    [
-      'parallelization',
-      { ...IMPORTED, parallelizationFactor: 11 },
-      /parallelizationFactor must be an integer from 1 to 10, got 11/,
-    ],
-    [
-      'write concurrency',
-      { ...IMPORTED, writeConcurrency: 0 },
-      /writeConcurrency must be an integer from 1 to 1000, got 0/,
-    ],
-    [
-      'worker batch',
-      { ...IMPORTED, workerBatchSize: 11 },
-      /workerBatchSize must be an integer from 1 to 10, got 11/,
-    ],
-    [
-      'worker concurrency',
-      { ...IMPORTED, workerMaxConcurrency: 1 },
-      /workerMaxConcurrency must be an integer from 2 to 1000 \(the SQS mapping's range\), got 1/,
-    ],
-    [
       'record age',
       { ...IMPORTED, maxRecordAge: Duration.days(8) },
       /maxRecordAge must be between 60 seconds and 7 days, got 691200 s/,
@@ -851,6 +821,21 @@ describe('synth-time refusals name the setting and the value', () => {
 
   it.each(cases)('%s', (_name, props, message) => {
     expect(refusal(props)).toMatch(message);
+  });
+
+  // Integer settings: [setting, bad value, the range the message must state].
+  const ranges: [keyof ContinuousBackfillProps, number, string][] = [
+    ['batchSize', 0, 'from 1 to 10000'],
+    ['retryAttempts', 1.5, 'from 0 to 10000'],
+    ['parallelizationFactor', 11, 'from 1 to 10'],
+    ['writeConcurrency', 0, 'from 1 to 1000'],
+    ['workerBatchSize', 11, 'from 1 to 10'],
+    ['workerMaxConcurrency', 1, "from 2 to 1000 (the SQS mapping's range)"],
+  ];
+  it.each(ranges)('%s = %s', (setting, value, range) => {
+    expect(refusal({ ...IMPORTED, [setting]: value })).toContain(
+      `${setting} must be an integer ${range}, got ${value}`,
+    );
   });
 
   it('reports every problem at once, prefixed by the construct path', () => {

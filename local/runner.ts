@@ -65,7 +65,7 @@ export interface LocalRunnerOptions {
   worker?: boolean;
   /** Messages per worker invocation. @default 10 (WORKER_BATCH_SIZE, Lambda's SQS default) */
   workerBatchSize?: number;
-  /** Worker batches in flight at once (SQS pollers). @default 4 (WORKER_CONCURRENCY) */
+  /** Worker batches in flight at once (SQS pollers). @default 4 (WORKER_CONCURRENCY.local) */
   workerConcurrency?: number;
   /**
    * The worker's function timeout; the work queue's visibility timeout must not be shorter
@@ -212,7 +212,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
           queueUrl: queues.work,
           sqs: opts.clients.sqs,
           batchSize: opts.workerBatchSize ?? WORKER_BATCH_SIZE,
-          maxConcurrency: opts.workerConcurrency ?? WORKER_CONCURRENCY,
+          maxConcurrency: opts.workerConcurrency ?? WORKER_CONCURRENCY.local,
           functionName: 'streamfill-backfill-worker',
           functionTimeoutMs,
           logger: opts.logger,

@@ -45,8 +45,15 @@ export const WORK_QUEUE_MAX_RECEIVES = 5;
  */
 export const WORKER_BATCH_SIZE = 10;
 
-/** Worker batches in flight at once in the local runner (Lambda scales its pollers itself). */
-export const WORKER_CONCURRENCY = 4;
+/**
+ * Worker invocations in flight at once ("bounded impact": each writes up to WRITE_CONCURRENCY
+ * items at once). The sides differ on purpose:
+ * - `aws` (10): the SQS mapping's `maxConcurrency` (Lambda's minimum is 2); Lambda scales its
+ *   pollers up to it, and the table's capacity, not the machine, is the limit.
+ * - `local` (4): the local runner shares two cores with DynamoDB Local; more batches in flight
+ *   only queue up behind the same JVM.
+ */
+export const WORKER_CONCURRENCY = { aws: 10, local: 4 } as const;
 
 /**
  * The stream consumer's heartbeat in the backfill state store (`streamfill run` locally): written
@@ -86,10 +93,12 @@ export const ENV = {
   dlqName: 'STREAMFILL_DLQ',
   /** Lambda only: the DLQ's URL, where the handler parks malformed items. */
   dlqUrl: 'STREAMFILL_DLQ_URL',
-  /** Lambda only: the work queue's URL (scan continuations, search repairs). */
+  /** Lambda only: the work queue's URL (continuation tasks, search repairs). */
   workQueueUrl: 'STREAMFILL_QUEUE_URL',
-  /** The backfill state table (checkpoints, run record, consumer heartbeat). */
+  /** The backfill state table (run record, segment checkpoints, consumer heartbeat). */
   stateTable: 'STREAMFILL_STATE_TABLE',
+  /** Lambda only: comma-separated migration names to apply (unset: every registered one). */
+  migrations: 'STREAMFILL_MIGRATIONS',
   searchEndpoint: 'SEARCH_ENDPOINT',
   searchIndex: 'STREAMFILL_SEARCH_INDEX',
   searchAuth: 'STREAMFILL_SEARCH_AUTH',
@@ -130,3 +139,26 @@ export const METRIC = {
   /** Stream only: application write → batch processed, in ms. */
   writeToProcessedDelay: 'WriteToProcessedDelay',
 } as const;
+
+/**
+ * The CloudFormation output keys of a streamfill stack: `--stack NAME` reads them (DescribeStacks)
+ * instead of five separate settings (lib/adapters/stack-outputs.ts).
+ */
+export const STACK_OUTPUTS = {
+  workQueueUrl: 'WorkQueueUrl',
+  workQueueName: 'WorkQueueName',
+  dlqUrl: 'DeadLetterQueueUrl',
+  dlqName: 'DeadLetterQueueName',
+  stateTable: 'StateTableName',
+  sessionTable: 'SessionTableName',
+  userTable: 'UserTableName',
+  tagTable: 'TagTableName',
+  dashboard: 'DashboardName',
+  consumerFunction: 'ConsumerFunctionName',
+  workerFunction: 'WorkerFunctionName',
+  eventSourceMappingId: 'EventSourceMappingId',
+  searchEndpoint: 'SearchEndpoint',
+  searchIndex: 'SearchIndex',
+} as const;
+
+export type StackOutputKey = keyof typeof STACK_OUTPUTS;

@@ -1,6 +1,7 @@
 // The Lambda side's configuration reader: the function's environment (set by the CDK
 // construct), validated once per container; every error names the variable and its value.
 import { z } from 'zod';
+import { ALL_MIGRATIONS, type MigrationName } from '../core/migrations/index.ts';
 import type { TableNames } from '../core/types.ts';
 import { ENV, SEARCH_INDEX, WRITE_CONCURRENCY } from './defaults.ts';
 
@@ -16,6 +17,8 @@ export interface LambdaConfig {
   workQueueUrl: string | undefined;
   /** Backfill worker: the state table where scan-segment tasks save their checkpoint. */
   stateTable: string | undefined;
+  /** The migrations to apply (STREAMFILL_MIGRATIONS, set by ContinuousBackfill); unset: all. */
+  migrations: readonly MigrationName[] | undefined;
 }
 
 /** A configuration problem: the message names the setting and the bad value. */
@@ -43,6 +46,25 @@ const positiveInt = z
     return n;
   });
 
+// Names from the registry: a typo must stop the function, never silently skip a migration.
+const migrationList = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    const names = v.split(',').map((n) => n.trim());
+    const unknown = names.filter((n) => !(ALL_MIGRATIONS as readonly string[]).includes(n));
+    if (unknown.length) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `names unknown migrations ${unknown.join(', ')} (known: ${ALL_MIGRATIONS.join(', ')})`,
+      });
+      return z.NEVER;
+    }
+    return names as MigrationName[];
+  });
+
 const schema = z.object({
   [ENV.sessionTable]: required,
   [ENV.userTable]: required,
@@ -53,6 +75,7 @@ const schema = z.object({
   [ENV.dlqUrl]: optional,
   [ENV.workQueueUrl]: optional,
   [ENV.stateTable]: optional,
+  [ENV.migrations]: migrationList,
 });
 
 /**
@@ -89,5 +112,6 @@ export function lambdaConfig(env: NodeJS.ProcessEnv = process.env): LambdaConfig
     dlqUrl: v[ENV.dlqUrl],
     workQueueUrl: v[ENV.workQueueUrl],
     stateTable: v[ENV.stateTable],
+    migrations: v[ENV.migrations],
   };
 }

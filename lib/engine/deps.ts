@@ -6,7 +6,7 @@ import { DynamoWriter } from '../adapters/dynamo-writer.ts';
 import { SearchIndex } from '../adapters/search-index.ts';
 import { UserTypeLookup } from '../adapters/user-type-lookup.ts';
 import { lambdaConfig, type LambdaConfig } from '../config/lambda-env.ts';
-import { searchSpecFor } from '../core/migrations/index.ts';
+import { searchSpecFor, type MigrationName } from '../core/migrations/index.ts';
 import type { TableNames } from '../core/types.ts';
 import type { EngineDeps } from './migrate-items.ts';
 
@@ -16,6 +16,8 @@ export interface EngineDepsOptions {
   searchIndex: string;
   /** Conditional writes in flight. @default 16 (WRITE_CONCURRENCY) */
   writeConcurrency?: number;
+  /** The migrations to apply. @default every registered one */
+  migrations?: readonly MigrationName[] | undefined;
 }
 
 /**
@@ -31,6 +33,7 @@ export function engineDeps(clients: Clients, opts: EngineDepsOptions): EngineDep
     writer: new DynamoWriter(clients.doc, opts.tables, { concurrency: opts.writeConcurrency }),
     lookup: new UserTypeLookup(clients.doc, opts.tables.user),
     search: clients.search && spec && new SearchIndex(clients.search, opts.searchIndex, spec),
+    ...(opts.migrations && { migrations: opts.migrations }),
   };
 }
 

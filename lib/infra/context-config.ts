@@ -26,6 +26,19 @@ export interface StreamfillConfig {
   tracing?: boolean;
   logLevel?: string;
   stackName?: string;
+  /** ContinuousBackfill: a sandbox stack with its own Pika-shaped tables instead of attaching. */
+  sandbox?: boolean;
+  searchCollectionArn?: string;
+  /** Comma-separated migration names (registry). */
+  migrations?: string;
+  stateTableName?: string;
+  workerBatchSize?: number;
+  workerMaxConcurrency?: number;
+  workerReservedConcurrency?: number;
+  oldestWorkMessageAgeMinutes?: number;
+  /** Sandbox only: the IndexMigration phase of the session GSI (and the one deployed before). */
+  indexPhase?: string;
+  previousIndexPhase?: string;
 }
 
 /** A configuration problem: the app prints its message alone, without a stack trace. */
@@ -78,6 +91,16 @@ const OPTIONAL = z.object({
   iteratorAgeThresholdSeconds: number,
   writeConcurrency: number,
   tracing: boolean,
+  sandbox: boolean,
+  searchCollectionArn: text,
+  migrations: text,
+  stateTableName: text,
+  workerBatchSize: number,
+  workerMaxConcurrency: number,
+  workerReservedConcurrency: number,
+  oldestWorkMessageAgeMinutes: number,
+  indexPhase: text,
+  previousIndexPhase: text,
 });
 
 const KNOWN: readonly string[] = [...REQUIRED, ...Object.keys(OPTIONAL.shape)];
@@ -145,6 +168,11 @@ export function configFromContext(node: Node): StreamfillConfig {
   for (const key of Object.keys(node.getAllContext() as Record<string, unknown>)) {
     const meant = KNOWN.find((k) => k !== key && k.toLowerCase() === key.toLowerCase());
     if (meant) problems.push(`unknown context ${key}: did you mean ${meant}?`);
+  }
+  if (input.searchCollectionArn && !input.searchEndpoint) {
+    problems.push(
+      'searchCollectionArn is set but searchEndpoint is not: nothing would use the grant',
+    );
   }
   if (input.searchDomainArn && !input.searchEndpoint) {
     problems.push('searchDomainArn is set but searchEndpoint is not: nothing would use the grant');

@@ -1,95 +1,100 @@
-// The deployable unit: one live migration for one application stack's tables, configured
-// from CDK context (`cdk deploy -c sessionTable=… -c sessionStreamArn=… -c userTable=…`,
-// read by ./context-config.ts).
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+// The deployable unit in attach mode: a ContinuousBackfill for one application stack's existing
+// tables, configured from CDK context (`cdk deploy -c sessionTable=… -c sessionStreamArn=…
+// -c userTable=…`, read by ./context-config.ts). The tables are imported, never created here.
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { ENV } from '../config/defaults.ts';
-import { LiveMigration } from './constructs/live-migration.ts';
+import type { MigrationName } from '../core/migrations/index.ts';
+import {
+  ContinuousBackfill,
+  type ContinuousBackfillProps,
+} from './constructs/continuous-backfill.ts';
 import { envFromStreamArn, type StreamfillConfig } from './context-config.ts';
 
 export interface StreamfillStackProps extends StackProps {
   config: StreamfillConfig;
 }
 
+/** The construct's tuning and search props from a configuration (both stacks use it). */
+export function tuningFromConfig(
+  scope: Construct,
+  config: StreamfillConfig,
+): Omit<
+  ContinuousBackfillProps,
+  | 'sourceTable'
+  | 'sourceTableName'
+  | 'sourceTableStreamArn'
+  | 'userTable'
+  | 'userTableName'
+  | 'tagTable'
+  | 'tagTableName'
+> {
+  const seconds = (v: number | undefined) => (v === undefined ? undefined : Duration.seconds(v));
+  return {
+    ...(config.searchEndpoint && {
+      search: {
+        endpoint: config.searchEndpoint,
+        ...(config.searchIndex && { index: config.searchIndex }),
+        ...(config.searchDomainArn && { domainArn: config.searchDomainArn }),
+        ...(config.searchCollectionArn && { collectionArn: config.searchCollectionArn }),
+      },
+    }),
+    ...(config.migrations && {
+      // Validated by the construct against the registry.
+      migrations: config.migrations.split(',').map((m) => m.trim()) as MigrationName[],
+    }),
+    stateTableName: config.stateTableName,
+    queueName: config.queueName,
+    dlqName: config.dlqName,
+    dashboardName: config.dashboardName,
+    writeConcurrency: config.writeConcurrency,
+    batchSize: config.batchSize,
+    maxBatchingWindow: seconds(config.maxBatchingWindowSeconds),
+    retryAttempts: config.retryAttempts,
+    maxRecordAge:
+      config.maxRecordAgeHours === undefined ? undefined : Duration.hours(config.maxRecordAgeHours),
+    parallelizationFactor: config.parallelizationFactor,
+    reservedConcurrentExecutions: config.reservedConcurrency,
+    workerBatchSize: config.workerBatchSize,
+    workerMaxConcurrency: config.workerMaxConcurrency,
+    workerReservedConcurrentExecutions: config.workerReservedConcurrency,
+    tracing: config.tracing,
+    logLevel: config.logLevel,
+    iteratorAgeThreshold: seconds(config.iteratorAgeThresholdSeconds),
+    oldestWorkMessageAgeThreshold:
+      config.oldestWorkMessageAgeMinutes === undefined
+        ? undefined
+        : Duration.minutes(config.oldestWorkMessageAgeMinutes),
+    alarmTopic: config.alarmTopicArn
+      ? Topic.fromTopicArn(scope, 'AlarmTopic', config.alarmTopicArn)
+      : undefined,
+  };
+}
+
 /**
- * One live migration, configured from a StreamfillConfig (see configFromContext), in the
- * account and region of the session table's stream.
+ * A ContinuousBackfill attached to existing tables, in the account and region of the session
+ * table's stream.
  *
  * @example
  * const config = configFromContext(app.node);
  * new StreamfillStack(app, defaultStackName(config.sessionTable), { config });
  */
 export class StreamfillStack extends Stack {
-  readonly liveMigration: LiveMigration;
+  readonly backfill: ContinuousBackfill;
 
   constructor(scope: Construct, id: string, props: StreamfillStackProps) {
     const { config, ...stackProps } = props;
     super(scope, id, {
-      description: `streamfill live migration of ${config.sessionTable}`,
+      description: `streamfill continuous backfill of ${config.sessionTable}`,
       env: envFromStreamArn(config.sessionStreamArn),
       ...stackProps,
     });
-    const seconds = (v: number | undefined): Duration | undefined =>
-      v === undefined ? undefined : Duration.seconds(v);
-
-    const live = new LiveMigration(this, 'LiveMigration', {
-      sessionTableName: config.sessionTable,
-      sessionTableStreamArn: config.sessionStreamArn,
+    this.backfill = new ContinuousBackfill(this, 'Backfill', {
+      sourceTableName: config.sessionTable,
+      sourceTableStreamArn: config.sessionStreamArn,
       userTableName: config.userTable,
-      tagTableName: config.tagTable,
-      searchEndpoint: config.searchEndpoint,
-      searchIndex: config.searchIndex,
-      searchDomainArn: config.searchDomainArn,
-      writeConcurrency: config.writeConcurrency,
-      batchSize: config.batchSize,
-      maxBatchingWindow: seconds(config.maxBatchingWindowSeconds),
-      retryAttempts: config.retryAttempts,
-      maxRecordAge:
-        config.maxRecordAgeHours === undefined
-          ? undefined
-          : Duration.hours(config.maxRecordAgeHours),
-      parallelizationFactor: config.parallelizationFactor,
-      reservedConcurrentExecutions: config.reservedConcurrency,
-      tracing: config.tracing,
-      logLevel: config.logLevel,
-      queueName: config.queueName,
-      dlqName: config.dlqName,
-      iteratorAgeThreshold: seconds(config.iteratorAgeThresholdSeconds),
-      alarmTopic: config.alarmTopicArn
-        ? Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn)
-        : undefined,
-      dashboardName: config.dashboardName,
-    });
-    this.liveMigration = live;
-
-    new CfnOutput(this, 'FunctionName', {
-      description: 'The stream consumer Lambda function',
-      value: live.fn.functionName,
-    });
-    new CfnOutput(this, 'EventSourceMappingId', {
-      description: 'aws lambda get-event-source-mapping --uuid <id>: State must be Enabled',
-      value: live.eventSource.eventSourceMappingId,
-    });
-    new CfnOutput(this, 'DeadLetterQueueUrl', {
-      description: 'Failed and malformed records, with their reason',
-      value: live.dlq.queueUrl,
-    });
-    new CfnOutput(this, 'DeadLetterQueueName', {
-      description: `${ENV.dlqName} for the streamfill CLI`,
-      value: live.dlq.queueName,
-    });
-    new CfnOutput(this, 'WorkQueueUrl', {
-      description: 'Backfill work queue',
-      value: live.workQueue.queueUrl,
-    });
-    new CfnOutput(this, 'WorkQueueName', {
-      description: `${ENV.queueName} for the streamfill CLI`,
-      value: live.workQueue.queueName,
-    });
-    new CfnOutput(this, 'DashboardName', {
-      description: 'CloudWatch dashboard of the live migration',
-      value: live.alarms.dashboard.dashboardName,
+      ...(config.tagTable && { tagTableName: config.tagTable }),
+      ...tuningFromConfig(this, config),
     });
   }
 }

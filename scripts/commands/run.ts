@@ -63,7 +63,7 @@ export function registerRunCommand(program: Command): void {
         '--worker-concurrency <n>',
         'worker batches in flight at once (parallel SQS pollers; each batch writes with up to 16 conditional updates in flight)',
         positiveInt('--worker-concurrency'),
-        WORKER_CONCURRENCY,
+        WORKER_CONCURRENCY.local,
       )
       .option(
         '--worker-timeout <s>',

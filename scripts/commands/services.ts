@@ -1,7 +1,8 @@
-// `streamfill services up|down|env`: local DynamoDB (+ Streams), SQS (ElasticMQ) and OpenSearch
+// `streamfill services up|down|env|install`: local DynamoDB (+ Streams), SQS (ElasticMQ) and OpenSearch
 // that outlive the command, for the local runner, the demo and manual poking.
 
 import type { Command } from 'commander';
+import { ensureLambdaNode } from '../../local/lambda-node.ts';
 import { resolveServiceJars } from '../../local/services/maven-jars.ts';
 import {
   servicesDown,
@@ -74,10 +75,14 @@ Typical use:
 
   services
     .command('install')
-    .description("fetch the Java services' jars from Maven Central into .cache/services (once)")
+    .description(
+      "fetch the Java services' jars from Maven Central into .cache/services, and the Lambda " +
+        "runtime's Node (npm package `node`) into .cache/node22 for the bundle tests (once)",
+    )
     .action(async () => {
       const dirs = await resolveServiceJars();
       for (const [name, dir] of Object.entries(dirs)) err(`  ${name.padEnd(10)} ${dir}`);
+      err(`  ${'node'.padEnd(10)} ${await ensureLambdaNode()}`);
     });
 
   services

@@ -143,6 +143,12 @@ describe('a fully configured stack', () => {
           writeConcurrency: '32',
           tracing: 'true',
           logLevel: 'DEBUG',
+          workerBatchSize: '4',
+          workerMaxConcurrency: '6',
+          workerReservedConcurrency: '12',
+          stateTableName: 'streamfill-state-prod',
+          oldestWorkMessageAgeMinutes: '45',
+          migrations: 'session-sort-key, session-user-type,session-search-keywords,tag-usage-mode',
         },
       }).node,
     );
@@ -182,23 +188,52 @@ describe('a fully configured stack', () => {
     });
   });
 
-  it('grants exactly ESHttpGet/Post/Put on the domain’s paths', () => {
-    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+  it('grants ESHttpGet/Head/Post/Put on the domain’s paths to both functions', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).map(
       (p) =>
-        (p as { Properties: { PolicyDocument: { Statement: { Action: unknown }[] } } }).Properties
-          .PolicyDocument.Statement,
+        (
+          p as {
+            Properties: { Roles: unknown; PolicyDocument: { Statement: { Action: unknown }[] } };
+          }
+        ).Properties,
     );
+    const statements = policies.flatMap((p) => p.PolicyDocument.Statement);
     const es = statements.filter((s) => JSON.stringify(s.Action).includes('es:'));
-    expect(es).toEqual([
-      {
+    expect(es).toEqual(
+      [1, 2].map(() => ({
         Sid: 'UpdateSearchDocuments',
         Effect: 'Allow',
-        Action: ['es:ESHttpGet', 'es:ESHttpPost', 'es:ESHttpPut'],
+        Action: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'],
         Resource: `${DOMAIN_ARN}/*`,
+      })),
+    );
+    // The tag table is migrated by the backfill worker only: the stream consumer never touches it.
+    const consumer = policies.filter((p) => JSON.stringify(p.Roles).includes('StreamConsumer'));
+    expect(consumer).toHaveLength(1);
+    expect(JSON.stringify(consumer)).not.toContain('pika-tag-def-prod');
+    expect(JSON.stringify(statements)).toContain('pika-tag-def-prod');
+  });
+
+  it('tunes the backfill worker, its mapping, the state table and the migrations', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 4,
+      ScalingConfig: { MaximumConcurrency: 6 },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 12,
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'backfill-worker',
+          STREAMFILL_MIGRATIONS:
+            'session-sort-key,session-user-type,session-search-keywords,tag-usage-mode',
+        }),
       },
-    ]);
-    // The tag table is only named for the handler: the stream consumer never touches it.
-    expect(JSON.stringify(statements)).not.toContain('pika-tag-def-prod');
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'streamfill-state-prod' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Threshold: 45 * 60,
+    });
   });
 
   it('names the queues and the dashboard', () => {
@@ -213,7 +248,7 @@ describe('a fully configured stack', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
       (a) => (a as { Properties: Record<string, unknown> }).Properties,
     );
-    expect(alarms).toHaveLength(4);
+    expect(alarms).toHaveLength(9);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([TOPIC_ARN]);
       expect(alarm.OKActions).toEqual([TOPIC_ARN]);

@@ -2,13 +2,12 @@
 // (handlers/stream-consumer.ts) through a Lambda event source mapping with Lambda's failure
 // semantics (partial batch responses, bisect, bounded retries, on-failure DLQ). The tables
 // belong to the application's stack: they are imported, never created or replaced here.
-import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, StartingPosition, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { MetricType, StartingPosition, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -16,7 +15,6 @@ import { Construct } from 'constructs';
 import {
   BATCH_SIZE,
   DLQ_RETENTION_DAYS,
-  FUNCTION_TIMEOUT_SECONDS,
   WORK_QUEUE_VISIBILITY_SECONDS,
   ENV,
   SEARCH_INDEX,
@@ -25,20 +23,10 @@ import {
   WRITE_CONCURRENCY,
 } from '../../config/defaults.ts';
 import { LiveMigrationAlarms, STREAM_CONSUMER_METRICS } from './alarms.ts';
+import { handlerEntry, handlerFunctionProps, handlerRole } from './handler-function.ts';
 
-/** The repository root: the handler's entry and the lock file are found from here. */
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const STREAM_CONSUMER_ENTRY = fileURLToPath(
-  new URL('../../../handlers/stream-consumer.ts', import.meta.url),
-);
-
-/**
- * ESM output that still runs CommonJS dependencies: esbuild's ESM bundles have no `require`,
- * so one is made from the module URL before anything else runs.
- */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire as __streamfillCreateRequire } from 'node:module';" +
-  'const require = __streamfillCreateRequire(import.meta.url);';
+export { ESM_REQUIRE_BANNER } from './handler-function.ts';
+export const STREAM_CONSUMER_ENTRY = handlerEntry('stream-consumer.ts');
 
 export interface LiveMigrationProps {
   /** The chat-session table (`chat-session-<stack>`), owned by the application's stack. */
@@ -155,7 +143,6 @@ export class LiveMigration extends Construct {
       retentionPeriod: Duration.days(DLQ_RETENTION_DAYS),
     });
 
-    const timeout = Duration.seconds(FUNCTION_TIMEOUT_SECONDS);
     this.workQueue = new Queue(this, 'WorkQueue', {
       ...(props.queueName && { queueName: props.queueName }),
       encryption: QueueEncryption.SQS_MANAGED,
@@ -171,33 +158,13 @@ export class LiveMigration extends Construct {
 
     this.fn = new NodejsFunction(this, 'StreamConsumer', {
       description: 'streamfill: migrates every live change of the chat-session table',
-      entry: STREAM_CONSUMER_ENTRY,
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: fileURLToPath(new URL('../../../package-lock.json', import.meta.url)),
-      runtime: Runtime.NODEJS_22_X,
-      architecture: Architecture.ARM_64,
-      memorySize: 512,
-      timeout,
+      ...handlerFunctionProps('stream-consumer.ts'),
       logGroup,
+      role: handlerRole(this, 'StreamConsumerRole', logGroup),
       ...(props.reservedConcurrentExecutions !== undefined && {
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       }),
       ...(props.tracing && { tracing: Tracing.ACTIVE }),
-      bundling: {
-        // Local esbuild only: no Docker engine is needed (nor wanted) to synthesize.
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // Bundle the pinned AWS SDK too: the code that runs is the code that was tested,
-        // not whichever SDK version the runtime happens to ship.
-        externalModules: [],
-      },
       environment: {
         // Read back by lib/config/lambda-env.ts.
         [ENV.sessionTable]: props.sessionTableName,
@@ -255,6 +222,8 @@ export class LiveMigration extends Construct {
       maxRecordAge: props.maxRecordAge ?? Duration.hours(24),
       parallelizationFactor: props.parallelizationFactor ?? 1,
       onFailure: new SqsDlq(this.dlq),
+      // Polled/filtered/failed event counts of the mapping itself, beside the function's metrics.
+      metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
     });
     this.fn.addEventSource(this.eventSource);
 

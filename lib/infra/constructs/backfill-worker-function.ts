@@ -1,0 +1,119 @@
+// The historic path's Lambda side: the backfill worker (handlers/backfill-worker.ts) reading
+// the work queue through an SQS event source mapping with partial batch responses and a
+// concurrency cap, with only the grants its messages need (item writes, distributed scan
+// pages, user lookups, run state, continuation tasks, parked items).
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { MetricType, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { handlerEntry, handlerFunctionProps, handlerRole } from './handler-function.ts';
+
+export const BACKFILL_WORKER_ENTRY = handlerEntry('backfill-worker.ts');
+
+export interface BackfillWorkerFunctionProps {
+  /** The migrated table: its items are updated (conditional UpdateItem) and, in distributed mode, scanned. */
+  readonly sourceTable: ITable;
+  /** Read with BatchGetItem for `user_type`. @default - no user lookups granted */
+  readonly userTable?: ITable;
+  /** A second migrated table (tag definitions): updated and scanned like the source. @default - none */
+  readonly tagTable?: ITable;
+  /** Run record, segment checkpoints, heartbeats. */
+  readonly stateTable: ITable;
+  readonly workQueue: IQueue;
+  readonly dlq: IQueue;
+  /** The variables lib/config/lambda-env.ts reads. */
+  readonly environment: Record<string, string>;
+  /** Messages per invocation (1–10). */
+  readonly batchSize: number;
+  /** Concurrent invocations the mapping may run (2–1000). */
+  readonly maxConcurrency: number;
+  /** @default - unreserved */
+  readonly reservedConcurrentExecutions?: number;
+  /** @default false */
+  readonly tracing?: boolean;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /** Extra statements (e.g. OpenSearch access). @default - none */
+  readonly extraStatements?: readonly PolicyStatement[];
+}
+
+/**
+ * The backfill worker function and its work-queue mapping.
+ *
+ * @example
+ * new BackfillWorkerFunction(this, 'Worker', { sourceTable, stateTable, workQueue, dlq,
+ *   environment, batchSize: 10, maxConcurrency: 10 });
+ */
+export class BackfillWorkerFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly eventSource: SqsEventSource;
+
+  constructor(scope: Construct, id: string, props: BackfillWorkerFunctionProps) {
+    super(scope, id);
+    const logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    });
+    this.fn = new NodejsFunction(this, 'Function', {
+      description: 'streamfill: migrates the historic items the backfill enqueued',
+      ...handlerFunctionProps('backfill-worker.ts'),
+      logGroup,
+      role: handlerRole(this, 'Role', logGroup),
+      ...(props.reservedConcurrentExecutions !== undefined && {
+        reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      }),
+      ...(props.tracing && { tracing: Tracing.ACTIVE }),
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+    });
+
+    // Conditional UpdateItem of derived attributes; GetItem to tell a conflict from an
+    // already-applied change; Scan for one page of a segment (`backfill --distributed`).
+    const migrated = [props.sourceTable, ...(props.tagTable ? [props.tagTable] : [])];
+    this.fn.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'MigrateItems',
+        actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Scan'],
+        resources: migrated.map((t) => t.tableArn),
+      }),
+    );
+    if (props.userTable) {
+      this.fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'LookUpUserTypes',
+          actions: ['dynamodb:BatchGetItem'],
+          resources: [props.userTable.tableArn],
+        }),
+      );
+    }
+    // Checkpoints are written in a transaction whose ConditionCheck proves the run is still owned.
+    this.fn.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'BackfillState',
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:Query',
+          'dynamodb:ConditionCheckItem',
+        ],
+        resources: [props.stateTable.tableArn],
+      }),
+    );
+    // Continuation tasks and delayed search repairs go back to the work queue; malformed items
+    // are parked in the DLQ by the handler itself.
+    props.workQueue.grantSendMessages(this.fn);
+    props.dlq.grantSendMessages(this.fn);
+    for (const s of props.extraStatements ?? []) this.fn.addToRolePolicy(s);
+
+    this.eventSource = new SqsEventSource(props.workQueue, {
+      batchSize: props.batchSize,
+      reportBatchItemFailures: true,
+      maxConcurrency: props.maxConcurrency,
+      metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
+    });
+    this.fn.addEventSource(this.eventSource);
+  }
+}

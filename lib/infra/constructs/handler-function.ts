@@ -1,0 +1,87 @@
+// How every streamfill Lambda function is built: a handler in handlers/ bundled by the local
+// esbuild (no Docker) into one ESM file for Node 22 on arm64. One definition for the stream
+// consumer and the backfill worker, so both run exactly what the tests ran.
+import { fileURLToPath } from 'node:url';
+import { Duration } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { FUNCTION_TIMEOUT_SECONDS } from '../../config/defaults.ts';
+
+/** The repository root: handler entries and the lock file are found from here. */
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The absolute path of a Lambda entry in handlers/ (e.g. `stream-consumer.ts`). */
+export const handlerEntry = (file: string): string =>
+  fileURLToPath(new URL(`../../../handlers/${file}`, import.meta.url));
+
+/**
+ * ESM output that still runs CommonJS dependencies: esbuild's ESM bundles have no `require`,
+ * so one is made from the module URL before anything else runs.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __streamfillCreateRequire } from 'node:module';" +
+  'const require = __streamfillCreateRequire(import.meta.url);';
+
+/** The Lambda runtime: the Node major the bundle targets and the bundle tests run on. */
+export const LAMBDA_RUNTIME = Runtime.NODEJS_22_X;
+export const LAMBDA_NODE_MAJOR = 22;
+
+/**
+ * Runtime, architecture, timeout and bundling of a streamfill function whose entry is
+ * `handlers/<file>`; the caller adds its description, environment, log group and limits.
+ *
+ * @example
+ * new NodejsFunction(this, 'Worker', { ...handlerFunctionProps('backfill-worker.ts'), environment });
+ */
+export function handlerFunctionProps(file: string): NodejsFunctionProps {
+  return {
+    entry: handlerEntry(file),
+    handler: 'handler',
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: fileURLToPath(new URL('../../../package-lock.json', import.meta.url)),
+    runtime: LAMBDA_RUNTIME,
+    architecture: Architecture.ARM_64,
+    memorySize: 512,
+    timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS),
+    bundling: {
+      // Local esbuild only: no Docker engine is needed (nor wanted) to synthesize.
+      forceDockerBundling: false,
+      format: OutputFormat.ESM,
+      mainFields: ['module', 'main'],
+      banner: ESM_REQUIRE_BANNER,
+      target: `node${LAMBDA_NODE_MAJOR}`,
+      minify: true,
+      sourceMap: true,
+      sourcesContent: false,
+      // Bundle the pinned AWS SDK too: the code that runs is the code that was tested,
+      // not whichever SDK version the runtime happens to ship.
+      externalModules: [],
+    },
+  };
+}
+
+/**
+ * The function's role: it may write to its own log group and nothing else until granted more
+ * (instead of AWSLambdaBasicExecutionRole, which allows every log group of the account).
+ *
+ * @example
+ * const role = handlerRole(this, 'WorkerRole', logGroup);
+ */
+export function handlerRole(scope: Construct, id: string, logGroup: ILogGroup): Role {
+  const role = new Role(scope, id, {
+    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    description: 'streamfill function: its own log group, plus the grants its construct adds',
+  });
+  role.addToPolicy(
+    new PolicyStatement({
+      sid: 'WriteOwnLogs',
+      // The log group exists (the construct creates it), so CreateLogGroup is not needed.
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  );
+  return role;
+}

@@ -123,6 +123,8 @@ export interface BackfillProgress extends ProgressReport {
   /** What is being waited on now (the newest wait of any lane), if anything. */
   waiting: string | undefined;
   waitingLanes: number;
+  /** Every lane waiting now, with its reason (`-1`: the whole run). */
+  laneWaits: { segment: number; reason: string }[];
   perSegment: (SegmentCounts & { segment: number })[];
 }
 
@@ -344,7 +346,14 @@ export async function runBackfill(
       .map(([segment, c]) => ({ segment, ...c }))
       .sort((a, b) => a.segment - b.segment);
     const waiting = laneWaits.size ? latestWait : undefined;
-    return { ...progress.report(), phase, waiting, waitingLanes: laneWaits.size, perSegment };
+    return {
+      ...progress.report(),
+      phase,
+      waiting,
+      waitingLanes: laneWaits.size,
+      laneWaits: [...laneWaits].map(([segment, reason]) => ({ segment, reason })),
+      perSegment,
+    };
   };
   const emit = (): void => hooks.onProgress?.(snapshot());
   const wait = async (

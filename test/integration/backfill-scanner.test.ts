@@ -56,11 +56,6 @@ const deps = (f: BackfillFixture, over: Partial<BackfillDeps> = {}): BackfillDep
   }),
   ...over,
 });
-const counts = (keys: string[]): Map<string, number> => {
-  const m = new Map<string, number>();
-  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
-  return m;
-};
 
 describe('backfill scanner', () => {
   it('enqueues every pending item exactly once across 8 segments and finishes the run', async () => {
@@ -282,7 +277,7 @@ describe('backfill scanner', () => {
     const uq = await drainQueueKeys(clients.sqs, f.queueUrl);
     expect(uq.keys.sort()).toEqual(expected.sort());
 
-    const migrated = f.all[0] as Record<string, string>; // already migrated: still repaired
+    const migrated = f.all[0] as { user_id: string; session_id: string }; // already migrated: still repaired
     const keys = [
       { user_id: migrated.user_id, session_id: migrated.session_id },
       { user_id: 'u5', session_id: 's-00005' },

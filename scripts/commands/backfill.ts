@@ -434,39 +434,40 @@ export function registerBackfillCommand(program: Command): void {
     process.exitCode = await backfillAction(opts);
   });
 
+  // The parent parses --table, the table names and the state options wherever they appear
+  // (also after `pause`), so the subcommands read them from it.
   for (const [name, paused] of [
     ['pause', true],
     ['resume', false],
   ] as const) {
-    withSharedOptions(
-      addStateOptions(
-        backfill
-          .command(name)
-          .description(
+    backfill
+      .command(name)
+      .description(
+        (paused
+          ? "Pause the table's running backfill (it keeps its position and waits, saying so)."
+          : "Let the table's paused backfill continue.") +
+          ' Takes the backfill options --table, --session-table/--tag-table, --state-table and --checkpoint-file.',
+      )
+      .action(async () => {
+        const opts = backfill.opts();
+        if (opts.table === 'all')
+          throw new Error('--table all: pause or resume one table at a time');
+        const [table] = tablesOf(opts.table) as [MigratedTable];
+        const config = configFrom(opts);
+        const clients = makeClients();
+        try {
+          const store = await stateStoreOf(clients, opts as BackfillCliOptions, isLocalDynamo());
+          const tableName = config.tables[table];
+          const run = await store.setPauseRequested(tableName, paused);
+          console.log(
             paused
-              ? "Pause the table's running backfill (it keeps its position and waits, saying so)."
-              : "Let the table's paused backfill continue.",
-          )
-          .option('--table <table>', `table: ${MIGRATED_TABLES.join(', ')}`, 'session'),
-      ),
-    ).action(async (opts) => {
-      const [table] = tablesOf(opts.table);
-      if (opts.table === 'all') throw new Error('--table all: pause or resume one table at a time');
-      const config = configFrom(opts);
-      const clients = makeClients();
-      try {
-        const store = await stateStoreOf(clients, opts, isLocalDynamo());
-        const tableName = config.tables[table as MigratedTable];
-        const run = await store.setPauseRequested(tableName, paused);
-        console.log(
-          paused
-            ? `backfill of ${tableName}: pause requested for run ${run.runId}; the scanner stops reading after its current pages and keeps its position (\`streamfill backfill resume\` continues)`
-            : `backfill of ${tableName}: run ${run.runId} continues`,
-        );
-      } finally {
-        destroyClients(clients);
-      }
-    });
+              ? `backfill of ${tableName}: pause requested for run ${run.runId}; the scanner stops reading after its current pages and keeps its position (\`streamfill backfill resume\` continues)`
+              : `backfill of ${tableName}: run ${run.runId} continues`,
+          );
+        } finally {
+          destroyClients(clients);
+        }
+      });
   }
 }
 

@@ -57,25 +57,23 @@ import { preflightLambda, renderFindings } from './preflight.ts';
 
 const count = new Intl.NumberFormat('en-US');
 
-function positiveNumber(option: string) {
+/** Parses a number option above (or, with `orEqual`, at least) `min`, with a specific error. */
+function numberAbove(option: string, min: number, orEqual = false) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
-      throw new Error(`${option} must be a positive number, got "${value}"`);
+    if (value.trim() === '' || !Number.isFinite(n) || (orEqual ? n < min : n <= min)) {
+      const what = orEqual
+        ? `a number >= ${min}`
+        : min === 0
+          ? 'a positive number'
+          : `a number > ${min}`;
+      throw new Error(`${option} must be ${what}, got "${value}"`);
     }
     return n;
   };
 }
-
-function nonNegativeNumber(option: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
-      throw new Error(`${option} must be a number >= 0, got "${value}"`);
-    }
-    return n;
-  };
-}
+const positiveNumber = (option: string) => numberAbove(option, 0);
+const nonNegativeNumber = (option: string) => numberAbove(option, 0, true);
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -330,109 +328,108 @@ Examples:
 `;
 
 export function registerBackfillCommand(program: Command): void {
-  const backfill = withSharedOptions(
-    addStateOptions(
-      program
-        .command('backfill')
-        .description(
-          'Scan the historic items and enqueue them for the backfill worker (one-shot, resumable, throttled).',
-        )
-        .option(
-          '--table <table>',
-          `table to backfill: ${[...MIGRATED_TABLES, 'all'].join(', ')}`,
-          'session',
-        )
-        .option(
-          '--segments <n>',
-          'Parallel Scan segments',
-          positiveInt('--segments'),
-          BACKFILL_SEGMENTS,
-        )
-        .option(
-          '--page-size <n>',
-          'items examined per Scan page',
-          positiveInt('--page-size'),
-          SCAN_PAGE_SIZE,
-        )
-        .option(
-          '--rate <n>',
-          'items enqueued per second at most (default: unlimited)',
-          positiveNumber('--rate'),
-        )
-        .option('--dry-run', 'count, show sample diffs and a cost estimate; enqueue nothing', false)
-        .option(
-          '--samples <n>',
-          'sample before → after diffs of --dry-run',
-          positiveInt('--samples'),
-          5,
-        )
-        .option('--resume', 'continue the unfinished run from its checkpoints', false)
-        .option('--restart', 'abandon the unfinished run and scan from the start', false)
-        .option(
-          '--limit <n>',
-          'stop after this many items were enqueued (the run stays resumable)',
-          positiveInt('--limit'),
-        )
-        .option('--user <id>', 'only this partition key (repeatable; Query, no run kept)', collect)
-        .option(
-          '--keys <file>',
-          'repair exactly these items: JSON lines of keys (BatchGet; missing keys reported)',
-        )
-        .option(
-          '--distributed',
-          'enqueue one scan-segment task per segment: the workers scan',
-          false,
-        )
-        .option('--json <file>', 'write the summary as JSON to this file')
-        .option('--no-filter', 'enqueue every item, not only those the registry says are pending')
-        .option(
-          '--max-backlog <n>',
-          'pause while the work queue holds more messages',
-          positiveInt('--max-backlog'),
-          BACKFILL_MAX_BACKLOG,
-        )
-        .option(
-          '--max-lag-seconds <s>',
-          'pause while the stream consumer lags more',
-          positiveNumber('--max-lag-seconds'),
-          BACKFILL_MAX_LAG_SECONDS,
-        )
-        .option(
-          '--no-wait-for-consumer',
-          'do not wait for a running, caught-up stream consumer (unsafe: warns)',
-        )
-        .option(
-          '--consumer-function <name>',
-          'AWS: the stream consumer function (name or ARN) whose mapping must be Enabled',
-        )
-        .option('--skip-preflight', 'start even when preflight finds a failure', false)
-        .option(
-          '--price-read-per-million <usd>',
-          `on-demand read price (default ${DEFAULT_PRICES.readPerMillion})`,
-          nonNegativeNumber('--price-read-per-million'),
-        )
-        .option(
-          '--price-write-per-million <usd>',
-          `on-demand write price (default ${DEFAULT_PRICES.writePerMillion})`,
-          nonNegativeNumber('--price-write-per-million'),
-        )
-        .option(
-          '--poll-interval-ms <ms>',
-          'how often the pause flag, queue depth and consumer are read',
-          positiveInt('--poll-interval-ms'),
-          1_000,
-        )
-        .option(
-          '--progress-interval <s>',
-          'seconds between plain progress lines when not on a TTY',
-          positiveNumber('--progress-interval'),
-          5,
-        )
-        .addHelpText('after', HELP_AFTER),
-    ),
-  ).action(async (opts) => {
-    process.exitCode = await backfillAction(opts);
-  });
+  const cmd = program
+    .command('backfill')
+    .description(
+      'Scan the historic items and enqueue them for the backfill worker (one-shot, resumable, throttled).',
+    );
+  // [flags, description, parser, default] — the contract's names (DESIGN.md) plus operability flags.
+  const options: [string, string, ((v: string, prev: string[]) => unknown)?, unknown?][] = [
+    [
+      '--table <table>',
+      `table to backfill: ${[...MIGRATED_TABLES, 'all'].join(', ')}`,
+      undefined,
+      'session',
+    ],
+    ['--segments <n>', 'Parallel Scan segments', positiveInt('--segments'), BACKFILL_SEGMENTS],
+    ['--page-size <n>', 'items examined per Scan page', positiveInt('--page-size'), SCAN_PAGE_SIZE],
+    [
+      '--rate <n>',
+      'items enqueued per second at most (default: unlimited)',
+      positiveNumber('--rate'),
+    ],
+    [
+      '--dry-run',
+      'count, show sample diffs and a cost estimate; enqueue nothing',
+      undefined,
+      false,
+    ],
+    ['--samples <n>', 'sample before → after diffs of --dry-run', positiveInt('--samples'), 5],
+    ['--resume', 'continue the unfinished run from its checkpoints', undefined, false],
+    ['--restart', 'abandon the unfinished run and scan from the start', undefined, false],
+    [
+      '--limit <n>',
+      'stop after this many items were enqueued (the run stays resumable)',
+      positiveInt('--limit'),
+    ],
+    ['--user <id>', 'only this partition key (repeatable; Query, no run kept)', collect],
+    [
+      '--keys <file>',
+      'repair exactly these items: JSON lines of keys (BatchGet; missing keys reported)',
+    ],
+    [
+      '--distributed',
+      'enqueue one scan-segment task per segment: the workers scan',
+      undefined,
+      false,
+    ],
+    ['--json <file>', 'write the summary as JSON to this file'],
+    ['--no-filter', 'enqueue every item, not only those the registry says are pending'],
+    [
+      '--max-backlog <n>',
+      'pause while the work queue holds more messages',
+      positiveInt('--max-backlog'),
+      BACKFILL_MAX_BACKLOG,
+    ],
+    [
+      '--max-lag-seconds <s>',
+      'pause while the stream consumer lags more',
+      positiveNumber('--max-lag-seconds'),
+      BACKFILL_MAX_LAG_SECONDS,
+    ],
+    [
+      '--no-wait-for-consumer',
+      'do not wait for a running, caught-up stream consumer (unsafe: warns)',
+    ],
+    [
+      '--consumer-function <name>',
+      'AWS: the stream consumer function (name or ARN) whose mapping must be Enabled',
+    ],
+    ['--skip-preflight', 'start even when preflight finds a failure', undefined, false],
+    [
+      '--price-read-per-million <usd>',
+      `on-demand read price (default ${DEFAULT_PRICES.readPerMillion})`,
+      nonNegativeNumber('--price-read-per-million'),
+    ],
+    [
+      '--price-write-per-million <usd>',
+      `on-demand write price (default ${DEFAULT_PRICES.writePerMillion})`,
+      nonNegativeNumber('--price-write-per-million'),
+    ],
+    [
+      '--poll-interval-ms <ms>',
+      'how often the pause flag, queue depth and consumer are read',
+      positiveInt('--poll-interval-ms'),
+      1_000,
+    ],
+    [
+      '--progress-interval <s>',
+      'seconds between plain progress lines when not on a TTY',
+      positiveNumber('--progress-interval'),
+      5,
+    ],
+  ];
+  for (const [flags, description, parse, fallback] of options) {
+    const opt = new Option(flags, description);
+    if (parse) opt.argParser(parse as (v: string, prev: unknown) => unknown);
+    if (fallback !== undefined) opt.default(fallback);
+    cmd.addOption(opt);
+  }
+  const backfill = withSharedOptions(addStateOptions(cmd.addHelpText('after', HELP_AFTER))).action(
+    async (opts) => {
+      process.exitCode = await backfillAction(opts);
+    },
+  );
 
   // The parent parses --table, the table names and the state options wherever they appear
   // (also after `pause`), so the subcommands read them from it.

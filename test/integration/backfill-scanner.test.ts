@@ -16,6 +16,7 @@ import {
   runBackfill,
   type BackfillDeps,
   type BackfillOptions,
+  type BackfillSummary,
   type WaitEvent,
 } from '../../lib/engine/backfill.ts';
 import {
@@ -57,10 +58,46 @@ const deps = (f: BackfillFixture, over: Partial<BackfillDeps> = {}): BackfillDep
   ...over,
 });
 
+/**
+ * A backfill of `f` whose scanner client passes the throttling proxy with `rule` (no SDK
+ * retry). Checks nothing was lost or sent twice; returns the throttle waits.
+ */
+async function throttledBackfill(
+  f: BackfillFixture,
+  rule: Parameters<ThrottlingProxy['throttle']>[0],
+): Promise<{ summary: BackfillSummary; throttled: WaitEvent[]; requests: number }> {
+  const proxy = new ThrottlingProxy(process.env.AWS_ENDPOINT_URL_DYNAMODB as string);
+  await proxy.start();
+  const dynamodb = new DynamoDBClient({ endpoint: proxy.url, maxAttempts: 1 });
+  try {
+    proxy.throttle(rule);
+    const waits: WaitEvent[] = [];
+    const summary = await runBackfill(
+      options(f),
+      deps(f, { doc: DynamoDBDocumentClient.from(dynamodb) }),
+      { onWait: (w) => waits.push(w) },
+    );
+    const q = await drainQueueKeys(clients.sqs, f.queueUrl);
+    expect(new Set(q.keys)).toEqual(f.pending);
+    expect(q.keys).toHaveLength(f.pending.size);
+    const throttled = waits.filter((w) => w.kind.startsWith('throttle'));
+    return { summary, throttled, requests: proxy.counts.throttled };
+  } finally {
+    dynamodb.destroy();
+    await proxy.stop();
+  }
+}
+/** A fixture whose stream consumer looks running and caught up (a fresh heartbeat). */
+async function ready(name: string, n: number): Promise<BackfillFixture> {
+  const f = await backfillFixture(clients, name, n);
+  await freshHeartbeat(f);
+  return f;
+}
+const tableArn = (name: string): string => `arn:aws:dynamodb:us-east-1:123456789012:table/${name}`;
+
 describe('backfill scanner', () => {
   it('enqueues every pending item exactly once across 8 segments and finishes the run', async () => {
-    const f = await backfillFixture(clients, 'bf-once', 1_000);
-    await freshHeartbeat(f);
+    const f = await ready('bf-once', 1_000);
     const s = await runBackfill(options(f, { segments: 8 }), deps(f));
     expect(s.outcome).toBe('finished');
     expect(s.scanned).toBe(1_000);
@@ -113,92 +150,48 @@ describe('backfill scanner', () => {
   });
 
   it('backs off only the segment a key-range throttle names, then loses nothing', async () => {
-    const f = await backfillFixture(clients, 'bf-keyrange', 600);
-    await freshHeartbeat(f);
-    const proxy = new ThrottlingProxy(process.env.AWS_ENDPOINT_URL_DYNAMODB as string);
-    await proxy.start();
-    const dynamodb = new DynamoDBClient({ endpoint: proxy.url, maxAttempts: 1 });
-    const doc = DynamoDBDocumentClient.from(dynamodb);
-    try {
-      proxy.throttle({
-        operation: 'Scan',
-        tableName: f.tables.session,
-        bodyIncludes: '"Segment":2,',
-        count: 3,
-        reasons: [
-          {
-            reason: 'TableReadKeyRangeThroughputExceeded',
-            resource: `arn:aws:dynamodb:us-east-1:123456789012:table/${f.tables.session}`,
-          },
-        ],
-      });
-      const waits: WaitEvent[] = [];
-      const s = await runBackfill(options(f), deps(f, { doc }), {
-        onWait: (w) => waits.push(w),
-      });
-      const throttled = waits.filter((w) => w.kind.startsWith('throttle'));
-      expect(proxy.counts.throttled).toBe(3);
-      expect(throttled.length).toBeGreaterThanOrEqual(3);
-      expect(throttled.every((w) => w.kind === 'throttle-segment' && w.segment === 2)).toBe(true);
-      expect(throttled[0]?.reason).toMatch(
-        new RegExp(
-          `^segment 2 backing off .+: TableReadKeyRangeThroughputExceeded on ${f.tables.session}$`,
-        ),
-      );
-      expect(s.waits['throttle-all']).toBeUndefined();
-      const q = await drainQueueKeys(clients.sqs, f.queueUrl);
-      expect(new Set(q.keys)).toEqual(f.pending);
-      expect(q.keys).toHaveLength(f.pending.size);
-    } finally {
-      dynamodb.destroy();
-      await proxy.stop();
-    }
+    const f = await ready('bf-keyrange', 600);
+    const { summary, throttled, requests } = await throttledBackfill(f, {
+      operation: 'Scan',
+      tableName: f.tables.session,
+      bodyIncludes: '"Segment":2,',
+      count: 3,
+      reasons: [
+        { reason: 'TableReadKeyRangeThroughputExceeded', resource: tableArn(f.tables.session) },
+      ],
+    });
+    expect(requests).toBe(3);
+    expect(throttled.length).toBeGreaterThanOrEqual(3);
+    expect(throttled.every((w) => w.kind === 'throttle-segment' && w.segment === 2)).toBe(true);
+    expect(throttled[0]?.reason).toMatch(
+      new RegExp(
+        `^segment 2 backing off .+: TableReadKeyRangeThroughputExceeded on ${f.tables.session}$`,
+      ),
+    );
+    expect(summary.waits['throttle-all']).toBeUndefined();
   });
 
   it('slows every segment on a table-level throttle, then loses nothing', async () => {
-    const f = await backfillFixture(clients, 'bf-tablelimit', 400);
-    await freshHeartbeat(f);
-    const proxy = new ThrottlingProxy(process.env.AWS_ENDPOINT_URL_DYNAMODB as string);
-    await proxy.start();
-    const dynamodb = new DynamoDBClient({ endpoint: proxy.url, maxAttempts: 1 });
-    const doc = DynamoDBDocumentClient.from(dynamodb);
-    try {
-      proxy.throttle({
-        operation: 'Scan',
-        tableName: f.tables.session,
-        error: 'ProvisionedThroughputExceededException',
-        count: 2,
-        reasons: [
-          {
-            reason: 'TableReadProvisionedThroughputExceeded',
-            resource: `arn:aws:dynamodb:us-east-1:123456789012:table/${f.tables.session}`,
-          },
-        ],
-      });
-      const waits: WaitEvent[] = [];
-      const s = await runBackfill(options(f), deps(f, { doc }), {
-        onWait: (w) => waits.push(w),
-      });
-      const throttled = waits.filter((w) => w.kind.startsWith('throttle'));
-      expect(throttled.length).toBeGreaterThanOrEqual(2);
-      expect(throttled.every((w) => w.kind === 'throttle-all')).toBe(true);
-      expect(throttled[0]?.reason).toMatch(
-        /^all segments backing off .+: TableReadProvisionedThroughputExceeded on /,
-      );
-      // a lane that never hit the throttle still waited for the shared back-off
-      expect(new Set(throttled.map((w) => w.segment)).size).toBeGreaterThan(2);
-      expect(s.enqueued).toBe(f.pending.size);
-      const q = await drainQueueKeys(clients.sqs, f.queueUrl);
-      expect(new Set(q.keys)).toEqual(f.pending);
-    } finally {
-      dynamodb.destroy();
-      await proxy.stop();
-    }
+    const f = await ready('bf-tablelimit', 400);
+    const { summary, throttled } = await throttledBackfill(f, {
+      operation: 'Scan',
+      tableName: f.tables.session,
+      error: 'ProvisionedThroughputExceededException',
+      count: 2,
+      reasons: [
+        { reason: 'TableReadProvisionedThroughputExceeded', resource: tableArn(f.tables.session) },
+      ],
+    });
+    expect(throttled.length).toBeGreaterThanOrEqual(2);
+    expect(throttled.every((w) => w.kind === 'throttle-all')).toBe(true);
+    expect(throttled[0]?.reason).toMatch(
+      /^all segments backing off .+: TableReadProvisionedThroughputExceeded on /,
+    );
+    expect(summary.waits['throttle-segment']).toBeUndefined();
   });
 
   it('pauses on the operator flag without losing its position, and resumes', async () => {
-    const f = await backfillFixture(clients, 'bf-pause', 600);
-    await freshHeartbeat(f);
+    const f = await ready('bf-pause', 600);
     let phase: 'running' | 'pausing' | 'paused' | 'resumed' = 'running';
     let enqueuedAtPause = -1;
     let latest = 0;
@@ -244,8 +237,7 @@ describe('backfill scanner', () => {
   });
 
   it('--limit stops at exactly N, refuses a new run over it, and --resume completes it', async () => {
-    const f = await backfillFixture(clients, 'bf-limit', 500);
-    await freshHeartbeat(f);
+    const f = await ready('bf-limit', 500);
     const first = await runBackfill(options(f, { limit: 120 }), deps(f));
     expect(first.outcome).toBe('limit');
     expect(first.enqueued).toBe(120);
@@ -269,8 +261,7 @@ describe('backfill scanner', () => {
   });
 
   it('--user queries only those partitions; --keys repairs exactly the keys and reports missing ones', async () => {
-    const f = await backfillFixture(clients, 'bf-users', 200);
-    await freshHeartbeat(f);
+    const f = await ready('bf-users', 200);
     const users = await runBackfill(options(f, { users: ['u1', 'u3'] }), deps(f));
     const expected = [...f.pending].filter((k) => k.startsWith('u1|') || k.startsWith('u3|'));
     expect(users.runId).toBeUndefined();

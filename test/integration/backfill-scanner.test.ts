@@ -281,6 +281,22 @@ describe('backfill scanner', () => {
     expect(kq.keys.sort()).toEqual([sessionId(keys[0]!), 'u5|s-00005'].sort());
   });
 
+  it('--distributed enqueues one scan-segment task per segment and records the mode', async () => {
+    const f = await ready('bf-dist', 50);
+    const s = await runBackfill(options(f, { distributed: true, segments: 5 }), deps(f));
+    expect(s.outcome).toBe('tasks-enqueued');
+    const q = await drainQueueKeys(clients.sqs, f.queueUrl);
+    expect(q.kinds).toEqual(Array(5).fill('scan-segment'));
+    const run = await f.state.getRun(f.tables.session);
+    expect(run).toMatchObject({
+      runId: s.runId,
+      status: 'running',
+      totalSegments: 5,
+      owner: `distributed:${s.runId}`,
+    });
+    expect(run?.options.mode).toBe('distributed');
+  });
+
   it('--dry-run enqueues nothing, keeps no run, shows diffs and estimates the cost', async () => {
     const f = await backfillFixture(clients, 'bf-dry', 300);
     const s = await runBackfill(

@@ -2,6 +2,7 @@
 // options to library functions.
 import { Command, CommanderError } from 'commander';
 import { ENV } from '../lib/config/defaults.ts';
+import { registerBackfillCommand } from './commands/backfill.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerIndexCommand } from './commands/index.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerSeedCommand(program);
   registerRunCommand(program);
   registerVerifyCommand(program);
+  registerBackfillCommand(program);
   registerBenchCommand(program);
   registerDemoCommand(program);
   registerIndexCommand(program);

@@ -14,6 +14,34 @@ export const SCAN_SEGMENTS = 4;
 /** Items per Scan page. */
 export const SCAN_PAGE_SIZE = 500;
 
+/** Parallel Scan segments of `streamfill backfill` (DESIGN.md's CLI contract). */
+export const BACKFILL_SEGMENTS = 16;
+
+/** `backfill` pauses while the work queue holds more messages than this (visible + in flight + delayed). */
+export const BACKFILL_MAX_BACKLOG = 2_000;
+
+/** `backfill` pauses while the stream consumer is further behind than this. */
+export const BACKFILL_MAX_LAG_SECONDS = 60;
+
+/**
+ * SDK attempts of the scanner's DynamoDB calls: low, so throttling reaches the throttler (which
+ * backs off by its ThrottlingReasons) instead of being hidden inside the SDK's own retries.
+ */
+export const SCANNER_MAX_ATTEMPTS = 2;
+
+/** A consumer heartbeat older than this means the consumer is not running. */
+export const CONSUMER_HEARTBEAT_STALE_MS = 60_000;
+
+/**
+ * The heartbeat component of the stream consumer of `tableName`: `streamfill run` publishes it
+ * to the state table, `backfill` waits for it (one per table, so a shared state table works).
+ */
+export const consumerHeartbeatComponent = (tableName: string): string =>
+  `stream-consumer:${tableName}`;
+
+/** The backfill state table (run record, per-segment checkpoints, consumer heartbeat). */
+export const STATE_TABLE = 'streamfill-state-local';
+
 /**
  * Retries of a failing stream batch before its records go to the dead-letter queue. The two
  * sides differ on purpose:
@@ -102,6 +130,8 @@ export const ENV = {
   searchEndpoint: 'SEARCH_ENDPOINT',
   searchIndex: 'STREAMFILL_SEARCH_INDEX',
   searchAuth: 'STREAMFILL_SEARCH_AUTH',
+  /** The backfill state table (`--state-table`). */
+  stateTable: 'STREAMFILL_STATE_TABLE',
   writeConcurrency: 'STREAMFILL_WRITE_CONCURRENCY',
   /** CLI only: print stack traces of errors. */
   debug: 'STREAMFILL_DEBUG',

@@ -10,6 +10,8 @@ export interface ThrottleRule {
   operation: string;
   /** Only requests whose body names this table (`"TableName":"x"`). */
   tableName?: string;
+  /** Only requests whose JSON body contains this text (e.g. `"Segment":2`). */
+  bodyIncludes?: string;
   error?: ThrottleErrorName;
   reasons: { reason: string; resource: string }[];
   /** Throttle this many matching requests, then forward again. */
@@ -74,6 +76,7 @@ export class ThrottlingProxy {
       if (r.left <= 0) continue;
       if (r.operation !== '*' && r.operation !== operation) continue;
       if (r.tableName && !body.includes(`"TableName":${JSON.stringify(r.tableName)}`)) continue;
+      if (r.bodyIncludes && !body.includes(r.bodyIncludes)) continue;
       if (r.fraction !== undefined && (r.random ?? Math.random)() >= r.fraction) continue;
       r.left--;
       return r;

@@ -1,0 +1,252 @@
+// `streamfill backfill` as an operator runs it (a child process through tsx): SIGINT stops
+// cleanly (exit 130), SIGKILL mid-run then --resume skips no segment and re-sends at most one
+// page per segment, pause/resume subcommands, dry run, --help and specific errors.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
+import {
+  backfillFixture,
+  drainQueueKeys,
+  freshHeartbeat,
+  type BackfillFixture,
+} from '../support/backfill-fixture.ts';
+import { useLocalServices } from '../support/env.ts';
+
+useLocalServices('backfillcli');
+const run = promisify(execFile);
+
+let clients: Clients;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+beforeAll(async () => {
+  clients = makeClients({ searchEndpoint: undefined });
+  dir = await mkdtemp(join(tmpdir(), 'streamfill-bf-'));
+  // The search migration off: sessions are filtered by the registry (a test of its own).
+  env = { ...process.env, CI: '1' };
+  delete env.SEARCH_ENDPOINT;
+});
+afterAll(async () => {
+  destroyClients(clients);
+  await rm(dir, { recursive: true, force: true });
+});
+
+const targets = (f: BackfillFixture): string[] => [
+  '--session-table',
+  f.tables.session,
+  '--user-table',
+  f.tables.user,
+  '--tag-table',
+  f.tables.tag,
+  '--queue-name',
+  f.queueName,
+  '--dlq-name',
+  f.dlqName,
+  '--state-table',
+  f.stateTable,
+];
+
+async function streamfill(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', ['bin/streamfill.js', ...args], { env });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+function start(args: string[]): {
+  child: ChildProcess;
+  done: Promise<number | null>;
+  out: () => string;
+} {
+  const child = spawn('node', ['bin/streamfill.js', ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, done, out: () => out };
+}
+
+/** Resolves once the table's current run has at least `n` checkpoints past their first page. */
+async function checkpointsReach(
+  f: BackfillFixture,
+  n: number,
+  exited: Promise<unknown>,
+): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  for (;;) {
+    const r = await f.state.getRun(f.tables.session);
+    const cps = r ? await f.state.getCheckpoints(r.runId) : [];
+    if (cps.filter((c) => c.counts.scanned > 0).length >= n) return;
+    if (gone) throw new Error('the scanner exited before reaching the checkpoints');
+    await new Promise((r2) => setTimeout(r2, 100));
+  }
+}
+
+describe('streamfill backfill (CLI)', () => {
+  it('SIGINT stops with exit 130 and checkpoints; SIGKILL then --resume skips no segment and re-sends at most a page per segment', async () => {
+    const f = await backfillFixture(clients, 'bfcli-kill', 800);
+    await freshHeartbeat(f);
+    const SEGMENTS = 4;
+    const PAGE = 20;
+    const args = [
+      'backfill',
+      ...targets(f),
+      '--segments',
+      String(SEGMENTS),
+      '--page-size',
+      String(PAGE),
+      '--rate',
+      '150',
+      '--poll-interval-ms',
+      '200',
+    ];
+    const first = start(args);
+    await checkpointsReach(f, 2, first.done);
+    first.child.kill('SIGINT');
+    expect(await first.done).toBe(130);
+    expect(first.out()).toContain('Continue with `streamfill backfill --resume`');
+    const run1 = await f.state.getRun(f.tables.session);
+    expect(run1?.status).toBe('running');
+
+    const pause = await streamfill('backfill', 'pause', ...targets(f));
+    expect(pause.code).toBe(0);
+    expect(pause.stdout).toContain(`pause requested for run ${run1?.runId}`);
+    expect((await f.state.getRun(f.tables.session))?.pauseRequested).toBe(true);
+    const resume = await streamfill('backfill', 'resume', ...targets(f));
+    expect(resume.code).toBe(0);
+    expect((await f.state.getRun(f.tables.session))?.pauseRequested).toBe(false);
+
+    const refused = await streamfill('backfill', ...targets(f));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('has not finished');
+    expect(refused.stderr).toContain('--restart');
+
+    const second = start([...args, '--resume']);
+    const before = (await f.state.getCheckpoints(run1!.runId)).reduce(
+      (n, c) => n + c.counts.scanned,
+      0,
+    );
+    for (;;) {
+      const now = (await f.state.getCheckpoints(run1!.runId)).reduce(
+        (n, c) => n + c.counts.scanned,
+        0,
+      );
+      if (now >= before + 3 * PAGE) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    second.child.kill('SIGKILL');
+    await second.done;
+
+    const last = await streamfill(
+      'backfill',
+      ...targets(f),
+      '--resume',
+      '--json',
+      join(dir, 'kill.json'),
+    );
+    expect(last.code, last.stderr).toBe(0);
+    const run2 = await f.state.getRun(f.tables.session);
+    expect(run2?.runId).toBe(run1?.runId);
+    expect(run2?.status).toBe('finished');
+    const cps = await f.state.getCheckpoints(run1!.runId);
+    expect(cps.map((c) => c.segment)).toEqual([0, 1, 2, 3]);
+    expect(cps.every((c) => c.counts.done)).toBe(true);
+
+    const q = await drainQueueKeys(clients.sqs, f.queueUrl);
+    expect(new Set(q.keys)).toEqual(f.pending); // nothing skipped
+    // duplicates only from pages sent but not checkpointed when killed: ≤ one page per segment
+    expect(q.keys.length - f.pending.size).toBeLessThanOrEqual(SEGMENTS * PAGE);
+  });
+
+  it('--dry-run prints counts, sample diffs and the cost estimate, and enqueues nothing', async () => {
+    const f = await backfillFixture(clients, 'bfcli-dry', 120);
+    const r = await streamfill(
+      'backfill',
+      ...targets(f),
+      '--dry-run',
+      '--samples',
+      '2',
+      '--segments',
+      '2',
+      '--price-write-per-million',
+      '1.25',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('plan: 90 would be written');
+    expect(r.stdout).toContain('samples (before → after; user_type from a real lookup');
+    expect(r.stdout).toMatch(/chat_app_sk: \(absent\) → "weather#user#2025-/);
+    expect(r.stdout).toMatch(
+      /cost estimate: ~\$[\d.]+: scan .* read units .* writes .*write units/,
+    );
+    expect(r.stdout).toContain('prices from --price-read-per-million / --price-write-per-million');
+    expect((await drainQueueKeys(clients.sqs, f.queueUrl)).messages).toBe(0);
+    expect(await f.state.getRun(f.tables.session)).toBeUndefined();
+  });
+
+  it('documents every option in --help', async () => {
+    const r = await streamfill('backfill', '--help');
+    expect(r.code).toBe(0);
+    for (const flag of [
+      '--segments',
+      '--rate',
+      '--dry-run',
+      '--resume',
+      '--restart',
+      '--limit',
+      '--user',
+      '--keys',
+      '--distributed',
+      '--json',
+      '--no-wait-for-consumer',
+      '--consumer-function',
+      '--checkpoint-file',
+      '--state-table',
+      '--price-read-per-million',
+      '--max-backlog',
+      '--max-lag-seconds',
+      '--skip-preflight',
+    ]) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stdout).toContain('may still lack its keywords in OpenSearch');
+  });
+
+  it('rejects bad input with specific errors and exit 1', async () => {
+    const f = await backfillFixture(clients, 'bfcli-bad', 10);
+    const t = targets(f);
+    const badKeys = join(dir, 'bad-keys.jsonl');
+    await writeFile(badKeys, '{"user_id":"u1","session_id":"s1"}\n{"user_id":"u1"}\nnope\n');
+    const cases: [string[], string][] = [
+      [['--table', 'nope'], '--table must be one of session, tag, all, got "nope"'],
+      [['--limit', '0'], '--limit must be an integer >= 1, got "0"'],
+      [['--rate', 'fast'], '--rate must be a positive number, got "fast"'],
+      [['--keys', join(dir, 'none.jsonl')], 'cannot read it (ENOENT)'],
+      [['--keys', badKeys], `--keys ${badKeys} line 2: session keys are user_id, session_id`],
+      [['--resume'], `nothing to resume for ${f.tables.session}`],
+      [
+        ['--user', 'u1', '--distributed', '--no-wait-for-consumer'],
+        '--user and --distributed cannot be combined',
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = await streamfill('backfill', ...t, ...args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(message);
+    }
+    const nothing = await streamfill('backfill', 'pause', ...t);
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toContain(`backfill of ${f.tables.session}: no unfinished run to pause`);
+  });
+});

@@ -29,19 +29,6 @@ export const BACKFILL_MAX_LAG_SECONDS = 60;
  */
 export const SCANNER_MAX_ATTEMPTS = 2;
 
-/** A consumer heartbeat older than this means the consumer is not running. */
-export const CONSUMER_HEARTBEAT_STALE_MS = 60_000;
-
-/**
- * The heartbeat component of the stream consumer of `tableName`: `streamfill run` publishes it
- * to the state table, `backfill` waits for it (one per table, so a shared state table works).
- */
-export const consumerHeartbeatComponent = (tableName: string): string =>
-  `stream-consumer:${tableName}`;
-
-/** The backfill state table (run record, per-segment checkpoints, consumer heartbeat). */
-export const STATE_TABLE = 'streamfill-state-local';
-
 /**
  * Retries of a failing stream batch before its records go to the dead-letter queue. The two
  * sides differ on purpose:
@@ -87,7 +74,7 @@ export const WORKER_CONCURRENCY = { aws: 10, local: 4 } as const;
  * The stream consumer's heartbeat in the backfill state store (`streamfill run` locally): written
  * every `intervalMs`; the scanner treats one older than `staleAfterMs` as "consumer not running".
  */
-export const CONSUMER_HEARTBEAT = { intervalMs: 2_000, staleAfterMs: 10_000 } as const;
+export const CONSUMER_HEARTBEAT = { intervalMs: 2_000, staleAfterMs: 15_000 } as const;
 
 /** The heartbeat `component` of the stream consumer of `tableName` (one consumer per stream). */
 export const consumerHeartbeatId = (tableName: string): string =>
@@ -130,8 +117,6 @@ export const ENV = {
   searchEndpoint: 'SEARCH_ENDPOINT',
   searchIndex: 'STREAMFILL_SEARCH_INDEX',
   searchAuth: 'STREAMFILL_SEARCH_AUTH',
-  /** The backfill state table (`--state-table`). */
-  stateTable: 'STREAMFILL_STATE_TABLE',
   writeConcurrency: 'STREAMFILL_WRITE_CONCURRENCY',
   /** CLI only: print stack traces of errors. */
   debug: 'STREAMFILL_DEBUG',

@@ -1,10 +1,10 @@
 // What a dead-letter body is (a work message SQS moved, Lambda's stream on-failure record, an
 // item streamfill parked, or something else) and what a redrive does with each: pure.
 import { z } from 'zod';
-import { MIGRATED_TABLES, migrationsFor, type MigratedTable } from './migrations/index.ts';
+import { MIGRATED_TABLES, type MigratedTable } from './migrations/index.ts';
 import { decodeWorkMessage, isWorkMessageDecodeError, type WorkMessage } from './work-message.ts';
 import { keyId } from './keys.ts';
-import { KEY_ATTRIBUTES, type Key, type TableNames, type TableRole } from './types.ts';
+import type { Key, TableNames, TableRole } from './types.ts';
 
 /** Lambda's `DDBStreamBatchInfo`: the range of one shard whose records a stream batch gave up on. */
 export interface StreamBatchInfo {
@@ -166,14 +166,6 @@ export function tableNameOfStreamArn(streamArn: string): string | undefined {
 /** The migrated table a real table name is, under the configured names. */
 export function migratedRoleOf(tables: TableNames, tableName: string): MigratedTable | undefined {
   return MIGRATED_TABLES.find((role) => tables[role] === tableName);
-}
-
-/**
- * What a work item of `table` carries: its key attributes and every input of its migrations
- * (the registry says which); the worker plans from them and conditions its write on them.
- */
-export function workAttributesFor(table: TableRole): string[] {
-  return [...new Set([...KEY_ATTRIBUTES[table], ...migrationsFor(table).flatMap((m) => m.inputs)])];
 }
 
 /** Keys in first-seen order without repeats (a range holds every change of a hot item). */

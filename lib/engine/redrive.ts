@@ -4,6 +4,8 @@
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { scanProjection } from '../core/backfill-filter.ts';
+import { ALL_MIGRATIONS } from '../core/migrations/index.ts';
 import {
   deleteMessages,
   leaseMessages,
@@ -20,7 +22,6 @@ import {
   migratedRoleOf,
   tableNameOfStreamArn,
   uniqueKeys,
-  workAttributesFor,
   type DlqBreakdownKind,
   type DlqMessage,
 } from '../core/dlq-message.ts';
@@ -246,7 +247,8 @@ async function requeueKeys(
     };
   }
   const keys = uniqueKeys(role, rawKeys);
-  const attributes = workAttributesFor(role);
+  // The scanner's projection: keys, inputs, derived attributes and TTL, as the worker expects.
+  const attributes = scanProjection(role, ALL_MIGRATIONS);
   const { found, missing } = await readItemsByKey(
     deps.doc,
     tableName,

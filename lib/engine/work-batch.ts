@@ -11,15 +11,9 @@ import { scanSegmentPage } from '../adapters/segment-scanner.ts';
 import { sendMessages } from '../adapters/work-queue.ts';
 import { isUnfinished, RunOwnershipError } from '../core/backfill-run.ts';
 import { partialKey } from '../core/keys.ts';
-import { migrationsFor } from '../core/migrations/index.ts';
+import { scanProjection } from '../core/backfill-filter.ts';
 import { emptyCounts } from '../core/scan-progress.ts';
-import {
-  KEY_ATTRIBUTES,
-  TTL_ATTRIBUTES,
-  type Item,
-  type Key,
-  type TableRole,
-} from '../core/types.ts';
+import { KEY_ATTRIBUTES, type Item, type Key } from '../core/types.ts';
 import {
   decodeWorkMessage,
   packItems,
@@ -79,24 +73,6 @@ export interface WorkBatchSummary {
   scanned: number;
   enqueued: number;
   repairs: Record<SearchRepairOutcome, number>;
-}
-
-/**
- * The attributes a scan of `table` must read so the worker can plan without a read of its own:
- * the keys, every input of the enabled migrations (an input left out would read as "missing",
- * and the write conditioned on its absence would fail as a false conflict), what the DynamoDB
- * migrations write (so a migrated item plans as unchanged) and the TTL attribute (an expired
- * item is never written).
- */
-export function scanProjection(table: TableRole, enabled: readonly string[]): string[] {
-  const names = new Set<string>(KEY_ATTRIBUTES[table]);
-  for (const m of migrationsFor(table, enabled)) {
-    for (const n of m.inputs) names.add(n);
-    if (m.target === 'dynamodb') for (const n of m.writes) names.add(n);
-  }
-  const ttl = TTL_ATTRIBUTES[table];
-  if (ttl) names.add(ttl);
-  return [...names];
 }
 
 // A message's verdict for reportFailures: a failed result fails it, anything else settles it.

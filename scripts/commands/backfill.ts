@@ -25,12 +25,12 @@ import {
   BACKFILL_MAX_BACKLOG,
   BACKFILL_MAX_LAG_SECONDS,
   BACKFILL_SEGMENTS,
-  CONSUMER_HEARTBEAT_STALE_MS,
-  consumerHeartbeatComponent,
+  CONSUMER_HEARTBEAT,
+  consumerHeartbeatId,
   ENV,
   SCAN_PAGE_SIZE,
   SCANNER_MAX_ATTEMPTS,
-  STATE_TABLE,
+  LOCAL_STATE_TABLE,
 } from '../../lib/config/defaults.ts';
 import { RunOwnershipError, RunStateError } from '../../lib/core/backfill-run.ts';
 import { DEFAULT_PRICES, describeCost } from '../../lib/core/cost-estimate.ts';
@@ -173,7 +173,7 @@ function addStateOptions(cmd: Command): Command {
         'DynamoDB table of run records, checkpoints and consumer heartbeats (created if missing locally)',
       )
         .env(ENV.stateTable)
-        .default(STATE_TABLE),
+        .default(LOCAL_STATE_TABLE),
     )
     .option(
       '--checkpoint-file <file>',
@@ -575,8 +575,8 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
       // Only the session table has a stream consumer (the live path); the tag pass is one-shot.
       if (table === 'session') {
         if (local) {
-          consumer = heartbeatProbe(state, consumerHeartbeatComponent(tableName), {
-            staleMs: CONSUMER_HEARTBEAT_STALE_MS,
+          consumer = heartbeatProbe(state, consumerHeartbeatId(tableName), {
+            staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
           });
         } else {
           const { streamArn } = await describeTableFacts(clients.dynamodb, tableName);

@@ -7,10 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { heartbeatProbe } from '../../lib/adapters/consumer-probe.ts';
 import { UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
-import {
-  consumerHeartbeatComponent,
-  CONSUMER_HEARTBEAT_STALE_MS,
-} from '../../lib/config/defaults.ts';
+import { consumerHeartbeatId, CONSUMER_HEARTBEAT } from '../../lib/config/defaults.ts';
 import { RunStateError } from '../../lib/core/backfill-run.ts';
 import {
   runBackfill,
@@ -52,8 +49,8 @@ const deps = (f: BackfillFixture, over: Partial<BackfillDeps> = {}): BackfillDep
   sqs: clients.sqs,
   queueUrl: f.queueUrl,
   state: f.state,
-  consumer: heartbeatProbe(f.state, consumerHeartbeatComponent(f.tables.session), {
-    staleMs: CONSUMER_HEARTBEAT_STALE_MS,
+  consumer: heartbeatProbe(f.state, consumerHeartbeatId(f.tables.session), {
+    staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
   }),
   ...over,
 });

@@ -4,7 +4,7 @@ import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Clients } from '../../lib/adapters/clients.ts';
 import { DynamoStateStore, ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { ensureQueues } from '../../lib/adapters/queues.ts';
-import { consumerHeartbeatComponent } from '../../lib/config/defaults.ts';
+import { consumerHeartbeatId } from '../../lib/config/defaults.ts';
 import { decodeWorkMessage } from '../../lib/core/work-message.ts';
 import type { Item } from '../../lib/core/types.ts';
 import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
@@ -79,7 +79,7 @@ export async function backfillFixture(
 /** A fresh, caught-up heartbeat of the consumer of `table` (what `streamfill run` writes). */
 export async function freshHeartbeat(f: BackfillFixture, atMs = Date.now()): Promise<void> {
   await f.state.putHeartbeat({
-    component: consumerHeartbeatComponent(f.tables.session),
+    component: consumerHeartbeatId(f.tables.session),
     lastBatchAtMs: atMs,
     lagMs: 0,
     caughtUp: true,

@@ -1,12 +1,12 @@
 // Test helpers for the historic path: items messages built the way the scanner builds them
-// (projection from the worker's own scanProjection), SQS events by hand, DLQ draining.
+// (projection from the scanner's scanProjection), SQS events by hand, DLQ draining.
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ParkedRecord } from '../../lib/adapters/dead-letters.ts';
 import { KEY_ATTRIBUTES, type Item, type TableRole } from '../../lib/core/types.ts';
 import { packItems, workItemOf, type WorkItem } from '../../lib/core/work-message.ts';
-import { scanProjection } from '../../lib/engine/work-batch.ts';
+import { scanProjection } from '../../lib/core/backfill-filter.ts';
 
 /** Every item of a table, projected as the scanner projects it. */
 export async function scanAll(

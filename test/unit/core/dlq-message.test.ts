@@ -7,7 +7,6 @@ import {
   migratedRoleOf,
   tableNameOfStreamArn,
   uniqueKeys,
-  workAttributesFor,
 } from '../../../lib/core/dlq-message.ts';
 import { encodeWorkMessage, packItems } from '../../../lib/core/work-message.ts';
 import { buildStreamOnFailureMessage } from '../../../local/event-source/stream-event.ts';
@@ -122,14 +121,6 @@ describe('redrive helpers', () => {
     expect(migratedRoleOf(tables, 'tg')).toBe('tag');
     // The user table drives no migration: its items are never redriven.
     expect(migratedRoleOf(tables, 'u')).toBeUndefined();
-  });
-
-  it('carries keys and every registry input of the table', () => {
-    const attrs = workAttributesFor('session');
-    expect(attrs.slice(0, 2)).toEqual(['user_id', 'session_id']);
-    for (const a of ['chat_app_id', 'last_update', 'source', 'user_type'])
-      expect(attrs).toContain(a);
-    expect(new Set(attrs).size).toBe(attrs.length);
   });
 
   it('drops repeated keys whatever their attribute order', () => {

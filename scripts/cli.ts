@@ -13,6 +13,7 @@ import { registerSeedCommand } from './commands/seed.ts';
 import { registerServicesCommand } from './commands/services.ts';
 import { registerStatusCommand } from './commands/status.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
+import { stackHook } from './stack-options.ts';
 
 export function buildProgram(): Command {
   const program = new Command('streamfill')
@@ -20,7 +21,9 @@ export function buildProgram(): Command {
       'Online DynamoDB data migrations: live changes via the stream, history via a backfill, no write freeze.',
     )
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // `--stack NAME`: fill the settings the operator did not give from the stack's outputs.
+    .hook('preAction', (root, action) => stackHook(root, action));
   registerServicesCommand(program);
   registerSeedCommand(program);
   registerRunCommand(program);

@@ -73,6 +73,13 @@ const SHARED: readonly Shared[] = [
     env: ENV.searchIndex,
     default: SEARCH_INDEX,
   },
+  {
+    flags: '--stack <name>',
+    attr: 'stack',
+    description:
+      'a deployed streamfill stack: its outputs fill the tables, queues, state table and search settings not given as flags',
+    env: ENV.stack,
+  },
 ];
 
 /** `--session-table / STREAMFILL_SESSION_TABLE`: how an error names a shared setting. */

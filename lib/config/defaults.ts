@@ -118,6 +118,8 @@ export const ENV = {
   searchIndex: 'STREAMFILL_SEARCH_INDEX',
   searchAuth: 'STREAMFILL_SEARCH_AUTH',
   writeConcurrency: 'STREAMFILL_WRITE_CONCURRENCY',
+  /** CLI only: the deployed stack whose outputs fill the other settings (`--stack`). */
+  stack: 'STREAMFILL_STACK',
   /** CLI only: print stack traces of errors. */
   debug: 'STREAMFILL_DEBUG',
 } as const;

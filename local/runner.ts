@@ -257,13 +257,15 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     : undefined;
 
   await stream.start();
+  // The first heartbeat is written before the worker takes any message: whoever sees work
+  // done also sees the consumer that was running.
+  await publisher?.start();
   try {
     await worker?.start();
   } catch (e) {
-    await stream.stop();
+    await Promise.all([stream.stop(), publisher?.stop()]);
     throw e;
   }
-  publisher?.start();
   return {
     stream,
     worker,
@@ -306,10 +308,11 @@ class HeartbeatPublisher {
     private readonly log: EventSourceLogger | undefined,
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
     this.publish();
     this.timer = setInterval(() => this.publish(), this.intervalMs);
     this.timer.unref();
+    await this.last;
   }
 
   async stop(): Promise<void> {

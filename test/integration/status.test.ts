@@ -118,7 +118,9 @@ beforeAll(async () => {
     lastBatchAtMs: now - 2_000,
     lagMs: 1_500,
     caughtUp: true,
-    updatedAtMs: now - 2_000,
+    // Dated ahead: a child process that starts slowly on a loaded machine must not find it
+    // stale (staleness itself is unit-tested in status-report.test.ts).
+    updatedAtMs: now + 10 * 60_000,
   });
 });
 

@@ -76,8 +76,15 @@ export async function backfillFixture(
   };
 }
 
-/** A fresh, caught-up heartbeat of the consumer of `table` (what `streamfill run` writes). */
-export async function freshHeartbeat(f: BackfillFixture, atMs = Date.now()): Promise<void> {
+/**
+ * A fresh, caught-up heartbeat of the consumer of `table` (what `streamfill run` writes). By
+ * default dated a few minutes ahead: `run` would refresh it every 2 s, and a CLI child that
+ * starts slowly on a loaded machine must not find a one-off heartbeat stale.
+ */
+export async function freshHeartbeat(
+  f: BackfillFixture,
+  atMs = Date.now() + 5 * 60_000,
+): Promise<void> {
   await f.state.putHeartbeat({
     component: consumerHeartbeatId(f.tables.session),
     lastBatchAtMs: atMs,

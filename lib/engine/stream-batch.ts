@@ -63,7 +63,6 @@ export async function processStreamBatch(
       table,
       live.map((r) => image(r.dynamodb?.NewImage) as Item),
       options.deps,
-      { previous: live.map((r) => image(r.dynamodb?.OldImage)) },
     );
     results.forEach((res, i) => bySeq.set(seqOf(live[i] as DynamoDBRecord), res));
     const units: BatchUnit<DynamoDBRecord>[] = live.map((r) => ({

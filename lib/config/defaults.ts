@@ -64,6 +64,8 @@ export const ENV = {
   dlqName: 'STREAMFILL_DLQ',
   /** Lambda only: the DLQ's URL, where the handler parks malformed items. */
   dlqUrl: 'STREAMFILL_DLQ_URL',
+  /** Lambda only: the work queue's URL, where failed keyword updates become repair tasks. */
+  workQueueUrl: 'STREAMFILL_WORK_QUEUE_URL',
   searchEndpoint: 'SEARCH_ENDPOINT',
   searchIndex: 'STREAMFILL_SEARCH_INDEX',
   searchAuth: 'STREAMFILL_SEARCH_AUTH',
@@ -101,6 +103,10 @@ export const METRIC = {
   searchMissing: 'SearchMissing',
   failed: 'Failed',
   parked: 'Parked',
+  /** Keyword updates handed to delayed search-only repair tasks (search down or doc missing). */
+  searchRepairsQueued: 'SearchRepairsQueued',
+  /** Records refused because the search index is missing or its keyword mapping is wrong. */
+  searchMappingNotReady: 'SearchMappingNotReady',
   /** Stream only: application write → batch processed, in ms. */
   writeToProcessedDelay: 'WriteToProcessedDelay',
 } as const;

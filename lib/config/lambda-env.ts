@@ -12,6 +12,8 @@ export interface LambdaConfig {
   writeConcurrency: number;
   /** Where malformed items are parked; unset: they are retried like any failure. */
   dlqUrl: string | undefined;
+  /** The work queue: failed keyword updates become repair tasks there; unset: records retry. */
+  workQueueUrl: string | undefined;
 }
 
 /** A configuration problem: the message names the setting and the bad value. */
@@ -47,6 +49,7 @@ const schema = z.object({
   [ENV.searchIndex]: optional,
   [ENV.writeConcurrency]: positiveInt,
   [ENV.dlqUrl]: optional,
+  [ENV.workQueueUrl]: optional,
 });
 
 /**
@@ -81,5 +84,6 @@ export function lambdaConfig(env: NodeJS.ProcessEnv = process.env): LambdaConfig
     searchIndex: v[ENV.searchIndex] ?? SEARCH_INDEX,
     writeConcurrency: v[ENV.writeConcurrency] ?? WRITE_CONCURRENCY,
     dlqUrl: v[ENV.dlqUrl],
+    workQueueUrl: v[ENV.workQueueUrl],
   };
 }

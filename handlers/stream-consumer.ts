@@ -53,30 +53,35 @@ export function createStreamConsumer(options: StreamConsumerOptions): Handler {
     .use(logMetrics(metrics)) as unknown as Handler;
 }
 
-let deployed: Promise<Handler> | undefined;
+let lambda: ReturnType<typeof engineFromEnv> | undefined;
+let deployed: Handler | undefined;
+let started: Promise<void> | undefined;
 /**
- * The deployed entry point: adapters built and the start checked once per container from the
- * environment. A failed check fails the invocation (the batch is retried, the error logged)
- * and is checked again by the next one.
+ * The deployed entry point: adapters built once per container from the environment. Before
+ * the first batch with a change to migrate, the container checks that the stream carries new
+ * images and that the search index exists with its keyword mapping; a failed check fails the
+ * invocation (retried, logged) and is checked again by the next one. A batch of REMOVE records
+ * only needs neither.
  */
 export const handler: Handler = async (event, context) => {
-  deployed ??= (async () => {
-    const { config, clients, deps, deadLetters } = engineFromEnv();
-    await checkConsumerStart({
-      dynamodb: clients.dynamodb,
-      sessionTable: config.tables.session,
-      ...(deps.search && { search: deps.search }),
-    });
-    return createStreamConsumer({
-      deps,
-      ...(deadLetters && { deadLetters }),
-      ...(config.workQueueUrl && {
-        searchRepairs: { sqs: clients.sqs, workQueueUrl: config.workQueueUrl },
-      }),
-    });
-  })().catch((e: unknown) => {
-    deployed = undefined;
-    throw e;
+  const engine = (lambda ??= engineFromEnv());
+  deployed ??= createStreamConsumer({
+    deps: engine.deps,
+    ...(engine.deadLetters && { deadLetters: engine.deadLetters }),
+    ...(engine.config.workQueueUrl && {
+      searchRepairs: { sqs: engine.clients.sqs, workQueueUrl: engine.config.workQueueUrl },
+    }),
   });
-  return (await deployed)(event, context);
+  if (event.Records.some((r) => r.eventName !== 'REMOVE')) {
+    started ??= checkConsumerStart({
+      dynamodb: engine.clients.dynamodb,
+      sessionTable: engine.config.tables.session,
+      ...(engine.deps.search && { search: engine.deps.search }),
+    }).catch((e: unknown) => {
+      started = undefined;
+      throw e;
+    });
+    await started;
+  }
+  return deployed(event, context);
 };

@@ -12,7 +12,12 @@ import { scanPages } from '../adapters/table-scan.ts';
 import { isLookupMissingError, isMalformedItemError } from '../core/errors.ts';
 import { formatKey } from '../core/key-format.ts';
 import { partialKey } from '../core/keys.ts';
-import type { MigratedTable } from '../core/migrations/index.ts';
+import {
+  migrationsFor,
+  ALL_MIGRATIONS,
+  type MigratedTable,
+  type MigrationName,
+} from '../core/migrations/index.ts';
 import { searchKeywordsSatisfied } from '../core/migrations/session-search-keywords.ts';
 import { planItem } from '../core/plan.ts';
 import type { Item, PlanContext, SearchChange, TableNames, TableRole } from '../core/types.ts';
@@ -23,6 +28,11 @@ export interface TableReport {
   pending: number;
   malformed: number;
   expired: number;
+  /**
+   * Items each migration of the table would still write, enabled or not (e.g. the expand and
+   * the opt-in contract step of `tag-usage-mode`): only enabled ones count as `pending`.
+   */
+  phases: Record<string, number>;
 }
 
 export interface SearchReport {
@@ -50,6 +60,8 @@ export interface VerifyDeps {
   tables: TableNames;
   /** Absent: search documents are not checked. */
   search?: SearchIndex;
+  /** The migrations that must hold (`--contract` adds the contract steps). @default DEFAULT_MIGRATIONS */
+  migrations?: readonly MigrationName[];
   /** Migrated tables to verify besides the session table. @default [] */
   include?: readonly MigratedTable[];
   /** Parallel Scan segments. @default 4 (SCAN_SEGMENTS) */
@@ -62,7 +74,13 @@ export interface VerifyDeps {
 
 type Sample = (table: string, key: string, reason: string) => void;
 
-const emptyTable = (): TableReport => ({ checked: 0, pending: 0, malformed: 0, expired: 0 });
+const emptyTable = (): TableReport => ({
+  checked: 0,
+  pending: 0,
+  malformed: 0,
+  expired: 0,
+  phases: {},
+});
 
 /**
  * Verifies the session table (and `include`d ones) against every registered migration.
@@ -108,10 +126,29 @@ async function verifyTable(
     const searchChecks: SearchChange[] = [];
     for (const item of page) {
       counts.checked++;
+      countPhases(table, item, ctx, counts.phases);
       const plan = classify(table, item, counts, sample, () => planItem(table, item, ctx, enabled));
       if (plan && !plan.change && plan.search) searchChecks.push(plan.search);
     }
     if (deps.search && search) await checkSearch(deps.search, searchChecks, search, sample);
+  }
+}
+
+/** Per migration (enabled or not), whether it would still write this item. */
+function countPhases(
+  table: TableRole,
+  item: Item,
+  ctx: PlanContext,
+  phases: Record<string, number>,
+): void {
+  for (const m of migrationsFor(table, ALL_MIGRATIONS)) {
+    if (!m.plan) continue;
+    phases[m.name] ??= 0;
+    try {
+      if (m.plan(item, ctx)) phases[m.name] = (phases[m.name] ?? 0) + 1;
+    } catch {
+      // malformed, or a lookup verify does not make: classify counts those
+    }
   }
 }
 

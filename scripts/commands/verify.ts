@@ -9,7 +9,7 @@ import {
   type VerifyReport,
 } from '../../lib/engine/verify.ts';
 import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
-import type { MigratedTable } from '../../lib/core/migrations/index.ts';
+import { withContract, type MigratedTable } from '../../lib/core/migrations/index.ts';
 import { configFrom, positiveInt, requireTable, withSharedOptions } from '../config.ts';
 import { makeRuntime } from '../runtime.ts';
 
@@ -20,6 +20,11 @@ export function registerVerifyCommand(program: Command): void {
       .description('Re-plan every item without writing; exit 0 only when nothing is pending.')
       .option('--json', 'print the report as JSON', false)
       .option('--tags', 'also verify the tag table', false)
+      .option(
+        '--contract',
+        'the contract steps (tag-usage-mode-contract: chat_app_id removed) must hold too',
+        false,
+      )
       .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), SCAN_SEGMENTS)
       .option(
         '--allow-missing-search [n]',
@@ -37,6 +42,7 @@ export function registerVerifyCommand(program: Command): void {
         tables: rt.config.tables,
         search: rt.search,
         include,
+        migrations: withContract(opts.contract),
         segments: opts.segments,
       });
       const converged: ConvergedOptions = {
@@ -73,6 +79,9 @@ export function renderVerifyReport(r: VerifyReport, options: ConvergedOptions = 
   const lines = [t.toString()];
   if (r.search?.indexMissing)
     lines.push('  search index does not exist: every document is missing');
+  for (const [table, c] of others)
+    for (const [name, n] of Object.entries(c.phases))
+      lines.push(`  ${table} phase ${name}: ${n === 0 ? 'done' : `${n} to go`}`);
   for (const s of r.samples) lines.push(`  ${s.table} ${s.key}: ${s.reason}`);
   const sum = (k: 'pending' | 'malformed'): number =>
     r[k] + others.reduce((n, [, c]) => n + c[k], 0);

@@ -8,7 +8,7 @@ import { DynamoWriter } from '../../lib/adapters/dynamo-writer.ts';
 import { MappingConflictError, SearchIndex } from '../../lib/adapters/search-index.ts';
 import { UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
 import { planSessionItem } from '../../lib/core/plan.ts';
-import { migrationNamesFor, searchSpecFor } from '../../lib/core/migrations/index.ts';
+import { migrationNamesFor, searchSpecFor, withContract } from '../../lib/core/migrations/index.ts';
 import type { Item, TableNames } from '../../lib/core/types.ts';
 import { migrateItems, type EngineDeps } from '../../lib/engine/migrate-items.ts';
 import { migrateTable } from '../../lib/engine/migrate-table.ts';
@@ -205,15 +205,49 @@ describe('the one writer under concurrent application writes', () => {
 });
 
 describe('tags', () => {
-  it('get usage_mode and lose chat_app_id', async () => {
+  it('item 7: expand sets usage_mode and keeps chat_app_id; the opt-in contract removes it; verify reports each phase', async () => {
     const res = await migrateTable(clients.doc, deps, { table: 'tag', tableName: tables.tag });
     expect(res.counts).toEqual({ migrated: seeded.tags.length });
+    const withAppId = seeded.tags.filter((t) => t.chat_app_id !== undefined).length;
+    expect(withAppId).toBeGreaterThan(0);
     for (const t of seeded.tags) {
       const item = await get(tables.tag, { scope: t.scope, tag: t.tag });
       const global = t.scope === 'pika' && ['chart', 'image', 'prompt'].includes(t.tag as string);
       expect(item?.usage_mode).toBe(global ? 'global' : 'chat-app');
+      expect(item?.chat_app_id).toEqual(t.chat_app_id); // a 0.4 app still reads it
+    }
+    const expanded = await verifyAll({ doc: clients.doc, tables, include: ['tag'] });
+    expect(expanded.tables.tag).toMatchObject({
+      pending: 0,
+      phases: { 'tag-usage-mode': 0, 'tag-usage-mode-contract': withAppId },
+    });
+    const contract = await verifyAll({
+      doc: clients.doc,
+      tables,
+      include: ['tag'],
+      migrations: withContract(true),
+    });
+    expect(contract.tables.tag?.pending).toBe(withAppId);
+    const res2 = await migrateTable(
+      clients.doc,
+      { ...deps, migrations: withContract(true) },
+      { table: 'tag', tableName: tables.tag },
+    );
+    expect(res2.counts.migrated).toBe(withAppId);
+    for (const t of seeded.tags) {
+      const item = await get(tables.tag, { scope: t.scope, tag: t.tag });
       expect(item).not.toHaveProperty('chat_app_id');
     }
+    const done = await verifyAll({
+      doc: clients.doc,
+      tables,
+      include: ['tag'],
+      migrations: withContract(true),
+    });
+    expect(done.tables.tag).toMatchObject({
+      pending: 0,
+      phases: { 'tag-usage-mode': 0, 'tag-usage-mode-contract': 0 },
+    });
   });
 });
 

@@ -15,8 +15,8 @@ import { engineDeps } from '../../lib/engine/deps.ts';
 import { migrateItems, type EngineDeps } from '../../lib/engine/migrate-items.ts';
 import { processStreamBatch } from '../../lib/engine/stream-batch.ts';
 import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
-import { ensurePikaTables, ensureSessionIndex, putItems } from '../../local/pika-tables.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
+import { freshSessionStack } from '../support/session-stack.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('searchkeywords');
@@ -41,12 +41,7 @@ interface Stack {
 }
 
 async function stack(name: string, opts: { ensure?: boolean } = {}): Promise<Stack> {
-  const p = uniqueName(name);
-  const tables: TableNames = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
-  await ensurePikaTables(clients.dynamodb, tables);
-  await putItems(clients.doc, tables.user, [{ user_id: 'u1', user_type: 'internal-user' }]);
-  const index = uniqueName(`${name}-idx`);
-  await ensureSessionIndex(clients.search!, index);
+  const { tables, index } = await freshSessionStack(clients, name);
   const deps = engineDeps(clients, { tables, searchIndex: index }) as Stack['deps'];
   if (opts.ensure ?? true) await deps.search.ensureMapping();
   return { tables, index, deps };
@@ -73,6 +68,14 @@ async function get(s: Stack, item: Item): Promise<Item> {
   );
   return res.Item as Item;
 }
+/** A legacy session written by the app and indexed by its own indexer. */
+async function seedLegacy(s: Stack, id: string, overrides: Item = {}): Promise<Item> {
+  const item = legacy(id, overrides);
+  await put(s, item);
+  await indexDoc(s, item);
+  return item;
+}
+
 /** The application's own indexer: the whole document, as the app knows it. */
 async function indexDoc(s: Stack, item: Item): Promise<void> {
   const { exp_date_unix_seconds: _e, chat_app_sk: _k, ...doc } = item;
@@ -134,9 +137,7 @@ class GatedSearchIndex extends SearchIndex {
 describe('item 2: our own write never suppresses a needed keyword update', () => {
   it('item 2 (a): the search update of our write failed past its retries; our own record sends it', async () => {
     const s = await stack('own-a');
-    const item = legacy('a1');
-    await put(s, item);
-    await indexDoc(s, item);
+    const item = await seedLegacy(s, 'a1');
     const proxy = TcpProxy.forUrl(process.env.SEARCH_ENDPOINT!);
     await proxy.start();
     const down = makeClients({ searchEndpoint: proxy.url });
@@ -162,9 +163,7 @@ describe('item 2: our own write never suppresses a needed keyword update', () =>
 
   it('item 2 (b): a historic pass ran without a search endpoint; our own record sends the keywords', async () => {
     const s = await stack('own-b');
-    const item = legacy('b1');
-    await put(s, item);
-    await indexDoc(s, item);
+    const item = await seedLegacy(s, 'b1');
     const { search: _none, ...noSearch } = s.deps;
     const [first] = await migrateItems('session', [item], noSearch);
     expect(first).toMatchObject({ outcome: 'migrated' });
@@ -176,9 +175,7 @@ describe('item 2: our own write never suppresses a needed keyword update', () =>
 
   it('item 2 (c): the application itself wrote exactly source + chat_app_sk; the keywords follow', async () => {
     const s = await stack('own-c');
-    const item = legacy('c1', { user_type: 'internal-user' });
-    await put(s, item);
-    await indexDoc(s, item);
+    const item = await seedLegacy(s, 'c1', { user_type: 'internal-user' });
     // Pika 0.5's own migration script: exactly what streamfill would have written.
     await clients.doc.send(
       new UpdateCommand({
@@ -199,9 +196,7 @@ describe('item 2: our own write never suppresses a needed keyword update', () =>
 
   it('item 2: no loop: our own record writes nothing to DynamoDB and its keyword update is a no-op', async () => {
     const s = await stack('own-loop');
-    const item = legacy('l1');
-    await put(s, item);
-    await indexDoc(s, item);
+    const item = await seedLegacy(s, 'l1');
     const { results: first } = await consume(s, [record(s, item)]);
     expect(first[0]).toMatchObject({ outcome: 'migrated', search: 'migrated' });
     const after = await get(s, item);
@@ -268,9 +263,7 @@ describe('item 3: a stale keyword writer always loses', () => {
 describe('item 10: the historic pass and the consumer interleaved', () => {
   it("item 10: historic page written, app sets source=component, consumer sends it, the page's bulk lands last with `user`: a no-op", async () => {
     const s = await stack('interleave');
-    const seedItem = legacy('i1');
-    await put(s, seedItem);
-    await indexDoc(s, seedItem); // the app's document at the seed version
+    const seedItem = await seedLegacy(s, 'i1'); // the app's document at the seed version
     const gated = new GatedSearchIndex(clients.search!, s.index, SPEC);
     const historic = migrateItems('session', [seedItem], { ...s.deps, search: gated });
     await gated.entered; // the page is written in DynamoDB; its bulk request is in flight
@@ -289,9 +282,7 @@ describe('item 10: the historic pass and the consumer interleaved', () => {
 
   it('item 10: an "unchanged" historic page still sends stale keywords, last: a no-op', async () => {
     const s = await stack('unchanged-page');
-    const seedItem = legacy('u1s');
-    await put(s, seedItem);
-    await indexDoc(s, seedItem);
+    const seedItem = await seedLegacy(s, 'u1s'); // the app's document at the seed version
     await consume(s, [record(s, seedItem)]); // the consumer migrated it already (source=user)
     const scanned = await get(s, seedItem); // the historic scan reads it: nothing to write
     const gated = new GatedSearchIndex(clients.search!, s.index, SPEC);
@@ -310,9 +301,7 @@ describe('item 10: the historic pass and the consumer interleaved', () => {
 describe('item 9: keywords follow removals, and verify compares them exactly', () => {
   it('item 9: the app removes invocation_mode: the keyword is removed; verify saw the extra field as pending', async () => {
     const s = await stack('removal');
-    const item = legacy('x1');
-    await put(s, item);
-    await indexDoc(s, item);
+    const item = await seedLegacy(s, 'x1');
     await consume(s, [record(s, item)]);
     expect(await docOf(s, 'x1')).toMatchObject({ invocation_mode_keyword: 'chat-app' });
     const before = await get(s, item);
@@ -344,9 +333,7 @@ describe('item 9: keywords follow removals, and verify compares them exactly', (
 describe('item 1: the keyword mapping is checked (and extended) before the first update', () => {
   it('item 1: on a fresh index the first update adds the keyword mapping, so no field is typed text', async () => {
     const s = await stack('fresh-mapping', { ensure: false });
-    const item = legacy('f1');
-    await put(s, item);
-    await indexDoc(s, item);
+    const item = await seedLegacy(s, 'f1');
     const { results } = await consume(s, [record(s, item)]);
     expect(results[0]).toMatchObject({ search: 'migrated' });
     expect(await s.deps.search.mappingProblems()).toEqual([]);
@@ -358,9 +345,7 @@ describe('item 1: the keyword mapping is checked (and extended) before the first
       index: s.index,
       body: { properties: { source_keyword: { type: 'text' } } },
     });
-    const item = legacy('t1');
-    await put(s, item);
-    await indexDoc(s, item);
+    const item = await seedLegacy(s, 't1');
     const { response, results } = await consume(s, [record(s, item)]);
     expect(results[0]).toMatchObject({ outcome: 'migrated', search: 'not-ready' });
     expect(String(results[0]?.reason)).toContain('source_keyword');

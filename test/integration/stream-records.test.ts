@@ -13,12 +13,12 @@ import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
 import { ensureQueues } from '../../lib/adapters/queues.ts';
 import { SearchIndex } from '../../lib/adapters/search-index.ts';
 import { searchSpecFor } from '../../lib/core/migrations/index.ts';
-import type { Item, TableNames } from '../../lib/core/types.ts';
+import type { Item } from '../../lib/core/types.ts';
 import { checkConsumerStart } from '../../lib/engine/consumer-start.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import type { ItemResult } from '../../lib/engine/migrate-items.ts';
 import { processStreamBatch } from '../../lib/engine/stream-batch.ts';
-import { ensurePikaTables, ensureSessionIndex, putItems } from '../../local/pika-tables.ts';
+import { freshSessionStack, sessionTableDef } from '../support/session-stack.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('streamrecords');
@@ -31,12 +31,7 @@ beforeAll(() => {
 afterAll(() => destroyClients(clients));
 
 async function stack(name: string) {
-  const p = uniqueName(name);
-  const tables: TableNames = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
-  await ensurePikaTables(clients.dynamodb, tables);
-  await putItems(clients.doc, tables.user, [{ user_id: 'u1', user_type: 'internal-user' }]);
-  const index = uniqueName(`${name}-idx`);
-  await ensureSessionIndex(clients.search!, index);
+  const { tables, index, prefix: p } = await freshSessionStack(clients, name);
   const deps = engineDeps(clients, { tables, searchIndex: index });
   const queues = await ensureQueues(clients.sqs, { queueName: `${p}-work`, dlqName: `${p}-dlq` });
   return { tables, index, deps, queues };
@@ -97,19 +92,11 @@ describe('item 5: the stream must carry new images', () => {
   it('item 5: the consumer refuses to start on a KEYS_ONLY stream, naming the view type', async () => {
     const table = uniqueName('keys-only');
     await clients.dynamodb.send(
-      new CreateTableCommand({
-        TableName: table,
-        AttributeDefinitions: [
-          { AttributeName: 'user_id', AttributeType: 'S' },
-          { AttributeName: 'session_id', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'user_id', KeyType: 'HASH' },
-          { AttributeName: 'session_id', KeyType: 'RANGE' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-        StreamSpecification: { StreamEnabled: true, StreamViewType: 'KEYS_ONLY' },
-      }),
+      new CreateTableCommand(
+        sessionTableDef(table, {
+          StreamSpecification: { StreamEnabled: true, StreamViewType: 'KEYS_ONLY' },
+        }),
+      ),
     );
     await expect(
       checkConsumerStart({ dynamodb: clients.dynamodb, sessionTable: table }),

@@ -144,27 +144,30 @@ export class LiveMigrationAlarms extends Construct {
       // No datapoint at all is exactly the failure this alarm is for.
       treatMissingData: TreatMissingData.BREACHING,
     });
-    this.throttlesAlarm = new Alarm(this, 'ConsumerThrottled', {
-      alarmDescription:
-        'streamfill: the stream consumer is throttled (reserved or account concurrency): the ' +
+    // Any datapoint above 0 is trouble; no datapoint is fine.
+    const anyOf = (id: string, alarmDescription: string, metric: Metric, evaluationPeriods = 1) =>
+      new Alarm(this, id, {
+        alarmDescription,
+        metric,
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    this.throttlesAlarm = anyOf(
+      'ConsumerThrottled',
+      'streamfill: the stream consumer is throttled (reserved or account concurrency): the ' +
         'stream lags and records may age out.',
-      metric: props.fn.metricThrottles({ statistic: 'Sum', period: minute }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 3,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    this.searchNotReadyAlarm = new Alarm(this, 'SearchMappingNotReady', {
-      alarmDescription:
-        'streamfill: keyword updates are refused because the search index does not exist or a ' +
+      props.fn.metricThrottles({ statistic: 'Sum', period: minute }),
+      3,
+    );
+    this.searchNotReadyAlarm = anyOf(
+      'SearchMappingNotReady',
+      'streamfill: keyword updates are refused because the search index does not exist or a ' +
         'keyword field has another type (e.g. text); the records are retried, then dead-lettered. ' +
         'Fix the index (a wrong type needs a reindex), then redrive.',
-      metric: emf(METRIC.searchMappingNotReady),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
+      emf(METRIC.searchMappingNotReady),
+    );
 
     const alarms = [
       this.dlqAlarm,

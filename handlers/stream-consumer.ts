@@ -1,6 +1,7 @@
 // Lambda entry for the chat-session table's stream: every live change is migrated within the
-// batch that carries it. Builds its dependencies once per container and hands each batch to
-// the engine (lib/engine/stream-batch.ts), which returns the partial batch response.
+// batch that carries it. Builds its dependencies once per container, checks at cold start that
+// the stream carries new images and the search index is ready (lib/engine/consumer-start.ts),
+// and hands each batch to the engine (lib/engine/stream-batch.ts).
 import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -9,6 +10,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import type { DeadLetters } from '../lib/adapters/dead-letters.ts';
 import { METRICS_NAMESPACE, SERVICES } from '../lib/config/defaults.ts';
+import { checkConsumerStart } from '../lib/engine/consumer-start.ts';
 import { engineFromEnv } from '../lib/engine/deps.ts';
 import type { EngineDeps } from '../lib/engine/migrate-items.ts';
 import { processStreamBatch, type StreamBatchOptions } from '../lib/engine/stream-batch.ts';
@@ -23,6 +25,11 @@ export interface StreamConsumerOptions {
   logger?: Logger;
   /** @default Metrics in namespace `streamfill`, service `stream-consumer` */
   metrics?: Metrics;
+  /**
+   * The work queue where keyword updates that failed (search down) or found no document become
+   * delayed search-only repair tasks, so the shard moves on. Absent: those records are retried.
+   */
+  searchRepairs?: StreamBatchOptions['searchRepairs'];
   /** Observes each batch's results (local runner, benchmarks). */
   onResults?: StreamBatchOptions['onResults'];
 }
@@ -46,12 +53,35 @@ export function createStreamConsumer(options: StreamConsumerOptions): Handler {
     .use(logMetrics(metrics)) as unknown as Handler;
 }
 
+let lambda: ReturnType<typeof engineFromEnv> | undefined;
 let deployed: Handler | undefined;
-/** The deployed entry point: adapters built once per container from the environment. */
-export const handler: Handler = (event, context) => {
-  deployed ??= (() => {
-    const { deps, deadLetters } = engineFromEnv();
-    return createStreamConsumer({ deps, ...(deadLetters && { deadLetters }) });
-  })();
+let started: Promise<void> | undefined;
+/**
+ * The deployed entry point: adapters built once per container from the environment. Before
+ * the first batch with a change to migrate, the container checks that the stream carries new
+ * images and that the search index exists with its keyword mapping; a failed check fails the
+ * invocation (retried, logged) and is checked again by the next one. A batch of REMOVE records
+ * only needs neither.
+ */
+export const handler: Handler = async (event, context) => {
+  const engine = (lambda ??= engineFromEnv());
+  deployed ??= createStreamConsumer({
+    deps: engine.deps,
+    ...(engine.deadLetters && { deadLetters: engine.deadLetters }),
+    ...(engine.config.workQueueUrl && {
+      searchRepairs: { sqs: engine.clients.sqs, workQueueUrl: engine.config.workQueueUrl },
+    }),
+  });
+  if (event.Records.some((r) => r.eventName !== 'REMOVE')) {
+    started ??= checkConsumerStart({
+      dynamodb: engine.clients.dynamodb,
+      sessionTable: engine.config.tables.session,
+      ...(engine.deps.search && { search: engine.deps.search }),
+    }).catch((e: unknown) => {
+      started = undefined;
+      throw e;
+    });
+    await started;
+  }
   return deployed(event, context);
 };

@@ -7,6 +7,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { createBackfillWorker } from '../handlers/backfill-worker.ts';
 import { createStreamConsumer } from '../handlers/stream-consumer.ts';
+import { checkConsumerStart } from '../lib/engine/consumer-start.ts';
 import type { BackfillStateStore } from '../lib/adapters/backfill-state.ts';
 import type { Clients } from '../lib/adapters/clients.ts';
 import { DeadLetters } from '../lib/adapters/dead-letters.ts';
@@ -158,6 +159,8 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
   const handler = createStreamConsumer({
     deps: opts.deps,
     deadLetters,
+    // Keyword updates that fail after the write settled become repair tasks for the worker.
+    searchRepairs: { sqs: opts.clients.sqs, workQueueUrl: queues.work },
     logger: handlerLogger(SERVICES.streamConsumer.logger, opts),
     // EMF lines on stdout are for CloudWatch; locally they would drown the operator's view.
     metrics: localMetrics(SERVICES.streamConsumer.service),
@@ -256,6 +259,13 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
       )
     : undefined;
 
+  // As the deployed consumer does at cold start: a stream without NEW_AND_OLD_IMAGES or a
+  // missing search index / mistyped keyword field is refused before anything is read.
+  await checkConsumerStart({
+    dynamodb: opts.clients.dynamodb,
+    sessionTable: opts.tables.session,
+    ...(opts.deps.search && { search: opts.deps.search }),
+  });
   await stream.start();
   // The first heartbeat is written before the worker takes any message: whoever sees work
   // done also sees the consumer that was running.

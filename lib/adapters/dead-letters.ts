@@ -1,8 +1,15 @@
 // Parking: items that can never be migrated as they stand go to the dead-letter queue at once,
-// with their reason, instead of holding up their shard or queue.
+// with their reason, instead of holding up their shard or queue. Messages are sized to SQS's
+// limits (≤ 256 KiB each and per SendMessageBatch); a record too big is truncated with a note,
+// its reason and key always kept.
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import type { ServiceName } from '../config/defaults.ts';
+import {
+  DEFAULT_MESSAGE_BUDGET_BYTES,
+  batchForSend,
+  utf8ByteLength,
+} from '../core/work-message.ts';
 
 /**
  * A record parked by streamfill itself: an item that can never be migrated as it stands
@@ -17,7 +24,16 @@ export interface ParkedRecord {
   table: string;
   key: Record<string, unknown>;
   parkedAt: string;
+  /** The record, or (when it would not fit one SQS message) a truncated copy with a note. */
   record: unknown;
+}
+
+/** What replaces a record too big for one SQS message. */
+export interface TruncatedRecord {
+  truncated: true;
+  note: string;
+  /** The record's JSON, cut to fit. */
+  head: string;
 }
 
 export type ParkEntry = Omit<ParkedRecord, 'version' | 'parkedAt'>;
@@ -37,19 +53,14 @@ export class DeadLetters {
   /** Sends every entry or throws (then the caller fails the records, and nothing is lost). */
   async park(entries: readonly ParkEntry[]): Promise<void> {
     const parkedAt = new Date().toISOString();
-    for (let i = 0; i < entries.length; i += 10) {
-      const chunk = entries.slice(i, i + 10);
+    const bodies = entries.map((e) =>
+      parkedBody({ version: 'streamfill.parked/1', parkedAt, ...e }),
+    );
+    for (const chunk of batchForSend(bodies)) {
       const res = await this.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: this.queueUrl,
-          Entries: chunk.map((e) => ({
-            Id: randomUUID(),
-            MessageBody: JSON.stringify({
-              version: 'streamfill.parked/1',
-              parkedAt,
-              ...e,
-            } satisfies ParkedRecord),
-          })),
+          Entries: chunk.map((b) => ({ Id: randomUUID(), MessageBody: b.body })),
         }),
       );
       if (res.Failed?.length) {
@@ -58,5 +69,30 @@ export class DeadLetters {
         );
       }
     }
+  }
+}
+
+/**
+ * The message body of a parked record, within `budget` bytes: when the whole record does not
+ * fit, it is replaced by a truncated copy with a note (reason, key and table are never cut).
+ */
+export function parkedBody(
+  parked: ParkedRecord,
+  budget = DEFAULT_MESSAGE_BUDGET_BYTES,
+): { body: string; bytes: number } {
+  const body = JSON.stringify(parked);
+  const bytes = utf8ByteLength(body);
+  if (bytes <= budget) return { body, bytes };
+  const json = JSON.stringify(parked.record) ?? 'undefined';
+  const without = utf8ByteLength(JSON.stringify({ ...parked, record: null }));
+  const note = `record of ${utf8ByteLength(json)} bytes truncated to fit one SQS message`;
+  // JSON escaping can grow a character up to 6×: cut by characters until it fits.
+  let keep = Math.max(0, budget - without - note.length - 200);
+  for (;;) {
+    const record: TruncatedRecord = { truncated: true, note, head: json.slice(0, keep) };
+    const cut = JSON.stringify({ ...parked, record });
+    const cutBytes = utf8ByteLength(cut);
+    if (cutBytes <= budget || keep === 0) return { body: cut, bytes: cutBytes };
+    keep = Math.floor(keep * 0.9);
   }
 }

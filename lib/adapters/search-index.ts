@@ -1,15 +1,19 @@
 // OpenSearch adapter: additive mapping updates and guarded partial updates of documents.
 // It knows no migration rule: the fields, their mapping and the update script are handed in.
+// It never creates an index, and sends no update before the index exists with every spec
+// field mapped to its spec type (checked, and extended additively, once per instance).
 import type { Client } from '@opensearch-project/opensearch';
 import type { SearchChange, SearchOutcome } from '../core/types.ts';
+import { versionMillis } from '../core/version.ts';
 
 /** What the adapter writes, as declared by the migrations (see `searchSpecFor`). */
 export interface SearchIndexSpec {
   /** The additive mapping: every field the updates write, with its type. */
   mapping: { properties: Readonly<Record<string, { type: string }>> };
   /**
-   * Painless script of one partial update, given `params.doc` and `params.version`; it sets
-   * `ctx.op = 'noop'` to leave a document alone.
+   * Painless script of one partial update, given `params.doc` (fields to set), `params.remove`
+   * (fields to remove) and `params.version` (epoch ms, or null); it sets `ctx.op = 'noop'` to
+   * leave a document alone.
    */
   guard: string;
 }
@@ -34,6 +38,33 @@ export class SearchIndexMissingError extends Error {
     super(`OpenSearch index "${index}" does not exist`);
     this.name = 'SearchIndexMissingError';
   }
+}
+
+/**
+ * The index cannot take keyword updates yet: it does not exist, or a spec field is missing
+ * from its mapping or has another type (OpenSearch's dynamic mapping would type it `text`
+ * for good). Nothing was sent; the caller fails the records so they are retried.
+ */
+export class SearchNotReadyError extends Error {
+  constructor(
+    readonly index: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`search index "${index}" is not ready for keyword updates: ${message}`, options);
+    this.name = 'SearchNotReadyError';
+  }
+}
+
+export function isSearchNotReadyError(e: unknown): e is SearchNotReadyError {
+  return e instanceof Error && e.name === 'SearchNotReadyError';
+}
+
+/** A spec field whose mapping is not the spec's type (`absent` when it is not mapped). */
+export interface MappingProblem {
+  field: string;
+  expected: string;
+  actual: string;
 }
 
 export interface SearchResult {
@@ -64,6 +95,7 @@ interface BulkItem {
 export class SearchIndex {
   /** The fields the spec writes (the mapping's properties). */
   readonly fields: readonly string[];
+  private ready: Promise<void> | undefined;
 
   constructor(
     private readonly client: Client,
@@ -79,14 +111,7 @@ export class SearchIndex {
    */
   async ensureMapping(): Promise<string[]> {
     const wanted = this.spec.mapping.properties;
-    const exists = await this.client.indices.exists({ index: this.index });
-    if (!exists.body) throw new SearchIndexMissingError(this.index);
-    const res = await this.client.indices.getMapping({ index: this.index });
-    const body = res.body as Record<
-      string,
-      { mappings?: { properties?: Record<string, { type?: string }> } }
-    >;
-    const properties = Object.values(body)[0]?.mappings?.properties ?? {};
+    const properties = await this.mappedProperties();
     const toAdd: string[] = [];
     for (const [field, { type }] of Object.entries(wanted)) {
       const existing = properties[field];
@@ -104,20 +129,86 @@ export class SearchIndex {
     return toAdd;
   }
 
+  /** The index's mapped properties; throws SearchIndexMissingError when there is no index. */
+  private async mappedProperties(): Promise<Record<string, { type?: string }>> {
+    const exists = await this.client.indices.exists({ index: this.index });
+    if (!exists.body) throw new SearchIndexMissingError(this.index);
+    const res = await this.client.indices.getMapping({ index: this.index });
+    const body = res.body as Record<
+      string,
+      { mappings?: { properties?: Record<string, { type?: string }> } }
+    >;
+    return Object.values(body)[0]?.mappings?.properties ?? {};
+  }
+
+  /** The spec fields whose mapped type differs from the spec (read only; `verify` reports them). */
+  async mappingProblems(): Promise<MappingProblem[]> {
+    const properties = await this.mappedProperties();
+    return Object.entries(this.spec.mapping.properties).flatMap(([field, { type }]) => {
+      const actual = properties[field] ? (properties[field].type ?? 'object') : 'absent';
+      return actual === type ? [] : [{ field, expected: type, actual }];
+    });
+  }
+
   /**
-   * One bulk request of partial updates. No upsert: a document that does not exist yet stays
-   * absent (`search-missing`) rather than becoming a partial document. A document indexed
-   * from a newer `last_update` than the change's version is left as it is (`unchanged`).
+   * Throws SearchNotReadyError unless the index exists and maps every spec field to its type;
+   * with `ensure` (the default) it first adds the missing fields (additive only). Once it has
+   * succeeded it is not checked again by this instance (once per Lambda container); a failure
+   * is checked again on the next call.
+   */
+  ensureReady(options: { ensure?: boolean } = {}): Promise<void> {
+    this.ready ??= this.checkReady(options.ensure ?? true).catch((e: unknown) => {
+      this.ready = undefined;
+      throw e;
+    });
+    return this.ready;
+  }
+
+  private async checkReady(ensure: boolean): Promise<void> {
+    try {
+      if (ensure) await this.ensureMapping();
+      const problems = await this.mappingProblems();
+      if (problems.length) {
+        throw new SearchNotReadyError(
+          this.index,
+          problems
+            .map((p) => `field "${p.field}" is ${p.actual}, expected ${p.expected}`)
+            .join('; ') +
+            (ensure
+              ? ''
+              : ' (add the fields with `streamfill index` or let the consumer add them)'),
+        );
+      }
+    } catch (e) {
+      if (isSearchNotReadyError(e)) throw e;
+      if (e instanceof SearchIndexMissingError)
+        throw new SearchNotReadyError(
+          this.index,
+          'the index does not exist (check --search-index / STREAMFILL_SEARCH_INDEX; streamfill never creates it)',
+          { cause: e },
+        );
+      if (e instanceof MappingConflictError)
+        throw new SearchNotReadyError(this.index, e.message, { cause: e });
+      throw e;
+    }
+  }
+
+  /**
+   * One bulk request of guarded partial updates, after `ensureReady` (the first call of an
+   * instance checks, and extends, the mapping). No upsert: a document that does not exist
+   * stays absent (`search-missing`) rather than becoming a partial document. A stale update
+   * (see the spec's guard) is a no-op (`unchanged`).
    */
   async applyUpdates(changes: readonly SearchChange[], refresh = false): Promise<SearchResult[]> {
     if (!changes.length) return [];
+    await this.ensureReady();
     const body = changes.flatMap((c) => [
       { update: { _index: this.index, _id: c.id, retry_on_conflict: 3 } },
       {
         script: {
           source: this.spec.guard,
           lang: 'painless',
-          params: { doc: c.doc, version: c.version ?? null },
+          params: { doc: c.doc, remove: c.remove ?? [], version: versionMillis(c.version) ?? null },
         },
       },
     ]);

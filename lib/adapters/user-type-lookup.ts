@@ -1,4 +1,5 @@
-// The user-type lookup: user_id → user_type from the chat-user table, batched and cached.
+// The user-type lookup: user_id → user_type from the chat-user table, batched, strongly
+// consistent, and cached only for users that have a type (absence is never cached).
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
 import { backoffMs } from '../core/concurrency.ts';
@@ -17,25 +18,33 @@ export class UserLookupError extends Error {
   }
 }
 
+/** What `resolveEach` found: the answers, and the ids that could not be looked up, with why. */
+export interface UserTypeResolution {
+  /** user_id → user_type, or null when the user does not exist or has no type. */
+  types: Map<string, string | null>;
+  /** user_id → reason, for ids whose lookup failed (their items fail; the others proceed). */
+  failed: Map<string, string>;
+}
+
 export interface UserTypeLookupOptions {
   maxEntries?: number;
+  /** How long a found user's type is reused. @default 60 s */
   ttlMs?: number;
   /** Rounds of UnprocessedKeys retries before the lookup fails. */
   maxAttempts?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
-// LRUCache cannot hold null, so "user has no type / does not exist" is stored as a marker.
-const NO_TYPE = Symbol('no-user-type');
-type Cached = string | typeof NO_TYPE;
-
 /**
  * Resolves user_id -> user_type from the chat-user table with one BatchGetItem per 100
- * distinct ids. Only real answers are cached (a type, or "no such user"): a failed lookup
- * throws and caches nothing, so a throttled table never turns into 'external-user'.
+ * distinct ids, with strongly consistent reads: a user created just before their first
+ * session is seen. Only found types are cached (a user's type is set once); "no such user"
+ * or "no type" is never cached, since the user may be created a moment later and the
+ * migration writes `user_type` only once. A failed lookup caches nothing and never turns
+ * into 'external-user'.
  */
 export class UserTypeLookup {
-  private readonly cache: LRUCache<string, Cached>;
+  private readonly cache: LRUCache<string, string>;
   private readonly maxAttempts: number;
   private readonly sleep: (ms: number) => Promise<void>;
   /** Requests sent, for metrics and tests. */
@@ -51,24 +60,52 @@ export class UserTypeLookup {
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
+  /** Every id's type; throws UserLookupError when any lookup failed. */
   async resolve(userIds: Iterable<string>): Promise<Map<string, string | null>> {
-    const result = new Map<string, string | null>();
+    const { types, failed } = await this.resolveEach(userIds);
+    if (failed.size) {
+      const [first] = failed.values();
+      throw new UserLookupError(first as string, [...failed.keys()]);
+    }
+    return types;
+  }
+
+  /**
+   * Every id's type, or why it could not be looked up. A request rejected as invalid is
+   * bisected down to the ids that cause it; a throttled or unreachable table fails its chunk.
+   */
+  async resolveEach(userIds: Iterable<string>): Promise<UserTypeResolution> {
+    const types = new Map<string, string | null>();
+    const failed = new Map<string, string>();
     const missing: string[] = [];
     for (const id of new Set(userIds)) {
       const hit = this.cache.get(id);
       if (hit === undefined) missing.push(id);
-      else result.set(id, hit === NO_TYPE ? null : hit);
+      else types.set(id, hit);
     }
-    for (let i = 0; i < missing.length; i += BATCH_GET_MAX_KEYS) {
-      const chunk = missing.slice(i, i + BATCH_GET_MAX_KEYS);
-      const found = await this.fetch(chunk);
-      for (const id of chunk) {
-        const type = found.get(id) ?? null;
-        this.cache.set(id, type ?? NO_TYPE);
-        result.set(id, type);
+    const lookUp = async (chunk: string[]): Promise<void> => {
+      try {
+        const found = await this.fetch(chunk);
+        for (const id of chunk) {
+          const type = found.get(id) ?? null;
+          if (type !== null) this.cache.set(id, type);
+          types.set(id, type);
+        }
+      } catch (e) {
+        const err = e as UserLookupError;
+        const invalid = (err.cause as Error | undefined)?.name === 'ValidationException';
+        if (invalid && chunk.length > 1) {
+          const half = Math.ceil(chunk.length / 2);
+          await lookUp(chunk.slice(0, half));
+          await lookUp(chunk.slice(half));
+          return;
+        }
+        for (const id of chunk) failed.set(id, err.message);
       }
-    }
-    return result;
+    };
+    for (let i = 0; i < missing.length; i += BATCH_GET_MAX_KEYS)
+      await lookUp(missing.slice(i, i + BATCH_GET_MAX_KEYS));
+    return { types, failed };
   }
 
   private async fetch(ids: string[]): Promise<Map<string, string | null>> {
@@ -90,6 +127,8 @@ export class UserTypeLookup {
             RequestItems: {
               [this.tableName]: {
                 Keys: keys,
+                // A user created just before their first session must be seen.
+                ConsistentRead: true,
                 ProjectionExpression: '#u, #t',
                 ExpressionAttributeNames: { '#u': 'user_id', '#t': 'user_type' },
               },

@@ -153,6 +153,10 @@ export const METRIC = {
   searchMissing: 'SearchMissing',
   failed: 'Failed',
   parked: 'Parked',
+  /** Keyword updates handed to delayed search-only repair tasks (search down or doc missing). */
+  searchRepairsQueued: 'SearchRepairsQueued',
+  /** Records refused because the search index is missing or its keyword mapping is wrong. */
+  searchMappingNotReady: 'SearchMappingNotReady',
   /** Stream only: application write → batch processed, in ms. */
   writeToProcessedDelay: 'WriteToProcessedDelay',
 } as const;

@@ -1,7 +1,7 @@
 // Composition: all enabled migrations of an item become at most ONE conditional UpdateItem
 // (plus, for tables with search migrations, one partial search-document update).
 import { keyId } from './keys.ts';
-import { ALL_MIGRATIONS, migrationsFor, planSearchFor } from './migrations/index.ts';
+import { DEFAULT_MIGRATIONS, migrationsFor, planSearchFor } from './migrations/index.ts';
 import {
   TTL_ATTRIBUTES,
   type Condition,
@@ -122,13 +122,13 @@ export function changeAlreadyApplied(current: Item, change: ItemChange): boolean
  * that change. An item whose TTL has passed is left to TTL. Throws MalformedItemError /
  * LookupMissingError.
  *
- * @param enabled migration names to apply. @default every registered migration
+ * @param enabled migration names to apply. @default every registered migration but the opt-in ones
  */
 export function planItem(
   table: TableRole,
   item: Item,
   ctx: PlanContext,
-  enabled: readonly string[] = ALL_MIGRATIONS,
+  enabled: readonly string[] = DEFAULT_MIGRATIONS,
 ): PlanResult {
   if (isExpired(item, ctx.nowSeconds, table)) return { change: null, search: null, expired: true };
   const changes: ItemChange[] = [];

@@ -82,7 +82,11 @@ const enableStream = (table: string): string =>
   `aws dynamodb update-table --table-name ${table} ` +
   '--stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES';
 
-function streamFinding({ table, stream }: PreflightFacts): Finding {
+/** The stream check shared by preflight and the consumer's start (run, Lambda cold start). */
+export function streamFinding({
+  table,
+  stream,
+}: Pick<PreflightFacts, 'table' | 'stream'>): Finding {
   const check = 'stream';
   if (!stream.enabled) {
     return {
@@ -100,7 +104,7 @@ function streamFinding({ table, stream }: PreflightFacts): Finding {
       check,
       message:
         `the stream of ${table} has view type ${stream.viewType ?? 'unknown'}; the consumer needs ` +
-        'NEW_AND_OLD_IMAGES (it plans from the new image and tells its own writes apart by the old one)',
+        'NEW_AND_OLD_IMAGES (it plans every change from its new image)',
       action:
         'a stream view type cannot be changed in place: disable the stream ' +
         `(\`aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=false\`), ` +

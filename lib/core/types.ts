@@ -56,10 +56,12 @@ export interface ItemChange {
 export interface SearchChange {
   id: string;
   doc: Record<string, string>;
+  /** Fields to remove: their source attribute is gone from the item (no stale keyword stays). */
+  remove?: string[];
   /**
-   * The item's `last_update` the keywords were derived from. A document already indexed from
-   * a newer version is left alone: its own update carries the right keywords, and a slow
-   * writer must never regress it to stale values.
+   * The item's `last_update` the keywords were derived from. The update applies only when it
+   * is newer than the version the document's keywords came from and not older than the
+   * document's own `last_update`: a slow writer never regresses newer keywords.
    */
   version?: string;
 }
@@ -78,4 +80,12 @@ export interface PlanContext {
 /** Outcome of applying one change; the writer counts these. */
 export type WriteOutcome = 'migrated' | 'unchanged' | 'conflict' | 'missing' | 'failed';
 /** Outcome of a search keyword update. */
-export type SearchOutcome = 'migrated' | 'unchanged' | 'search-missing' | 'failed';
+export type SearchOutcome =
+  | 'migrated'
+  | 'unchanged'
+  | 'search-missing'
+  | 'failed'
+  /** The index or its keyword mapping is not ready: nothing was sent, the record is retried. */
+  | 'not-ready'
+  /** Failed or missing, and handed to a delayed search-only repair task (settled). */
+  | 'repair-queued';

@@ -57,6 +57,8 @@ export interface SearchRepairMessage {
   kind: 'search-repair';
   docId: string;
   keywords: Record<string, string>;
+  /** Keyword fields to remove (their source attribute is gone from the item). */
+  remove?: string[];
   /** The `last_update` the keywords were derived from (the version guard keeps the newest). */
   version?: string;
   /** 1 for the first repair; the sender gives up (DLQ) past its limit. */
@@ -112,6 +114,7 @@ const searchRepairSchema = z.strictObject({
   keywords: z
     .record(z.string(), z.string())
     .refine((k) => Object.keys(k).length > 0, 'must name at least one keyword'),
+  remove: z.array(nonEmpty).optional(),
   version: nonEmpty.optional(),
   attempt: z.int().min(1),
   reason: nonEmpty,

@@ -71,14 +71,24 @@ export function tallyResults(
     [METRIC.searchMissing]: 0,
     [METRIC.failed]: 0,
     [METRIC.parked]: parked,
+    [METRIC.searchRepairsQueued]: 0,
+    [METRIC.searchMappingNotReady]: 0,
   };
   for (const r of results) {
     if (r.outcome === 'migrated') n[METRIC.migrated]++;
     else if (r.outcome === 'conflict') n[METRIC.conflicts]++;
-    else if (r.outcome === 'failed' || r.outcome === 'malformed' || r.search === 'failed')
+    else if (
+      r.outcome === 'failed' ||
+      r.outcome === 'malformed' ||
+      r.search === 'failed' ||
+      r.search === 'not-ready'
+    )
       n[METRIC.failed]++;
     else n[METRIC.unchanged]++;
+    // A missing document handed to a repair task counts as missing only once the repair gives up.
     if (r.search === 'search-missing') n[METRIC.searchMissing]++;
+    if (r.search === 'repair-queued') n[METRIC.searchRepairsQueued]++;
+    if (r.search === 'not-ready') n[METRIC.searchMappingNotReady]++;
   }
   return n;
 }

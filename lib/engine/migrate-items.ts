@@ -1,12 +1,13 @@
 // The one migration pipeline shared by every entry point (stream consumer, in-process historic
 // pass, demo; the SQS backfill worker, still to come, will call it too): look users up once per batch, plan purely, write through
 // the one writer, then send one bulk request to OpenSearch. Entry points differ only in
-// which items they feed in.
+// which items they feed in. Every item whose DynamoDB state is settled gets its guarded keyword
+// update, our own write's record included: the guard makes a repeat a cheap no-op, and an
+// update that never landed (outage, historic pass without search) is sent again.
 import { isMalformedItemError } from '../core/errors.ts';
 import { keyOf, partialKey } from '../core/keys.ts';
-import { sameValue } from '../core/item-equality.ts';
 import { migrationsFor, type MigrationName } from '../core/migrations/index.ts';
-import { applyChange, planItem } from '../core/plan.ts';
+import { planItem } from '../core/plan.ts';
 import type {
   Item,
   ItemChange,
@@ -17,7 +18,7 @@ import type {
   TableRole,
 } from '../core/types.ts';
 import type { DynamoWriter } from '../adapters/dynamo-writer.ts';
-import type { SearchIndex } from '../adapters/search-index.ts';
+import { isSearchNotReadyError, type SearchIndex } from '../adapters/search-index.ts';
 import type { UserTypeLookup } from '../adapters/user-type-lookup.ts';
 
 export type ItemOutcome =
@@ -32,6 +33,8 @@ export interface ItemResult {
   reason?: string;
   /** The DynamoDB change that was applied or attempted. */
   change?: ItemChange;
+  /** The keyword update that was sent (a repair task re-sends it). */
+  searchChange?: SearchChange;
 }
 
 export interface EngineDeps {
@@ -45,12 +48,6 @@ export interface EngineDeps {
 }
 
 export interface MigrateOptions {
-  /**
-   * The items' previous versions (a stream record's OldImage), index-aligned with `items`.
-   * With them, a record that our own write produced sends nothing to OpenSearch: an
-   * application change reaches it once (with the write it caused), never twice.
-   */
-  previous?: readonly (Item | undefined)[];
   /** Wait for OpenSearch to make the updates visible (tests, demo). */
   refresh?: boolean;
 }
@@ -69,12 +66,12 @@ export function enabledMigrations(
 }
 
 /**
- * Migrates items of `table`. Throws only when the whole batch cannot proceed (user lookup
- * failed); per-item problems come back as results, index-aligned with `items`, so callers can
- * fail just those items.
+ * Migrates items of `table`. Per-item problems come back as results, index-aligned with
+ * `items`, so callers can fail just those items: a user that could not be looked up fails
+ * only the items that needed it.
  *
  * @example
- * const results = await migrateItems('session', newImages, deps, { previous: oldImages });
+ * const results = await migrateItems('session', newImages, deps);
  * const retry = results.filter((r) => !isSettled(r));
  */
 export async function migrateItems(
@@ -86,12 +83,13 @@ export async function migrateItems(
   const enabled = enabledMigrations(table, deps);
   const needsUsers = migrationsFor(table, enabled).some((m) => m.lookups?.includes('user-type'));
   const userIds = needsUsers
-    ? [...items, ...(options.previous ?? [])].flatMap((i) =>
-        i && typeof i.user_id === 'string' && i.user_type === undefined ? [i.user_id] : [],
+    ? items.flatMap((i) =>
+        typeof i.user_id === 'string' && i.user_type === undefined ? [i.user_id] : [],
       )
     : [];
+  const users = needsUsers ? await deps.lookup.resolveEach(userIds) : undefined;
   const ctx: PlanContext = {
-    ...(needsUsers && { userTypes: await deps.lookup.resolve(userIds) }),
+    ...(users && { userTypes: users.types }),
     nowSeconds: (deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000)))(),
   };
 
@@ -99,6 +97,15 @@ export async function migrateItems(
   const changes: { index: number; change: ItemChange }[] = [];
   const searches: (SearchChange | null)[] = [];
   items.forEach((item, index) => {
+    const lookupFailure =
+      typeof item.user_id === 'string' && item.user_type === undefined
+        ? users?.failed.get(item.user_id)
+        : undefined;
+    if (lookupFailure !== undefined) {
+      results.push({ key: partialKey(table, item), outcome: 'failed', reason: lookupFailure });
+      searches.push(null);
+      return;
+    }
     try {
       const plan = planItem(table, item, ctx, enabled);
       results.push({ key: keyOf(table, item), outcome: plan.expired ? 'expired' : 'unchanged' });
@@ -114,14 +121,12 @@ export async function migrateItems(
 
   if (deps.search && searches.some((s) => s !== null)) {
     // Only items whose DynamoDB state we know: a conflict or delete means a newer version
-    // exists, and its own stream record carries the right keywords.
+    // exists, and its own stream record carries the right keywords. Our own write's record is
+    // sent too (same version: the guard makes it a no-op unless the first update never landed).
     const wanted = searches.flatMap((s, i) => {
       const r = results[i] as ItemResult;
-      const send =
-        s !== null &&
-        (r.outcome === 'migrated' ||
-          (r.outcome === 'unchanged' &&
-            !isOwnWrite(table, items[i] as Item, options.previous?.[i], ctx, enabled)));
+      const send = s !== null && (r.outcome === 'migrated' || r.outcome === 'unchanged');
+      if (send) r.searchChange = s;
       return send ? [{ i, s }] : [];
     });
     try {
@@ -135,35 +140,17 @@ export async function migrateItems(
         if (o.error) r.reason = `search: ${o.error}`;
       });
     } catch (e) {
-      // OpenSearch unreachable: the items' DynamoDB writes stand; mark them for a retry.
+      // Not ready (no index, wrong mapping): nothing was sent, the records are retried.
+      // Unreachable: the DynamoDB writes stand; the caller may defer the updates to repairs.
+      const outcome = isSearchNotReadyError(e) ? 'not-ready' : 'failed';
       for (const w of wanted) {
         const r = results[w.i] as ItemResult;
-        r.search = 'failed';
+        r.search = outcome;
         r.reason = `search: ${(e as Error).message}`;
       }
     }
   }
   return results;
-}
-
-/**
- * Whether `item` is exactly what our own write made of `previous`: its stream record then
- * carries nothing new for OpenSearch (we sent the keywords when we wrote).
- */
-function isOwnWrite(
-  table: TableRole,
-  item: Item,
-  prev: Item | undefined,
-  ctx: PlanContext,
-  enabled: readonly string[],
-): boolean {
-  if (!prev) return false;
-  try {
-    const change = planItem(table, prev, ctx, enabled).change;
-    return change !== null && sameValue(applyChange(prev, change), item);
-  } catch {
-    return false; // the previous version was malformed: we never wrote it
-  }
 }
 
 /** Writes the planned changes and records each write's outcome on its item's result. */
@@ -189,7 +176,7 @@ function failure(table: TableRole, item: Item, e: unknown): ItemResult {
 /** True when the item needs nothing more from the pipeline (success or a final skip). */
 export function isSettled(r: ItemResult): boolean {
   const dynamoOk = r.outcome !== 'failed' && r.outcome !== 'malformed';
-  return dynamoOk && r.search !== 'failed';
+  return dynamoOk && r.search !== 'failed' && r.search !== 'not-ready';
 }
 
 /** Counts results by outcome, plus search outcomes under `search-<outcome>`. */

@@ -6,6 +6,9 @@ import { packMessage, type SearchRepairMessage } from '../core/work-message.ts';
 import type { SearchChange } from '../core/types.ts';
 import type { SearchIndex } from '../adapters/search-index.ts';
 import { sendMessages } from '../adapters/work-queue.ts';
+import type { ItemResult } from './migrate-items.ts';
+
+const MISSING = 'search document still missing';
 
 /** Attempts of one repair before it is given up (then parked in the DLQ with its reason). */
 export const SEARCH_REPAIR_MAX_ATTEMPTS = 8;
@@ -15,11 +18,17 @@ export function repairDelaySeconds(attempt: number): number {
   return Math.min(900, 5 * 2 ** Math.max(0, attempt - 1));
 }
 
-export interface SearchRepairDeps {
-  search: SearchIndex;
+/** Where repair tasks go, and how long each attempt waits. */
+export interface SearchRepairTarget {
   sqs: SQSClient;
   /** The work queue the repairs travel on. */
   workQueueUrl: string;
+  /** Delay before attempt n. @default repairDelaySeconds (5 s, 10 s, 20 s … ≤ 900 s) */
+  delaySeconds?: (attempt: number) => number;
+}
+
+export interface SearchRepairDeps extends SearchRepairTarget {
+  search: SearchIndex;
   maxAttempts?: number;
 }
 
@@ -34,6 +43,8 @@ export type SearchRepairOutcome =
 export interface SearchRepairResult {
   outcome: SearchRepairOutcome;
   reason?: string;
+  /** Given up because the document was still missing: count it as `SearchMissing` now. */
+  missing?: true;
 }
 
 /** Turns keyword updates that did not land into repair messages (attempt 1). */
@@ -45,6 +56,7 @@ export function repairMessagesFor(
     kind: 'search-repair',
     docId: change.id,
     keywords: change.doc,
+    ...(change.remove?.length && { remove: change.remove }),
     ...(change.version !== undefined && { version: change.version }),
     attempt: 1,
     reason,
@@ -56,13 +68,52 @@ export async function enqueueRepairs(
   sqs: SQSClient,
   workQueueUrl: string,
   messages: readonly SearchRepairMessage[],
+  delaySeconds: (attempt: number) => number = repairDelaySeconds,
 ): Promise<void> {
   if (!messages.length) return;
   await sendMessages(
     sqs,
     workQueueUrl,
-    messages.map((m) => ({ ...packMessage(m), delaySeconds: repairDelaySeconds(m.attempt) })),
+    messages.map((m) => ({ ...packMessage(m), delaySeconds: delaySeconds(m.attempt) })),
   );
+}
+
+/**
+ * After a batch: every item whose DynamoDB write settled but whose keyword update failed or
+ * found no document becomes a delayed repair task, and its result `repair-queued` (settled:
+ * the record no longer waits on search). When the enqueue fails the results stay unsettled
+ * (a missing document becomes `failed`), so the records are retried and nothing is lost.
+ * A `not-ready` index is not deferred: that is a deployment fault, retried loudly.
+ */
+export async function deferSearchFailures(
+  results: readonly ItemResult[],
+  target: SearchRepairTarget,
+): Promise<number> {
+  const deferred = results.filter(
+    (r) =>
+      (r.outcome === 'migrated' || r.outcome === 'unchanged') &&
+      (r.search === 'failed' || r.search === 'search-missing') &&
+      r.searchChange !== undefined,
+  );
+  if (!deferred.length) return 0;
+  const messages = repairMessagesFor(
+    deferred.map((r) => ({
+      change: r.searchChange as SearchChange,
+      reason:
+        r.search === 'search-missing' ? 'search document missing' : (r.reason ?? 'search failed'),
+    })),
+  );
+  try {
+    await enqueueRepairs(target.sqs, target.workQueueUrl, messages, target.delaySeconds);
+  } catch (e) {
+    for (const r of deferred) {
+      r.search = 'failed';
+      r.reason = `search repair could not be queued: ${(e as Error).message}`;
+    }
+    return 0;
+  }
+  for (const r of deferred) r.search = 'repair-queued';
+  return deferred.length;
 }
 
 /**
@@ -78,6 +129,7 @@ export async function processSearchRepairs(
   const changes: SearchChange[] = messages.map((m) => ({
     id: m.docId,
     doc: m.keywords,
+    ...(m.remove && { remove: m.remove }),
     ...(m.version !== undefined && { version: m.version }),
   }));
   let reasons: (string | undefined)[];
@@ -87,7 +139,7 @@ export async function processSearchRepairs(
       o.outcome === 'failed'
         ? `search: ${o.error ?? 'update failed'}`
         : o.outcome === 'search-missing'
-          ? 'search document still missing'
+          ? MISSING
           : undefined,
     );
   } catch (e) {
@@ -98,10 +150,14 @@ export async function processSearchRepairs(
     const reason = reasons[i];
     if (reason === undefined) return { outcome: 'repaired' };
     if (m.attempt >= max)
-      return { outcome: 'failed', reason: `${reason} (gave up after ${m.attempt} attempts)` };
+      return {
+        outcome: 'failed',
+        reason: `${reason} (gave up after ${m.attempt} attempts)`,
+        ...(reason === MISSING && { missing: true as const }),
+      };
     again.push({ ...m, attempt: m.attempt + 1, reason });
     return { outcome: 'rescheduled', reason };
   });
-  await enqueueRepairs(deps.sqs, deps.workQueueUrl, again);
+  await enqueueRepairs(deps.sqs, deps.workQueueUrl, again, deps.delaySeconds);
   return results;
 }

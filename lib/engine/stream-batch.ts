@@ -1,13 +1,14 @@
-// The stream consumer's batch, end to end: decode the records, keep the newest per item,
-// migrate them through the pipeline, then apply the shared batch policy (park, count,
-// report failures). The Lambda handler only wires this to its dependencies.
+// The stream consumer's batch, end to end: decode the records (a record that cannot be decoded
+// is parked alone), keep the newest per item, migrate them through the pipeline, hand keyword
+// updates that did not land to delayed search-only repair tasks, then apply the shared batch
+// policy (park, count, report failures). The Lambda handler only wires this to its dependencies.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { METRIC } from '../config/defaults.ts';
+import { KEY_ATTRIBUTES, type Item, type Key, type TableRole } from '../core/types.ts';
 import { keyId } from '../core/keys.ts';
-import type { Item, Key, TableRole } from '../core/types.ts';
 import {
   parkMalformed,
   publishCounts,
@@ -17,11 +18,17 @@ import {
   type BatchUnit,
 } from './batch-policy.ts';
 import { migrateItems, type EngineDeps, type ItemResult } from './migrate-items.ts';
+import { deferSearchFailures, type SearchRepairTarget } from './search-repair.ts';
 
 export interface StreamBatchOptions extends BatchPolicy {
   deps: EngineDeps;
   /** The logical table whose stream this is. @default 'session' */
   table?: TableRole;
+  /**
+   * Where keyword updates that failed or found no document go once the DynamoDB write settled
+   * (the work queue). Absent: such records fail and are retried like any failure.
+   */
+  searchRepairs?: SearchRepairTarget;
   /** Observes each batch's results by sequence number (local runner, benchmarks). */
   onResults?: (results: ReadonlyMap<string, ItemResult>, event: DynamoDBStreamEvent) => void;
 }
@@ -30,6 +37,36 @@ const image = (i: Record<string, unknown> | undefined): Item | undefined =>
   i ? (unmarshall(i as Record<string, AttributeValue>) as Item) : undefined;
 
 const seqOf = (r: DynamoDBRecord): string => r.dynamodb?.SequenceNumber as string;
+
+/** A record as the batch needs it, or why it cannot be processed. */
+type Decoded =
+  | { ok: true; record: DynamoDBRecord; id: string; newImage: Item | undefined }
+  | { ok: false; record: DynamoDBRecord; key: Key; reason: string };
+
+function decode(table: TableRole, r: DynamoDBRecord): Decoded {
+  let key: Key = {};
+  try {
+    key = (image(r.dynamodb?.Keys) ?? {}) as Key;
+    const absent = KEY_ATTRIBUTES[table].filter(
+      (k) => typeof key[k] !== 'string' && typeof key[k] !== 'number',
+    );
+    if (absent.length)
+      return {
+        ok: false,
+        record: r,
+        key,
+        reason: `stream record without key attribute(s) ${absent.join(', ')} in Keys`,
+      };
+    return { ok: true, record: r, id: keyId(table, key), newImage: image(r.dynamodb?.NewImage) };
+  } catch (e) {
+    return {
+      ok: false,
+      record: r,
+      key,
+      reason: `stream record cannot be decoded: ${(e as Error).message}`,
+    };
+  }
+}
 
 /**
  * Keeps the newest record of each item, in batch order. Planning from an older image would only
@@ -53,26 +90,50 @@ export async function processStreamBatch(
   options: StreamBatchOptions,
 ): Promise<DynamoDBBatchResponse> {
   const table = options.table ?? 'session';
-  const latest = latestPerKey(event.Records, (r) => keyId(table, image(r.dynamodb?.Keys) as Key));
-  // REMOVE (including TTL expiry) needs nothing: there is no item left to migrate.
-  const live = latest.filter((r) => r.eventName !== 'REMOVE' && r.dynamodb?.NewImage);
+  const decoded = event.Records.map((r) => decode(table, r));
+  const good = decoded.flatMap((d) => (d.ok ? [d] : []));
+  const latest = latestPerKey(good, (d) => d.id);
   const bySeq = new Map<string, ItemResult>();
-  let parked = new Set<string>();
+  const tableOf = (r: DynamoDBRecord) =>
+    tableFromArn(r.eventSourceARN) ?? options.deps.writer.tableName(table);
+  // Undecodable records are parked alone (malformed): retrying cannot fix them.
+  const units: BatchUnit<DynamoDBRecord>[] = [];
+  const unitResults: ItemResult[] = [];
+  for (const d of decoded) {
+    if (d.ok) continue;
+    const res: ItemResult = { key: d.key, outcome: 'malformed', reason: d.reason };
+    bySeq.set(seqOf(d.record), res);
+    units.push({ id: seqOf(d.record), record: d.record, table: tableOf(d.record) });
+    unitResults.push(res);
+  }
+  // REMOVE (including TTL expiry) needs nothing: there is no item left to migrate. Any other
+  // record without a NewImage means the stream's view type is wrong: an error, never a skip.
+  const changes = latest.filter((d) => d.record.eventName !== 'REMOVE');
+  for (const d of changes.filter((c) => !c.newImage)) {
+    bySeq.set(seqOf(d.record), {
+      key: (image(d.record.dynamodb?.Keys) ?? {}) as Key,
+      outcome: 'failed',
+      reason:
+        `${d.record.eventName ?? 'change'} record without NewImage: the stream's view type is ` +
+        `${d.record.dynamodb?.StreamViewType ?? 'unknown'}, streamfill needs NEW_AND_OLD_IMAGES (or NEW_IMAGE)`,
+    });
+  }
+  const live = changes.filter((d) => d.newImage);
   if (live.length) {
     const results = await migrateItems(
       table,
-      live.map((r) => image(r.dynamodb?.NewImage) as Item),
+      live.map((d) => d.newImage as Item),
       options.deps,
-      { previous: live.map((r) => image(r.dynamodb?.OldImage)) },
     );
-    results.forEach((res, i) => bySeq.set(seqOf(live[i] as DynamoDBRecord), res));
-    const units: BatchUnit<DynamoDBRecord>[] = live.map((r) => ({
-      id: seqOf(r),
-      record: r,
-      table: tableFromArn(r.eventSourceARN) ?? options.deps.writer.tableName(table),
-    }));
-    parked = await parkMalformed(units, results, options);
+    if (options.searchRepairs) await deferSearchFailures(results, options.searchRepairs);
+    results.forEach((res, i) => {
+      const d = live[i] as (typeof live)[number];
+      bySeq.set(seqOf(d.record), res);
+      units.push({ id: seqOf(d.record), record: d.record, table: tableOf(d.record) });
+      unitResults.push(res);
+    });
   }
+  const parked = await parkMalformed(units, unitResults, options);
   options.onResults?.(bySeq, event);
   publishCounts(options.metrics, tallyResults(bySeq.values(), parked.size));
   publishDelay(options, event);

@@ -1,12 +1,23 @@
 // `verify`, the referee: reads every item of the migrated tables and re-plans it. An item is
-// pending when planning it would still produce a write; verify itself never writes.
+// pending when planning it would still produce a write; verify itself never writes. Search:
+// the keyword fields' mapping types, each document's keywords compared exactly (a stale or an
+// extra keyword is pending), and missing documents (not converged unless expected).
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SearchIndex } from '../adapters/search-index.ts';
+import {
+  SearchIndexMissingError,
+  type MappingProblem,
+  type SearchIndex,
+} from '../adapters/search-index.ts';
 import { scanPages } from '../adapters/table-scan.ts';
 import { isLookupMissingError, isMalformedItemError } from '../core/errors.ts';
 import { formatKey } from '../core/key-format.ts';
 import { partialKey } from '../core/keys.ts';
-import type { MigratedTable } from '../core/migrations/index.ts';
+import {
+  migrationsFor,
+  ALL_MIGRATIONS,
+  type MigratedTable,
+  type MigrationName,
+} from '../core/migrations/index.ts';
 import { searchKeywordsSatisfied } from '../core/migrations/session-search-keywords.ts';
 import { planItem } from '../core/plan.ts';
 import type { Item, PlanContext, SearchChange, TableNames, TableRole } from '../core/types.ts';
@@ -17,9 +28,23 @@ export interface TableReport {
   pending: number;
   malformed: number;
   expired: number;
+  /**
+   * Items each migration of the table would still write, enabled or not (e.g. the expand and
+   * the opt-in contract step of `tag-usage-mode`): only enabled ones count as `pending`.
+   */
+  phases: Record<string, number>;
 }
 
-type SearchReport = { checked: number; pending: number; missing: number };
+export interface SearchReport {
+  checked: number;
+  /** Documents with stale, missing or extra keywords, plus mapping fields of a wrong type. */
+  pending: number;
+  missing: number;
+  /** Keyword fields whose mapping is not the expected type (each also counts as pending). */
+  mapping: MappingProblem[];
+  /** The index itself does not exist (every document is then missing). */
+  indexMissing: boolean;
+}
 
 /** The session table's counts at the top level (the CLI's `--json` contract), then the rest. */
 export interface VerifyReport extends TableReport {
@@ -35,6 +60,8 @@ export interface VerifyDeps {
   tables: TableNames;
   /** Absent: search documents are not checked. */
   search?: SearchIndex;
+  /** The migrations that must hold (`--contract` adds the contract steps). @default DEFAULT_MIGRATIONS */
+  migrations?: readonly MigrationName[];
   /** Migrated tables to verify besides the session table. @default [] */
   include?: readonly MigratedTable[];
   /** Parallel Scan segments. @default 4 (SCAN_SEGMENTS) */
@@ -47,7 +74,13 @@ export interface VerifyDeps {
 
 type Sample = (table: string, key: string, reason: string) => void;
 
-const emptyTable = (): TableReport => ({ checked: 0, pending: 0, malformed: 0, expired: 0 });
+const emptyTable = (): TableReport => ({
+  checked: 0,
+  pending: 0,
+  malformed: 0,
+  expired: 0,
+  phases: {},
+});
 
 /**
  * Verifies the session table (and `include`d ones) against every registered migration.
@@ -60,13 +93,16 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
   const report: VerifyReport = {
     ...emptyTable(),
     tables: {},
-    search: deps.search ? { checked: 0, pending: 0, missing: 0 } : null,
+    search: deps.search
+      ? { checked: 0, pending: 0, missing: 0, mapping: [], indexMissing: false }
+      : null,
     samples: [],
   };
   const sample: Sample = (table, key, reason) => {
     if (report.samples.length < (deps.sampleLimit ?? 20))
       report.samples.push({ table, key, reason });
   };
+  if (deps.search && report.search) await checkMapping(deps.search, report.search, sample);
   const nowSeconds = deps.nowSeconds ?? Math.floor(Date.now() / 1000);
   for (const table of ['session' as const, ...(deps.include ?? [])]) {
     const counts = table === 'session' ? report : (report.tables[table] = emptyTable());
@@ -90,6 +126,7 @@ async function verifyTable(
     const searchChecks: SearchChange[] = [];
     for (const item of page) {
       counts.checked++;
+      countPhases(table, item, ctx, counts.phases);
       const plan = classify(table, item, counts, sample, () => planItem(table, item, ctx, enabled));
       if (plan && !plan.change && plan.search) searchChecks.push(plan.search);
     }
@@ -97,12 +134,57 @@ async function verifyTable(
   }
 }
 
-/** True when nothing is pending or broken anywhere. */
-export function isConverged(r: VerifyReport): boolean {
+/** Per migration (enabled or not), whether it would still write this item. */
+function countPhases(
+  table: TableRole,
+  item: Item,
+  ctx: PlanContext,
+  phases: Record<string, number>,
+): void {
+  for (const m of migrationsFor(table, ALL_MIGRATIONS)) {
+    if (!m.plan) continue;
+    phases[m.name] ??= 0;
+    try {
+      if (m.plan(item, ctx)) phases[m.name] = (phases[m.name] ?? 0) + 1;
+    } catch {
+      // malformed, or a lookup verify does not make: classify counts those
+    }
+  }
+}
+
+export interface ConvergedOptions {
+  /** Search documents expected to be missing (`--allow-missing-search N`). @default 0 */
+  allowMissingSearch?: number;
+}
+
+/**
+ * True when nothing is pending or broken anywhere, and no more search documents are missing
+ * than `allowMissingSearch` says are expected (a typo'd index shows every document missing).
+ */
+export function isConverged(r: VerifyReport, options: ConvergedOptions = {}): boolean {
   const done = (t: TableReport): boolean => t.pending === 0 && t.malformed === 0;
-  return (
-    done(r) && Object.values(r.tables).every(done) && (r.search === null || r.search.pending === 0)
-  );
+  const search =
+    r.search === null ||
+    (r.search.pending === 0 &&
+      !r.search.indexMissing &&
+      r.search.missing <= (options.allowMissingSearch ?? 0));
+  return done(r) && Object.values(r.tables).every(done) && search;
+}
+
+/** Each spec field mapped with another type (or not at all) is pending: updates would fail. */
+async function checkMapping(search: SearchIndex, counts: SearchReport, sample: Sample) {
+  try {
+    counts.mapping = await search.mappingProblems();
+  } catch (e) {
+    if (!(e instanceof SearchIndexMissingError)) throw e;
+    counts.indexMissing = true;
+    sample('search', search.index, 'the index does not exist');
+    return;
+  }
+  for (const p of counts.mapping) {
+    counts.pending++;
+    sample('search', `mapping ${p.field}`, `type ${p.actual}, expected ${p.expected}`);
+  }
 }
 
 function classify<P extends { change: unknown; expired?: boolean }>(
@@ -141,14 +223,21 @@ async function checkSearch(
   sample: Sample,
 ): Promise<void> {
   if (!expected.length) return;
+  if (counts.indexMissing) {
+    counts.checked += expected.length;
+    counts.missing += expected.length;
+    return;
+  }
   const docs = await search.getDocs(expected.map((e) => e.id));
   for (const e of expected) {
     counts.checked++;
     const doc = docs.get(e.id);
-    if (!doc) counts.missing++;
-    else if (!searchKeywordsSatisfied(doc, e)) {
+    if (!doc) {
+      counts.missing++;
+      sample('search', e.id, 'document missing');
+    } else if (!searchKeywordsSatisfied(doc, e)) {
       counts.pending++;
-      sample('search', e.id, 'keyword fields missing or stale');
+      sample('search', e.id, 'keyword fields missing, stale or extra');
     }
   }
 }

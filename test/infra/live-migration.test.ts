@@ -117,6 +117,7 @@ describe('the stream consumer function', () => {
       STREAMFILL_USER_TABLE: 'chat-user-local',
       STREAMFILL_SEARCH_INDEX: 'session',
       STREAMFILL_DLQ_URL: { Ref: logicalId('AWS::SQS::Queue', 'DeadLetterQueue') },
+      STREAMFILL_QUEUE_URL: { Ref: logicalId('AWS::SQS::Queue', 'WorkQueue') },
       STREAMFILL_WRITE_CONCURRENCY: '16',
       POWERTOOLS_SERVICE_NAME: 'stream-consumer',
       POWERTOOLS_METRICS_NAMESPACE: 'streamfill',
@@ -263,6 +264,7 @@ describe('least privilege', () => {
     expect([...actions].filter((a) => a.startsWith('dynamodb:')).sort()).toEqual([
       'dynamodb:BatchGetItem',
       'dynamodb:DescribeStream',
+      'dynamodb:DescribeTable',
       'dynamodb:GetItem',
       'dynamodb:GetRecords',
       'dynamodb:GetShardIterator',
@@ -283,10 +285,17 @@ describe('least privilege', () => {
     expect(resourcesOf(read[0] as Statement)).toEqual([STREAM_ARN]);
   });
 
-  it('may send to the DLQ and touches no other queue', () => {
+  it('may send to the DLQ and to the work queue (search repair tasks), and only send', () => {
     const sqs = statements().filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
     expect(sqs.length).toBeGreaterThan(0);
-    for (const s of sqs) expect(resourcesOf(s)).toEqual([DLQ_ARN()]);
+    const work = { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'WorkQueue'), 'Arn'] };
+    expect(
+      sqs
+        .map((s) => resourcesOf(s))
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual(
+      [[DLQ_ARN()], [work]].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    );
     expect(sqs.flatMap(actionsOf)).toContain('sqs:SendMessage');
     expect(sqs.flatMap(actionsOf).some((a) => /Receive|Delete|Purge/.test(a))).toBe(false);
   });
@@ -328,13 +337,19 @@ describe('queues', () => {
 });
 
 describe('alarms and dashboard', () => {
-  it('has exactly the four alarms, without actions when no topic is given', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+  it('has exactly the seven alarms, without actions when no topic is given', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       const p = (alarm as { Properties: Record<string, unknown> }).Properties;
       expect(p.AlarmActions).toBeUndefined();
-      expect(p.ComparisonOperator).toBe('GreaterThanThreshold');
-      expect(p.TreatMissingData).toBe('notBreaching');
+      // Only "not invoked" alarms on silence (missing data breaches, below 1 invocation).
+      if (p.MetricName === 'Invocations') {
+        expect(p.ComparisonOperator).toBe('LessThanThreshold');
+        expect(p.TreatMissingData).toBe('breaching');
+      } else {
+        expect(p.ComparisonOperator).toBe('GreaterThanThreshold');
+        expect(p.TreatMissingData).toBe('notBreaching');
+      }
     }
   });
 

@@ -17,6 +17,7 @@ import {
   scanCoverage,
   waitForIndex,
 } from '../../lib/adapters/index-status.ts';
+import { sessionTableDef } from '../support/session-stack.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('index-status');
@@ -42,19 +43,11 @@ beforeAll(async () => {
   clients = makeClients();
   table = uniqueName('sessions');
   await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'user_id', AttributeType: 'S' },
-        { AttributeName: 'session_id', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'user_id', KeyType: 'HASH' },
-        { AttributeName: 'session_id', KeyType: 'RANGE' },
-      ],
-      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-    }),
+    new CreateTableCommand(
+      sessionTableDef(table, {
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      }),
+    ),
   );
   await waitUntilTableExists({ client: clients.dynamodb, maxWaitTime: 60 }, { TableName: table });
   const items = [

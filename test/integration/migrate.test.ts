@@ -6,9 +6,9 @@ import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { makeClients, destroyClients, type Clients } from '../../lib/adapters/clients.ts';
 import { DynamoWriter } from '../../lib/adapters/dynamo-writer.ts';
 import { MappingConflictError, SearchIndex } from '../../lib/adapters/search-index.ts';
-import { UserLookupError, UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
+import { UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
 import { planSessionItem } from '../../lib/core/plan.ts';
-import { migrationNamesFor, searchSpecFor } from '../../lib/core/migrations/index.ts';
+import { migrationNamesFor, searchSpecFor, withContract } from '../../lib/core/migrations/index.ts';
 import type { Item, TableNames } from '../../lib/core/types.ts';
 import { migrateItems, type EngineDeps } from '../../lib/engine/migrate-items.ts';
 import { migrateTable } from '../../lib/engine/migrate-table.ts';
@@ -205,20 +205,54 @@ describe('the one writer under concurrent application writes', () => {
 });
 
 describe('tags', () => {
-  it('get usage_mode and lose chat_app_id', async () => {
+  it('item 7: expand sets usage_mode and keeps chat_app_id; the opt-in contract removes it; verify reports each phase', async () => {
     const res = await migrateTable(clients.doc, deps, { table: 'tag', tableName: tables.tag });
     expect(res.counts).toEqual({ migrated: seeded.tags.length });
+    const withAppId = seeded.tags.filter((t) => t.chat_app_id !== undefined).length;
+    expect(withAppId).toBeGreaterThan(0);
     for (const t of seeded.tags) {
       const item = await get(tables.tag, { scope: t.scope, tag: t.tag });
       const global = t.scope === 'pika' && ['chart', 'image', 'prompt'].includes(t.tag as string);
       expect(item?.usage_mode).toBe(global ? 'global' : 'chat-app');
+      expect(item?.chat_app_id).toEqual(t.chat_app_id); // a 0.4 app still reads it
+    }
+    const expanded = await verifyAll({ doc: clients.doc, tables, include: ['tag'] });
+    expect(expanded.tables.tag).toMatchObject({
+      pending: 0,
+      phases: { 'tag-usage-mode': 0, 'tag-usage-mode-contract': withAppId },
+    });
+    const contract = await verifyAll({
+      doc: clients.doc,
+      tables,
+      include: ['tag'],
+      migrations: withContract(true),
+    });
+    expect(contract.tables.tag?.pending).toBe(withAppId);
+    const res2 = await migrateTable(
+      clients.doc,
+      { ...deps, migrations: withContract(true) },
+      { table: 'tag', tableName: tables.tag },
+    );
+    expect(res2.counts.migrated).toBe(withAppId);
+    for (const t of seeded.tags) {
+      const item = await get(tables.tag, { scope: t.scope, tag: t.tag });
       expect(item).not.toHaveProperty('chat_app_id');
     }
+    const done = await verifyAll({
+      doc: clients.doc,
+      tables,
+      include: ['tag'],
+      migrations: withContract(true),
+    });
+    expect(done.tables.tag).toMatchObject({
+      pending: 0,
+      phases: { 'tag-usage-mode': 0, 'tag-usage-mode-contract': 0 },
+    });
   });
 });
 
 describe('user-type lookup', () => {
-  it('batches distinct ids and serves repeats from the cache', async () => {
+  it('batches distinct ids and serves repeats of found users from the cache', async () => {
     const lookup = new UserTypeLookup(clients.doc, tables.user);
     const ids = seeded.users.map((u) => u.user_id as string);
     const first = await lookup.resolve([...ids, ...ids, 'nobody']);
@@ -226,18 +260,59 @@ describe('user-type lookup', () => {
     expect(first.get('nobody')).toBeNull();
     const u = seeded.users.find((x) => x.user_type)!;
     expect(first.get(u.user_id as string)).toBe(u.user_type);
-    await lookup.resolve(ids);
+    const typed = seeded.users.filter((x) => x.user_type).map((x) => x.user_id as string);
+    await lookup.resolve(typed);
     expect(lookup.requests).toBe(1);
+    // item 4: absence is never cached (the user may be created a moment later).
+    await lookup.resolve(['nobody']);
+    expect(lookup.requests).toBe(2);
   });
 
-  it('a failed lookup fails the batch instead of defaulting', async () => {
+  it('item 6: a failed lookup fails only the items that needed it, never defaulting', async () => {
     const broken: EngineDeps = {
       ...deps,
       lookup: new UserTypeLookup(clients.doc, `${tables.user}-absent`),
     };
     const item: Item = { ...(seeded.sessions[300] as Item), session_id: 'lookup-fail' };
     delete item.user_type;
-    await expect(migrateItems('session', [item], broken)).rejects.toBeInstanceOf(UserLookupError);
+    const typed: Item = {
+      ...(seeded.sessions[301] as Item),
+      session_id: 'lookup-not-needed',
+      user_type: 'internal-user',
+    };
+    delete typed.source;
+    await clients.doc.send(new PutCommand({ TableName: tables.session, Item: typed }));
+    const [failed, fine] = await migrateItems('session', [item, typed], broken);
+    expect(failed).toMatchObject({ outcome: 'failed' });
+    expect(failed?.reason).toContain(`${tables.user}-absent`);
+    expect(fine).toMatchObject({ outcome: 'migrated' });
+  });
+});
+
+describe('item 4: a user created just before their first session', () => {
+  it('item 4: user created, then immediately a session: the session gets the user type, not external-user', async () => {
+    const lookup = new UserTypeLookup(clients.doc, tables.user);
+    const live: EngineDeps = { ...deps, lookup };
+    const userId = 'brand-new-user';
+    // An earlier record looked this user up before the user existed (the consumer is warm).
+    expect((await lookup.resolve([userId])).get(userId)).toBeNull();
+    await clients.doc.send(
+      new PutCommand({
+        TableName: tables.user,
+        Item: { user_id: userId, user_type: 'internal-user' },
+      }),
+    );
+    const session: Item = {
+      user_id: userId,
+      session_id: 'first-session-of-new-user',
+      chat_app_id: 'weather',
+      last_update: new Date().toISOString(),
+    };
+    await clients.doc.send(new PutCommand({ TableName: tables.session, Item: session }));
+    const [r] = await migrateItems('session', [session], live);
+    expect(r).toMatchObject({ outcome: 'migrated' });
+    const item = await get(tables.session, { user_id: userId, session_id: session.session_id });
+    expect(item?.user_type).toBe('internal-user');
   });
 });
 

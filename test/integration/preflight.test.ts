@@ -3,16 +3,13 @@
 // warning (DynamoDB Local has no Lambda API), and `streamfill preflight` as an operator runs it.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import {
-  CreateTableCommand,
-  waitUntilTableExists,
-  type CreateTableCommandInput,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { runPreflight } from '../../lib/engine/preflight.ts';
+import { sessionTableDef } from '../support/session-stack.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('preflight');
@@ -41,24 +38,7 @@ const T = {
 };
 const IDX = { ok: `${p}-session-ok`, conflict: `${p}-session-text` };
 
-function tableDef(
-  TableName: string,
-  extra: Partial<CreateTableCommandInput>,
-): CreateTableCommandInput {
-  return {
-    TableName,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: 'user_id', AttributeType: 'S' },
-      { AttributeName: 'session_id', AttributeType: 'S' },
-    ],
-    KeySchema: [
-      { AttributeName: 'user_id', KeyType: 'HASH' },
-      { AttributeName: 'session_id', KeyType: 'RANGE' },
-    ],
-    ...extra,
-  };
-}
+const tableDef = sessionTableDef;
 
 beforeAll(async () => {
   clients = makeClients();

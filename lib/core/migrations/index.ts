@@ -5,7 +5,7 @@ import type { MigrationInfo } from './migration.ts';
 import { sessionSearchKeywords } from './session-search-keywords.ts';
 import { sessionSortKey } from './session-sort-key.ts';
 import { sessionUserType } from './session-user-type.ts';
-import { tagUsageMode } from './tag-usage-mode.ts';
+import { tagUsageMode, tagUsageModeContract } from './tag-usage-mode.ts';
 
 export type { ItemPlanner, Lookup, MigrationInfo, SearchDefinition } from './migration.ts';
 
@@ -15,6 +15,7 @@ export const REGISTRY = [
   sessionUserType,
   sessionSearchKeywords,
   tagUsageMode,
+  tagUsageModeContract,
 ] as const satisfies readonly MigrationInfo[];
 
 type Registered = (typeof REGISTRY)[number];
@@ -24,6 +25,16 @@ export type MigratedTable = Registered['table'];
 
 /** All migration names in planning order. */
 export const ALL_MIGRATIONS: readonly MigrationName[] = REGISTRY.map((m) => m.name);
+
+/** The migrations on by default: all but the opt-in contract steps (name them to enable). */
+export const DEFAULT_MIGRATIONS: readonly MigrationName[] = REGISTRY.filter(
+  (m) => !('optIn' in m && m.optIn),
+).map((m) => m.name);
+
+/** The default migrations plus the contract steps, for `--contract`. */
+export function withContract(contract: boolean): readonly MigrationName[] {
+  return contract ? ALL_MIGRATIONS : DEFAULT_MIGRATIONS;
+}
 
 /** Each migration by name. */
 export const MIGRATIONS = Object.fromEntries(
@@ -36,7 +47,7 @@ export const MIGRATED_TABLES: readonly MigratedTable[] = [...new Set(REGISTRY.ma
 /** Enabled migrations driven by `table`, in planning order. */
 export function migrationsFor(
   table: TableRole,
-  enabled: readonly string[] = ALL_MIGRATIONS,
+  enabled: readonly string[] = DEFAULT_MIGRATIONS,
 ): MigrationInfo<MigrationName>[] {
   return REGISTRY.filter((m) => m.table === table && enabled.includes(m.name));
 }

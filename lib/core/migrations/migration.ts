@@ -37,6 +37,11 @@ interface Common<N extends string> {
   /** Lookups in other tables the rule needs (done by the engine, never by the rule). */
   lookups?: readonly Lookup[];
   description: string;
+  /**
+   * Off unless named explicitly (a contract step: it removes what an older app still reads).
+   * @default false
+   */
+  optIn?: boolean;
 }
 
 /**

@@ -1,4 +1,5 @@
-// Pika 0.5: tag definitions gain `usage_mode` (GSI partition key) and lose `chat_app_id`.
+// Pika 0.5: tag definitions gain `usage_mode` (GSI partition key) and lose `chat_app_id`, as
+// expand (set usage_mode; a 0.4 app keeps working) then contract (opt-in: remove chat_app_id).
 import { MalformedItemError, describeType, optionalString } from '../errors.ts';
 import { tagKey } from '../keys.ts';
 import type { Condition, Item, ItemChange, PlanContext } from '../types.ts';
@@ -15,11 +16,12 @@ export function usageModeFor(scope: string, tag: string): UsageMode {
   return scope === 'pika' && GLOBAL_PIKA_TAGS.includes(tag) ? 'global' : 'chat-app';
 }
 
-export function planUsageMode(item: Item, _ctx: PlanContext = {}): ItemChange | null {
-  const key = tagKey(item);
-  const usageMode = optionalString('tag', key, item, 'usage_mode');
+/** Malformed unless chat_app_id is absent or a scalar (a removal is conditioned on it). */
+function chatAppIdOf(
+  item: Item,
+  key: ReturnType<typeof tagKey>,
+): string | number | boolean | undefined {
   const chatAppId = item.chat_app_id;
-  // The removal is conditioned on the value read, which needs a scalar to compare with.
   if (
     chatAppId !== undefined &&
     typeof chatAppId !== 'string' &&
@@ -31,24 +33,56 @@ export function planUsageMode(item: Item, _ctx: PlanContext = {}): ItemChange | 
       expectedType: 'string',
     });
   }
-  if (usageMode !== undefined && chatAppId === undefined) return null;
+  return chatAppId;
+}
 
-  const set: Record<string, string> = {};
-  const remove: string[] = [];
-  const conditions: Condition[] = [{ op: 'exists', attribute: 'scope' }];
-  if (usageMode === undefined) {
-    set.usage_mode = usageModeFor(key.scope as string, key.tag as string);
-    conditions.push({ op: 'notExists', attribute: 'usage_mode' });
-  } else {
-    // An up-to-date app already chose the mode: keep it, and only write if it still holds.
-    conditions.push({ op: 'equals', attribute: 'usage_mode', value: usageMode });
-  }
-  if (chatAppId !== undefined) {
-    remove.push('chat_app_id');
-    // Don't silently drop a chat_app_id the app rewrote after we read it.
-    conditions.push({ op: 'equals', attribute: 'chat_app_id', value: chatAppId });
-  }
-  return { table: 'tag', key, set, remove, conditions, migrations: [TAG_USAGE_MODE_MIGRATION] };
+/**
+ * Expand: sets `usage_mode` when missing. Never touches `chat_app_id`, which a still-running
+ * Pika 0.4 app reads through `chatappid-status-index` (the contract step removes it).
+ */
+export function planUsageMode(item: Item, _ctx: PlanContext = {}): ItemChange | null {
+  const key = tagKey(item);
+  const usageMode = optionalString('tag', key, item, 'usage_mode');
+  chatAppIdOf(item, key);
+  if (usageMode !== undefined) return null;
+  const conditions: Condition[] = [
+    { op: 'exists', attribute: 'scope' },
+    { op: 'notExists', attribute: 'usage_mode' },
+  ];
+  return {
+    table: 'tag',
+    key,
+    set: { usage_mode: usageModeFor(key.scope as string, key.tag as string) },
+    remove: [],
+    conditions,
+    migrations: [TAG_USAGE_MODE_MIGRATION],
+  };
+}
+
+export const TAG_USAGE_MODE_CONTRACT_MIGRATION = 'tag-usage-mode-contract' as const;
+
+/**
+ * Contract: removes `chat_app_id` once `usage_mode` is there. Run it (opt-in) only when no
+ * application version reads `chat_app_id` any more. Conditioned on both values as read.
+ */
+export function planUsageModeContract(item: Item, _ctx: PlanContext = {}): ItemChange | null {
+  const key = tagKey(item);
+  const usageMode = optionalString('tag', key, item, 'usage_mode');
+  const chatAppId = chatAppIdOf(item, key);
+  if (usageMode === undefined || chatAppId === undefined) return null;
+  return {
+    table: 'tag',
+    key,
+    set: {},
+    remove: ['chat_app_id'],
+    conditions: [
+      { op: 'exists', attribute: 'scope' },
+      { op: 'equals', attribute: 'usage_mode', value: usageMode },
+      // Don't silently drop a chat_app_id the app rewrote after we read it.
+      { op: 'equals', attribute: 'chat_app_id', value: chatAppId },
+    ],
+    migrations: [TAG_USAGE_MODE_CONTRACT_MIGRATION],
+  };
 }
 
 export const tagUsageMode = {
@@ -56,9 +90,20 @@ export const tagUsageMode = {
   table: 'tag',
   target: 'dynamodb',
   pikaVersion: '0.5',
-  inputs: ['scope', 'tag', 'usage_mode', 'chat_app_id'],
-  writes: ['usage_mode', 'chat_app_id'],
-  description:
-    "usage_mode 'global' for pika chart/image/prompt, else 'chat-app'; chat_app_id removed",
+  inputs: ['scope', 'tag', 'usage_mode'],
+  writes: ['usage_mode'],
+  description: "expand: usage_mode 'global' for pika chart/image/prompt, else 'chat-app'",
   plan: planUsageMode,
+} as const satisfies MigrationInfo;
+
+export const tagUsageModeContract = {
+  name: TAG_USAGE_MODE_CONTRACT_MIGRATION,
+  table: 'tag',
+  target: 'dynamodb',
+  pikaVersion: '0.5',
+  inputs: ['scope', 'tag', 'usage_mode', 'chat_app_id'],
+  writes: ['chat_app_id'],
+  description: 'contract (opt-in): chat_app_id removed once usage_mode is set',
+  optIn: true,
+  plan: planUsageModeContract,
 } as const satisfies MigrationInfo;

@@ -1,5 +1,6 @@
 // What an operator watches while a live migration runs: the DLQ must stay empty, the stream
-// consumer must keep up (IteratorAge), the function must not fail whole batches, and the
+// consumer must keep up (IteratorAge), keep being invoked and not be throttled, the function
+// must not fail whole batches, the search index must be ready for keyword updates, and the
 // handler's own EMF counts (Migrated / Conflicts / Failed) show progress and trouble.
 // Namespace, service and metric names come from lib/config/defaults.ts, which the handler's
 // Powertools Metrics reads too: one declaration, so the alarms watch what the handler emits.
@@ -43,7 +44,8 @@ export interface LiveMigrationAlarmsProps {
 }
 
 /**
- * Four alarms (DLQ not empty, IteratorAge, function errors, Failed items) and a dashboard.
+ * Five alarms (DLQ not empty, IteratorAge, function errors, Failed items, search mapping not
+ * ready) and a dashboard; BackfillAlarms adds the consumer's not-invoked and throttle alarms.
  *
  * @example
  * new LiveMigrationAlarms(this, 'Alarms', { fn, dlq, workQueue, iteratorAgeThreshold: Duration.minutes(1) });
@@ -53,6 +55,7 @@ export class LiveMigrationAlarms extends Construct {
   readonly iteratorAgeAlarm: Alarm;
   readonly errorsAlarm: Alarm;
   readonly failedAlarm: Alarm;
+  readonly searchNotReadyAlarm: Alarm;
   readonly dashboard: Dashboard;
 
   constructor(scope: Construct, id: string, props: LiveMigrationAlarmsProps) {
@@ -121,7 +124,33 @@ export class LiveMigrationAlarms extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    const alarms = [this.dlqAlarm, this.iteratorAgeAlarm, this.errorsAlarm, this.failedAlarm];
+    // The consumer's not-invoked and throttle alarms are BackfillAlarms' (they need the
+    // source table's write metric to tell a stopped consumer from an idle table).
+    // Any datapoint above 0 is trouble; no datapoint is fine.
+    const anyOf = (id: string, alarmDescription: string, metric: Metric, evaluationPeriods = 1) =>
+      new Alarm(this, id, {
+        alarmDescription,
+        metric,
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    this.searchNotReadyAlarm = anyOf(
+      'SearchMappingNotReady',
+      'streamfill: keyword updates are refused because the search index does not exist or a ' +
+        'keyword field has another type (e.g. text); the records are retried, then dead-lettered. ' +
+        'Fix the index (a wrong type needs a reindex), then redrive.',
+      emf(METRIC.searchMappingNotReady),
+    );
+
+    const alarms = [
+      this.dlqAlarm,
+      this.iteratorAgeAlarm,
+      this.errorsAlarm,
+      this.failedAlarm,
+      this.searchNotReadyAlarm,
+    ];
     if (props.alarmTopic) {
       const action: IAlarmAction = new SnsAction(props.alarmTopic);
       for (const alarm of alarms) {

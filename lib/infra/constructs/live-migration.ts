@@ -173,6 +173,8 @@ export class LiveMigration extends Construct {
         ...(props.searchEndpoint && { [ENV.searchEndpoint]: props.searchEndpoint }),
         [ENV.searchIndex]: props.searchIndex ?? SEARCH_INDEX,
         [ENV.dlqUrl]: this.dlq.queueUrl,
+        // Failed keyword updates become delayed search-only repair tasks on the work queue.
+        [ENV.workQueueUrl]: this.workQueue.queueUrl,
         [ENV.writeConcurrency]: String(props.writeConcurrency ?? WRITE_CONCURRENCY),
         POWERTOOLS_SERVICE_NAME: STREAM_CONSUMER_METRICS.service,
         POWERTOOLS_METRICS_NAMESPACE: STREAM_CONSUMER_METRICS.namespace,
@@ -190,6 +192,14 @@ export class LiveMigration extends Construct {
         resources: [this.sessionTable.tableArn],
       }),
     );
+    // Cold start: the stream must carry new images (DescribeTable's StreamViewType).
+    this.fn.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'CheckSessionStream',
+        actions: ['dynamodb:DescribeTable'],
+        resources: [this.sessionTable.tableArn],
+      }),
+    );
     this.fn.addToRolePolicy(
       new PolicyStatement({
         sid: 'LookUpUserTypes',
@@ -200,6 +210,19 @@ export class LiveMigration extends Construct {
     // Malformed items are parked by the handler itself (SendMessageBatch needs SendMessage);
     // the same grant serves the event source mapping's on-failure destination.
     this.dlq.grantSendMessages(this.fn);
+    // Search-only repair tasks (a keyword update that failed or found no document).
+    this.workQueue.grantSendMessages(this.fn);
+    if (props.searchEndpoint && AOSS_ENDPOINT.test(hostOf(props.searchEndpoint))) {
+      // Serverless has no domain ARN: data access policies on the collection decide the rest.
+      const { region, account } = Stack.of(this);
+      this.fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'UpdateServerlessSearchDocuments',
+          actions: ['aoss:APIAccessAll'],
+          resources: [`arn:aws:aoss:${region}:${account}:collection/*`],
+        }),
+      );
+    }
     if (props.searchDomainArn) {
       this.fn.addToRolePolicy(
         new PolicyStatement({
@@ -244,6 +267,15 @@ export class LiveMigrationPropsError extends Error {
 }
 
 const STREAM_ARN = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/([^/]+)\/stream\/.+$/;
+const ES_ENDPOINT = /\.es\.amazonaws\.com$/i;
+const AOSS_ENDPOINT = /\.aoss\.amazonaws\.com$/i;
+const hostOf = (endpoint: string): string => {
+  try {
+    return new URL(endpoint).hostname;
+  } catch {
+    return endpoint;
+  }
+};
 const DOMAIN_ARN = /^arn:aws[a-z-]*:es:[a-z0-9-]+:\d{12}:domain\/[a-z][a-z0-9-]{2,27}$/;
 
 /** Clear errors at synth time for what CloudFormation would only reject mid-deploy. */
@@ -268,6 +300,27 @@ function validate(scope: Construct, props: LiveMigrationProps): void {
     if (!Token.isUnresolved(stackRegion) && stackRegion !== region) {
       fail(`the session table's stream is in ${region}, the stack in ${stackRegion}`);
     }
+  }
+  const endpoint = props.searchEndpoint;
+  if (
+    endpoint &&
+    !Token.isUnresolved(endpoint) &&
+    ES_ENDPOINT.test(hostOf(endpoint)) &&
+    !props.searchDomainArn
+  ) {
+    fail(
+      `searchEndpoint ${JSON.stringify(endpoint)} is an Amazon OpenSearch domain but searchDomainArn ` +
+        'is not set: without the grant every bulk request is a 403 (set searchDomainArn, e.g. ' +
+        'arn:aws:es:<region>:<account>:domain/<name>; with fine-grained access control also map ' +
+        "the function's role to a role with write access to the index)",
+    );
+  }
+  const reserved = props.reservedConcurrentExecutions;
+  if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
+    fail(
+      `reservedConcurrency ${JSON.stringify(reserved)} would stop the consumer (0 means never ` +
+        'invoked: every record ages out of the stream); use a positive integer or leave it unset',
+    );
   }
   if (props.searchDomainArn && !Token.isUnresolved(props.searchDomainArn)) {
     if (!DOMAIN_ARN.test(props.searchDomainArn)) {

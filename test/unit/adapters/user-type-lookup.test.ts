@@ -87,3 +87,48 @@ describe('UserTypeLookup', () => {
     expect(types.get('ghost')).toBeNull();
   });
 });
+
+describe('UserTypeLookup.resolveEach (item 6)', () => {
+  const invalid = () => Object.assign(new Error('key too large'), { name: 'ValidationException' });
+
+  it('item 6: bisects a rejected request down to the id that causes it; the others resolve', async () => {
+    const { client } = scripted(
+      'users',
+      Array.from(
+        { length: 20 },
+        () => (keys: string[]) =>
+          keys.includes('bad') ? invalid() : { found: keys, unprocessed: [] },
+      ),
+    );
+    const lookup = new UserTypeLookup(client, 'users', { sleep: noSleep });
+    const { types, failed } = await lookup.resolveEach(['a', 'b', 'bad', 'c', 'd']);
+    expect([...failed.keys()]).toEqual(['bad']);
+    expect(Object.fromEntries(types)).toEqual({
+      a: 'type-of-a',
+      b: 'type-of-b',
+      c: 'type-of-c',
+      d: 'type-of-d',
+    });
+  });
+
+  it('item 6: a throttled or unreachable table fails its ids without bisecting', async () => {
+    const { client, asked } = scripted('users', [() => new Error('socket hang up')]);
+    const lookup = new UserTypeLookup(client, 'users', { sleep: noSleep });
+    const { types, failed } = await lookup.resolveEach(['a', 'b']);
+    expect(asked).toHaveLength(1);
+    expect(types.size).toBe(0);
+    expect([...failed.keys()]).toEqual(['a', 'b']);
+  });
+
+  it('item 4: asks for strongly consistent reads', async () => {
+    const inputs: unknown[] = [];
+    const client = {
+      send: async (cmd: { input: unknown }) => {
+        inputs.push(cmd.input);
+        return { Responses: { users: [] } };
+      },
+    } as unknown as DynamoDBDocumentClient;
+    await new UserTypeLookup(client, 'users').resolve(['a']);
+    expect(inputs[0]).toMatchObject({ RequestItems: { users: { ConsistentRead: true } } });
+  });
+});

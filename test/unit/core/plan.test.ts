@@ -1,3 +1,4 @@
+import { withContract } from '../../../lib/core/migrations/index.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../../lib/core/migrations/index.ts';
@@ -154,14 +155,18 @@ describe('idempotence', () => {
     );
   });
 
-  it('property: tags: planning the migrated item yields no change', () => {
+  it('property: tags: planning the migrated item yields no change (expand, then contract)', () => {
     fc.assert(
       fc.property(tagItemArb, (item) => {
         const { change } = planTagItem(item, {}, TAG);
-        const after = change ? applyChange(item, change) : item;
-        expect(planTagItem(after, {}, TAG).change).toBeNull();
+        const expanded = change ? applyChange(item, change) : item;
+        expect(planTagItem(expanded, {}, TAG).change).toBeNull();
+        expect(expanded.chat_app_id).toEqual(item.chat_app_id); // item 7: expand keeps it
+        expect(typeof expanded.usage_mode).toBe('string');
+        const contract = planTagItem(expanded, {}, withContract(true)).change;
+        const after = contract ? applyChange(expanded, contract) : expanded;
+        expect(planTagItem(after, {}, withContract(true)).change).toBeNull();
         expect(after).not.toHaveProperty('chat_app_id');
-        expect(typeof after.usage_mode).toBe('string');
       }),
     );
   });

@@ -30,6 +30,8 @@ describe('session-search-keywords: constants', () => {
         invocation_mode_keyword: { type: 'keyword' },
         user_type_keyword: { type: 'keyword' },
         source_keyword: { type: 'keyword' },
+        // item 3: the version the keywords were derived from, declared with them.
+        streamfill_keywords_version: { type: 'long' },
       },
     });
   });
@@ -61,13 +63,15 @@ describe('planSearch', () => {
     expect(planSearch({ ...noVersion, source: 'user' })).toEqual({
       id: 's9',
       doc: { source_keyword: 'user' },
+      remove: ['invocation_mode_keyword', 'user_type_keyword'],
     });
   });
 
-  it('omits absent and non-string fields; null when none is left', () => {
+  it('item 9: removes the keywords of absent and non-string fields; null when none is left', () => {
     expect(planSearch({ ...base, source: 'component', user_type: 3 })).toEqual({
       id: 's9',
       doc: { source_keyword: 'component' },
+      remove: ['invocation_mode_keyword', 'user_type_keyword'],
       version: base.last_update,
     });
     expect(planSearch({ ...base, invocation_mode: null })).toBeNull();
@@ -127,13 +131,26 @@ describe('searchKeywordsSatisfied', () => {
     doc: { source_keyword: 'user', user_type_keyword: 'internal-user' },
   };
 
-  it('is true when every expected value is already there (extra fields ignored)', () => {
+  it('is true when exactly the expected keywords are there (other fields ignored)', () => {
     expect(
       searchKeywordsSatisfied(
         { source_keyword: 'user', user_type_keyword: 'internal-user', title: 'x' },
         expected,
       ),
     ).toBe(true);
+  });
+
+  it('item 9: is false when a keyword the item no longer implies is still there', () => {
+    expect(
+      searchKeywordsSatisfied(
+        {
+          source_keyword: 'user',
+          user_type_keyword: 'internal-user',
+          invocation_mode_keyword: 'chat-app',
+        },
+        expected,
+      ),
+    ).toBe(false);
   });
 
   it('is false when a field is missing or differs', () => {

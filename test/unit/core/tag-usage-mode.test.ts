@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planUsageMode, usageModeFor } from '../../../lib/core/migrations/tag-usage-mode.ts';
+import {
+  planUsageMode,
+  planUsageModeContract,
+  usageModeFor,
+} from '../../../lib/core/migrations/tag-usage-mode.ts';
+import { DEFAULT_MIGRATIONS, withContract } from '../../../lib/core/migrations/index.ts';
+import { planItem } from '../../../lib/core/plan.ts';
 import { tagItemArb } from '../../support/arbitraries.ts';
 
 describe('tag-usage-mode: the Pika rule', () => {
@@ -33,53 +39,62 @@ describe('tag-usage-mode: the Pika rule', () => {
   });
 });
 
-describe('tag-usage-mode: what it writes', () => {
-  it('sets usage_mode and removes chat_app_id, conditioned on both as read', () => {
+describe('item 7: tag-usage-mode as expand, then an opt-in contract', () => {
+  it('item 7: expand sets usage_mode and never removes chat_app_id (a 0.4 app still reads it)', () => {
     expect(planUsageMode({ scope: 'weather', tag: 'dashboard', chat_app_id: 'weather' })).toEqual({
       table: 'tag',
       key: { scope: 'weather', tag: 'dashboard' },
       set: { usage_mode: 'chat-app' },
-      remove: ['chat_app_id'],
+      remove: [],
       conditions: [
         { op: 'exists', attribute: 'scope' },
         { op: 'notExists', attribute: 'usage_mode' },
-        { op: 'equals', attribute: 'chat_app_id', value: 'weather' },
       ],
       migrations: ['tag-usage-mode'],
     });
+    expect(
+      planUsageMode({ scope: 'pika', tag: 'chart', usage_mode: 'chat-app', chat_app_id: 'x' }),
+    ).toBeNull();
   });
 
-  it('never clobbers a usage_mode the app already wrote, but still removes chat_app_id', () => {
-    const change = planUsageMode({
-      scope: 'pika',
-      tag: 'chart',
-      usage_mode: 'chat-app',
-      chat_app_id: 'x',
-    });
-    expect(change?.set).toEqual({});
-    expect(change?.remove).toEqual(['chat_app_id']);
-    expect(change?.conditions).toContainEqual({
-      op: 'equals',
-      attribute: 'usage_mode',
-      value: 'chat-app',
+  it('item 7: contract removes chat_app_id only once usage_mode is set, conditioned on both as read', () => {
+    expect(planUsageModeContract({ scope: 'pika', tag: 'chart', chat_app_id: 'x' })).toBeNull();
+    expect(
+      planUsageModeContract({
+        scope: 'pika',
+        tag: 'chart',
+        usage_mode: 'global',
+        chat_app_id: 'x',
+      }),
+    ).toEqual({
+      table: 'tag',
+      key: { scope: 'pika', tag: 'chart' },
+      set: {},
+      remove: ['chat_app_id'],
+      conditions: [
+        { op: 'exists', attribute: 'scope' },
+        { op: 'equals', attribute: 'usage_mode', value: 'global' },
+        { op: 'equals', attribute: 'chat_app_id', value: 'x' },
+      ],
+      migrations: ['tag-usage-mode-contract'],
     });
   });
 
-  it('only sets usage_mode when there is no chat_app_id to remove', () => {
-    const change = planUsageMode({ scope: 'pika', tag: 'image' });
-    expect(change?.set).toEqual({ usage_mode: 'global' });
-    expect(change?.remove).toEqual([]);
-    expect(change?.conditions).toEqual([
-      { op: 'exists', attribute: 'scope' },
-      { op: 'notExists', attribute: 'usage_mode' },
+  it('item 7: the contract is off by default and on with --contract', () => {
+    expect(DEFAULT_MIGRATIONS).not.toContain('tag-usage-mode-contract');
+    expect(withContract(false)).toEqual(DEFAULT_MIGRATIONS);
+    expect(withContract(true)).toContain('tag-usage-mode-contract');
+    const item = { scope: 'pika', tag: 'chart', chat_app_id: 'x' };
+    expect(planItem('tag', item, {}).change?.remove).toEqual([]);
+    const migrated = { ...item, usage_mode: 'global' };
+    expect(planItem('tag', migrated, {}).change).toBeNull();
+    expect(planItem('tag', migrated, {}, withContract(true)).change?.remove).toEqual([
+      'chat_app_id',
     ]);
   });
+});
 
-  it('returns null when usage_mode is present and chat_app_id absent', () => {
-    expect(planUsageMode({ scope: 'pika', tag: 'chart', usage_mode: 'global' })).toBeNull();
-    expect(planUsageMode({ scope: 'pika', tag: 'chart', usage_mode: 'chat-app' })).toBeNull();
-  });
-
+describe('tag-usage-mode: malformed input', () => {
   it('rejects a non-string scope or usage_mode and a non-scalar chat_app_id', () => {
     expect(() => planUsageMode({ scope: 5, tag: 'chart' })).toThrow(
       expect.objectContaining({ field: 'scope', problem: 'wrong-type' }),
@@ -92,14 +107,12 @@ describe('tag-usage-mode: what it writes', () => {
     );
   });
 
-  it('property: an existing usage_mode is never in set', () => {
+  it('property: an existing usage_mode is never in set; expand never removes', () => {
     fc.assert(
       fc.property(tagItemArb, (item) => {
         const change = planUsageMode(item);
-        if (item.usage_mode !== undefined) expect(change?.set.usage_mode).toBeUndefined();
-        expect(change?.remove.includes('chat_app_id') ?? false).toBe(
-          item.chat_app_id !== undefined,
-        );
+        if (item.usage_mode !== undefined) expect(change).toBeNull();
+        expect(change?.remove ?? []).toEqual([]);
       }),
     );
   });

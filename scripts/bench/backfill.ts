@@ -29,6 +29,7 @@ import { verifyAll } from '../../lib/engine/verify.ts';
 import { legacySessions, legacyUsers } from '../../local/legacy-data.ts';
 import { DelayProxy } from '../../local/net/delay-proxy.ts';
 import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
+import { SqsMapping } from '../../local/event-source/sqs-mapping.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
 
@@ -386,11 +387,12 @@ async function pipeline(
 
 /** `tsx scripts/cli.ts backfill …` against the mode's endpoint, search off. */
 function spawnScanner(
-  o: BackfillBenchOptions,
+  o: Pick<BackfillBenchOptions, 'segments' | 'pageSize'>,
   tables: TableNames,
   names: { queueName: string; dlqName: string; stateTable: string },
   endpoint: string,
   summaryFile: string,
+  extraArgs: readonly string[] = [],
 ): ChildProcess {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -422,6 +424,7 @@ function spawnScanner(
     String(o.pageSize),
     '--json',
     summaryFile,
+    ...extraArgs,
   ];
   return spawn(TSX, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -573,6 +576,117 @@ async function naiveRate(tables: TableNames, limit: number, endpoint: string): P
     return round(done / ((performance.now() - t0) / 1000));
   } finally {
     destroyClients(clients);
+  }
+}
+
+export interface RssRun {
+  items: number;
+  scannerRssMb: number;
+  scannerSeconds: number;
+  enqueued: number;
+}
+
+/**
+ * `--rss-only`: the scanner child alone over one table grown to each size in turn (seeded
+ * once, incrementally), the consumer running (a real heartbeat) and the work queue drained by
+ * a sink that acknowledges without migrating, so only the scanner's memory is measured.
+ */
+export async function benchScannerRss(o: {
+  sizes: readonly number[];
+  users: number;
+  segments: number;
+  pageSize: number;
+  log: (line: string) => void;
+}): Promise<{ runs: RssRun[]; seedPerSecond: number; loadAverage: number[] }> {
+  const services = await startLocalServices({ log: o.log });
+  applyServiceEnv(services.env);
+  delete process.env.SEARCH_ENDPOINT;
+  const sizes = [...o.sizes].sort((a, b) => a - b);
+  const all = legacySessions({
+    sessions: sizes.at(-1) ?? 0,
+    users: o.users,
+    migratedFraction: 0,
+  });
+  const { tables, base } = await freshTables(
+    services.provider,
+    `bb-rss-${Date.now().toString(36)}`,
+  );
+  const runs: RssRun[] = [];
+  let seeded = 0;
+  let seedMs = 0;
+  await putItems(base.doc, tables.user, legacyUsers({ users: o.users }));
+  try {
+    for (const [i, size] of sizes.entries()) {
+      const t0 = performance.now();
+      await seedParallel(base.doc, tables.session, all.slice(seeded, size));
+      seedMs += performance.now() - t0;
+      o.log(`seeded ${size - seeded} more sessions (${size} in all)`);
+      seeded = size;
+      const names = {
+        queueName: `${tables.session}-work-${i}`,
+        dlqName: `${tables.session}-dlq-${i}`,
+        stateTable: `${tables.session}-state-${i}`,
+      };
+      await ensureStateTable(base.dynamodb, names.stateTable);
+      const runner = await startLocalRunner({
+        clients: base,
+        deps: engineDeps(base, { tables, searchIndex: 'unused' }),
+        tables,
+        queueName: names.queueName,
+        dlqName: names.dlqName,
+        startingPosition: 'LATEST',
+        worker: false,
+        stateStore: new DynamoStateStore(base.doc, names.stateTable),
+        handlerLogLevel: 'SILENT',
+        logger: { info: () => {}, warn: o.log, error: o.log },
+      });
+      const sink = new SqsMapping({
+        queueUrl: runner.queues.work,
+        sqs: base.sqs,
+        maxConcurrency: 2,
+        handler: async () => ({ batchItemFailures: [] }),
+        logger: { info: () => {}, warn: o.log, error: o.log },
+      });
+      await sink.start();
+      const dir = await mkdtemp(join(tmpdir(), 'streamfill-bench-'));
+      try {
+        const summaryFile = join(dir, 'summary.json');
+        const child = spawnScanner(
+          { segments: o.segments, pageSize: o.pageSize },
+          tables,
+          names,
+          services.env.AWS_ENDPOINT_URL_DYNAMODB,
+          summaryFile,
+          ['--max-backlog', '1000000000'],
+        );
+        const rss = new TreeRssSampler(child.pid as number);
+        await waitForExit(child, o.log);
+        rss.stop();
+        const summary = JSON.parse(await readFile(summaryFile, 'utf8')) as {
+          durationMs: number;
+          enqueued: number;
+        };
+        runs.push({
+          items: size,
+          scannerRssMb: round(rss.maxKb / 1024),
+          scannerSeconds: round(summary.durationMs / 1000, 1),
+          enqueued: summary.enqueued,
+        });
+        o.log(`scanner over ${size} items: ${JSON.stringify(runs.at(-1))}`);
+      } finally {
+        await sink.stop();
+        await runner.stop();
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    return {
+      runs,
+      seedPerSecond: round(seeded / (seedMs / 1000)),
+      loadAverage: loadAverage(),
+    };
+  } finally {
+    destroyClients(base);
+    await services.stop();
   }
 }
 

@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import {
   BENCH_DEFAULTS,
   benchBackfill,
+  benchScannerRss,
   type BackfillBenchDetails,
   type BackfillBenchResult,
 } from '../bench/backfill.ts';
@@ -90,8 +91,38 @@ export function registerBenchCommand(program: Command): void {
       positiveInt('--page-size'),
       BENCH_DEFAULTS.pageSize,
     )
+    .option(
+      '--rss-only <sizes>',
+      'only the scanner, over one table grown to each size (comma-separated item counts): peak RSS',
+    )
     .option('--json <file>', 'write the result (issue 8 keys) as JSON to this file')
     .action(async (opts) => {
+      if (opts.rssOnly !== undefined) {
+        const sizes = String(opts.rssOnly)
+          .split(',')
+          .map((v) => positiveInt('--rss-only')(v.trim()));
+        const r = await benchScannerRss({
+          sizes,
+          users: opts.users,
+          segments: opts.segments,
+          pageSize: opts.pageSize,
+          log: (l) => console.error(l),
+        });
+        if (opts.json) await writeFile(opts.json, `${JSON.stringify(r, null, 2)}\n`);
+        const t = new Table({
+          head: ['items scanned', 'scanner peak RSS', 'scanner time', 'target'],
+        });
+        for (const run of r.runs)
+          t.push([
+            run.items,
+            `${run.scannerRssMb} MB`,
+            `${run.scannerSeconds} s`,
+            '≤ 150 MB, flat',
+          ]);
+        t.push(['seeding', `${r.seedPerSecond} items/s`, `load ${r.loadAverage.join(' ')}`, '']);
+        console.log(t.toString());
+        return;
+      }
       const { result, details } = await benchBackfill({
         items: opts.items,
         naiveItems: opts.naiveItems,

@@ -29,6 +29,7 @@ import { verifyAll } from '../../lib/engine/verify.ts';
 import { legacySessions, legacyUsers } from '../../local/legacy-data.ts';
 import { DelayProxy } from '../../local/net/delay-proxy.ts';
 import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
+import type { EventSourceLogger } from '../../local/event-source/lambda-context.ts';
 import { SqsMapping } from '../../local/event-source/sqs-mapping.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
@@ -323,7 +324,7 @@ async function pipeline(
     workerBatchSize: o.workerBatchSize,
     stateStore: new DynamoStateStore(clients.doc, stateTable),
     handlerLogLevel: 'SILENT',
-    logger: { info: () => {}, warn: o.log, error: o.log },
+    logger: quietLogger(o.log),
     onWorkerResults: () => {
       const migrated = runner.counts().migrated;
       if (migrated > 0 && !firstAt) firstAt = performance.now();
@@ -638,14 +639,14 @@ export async function benchScannerRss(o: {
         worker: false,
         stateStore: new DynamoStateStore(base.doc, names.stateTable),
         handlerLogLevel: 'SILENT',
-        logger: { info: () => {}, warn: o.log, error: o.log },
+        logger: quietLogger(o.log),
       });
       const sink = new SqsMapping({
         queueUrl: runner.queues.work,
         sqs: base.sqs,
         maxConcurrency: 2,
         handler: async () => ({ batchItemFailures: [] }),
-        logger: { info: () => {}, warn: o.log, error: o.log },
+        logger: quietLogger(o.log),
       });
       await sink.start();
       const dir = await mkdtemp(join(tmpdir(), 'streamfill-bench-'));
@@ -688,6 +689,13 @@ export async function benchScannerRss(o: {
     destroyClients(base);
     await services.stop();
   }
+}
+
+/** Warnings and errors only, with their details (why a batch stayed on the queue). */
+function quietLogger(log: (line: string) => void): EventSourceLogger {
+  const line = (m: string, d?: Record<string, unknown>): void =>
+    log(d ? `${m} ${JSON.stringify(d)}` : m);
+  return { info: () => {}, warn: line, error: line };
 }
 
 function loadAverage(): number[] {

@@ -127,12 +127,20 @@ export async function benchBackfill(
     try {
       seedRates.push(await seed(base, tables, items, o.users));
       o.log(`seeded ${items.length} sessions (${seedRates.at(-1)}/s); ${name}`);
-      return await fn(tables, base);
+      const keys = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_DYNAMODB_STREAMS'] as const;
+      for (const k of keys) process.env[k] = endpointOf();
+      try {
+        return await fn(tables, base);
+      } finally {
+        for (const k of keys) process.env[k] = direct;
+      }
     } finally {
       destroyClients(base);
     }
   };
 
+  let currentEndpoint = direct;
+  const endpointOf = (): string => currentEndpoint;
   const pipelines: PipelineRun[] = [];
   let pendingAfter = -1;
   const half = async (latencyMs: number): Promise<ModeNumbers> => {
@@ -140,6 +148,7 @@ export async function benchBackfill(
       latencyMs > 0 ? DelayProxy.forUrl(direct, { requestDelayMs: latencyMs }) : undefined;
     await proxy?.start();
     const endpoint = proxy?.url ?? direct;
+    currentEndpoint = endpoint;
     try {
       const label = latencyMs ? `+${latencyMs} ms` : 'no latency';
       const run = await mode(`pipe`, sessions, async (tables, base) => {
@@ -168,6 +177,7 @@ export async function benchBackfill(
       o.log(`${label}: ${JSON.stringify(numbers)}; load ${loadAverage().join(' ')}`);
       return numbers;
     } finally {
+      currentEndpoint = direct;
       await proxy?.stop();
     }
   };
@@ -248,20 +258,15 @@ async function seedParallel(
   );
 }
 
-/** Clients whose DynamoDB (and Streams) requests go to `endpoint` (the proxy or DynamoDB Local). */
+/**
+ * Clients whose DynamoDB (and Streams) requests go to `endpoint` (the proxy or DynamoDB Local).
+ * The SDK resolves AWS_ENDPOINT_URL_* lazily, at a client's first request, so the variables
+ * stay set for the whole mode (see `mode`): swapping them around construction is not enough.
+ */
 function clientsVia(endpoint: string, maxAttempts?: number): Clients {
-  // makeClients reads the SDK's own endpoint variables: swap them for the construction only.
-  const keys = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_DYNAMODB_STREAMS'] as const;
-  const saved = keys.map((k) => process.env[k]);
-  for (const k of keys) process.env[k] = endpoint;
-  try {
-    return makeClients({ ...(maxAttempts !== undefined && { maxAttempts }) });
-  } finally {
-    keys.forEach((k, i) => {
-      if (saved[i] === undefined) delete process.env[k];
-      else process.env[k] = saved[i];
-    });
-  }
+  if (process.env.AWS_ENDPOINT_URL_DYNAMODB !== endpoint)
+    throw new Error(`bench: clients for ${endpoint} made outside its mode`);
+  return makeClients({ ...(maxAttempts !== undefined && { maxAttempts }) });
 }
 
 /**

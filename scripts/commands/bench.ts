@@ -1,6 +1,14 @@
 // `streamfill bench`: benchmarks on the local stack (numbers, not pass/fail).
 import type { Command } from 'commander';
 import Table from 'cli-table3';
+import { writeFile } from 'node:fs/promises';
+import {
+  BENCH_DEFAULTS,
+  benchBackfill,
+  benchScannerRss,
+  type BackfillBenchDetails,
+  type BackfillBenchResult,
+} from '../bench/backfill.ts';
 import { benchLive, type LiveBenchResult } from '../bench/live.ts';
 import { BATCH_SIZE } from '../../lib/config/defaults.ts';
 import { nonNegativeInt, positiveInt } from '../config.ts';
@@ -33,6 +41,159 @@ export function registerBenchCommand(program: Command): void {
       if (r.warning) console.error(`warning: ${r.warning}`);
       console.log(opts.json ? JSON.stringify(r, null, 2) : renderLive(r));
     });
+  bench
+    .command('backfill')
+    .description(
+      'The historic pipeline (scanner child → work queue → worker, consumer running) against the local ceiling and the naive loop, without and with added latency.',
+    )
+    .option('--items <n>', 'legacy sessions per table', positiveInt('--items'), 20_000)
+    .option(
+      '--naive-items <n>',
+      'items the naive loop migrates (it is slow)',
+      positiveInt('--naive-items'),
+      3_000,
+    )
+    .option('--users <n>', 'users in the user table', nonNegativeInt('--users'), 500)
+    .option(
+      '--latency-ms <ms>',
+      'added per DynamoDB request in the second half',
+      positiveInt('--latency-ms'),
+      5,
+    )
+    .option('--no-latency', 'skip the with-latency half')
+    .option(
+      '--worker-concurrency <n>',
+      'worker batches in flight (runner)',
+      positiveInt('--worker-concurrency'),
+      BENCH_DEFAULTS.workerConcurrency,
+    )
+    .option(
+      '--worker-batch-size <n>',
+      'messages per worker batch (runner)',
+      positiveInt('--worker-batch-size'),
+      BENCH_DEFAULTS.workerBatchSize,
+    )
+    .option(
+      '--write-concurrency <n>',
+      'conditional writes in flight per worker batch',
+      positiveInt('--write-concurrency'),
+      BENCH_DEFAULTS.writeConcurrency,
+    )
+    .option(
+      '--segments <n>',
+      'scanner Parallel Scan segments',
+      positiveInt('--segments'),
+      BENCH_DEFAULTS.segments,
+    )
+    .option(
+      '--page-size <n>',
+      'scanner items per Scan page',
+      positiveInt('--page-size'),
+      BENCH_DEFAULTS.pageSize,
+    )
+    .option(
+      '--rss-only <sizes>',
+      'only the scanner, over one table grown to each size (comma-separated item counts): peak RSS',
+    )
+    .option('--json <file>', 'write the result (issue 8 keys) as JSON to this file')
+    .action(async (opts) => {
+      if (opts.rssOnly !== undefined) {
+        const sizes = String(opts.rssOnly)
+          .split(',')
+          .map((v) => positiveInt('--rss-only')(v.trim()));
+        const r = await benchScannerRss({
+          sizes,
+          users: opts.users,
+          segments: opts.segments,
+          pageSize: opts.pageSize,
+          log: (l) => console.error(l),
+        });
+        if (opts.json) await writeFile(opts.json, `${JSON.stringify(r, null, 2)}\n`);
+        const t = new Table({
+          head: ['items scanned', 'scanner peak RSS', 'scanner time', 'target'],
+        });
+        for (const run of r.runs)
+          t.push([
+            run.items,
+            `${run.scannerRssMb} MB`,
+            `${run.scannerSeconds} s`,
+            '≤ 150 MB, flat',
+          ]);
+        t.push(['seeding', `${r.seedPerSecond} items/s`, `load ${r.loadAverage.join(' ')}`, '']);
+        console.log(t.toString());
+        return;
+      }
+      const { result, details } = await benchBackfill({
+        items: opts.items,
+        naiveItems: opts.naiveItems,
+        users: opts.users,
+        latencyMs: opts.latencyMs,
+        noLatency: opts.latency === false,
+        workerConcurrency: opts.workerConcurrency,
+        workerBatchSize: opts.workerBatchSize,
+        writeConcurrency: opts.writeConcurrency,
+        segments: opts.segments,
+        pageSize: opts.pageSize,
+        log: (l) => console.error(l),
+      });
+      if (opts.json) await writeFile(opts.json, `${JSON.stringify(result, null, 2)}\n`);
+      console.log(renderBackfill(result, details));
+    });
+}
+
+function renderBackfill(r: BackfillBenchResult, d: BackfillBenchDetails): string {
+  const t = new Table({
+    head: [`backfill, ${r.items} items`, 'no latency', 'with latency', 'target'],
+  });
+  const w = r.with_latency;
+  const row = (
+    label: string,
+    key: keyof BackfillBenchResult['no_latency'],
+    unit: string,
+    target: [string, string],
+  ) => [
+    label,
+    `${r.no_latency[key]}${unit}`,
+    w ? `${w[key]}${unit}` : 'skipped',
+    target.filter(Boolean).join('; '),
+  ];
+  t.push(
+    row('(a) pipeline items/s', 'pipeline_per_s', '', ['', '']),
+    row('(b) ceiling: 64 UpdateItems in flight', 'ceiling_per_s', '', ['', '']),
+    row(`(c) naive loop (${d.naiveItems} items)`, 'naive_per_s', '', ['', '']),
+    row('pipeline ÷ ceiling', 'pipeline_vs_ceiling', '', ['≥ 0.8 without latency', '']),
+    row('pipeline ÷ naive', 'pipeline_vs_naive', '', ['≥ 20 with latency', '']),
+  );
+  for (const p of d.pipelines) {
+    t.push([
+      `  pipeline${p.latencyMs ? ` +${p.latencyMs} ms` : ''}: migrated / s`,
+      `${p.migrated} in ${p.seconds} s`,
+      `startup ${p.startupSeconds} s, scanner ${p.scannerSeconds} s`,
+      `conflicts ${p.conflicts}`,
+    ]);
+  }
+  t.push(
+    [
+      'worker reads per item',
+      r.worker_reads_per_item,
+      `user lookups (BatchGet): ${d.userLookups}`,
+      '0',
+    ],
+    [
+      'scanner peak RSS (process tree)',
+      `${r.scanner_rss_mb_max} MB`,
+      '',
+      '≤ 150 MB, flat 100k → 1M',
+    ],
+    ['verify pending after (a)', r.pending_after, '', '0'],
+    [
+      'settings',
+      `worker concurrency ${d.settings.workerConcurrency}, batch ${d.settings.workerBatchSize}, writes ${d.settings.writeConcurrency}`,
+      `segments ${d.settings.segments}, page ${d.settings.pageSize}, +${d.settings.latencyMs} ms`,
+      `load ${d.loadAverage.join(' ')}`,
+    ],
+  );
+  return t.toString();
 }
 
 function renderLive(r: LiveBenchResult): string {

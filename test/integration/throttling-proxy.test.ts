@@ -12,7 +12,7 @@ import {
 } from '../../lib/adapters/segment-scanner.ts';
 import { ThrottleBackoff } from '../../lib/core/throttle.ts';
 import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
-import { DelayProxy } from '../support/delay-proxy.ts';
+import { DelayProxy } from '../../local/net/delay-proxy.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 import { ThrottlingProxy } from '../support/throttling-proxy.ts';
 

@@ -41,6 +41,14 @@ export const SCANNER_MAX_ATTEMPTS = 2;
  */
 export const STREAM_RETRY_ATTEMPTS = { aws: 10, local: 3 } as const;
 
+/**
+ * Items per work message at most. One message is one unit of retry and of a worker's time: 10
+ * messages of 100 items stay far inside the function timeout even on a slow table (a 500-item
+ * Scan page per message made local batches of 5,000 items time out), and many messages spread
+ * over the worker's pollers.
+ */
+export const ITEMS_PER_MESSAGE = 100;
+
 /** Timeout of the Lambda functions (and of the local emulation's invocations). */
 export const FUNCTION_TIMEOUT_SECONDS = 60;
 

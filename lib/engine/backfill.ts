@@ -18,7 +18,7 @@ import {
 } from '../adapters/segment-scanner.ts';
 import type { UserTypeLookup } from '../adapters/user-type-lookup.ts';
 import { queueStats, sendMessages } from '../adapters/work-queue.ts';
-import { BACKFILL_SEGMENTS, SCAN_PAGE_SIZE } from '../config/defaults.ts';
+import { BACKFILL_SEGMENTS, ITEMS_PER_MESSAGE, SCAN_PAGE_SIZE } from '../config/defaults.ts';
 import {
   checkNewRunAllowed,
   checkResumable,
@@ -522,7 +522,10 @@ export async function runBackfill(
     if (!batch.length) return 0;
     const d = throttler.reserve(batch.length);
     if (!d.go) await wait(segment, 'rate', d.reason, d.waitMs);
-    const packed = packItems(table, batch, { ...(runId && { runId }) });
+    const packed = packItems(table, batch, {
+      maxItemsPerMessage: ITEMS_PER_MESSAGE,
+      ...(runId && { runId }),
+    });
     await sendMessages(deps.sqs, deps.queueUrl, packed);
     messages += packed.length;
     return batch.length;

@@ -1,6 +1,7 @@
 // `streamfill redrive`: the dead-letter queue back to work. Worker messages are re-sent as they
 // are; stream on-failure ranges are re-read into keys and their current items re-enqueued;
 // parked items move only when asked. Send first, delete after: at-least-once, never lost.
+import { ITEMS_PER_MESSAGE } from '../config/defaults.ts';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -278,7 +279,7 @@ async function requeueKeys(
   }
   return {
     move: true,
-    bodies: packItems(role, items),
+    bodies: packItems(role, items, { maxItemsPerMessage: ITEMS_PER_MESSAGE }),
     entry: {
       kind,
       table: tableName,

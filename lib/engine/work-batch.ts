@@ -2,6 +2,7 @@
 // all items messages of a table in one pipeline call (no read: the carried inputs are what the
 // write is conditioned on), apply search repairs, scan one page per scan-segment task; then the
 // shared batch policy (park, count, report failures). The Lambda handler only wires it.
+import { ITEMS_PER_MESSAGE } from '../config/defaults.ts';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -403,7 +404,7 @@ function packOrPark(
   let rest = work;
   for (;;) {
     try {
-      return packItems(m.table, rest, { runId: m.runId });
+      return packItems(m.table, rest, { runId: m.runId, maxItemsPerMessage: ITEMS_PER_MESSAGE });
     } catch (e) {
       const key = (e as { key?: Key }).key;
       const bad = key && rest.find((w) => w.key === key);

@@ -1,5 +1,4 @@
-// Harness networking (used by `bench backfill` and the throttling tests).
-// A loopback TCP proxy that adds a fixed latency to every chunk it forwards (by default only
+// Harness networking (bench backfill, throttling tests): a loopback TCP proxy that adds a fixed latency to every chunk it forwards (by default only
 // towards the server: one request ≈ one chunk, so ≈ `requestDelayMs` more per request), the
 // shape of a real network in front of a local service. Order is kept; chunks never overtake.
 import net from 'node:net';

@@ -3,7 +3,8 @@
 // backfill (scanner → queue → worker) does not exist yet and arrives with the historic path.
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { scanPages } from '../adapters/table-scan.ts';
-import type { MigratedTable } from '../core/migrations/index.ts';
+import { ALL_MIGRATIONS, type MigratedTable } from '../core/migrations/index.ts';
+import { scanProjection } from '../core/backfill-filter.ts';
 import { countOutcomes, migrateItems, type EngineDeps, type ItemResult } from './migrate-items.ts';
 
 export interface MigrateTableOptions {
@@ -48,6 +49,7 @@ export async function migrateTable(
   for await (const page of scanPages(doc, opts.tableName, {
     segments: opts.segments,
     pageSize: opts.pageSize,
+    projection: scanProjection(opts.table, ALL_MIGRATIONS),
   })) {
     const results = await migrateItems(opts.table, page, deps, { refresh: opts.refresh });
     scanned += page.length;

@@ -18,6 +18,7 @@ import {
   type MigratedTable,
   type MigrationName,
 } from '../core/migrations/index.ts';
+import { scanProjection } from '../core/backfill-filter.ts';
 import { searchKeywordsSatisfied } from '../core/migrations/session-search-keywords.ts';
 import { planItem } from '../core/plan.ts';
 import type { Item, PlanContext, SearchChange, TableNames, TableRole } from '../core/types.ts';
@@ -122,7 +123,13 @@ async function verifyTable(
   const enabled = enabledMigrations(table, deps);
   // No user lookups: an item still missing user_type is pending whatever the user's type is.
   const ctx: PlanContext = { userTypes: new Map(), nowSeconds };
-  for await (const page of scanPages(deps.doc, deps.tables[table], { segments: deps.segments })) {
+  // Keys, inputs and derived attributes of every registered migration (the phases of opt-in
+  // ones included), never the rest of the item.
+  const projection = scanProjection(table, ALL_MIGRATIONS);
+  for await (const page of scanPages(deps.doc, deps.tables[table], {
+    segments: deps.segments,
+    projection,
+  })) {
     const searchChecks: SearchChange[] = [];
     for (const item of page) {
       counts.checked++;

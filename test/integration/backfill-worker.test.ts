@@ -336,10 +336,11 @@ describe('backfill worker: scan-segment tasks through the local runner', () => {
     const s = await stack('heartbeat', legacySessions({ sessions: 10, users: 10, seed: 16 }));
     const store = new FileStateStore(join(mkdtempSync(join(tmpdir(), 'sf-hb-')), 'state.json'));
     const component = consumerHeartbeatId(s.tables.session);
+    // Before the start: the seed's batch may run while the runner is still starting.
+    const started = Date.now();
     const runner = await startLocalRunner(
       runnerOn(s, { stateStore: store, heartbeatIntervalMs: 100 }),
     );
-    const started = Date.now();
     try {
       await runner.waitForIdle(60_000);
       // Polls until a heartbeat written after the catch-up arrives (no timing asserted).

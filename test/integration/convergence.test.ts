@@ -75,14 +75,10 @@ describe('convergence under live writes (issue 8, item 6)', () => {
     const stateTable = `${p}-state`;
     await ensureStateTable(clients.dynamodb, stateTable);
     const state = new DynamoStateStore(clients.doc, stateTable);
-    const deps = engineDeps(clients, { tables, searchIndex: `${p}-idx` });
     const runner = await startLocalRunner({
-      clients,
-      deps,
-      tables,
-      queueName: `${p}-work`,
-      dlqName: `${p}-dlq`,
       stateStore: state,
+      deps: engineDeps(clients, { tables, searchIndex: `${p}-idx` }),
+      ...{ clients, tables, queueName: `${p}-work`, dlqName: `${p}-dlq` },
       // The seed is history: the backfill's job, not the stream's.
       startingPosition: 'LATEST',
       handlerLogLevel: 'SILENT',

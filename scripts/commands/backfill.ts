@@ -192,8 +192,11 @@ function renderLine(p: BackfillProgress): string {
   );
 }
 
-/** A progress bar on a TTY; elsewhere (CI, pipes) a plain line every `intervalMs`. */
-function progressView(
+/**
+ * A progress bar on a TTY; elsewhere (CI, pipes) a plain line every `intervalMs`. Also the
+ * demo's view of its backfill.
+ */
+export function progressView(
   tty: boolean,
   intervalMs: number,
 ): { update: (p: BackfillProgress) => void; stop: () => void } {
@@ -251,7 +254,8 @@ function progressView(
   };
 }
 
-function renderSummary(s: BackfillSummary): string {
+/** The backfill's closing lines: counts, rates, waits, problems and the cost estimate. */
+export function renderSummary(s: BackfillSummary): string {
   const lines: string[] = [];
   const head = s.dryRun ? 'dry run' : s.mode === 'distributed' ? 'distributed' : s.outcome;
   lines.push(

@@ -23,8 +23,12 @@ async function streamfill(
 
 describe('streamfill CLI', () => {
   it('has --help on every command of the contract', async () => {
-    for (const cmd of ['services', 'seed', 'run', 'verify', 'bench', 'demo']) {
-      const r = await streamfill(cmd, '--help');
+    const commands = [
+      ...['services', 'seed', 'run', 'verify', 'bench', 'demo', 'backfill', 'status', 'redrive'],
+      ...['index status', 'preflight'],
+    ];
+    for (const cmd of commands) {
+      const r = await streamfill(...cmd.split(' '), '--help');
       expect(r.code, cmd).toBe(0);
       expect(r.stdout).toContain(`Usage: streamfill ${cmd}`);
     }

@@ -2,6 +2,7 @@
 // reads every segment of a Parallel Scan (or given partitions / keys), packs the projected
 // inputs into work messages for the worker, and checkpoints each segment once SQS accepted its
 // page. The throttler decides every wait and the progress always says what it waits on.
+import { setMaxListeners } from 'node:events';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -322,6 +323,8 @@ export async function runBackfill(
 
   // --- stopping and waiting ---------------------------------------------------------------------
   const stop = new AbortController();
+  // Every segment's lane may sleep on it at once (each removes its listener when it wakes).
+  setMaxListeners(0, stop.signal);
   const onAbort = (): void => stop.abort();
   hooks.signal?.addEventListener('abort', onAbort);
   if (hooks.signal?.aborted) stop.abort();

@@ -182,14 +182,14 @@ export class ShardReader {
     let windowEnd: number | undefined;
     for (;;) {
       const pollAt = performance.now();
+      const limit = Math.min(1000, opts.batchSize - records.length);
       const res = await this.rt.options.streams.send(
-        new GetRecordsCommand({
-          ShardIterator: s.iterator ?? undefined,
-          Limit: Math.min(1000, opts.batchSize - records.length),
-        }),
+        new GetRecordsCommand({ ShardIterator: s.iterator ?? undefined, Limit: limit }),
       );
       s.iterator = res.NextShardIterator ?? null;
       const got = res.Records ?? [];
+      // Fewer records than asked for: everything the shard held was read (the tip).
+      if (got.length < limit) s.lastTipAt = pollAt;
       records.push(...got);
       s.pending = records.length;
       if (records.length === 0) {

@@ -64,6 +64,8 @@ export interface ShardState {
   busy: boolean;
   /** performance.now() at the start of the last poll that found nothing, with nothing pending. */
   lastEmptyPollAt: number;
+  /** When a GetRecords last returned fewer records than asked for (the reader was at the tip). */
+  lastTipAt: number;
   /** performance.now() at the start of the last poll that returned records. */
   lastBatchAt: number;
   iteratorAgeMs: number;
@@ -95,6 +97,7 @@ export function newShardState(
     pending: 0,
     busy: false,
     lastEmptyPollAt: 0,
+    lastTipAt: 0,
     lastBatchAt: 0,
     iteratorAgeMs: 0,
     recordsProcessed: 0,
@@ -107,9 +110,17 @@ export function newShardState(
   return { state, skippedClosed };
 }
 
+/** How recently a shard must have been read to its tip to count as caught up under load. */
+export const AT_TIP_WINDOW_MS = 5_000;
+
 export function shardStats(s: ShardState): ShardStats {
+  // Caught up: idle at the tip, or under steady writes at the tip within the last moment (a
+  // consumer that keeps up with constant traffic never sees an empty poll).
   const caughtUp =
-    s.finished || (s.started && !s.busy && s.pending === 0 && s.lastEmptyPollAt > s.lastBatchAt);
+    s.finished ||
+    (s.started &&
+      ((!s.busy && s.pending === 0 && s.lastEmptyPollAt > s.lastBatchAt) ||
+        (s.lastTipAt > 0 && performance.now() - s.lastTipAt < AT_TIP_WINDOW_MS)));
   const out: ShardStats = {
     shardId: s.shardId,
     status: s.finished ? 'finished' : s.started ? 'reading' : 'waiting',

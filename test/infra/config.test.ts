@@ -311,17 +311,13 @@ describe('synth-time checks of the construct', () => {
     expect(policies).toContain('arn:aws:aoss:eu-west-1:210987654321:collection/*');
   });
 
-  it('item 9 / 10: alarms for a consumer not invoked (missing data breaches), throttles and a search index not ready; the work-queue URL, SendMessage and DescribeTable for the consumer', () => {
+  it('item 9 / 10: an alarm for a search index not ready; the work-queue URL, SendMessage and DescribeTable for the consumer', () => {
     const app = new App({ context: NO_BUNDLING });
     const stack = new Stack(app, 'S', { env: { account: '210987654321', region: 'eu-west-1' } });
     new LiveMigration(stack, 'Live', base);
     const t = Template.fromStack(stack);
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'Invocations',
-      ComparisonOperator: 'LessThanThreshold',
-      TreatMissingData: 'breaching',
-    });
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles' });
+    // The consumer's not-invoked (write-aware) and throttle alarms are BackfillAlarms',
+    // asserted in continuous-backfill.test.ts.
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SearchMappingNotReady' });
     t.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ STREAMFILL_QUEUE_URL: Match.anyValue() }) },

@@ -212,6 +212,8 @@ describe('defaults (imported tables)', () => {
       STREAMFILL_USER_TABLE: 'chat-user-prod',
       STREAMFILL_SEARCH_INDEX: 'session',
       STREAMFILL_DLQ_URL: dlq,
+      // Search-only repair tasks go to the work queue.
+      STREAMFILL_QUEUE_URL: { Ref: only(t, 'AWS::SQS::Queue', 'WorkQueue')[0] },
       STREAMFILL_WRITE_CONCURRENCY: '16',
       STREAMFILL_MIGRATIONS: migrations,
       POWERTOOLS_SERVICE_NAME: 'stream-consumer',
@@ -301,9 +303,12 @@ describe('least privilege', () => {
       'dynamodb:GetRecords': [STREAM_ARN],
       'dynamodb:GetShardIterator': [STREAM_ARN],
       'dynamodb:ListStreams': ['*'],
-      'sqs:SendMessage': [queue('DeadLetter')],
-      'sqs:GetQueueAttributes': [queue('DeadLetter')],
-      'sqs:GetQueueUrl': [queue('DeadLetter')],
+      // Its start check (stream view type).
+      'dynamodb:DescribeTable': [TABLE('chat-session-prod')],
+      // Parking, and search-only repair tasks on the work queue.
+      'sqs:SendMessage': [queue('DeadLetter'), queue('WorkQueue')],
+      'sqs:GetQueueAttributes': [queue('DeadLetter'), queue('WorkQueue')],
+      'sqs:GetQueueUrl': [queue('DeadLetter'), queue('WorkQueue')],
     });
   });
 
@@ -628,8 +633,8 @@ describe('alarms and dashboard', () => {
     expect(notInvoked[0]?.TreatMissingData).toBe('notBreaching');
   });
 
-  it('no actions without a topic; nine alarms in all', () => {
-    expect(alarms()).toHaveLength(9);
+  it('no actions without a topic; ten alarms in all', () => {
+    expect(alarms()).toHaveLength(10);
     for (const a of alarms()) expect(a.AlarmActions).toBeUndefined();
   });
 

@@ -196,7 +196,12 @@ export class ContinuousBackfill extends Construct {
       sessionTableStreamArn: source.streamArn,
       userTableName: this.userTable.tableName,
       ...(tagName !== undefined && { tagTableName: tagName }),
-      ...(search && { searchEndpoint: search.endpoint, searchIndex: search.index }),
+      ...(search && {
+        searchEndpoint: search.endpoint,
+        searchIndex: search.index,
+        // Granted below for both functions (domain or Serverless collection).
+        searchAccessGrantedByParent: true,
+      }),
       writeConcurrency: props.writeConcurrency,
       batchSize: props.batchSize,
       maxBatchingWindow: props.maxBatchingWindow,

@@ -51,6 +51,12 @@ export interface LiveMigrationProps {
   searchIndex?: string;
   /** OpenSearch domain ARN: grants es:ESHttpGet/Post/Put on `<domainArn>/*`. @default - no grant */
   searchDomainArn?: string;
+  /**
+   * The composing construct grants search access itself (ContinuousBackfill does, for a domain
+   * or a Serverless collection): no grant here, and no domain ARN required.
+   * @default false
+   */
+  searchAccessGrantedByParent?: boolean;
   /** Concurrent conditional writes per batch (STREAMFILL_WRITE_CONCURRENCY). @default 16 */
   writeConcurrency?: number;
 
@@ -212,7 +218,8 @@ export class LiveMigration extends Construct {
     this.dlq.grantSendMessages(this.fn);
     // Search-only repair tasks (a keyword update that failed or found no document).
     this.workQueue.grantSendMessages(this.fn);
-    if (props.searchEndpoint && AOSS_ENDPOINT.test(hostOf(props.searchEndpoint))) {
+    const grantSearch = !props.searchAccessGrantedByParent;
+    if (grantSearch && props.searchEndpoint && AOSS_ENDPOINT.test(hostOf(props.searchEndpoint))) {
       // Serverless has no domain ARN: data access policies on the collection decide the rest.
       const { region, account } = Stack.of(this);
       this.fn.addToRolePolicy(
@@ -223,7 +230,7 @@ export class LiveMigration extends Construct {
         }),
       );
     }
-    if (props.searchDomainArn) {
+    if (grantSearch && props.searchDomainArn) {
       this.fn.addToRolePolicy(
         new PolicyStatement({
           sid: 'UpdateSearchDocuments',
@@ -306,7 +313,8 @@ function validate(scope: Construct, props: LiveMigrationProps): void {
     endpoint &&
     !Token.isUnresolved(endpoint) &&
     ES_ENDPOINT.test(hostOf(endpoint)) &&
-    !props.searchDomainArn
+    !props.searchDomainArn &&
+    !props.searchAccessGrantedByParent
   ) {
     fail(
       `searchEndpoint ${JSON.stringify(endpoint)} is an Amazon OpenSearch domain but searchDomainArn ` +

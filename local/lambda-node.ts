@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { LAMBDA_NODE_MAJOR } from '../lib/infra/constructs/handler-function.ts';
+import { LAMBDA_NODE_MAJOR } from '../lib/config/defaults.ts';
 
 const PREFIX = fileURLToPath(new URL(`../.cache/node${LAMBDA_NODE_MAJOR}`, import.meta.url));
 

@@ -49,6 +49,9 @@ export const STREAM_RETRY_ATTEMPTS = { aws: 10, local: 3 } as const;
  */
 export const ITEMS_PER_MESSAGE = 100;
 
+/** The Lambda runtime's Node major: the bundles target it, the bundle tests run on it. */
+export const LAMBDA_NODE_MAJOR = 22;
+
 /** Timeout of the Lambda functions (and of the local emulation's invocations). */
 export const FUNCTION_TIMEOUT_SECONDS = 60;
 

@@ -5,7 +5,7 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import type { Role } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
-import { LAMBDA_NODE_MAJOR } from './constructs/handler-function.ts';
+import { LAMBDA_NODE_MAJOR } from '../config/defaults.ts';
 
 /** What a streamfill function's role was granted that the pack flags. */
 export interface FunctionFindings {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LAMBDA_NODE_MAJOR } from '../../lib/infra/constructs/handler-function.ts';
+import { LAMBDA_NODE_MAJOR } from '../../lib/config/defaults.ts';
 import { buildApp } from '../../lib/infra/app.ts';
 import { LAMBDA_NODE_BIN, LAMBDA_NODE_INSTALL } from '../../local/lambda-node.ts';
 

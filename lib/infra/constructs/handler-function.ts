@@ -8,7 +8,7 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { FUNCTION_TIMEOUT_SECONDS } from '../../config/defaults.ts';
+import { FUNCTION_TIMEOUT_SECONDS, LAMBDA_NODE_MAJOR } from '../../config/defaults.ts';
 
 /** The repository root: handler entries and the lock file are found from here. */
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -25,9 +25,12 @@ export const ESM_REQUIRE_BANNER =
   "import { createRequire as __streamfillCreateRequire } from 'node:module';" +
   'const require = __streamfillCreateRequire(import.meta.url);';
 
-/** The Lambda runtime: the Node major the bundle targets and the bundle tests run on. */
+/** The Lambda runtime: LAMBDA_NODE_MAJOR's (the CLI imports that from config, not from CDK). */
 export const LAMBDA_RUNTIME = Runtime.NODEJS_22_X;
-export const LAMBDA_NODE_MAJOR = 22;
+if (LAMBDA_RUNTIME.name !== `nodejs${LAMBDA_NODE_MAJOR}.x`)
+  throw new Error(
+    `LAMBDA_RUNTIME ${LAMBDA_RUNTIME.name} and LAMBDA_NODE_MAJOR ${LAMBDA_NODE_MAJOR} disagree`,
+  );
 
 /**
  * Runtime, architecture, timeout and bundling of a streamfill function whose entry is

@@ -1,11 +1,9 @@
 // `streamfill backfill` as an operator runs it (a child process through tsx): SIGINT stops
 // cleanly (exit 130), SIGKILL mid-run then --resume skips no segment and re-sends at most one
 // page per segment, pause/resume subcommands, dry run, --help and specific errors.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import {
@@ -14,10 +12,10 @@ import {
   freshHeartbeat,
   type BackfillFixture,
 } from '../support/backfill-fixture.ts';
+import { runCli, startCli } from '../support/cli.ts';
 import { useLocalServices } from '../support/env.ts';
 
 useLocalServices('backfillcli');
-const run = promisify(execFile);
 
 let clients: Clients;
 let dir: string;
@@ -49,32 +47,12 @@ const targets = (f: BackfillFixture): string[] => [
   f.stateTable,
 ];
 
-async function streamfill(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/streamfill.js', ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const streamfill = (...args: string[]) => runCli(args, env);
 
-function start(args: string[]): {
-  child: ChildProcess;
-  done: Promise<number | null>;
-  out: () => string;
-} {
-  const child = spawn('node', ['bin/streamfill.js', ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, done, out: () => out };
+/** The CLI as a child to signal; `done` is its exit code. */
+function start(args: string[]) {
+  const { child, done, out } = startCli(args, env);
+  return { child, done: done.then((r) => r.code), out };
 }
 
 /** Resolves once the table's current run has at least `n` checkpoints past their first page. */

@@ -1,25 +1,11 @@
 // The operator CLI as an operator runs it: a child process, exit codes and messages.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('cli');
-const run = promisify(execFile);
 
-async function streamfill(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/streamfill.js', ...args], {
-      env: process.env,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const streamfill = (...args: string[]) => runCli(args);
 
 describe('streamfill CLI', () => {
   it('has --help on every command of the contract', async () => {

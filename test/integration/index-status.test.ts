@@ -1,8 +1,6 @@
 // `streamfill index status` against DynamoDB Local: a real GSI added with UpdateTable, its
 // state from DescribeTable, and the count of items carrying its key, through the adapter and
 // through the CLI as an operator runs it.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import {
   CreateTableCommand,
   UpdateTableCommand,
@@ -18,22 +16,12 @@ import {
   waitForIndex,
 } from '../../lib/adapters/index-status.ts';
 import { sessionTableDef } from '../support/session-stack.ts';
+import { runCli } from '../support/cli.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('index-status');
-const run = promisify(execFile);
 
-async function streamfill(...args: string[]) {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/streamfill.js', ...args], {
-      env: process.env,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const streamfill = (...args: string[]) => runCli(args);
 
 const INDEX = 'user-chat-app-sk-index';
 let clients: Clients;

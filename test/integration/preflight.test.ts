@@ -1,8 +1,6 @@
 // Preflight against the real local services: facts from DynamoDB Local (stream settings,
 // capacity, PITR) and OpenSearch (keyword mapping), the Lambda readers count failing into a
 // warning (DynamoDB Local has no Lambda API), and `streamfill preflight` as an operator runs it.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
@@ -10,22 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { runPreflight } from '../../lib/engine/preflight.ts';
 import { sessionTableDef } from '../support/session-stack.ts';
+import { runCli } from '../support/cli.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('preflight');
-const run = promisify(execFile);
 
-async function streamfill(...args: string[]) {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/streamfill.js', ...args], {
-      env: process.env,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const streamfill = (...args: string[]) => runCli(args);
 
 let clients: Clients;
 let search: OpenSearchClient;

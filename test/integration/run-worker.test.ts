@@ -1,6 +1,5 @@
 // `streamfill run` as an operator runs it, a child process: both mappings until idle, and a
 // worker killed mid-batch whose messages come back after their visibility timeout.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { engineDeps } from '../../lib/engine/deps.ts';
 import { legacySessions, legacyUsers } from '../../local/legacy-data.ts';
 import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
 import { startLocalRunner } from '../../local/runner.ts';
+import { startCli } from '../support/cli.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 import { drainParked, scanAll, workItemsOf } from '../support/work-queue.ts';
 
@@ -67,21 +67,10 @@ async function stack(
 }
 
 /** `streamfill run …` as a child process; search off (this file is about the queue). */
-function streamfillRun(args: string[]): {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-} {
+function streamfillRun(args: string[]) {
   const env = { ...process.env };
   delete env.SEARCH_ENDPOINT;
-  const child = spawn('node', ['bin/streamfill.js', 'run', ...args], { env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, done };
+  return startCli(['run', ...args], env);
 }
 
 function expectAllMigrated(items: readonly Item[], seeded: readonly Item[]): void {

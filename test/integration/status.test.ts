@@ -1,7 +1,5 @@
 // `status` against a seeded state store and real queues (ElasticMQ, DynamoDB Local): the JSON
 // carries the right numbers, and the DLQ peek consumes nothing.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoStateStore, ensureStateTable } from '../../lib/adapters/backfill-state.ts';
@@ -13,10 +11,10 @@ import type { RunRecord } from '../../lib/core/backfill-run.ts';
 import type { StatusReport } from '../../lib/core/status-report.ts';
 import { packItems } from '../../lib/core/work-message.ts';
 import { consumerHeartbeatId } from '../../lib/config/defaults.ts';
+import { runCli } from '../support/cli.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('status');
-const run = promisify(execFile);
 
 let clients: Clients;
 const p = uniqueName('st');
@@ -25,31 +23,17 @@ const stateTable = `${p}-state`;
 const sessionTable = `${p}-s`;
 let queues: { work: string; dlq: string };
 
-async function status(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      'node',
-      [
-        'bin/streamfill.js',
-        'status',
-        '--queue-name',
-        names.queueName,
-        '--dlq-name',
-        names.dlqName,
-        '--session-table',
-        sessionTable,
-        ...args,
-      ],
-      { env: process.env },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const status = (...args: string[]) =>
+  runCli([
+    'status',
+    '--queue-name',
+    names.queueName,
+    '--dlq-name',
+    names.dlqName,
+    '--session-table',
+    sessionTable,
+    ...args,
+  ]);
 
 const send = (QueueUrl: string, MessageBody: string, DelaySeconds?: number) =>
   clients.sqs.send(new SendMessageCommand({ QueueUrl, MessageBody, DelaySeconds }));

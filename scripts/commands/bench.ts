@@ -8,6 +8,7 @@ import {
   benchScannerRss,
   type BackfillBenchDetails,
   type BackfillBenchResult,
+  type RunRates,
 } from '../bench/backfill.ts';
 import { benchLive, type LiveBenchResult } from '../bench/live.ts';
 import { BATCH_SIZE } from '../../lib/config/defaults.ts';
@@ -62,6 +63,12 @@ export function registerBenchCommand(program: Command): void {
     )
     .option('--no-latency', 'skip the with-latency half')
     .option(
+      '--runs <n>',
+      'interleaved pipeline/ceiling/naive runs per half; their medians are reported',
+      positiveInt('--runs'),
+      BENCH_DEFAULTS.runs,
+    )
+    .option(
       '--worker-concurrency <n>',
       'worker batches in flight (runner)',
       positiveInt('--worker-concurrency'),
@@ -95,6 +102,10 @@ export function registerBenchCommand(program: Command): void {
       '--rss-only <sizes>',
       'only the scanner, over one table grown to each size (comma-separated item counts): peak RSS',
     )
+    .option(
+      '--scanner-node-options <flags>',
+      'node flags for the scanner process, space-separated (e.g. "--max-old-space-size=96")',
+    )
     .option('--json <file>', 'write the result (issue 8 keys) as JSON to this file')
     .action(async (opts) => {
       if (opts.rssOnly !== undefined) {
@@ -106,6 +117,7 @@ export function registerBenchCommand(program: Command): void {
           users: opts.users,
           segments: opts.segments,
           pageSize: opts.pageSize,
+          nodeOptions: nodeFlags(opts.scannerNodeOptions),
           log: (l) => console.error(l),
         });
         if (opts.json) await writeFile(opts.json, `${JSON.stringify(r, null, 2)}\n`);
@@ -129,11 +141,13 @@ export function registerBenchCommand(program: Command): void {
         users: opts.users,
         latencyMs: opts.latencyMs,
         noLatency: opts.latency === false,
+        runs: opts.runs,
         workerConcurrency: opts.workerConcurrency,
         workerBatchSize: opts.workerBatchSize,
         writeConcurrency: opts.writeConcurrency,
         segments: opts.segments,
         pageSize: opts.pageSize,
+        nodeOptions: nodeFlags(opts.scannerNodeOptions),
         log: (l) => console.error(l),
       });
       if (opts.json) await writeFile(opts.json, `${JSON.stringify(result, null, 2)}\n`);
@@ -141,10 +155,28 @@ export function registerBenchCommand(program: Command): void {
     });
 }
 
+/** `--scanner-node-options "--a --b=1"` → ['--a', '--b=1']; each must be a flag. */
+function nodeFlags(value: string | undefined): string[] {
+  const flags = (value ?? '').split(/\s+/).filter(Boolean);
+  const bad = flags.find((f) => !f.startsWith('--'));
+  if (bad) throw new Error(`--scanner-node-options: "${bad}" is not a node flag (--name[=value])`);
+  return flags;
+}
+
 function renderBackfill(r: BackfillBenchResult, d: BackfillBenchDetails): string {
   const t = new Table({
-    head: [`backfill, ${r.items} items`, 'no latency', 'with latency', 'target'],
+    head: [
+      `backfill, ${r.items} items (medians of ${d.settings.runs})`,
+      'no latency',
+      'with latency',
+      'target',
+    ],
   });
+  const [plain, delayed] = [
+    d.runs['no latency'],
+    Object.entries(d.runs).find(([k]) => k !== 'no latency')?.[1],
+  ];
+  const each = (x: RunRates | undefined, k: keyof RunRates): string => (x ? x[k].join(', ') : '');
   const w = r.with_latency;
   const row = (
     label: string,
@@ -163,6 +195,12 @@ function renderBackfill(r: BackfillBenchResult, d: BackfillBenchDetails): string
     row(`(c) naive loop (${d.naiveItems} items)`, 'naive_per_s', '', ['', '']),
     row('pipeline ÷ ceiling', 'pipeline_vs_ceiling', '', ['≥ 0.8 without latency', '']),
     row('pipeline ÷ naive', 'pipeline_vs_naive', '', ['≥ 20 with latency', '']),
+    ...(['pipeline', 'ceiling', 'naive'] as const).map((k) => [
+      `  each run: ${k}`,
+      each(plain, k),
+      each(delayed, k),
+      '',
+    ]),
   );
   for (const p of d.pipelines) {
     t.push([
@@ -180,9 +218,9 @@ function renderBackfill(r: BackfillBenchResult, d: BackfillBenchDetails): string
       '0',
     ],
     [
-      'scanner peak RSS (process tree)',
+      'scanner peak RSS (bundled CLI, node)',
       `${r.scanner_rss_mb_max} MB`,
-      '',
+      d.settings.nodeOptions?.length ? d.settings.nodeOptions.join(' ') : 'default node flags',
       '≤ 150 MB, flat 100k → 1M',
     ],
     ['verify pending after (a)', r.pending_after, '', '0'],

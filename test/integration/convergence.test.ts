@@ -22,10 +22,10 @@ import { uniqueName, useLocalServices } from '../support/env.ts';
 import { scanAll } from '../support/work-queue.ts';
 
 /**
- * Legacy sessions seeded before the backfill: 20 000 take about 50 s here (seed 15 s, backfill
- * 6 s, converged 33 s after the seed). The argument does not depend on N.
+ * Legacy sessions seeded before the backfill (issue 8 asks for 50,000): about 125 s here (seed
+ * 26 s, backfill scan 10 s, converged 80 s after the seed). The argument does not depend on N.
  */
-const ITEMS = 20_000;
+const ITEMS = 50_000;
 const USERS = 500;
 /** What the migrations derive; everything else on a session belongs to the application. */
 const DERIVED = ['chat_app_sk', 'user_type'] as const;

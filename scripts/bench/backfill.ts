@@ -41,7 +41,7 @@ import { applyServiceEnv, startLocalServices } from '../../local/services/index.
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 /**
  * The scanner runs as a packaged CLI would: the CLI bundled by esbuild (dependencies left to
- * node_modules) on plain node. Through tsx it also carries the TypeScript loader (about 50 MB
+ * node_modules) on plain node. Through tsx it also carries the TypeScript loader (about 30 MB
  * more RSS and 1 s more start-up), which is the checkout's convenience, not the scanner's cost.
  */
 const CLI_BUNDLE = join(REPO_ROOT, '.cache/bench/streamfill-cli.mjs');

@@ -436,7 +436,7 @@ async function pipeline(
     rss.stop();
     const summary = JSON.parse(await readFile(summaryFile, 'utf8')) as { durationMs: number };
     const c = runner.counts();
-    o.log(`migrated by second: ${timeline(started, marks)}; scanner ${JSON.stringify(summary)}`);
+    o.log(`migrated by second: ${timeline(started, marks)}; scanner ${summary.durationMs} ms`);
     return {
       latencyMs,
       migrated: c.migrated,

@@ -1,6 +1,7 @@
 // Each deployed bundle (stream consumer, backfill worker), built as `cdk synth` builds it, is run
-// on the Lambda runtime's Node major (LAMBDA_NODE_MAJOR, installed under .cache/ by
-// `npm run services:install`): imported, its handler invoked with a tiny event, its size printed.
+// on the Lambda runtime's Node major (LAMBDA_NODE_MAJOR): imported, its handler invoked with a tiny
+// event, its size printed. The test installs that Node under .cache/ itself when it is missing (from
+// the npm registry, once), so `npm ci && npm test` on a fresh clone needs no other step.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_NODE_MAJOR } from '../../lib/config/defaults.ts';
 import { buildApp } from '../../lib/infra/app.ts';
-import { LAMBDA_NODE_BIN, LAMBDA_NODE_INSTALL } from '../../local/lambda-node.ts';
+import { ensureLambdaNode } from '../../local/lambda-node.ts';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   context: Record<string, unknown>;
@@ -18,7 +19,13 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.ur
 const DEMO = cdkJson.context.demoDefaults as Record<string, string>;
 
 let outdir: string;
+let lambdaNode: string;
 const bundles: Record<'consumer' | 'worker', string> = { consumer: '', worker: '' };
+
+// Downloading the Node binary on a fresh clone takes longer than a synth.
+beforeAll(async () => {
+  lambdaNode = await ensureLambdaNode();
+}, 300_000);
 
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'streamfill-bundles-'));
@@ -37,18 +44,12 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 /** Imports the bundle on the Lambda Node and invokes its handler; returns stdout. */
 function invoke(bundle: string, event: unknown, env: Record<string, string>): string {
-  if (!existsSync(LAMBDA_NODE_BIN)) {
-    throw new Error(
-      `Node ${LAMBDA_NODE_MAJOR} (the Lambda runtime's major) is not installed at ${LAMBDA_NODE_BIN}: ` +
-        `run \`npm run services:install\` (or \`${LAMBDA_NODE_INSTALL}\`) from the repository root`,
-    );
-  }
   const script = `
     if (!process.version.startsWith('v${LAMBDA_NODE_MAJOR}.')) throw new Error('running on ' + process.version);
     const { handler } = await import(${JSON.stringify(bundle)});
     const context = { functionName: 'f', awsRequestId: 'r', getRemainingTimeInMillis: () => 1e4 };
     console.log('RESULT ' + JSON.stringify(await handler(${JSON.stringify(event)}, context)));`;
-  return execFileSync(LAMBDA_NODE_BIN, ['--no-warnings', '--input-type=module', '-e', script], {
+  return execFileSync(lambdaNode, ['--no-warnings', '--input-type=module', '-e', script], {
     env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', ...env },
     encoding: 'utf8',
     timeout: 60_000,

@@ -5,6 +5,7 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import type { ServiceName } from '../config/defaults.ts';
+import type { ParkedKind } from '../core/dlq-message.ts';
 import {
   DEFAULT_MESSAGE_BUDGET_BYTES,
   batchForSend,
@@ -21,8 +22,15 @@ export interface ParkedRecord {
   /** The entry point that parked it. */
   source: ServiceName;
   reason: string;
+  /** What was parked (status, verify and redrive class it by this). @default 'malformed' */
+  kind?: ParkedKind;
+  /** The real table name (for a search repair: the table its document mirrors). */
   table: string;
   key: Record<string, unknown>;
+  /** Every item key an undecodable message named. */
+  keys?: Record<string, unknown>[];
+  /** A search repair's document id. */
+  docId?: string;
   parkedAt: string;
   /** The record, or (when it would not fit one SQS message) a truncated copy with a note. */
   record: unknown;

@@ -2,7 +2,12 @@
 // item streamfill parked, or something else) and what a redrive does with each: pure.
 import { z } from 'zod';
 import { MIGRATED_TABLES, type MigratedTable } from './migrations/index.ts';
-import { decodeWorkMessage, isWorkMessageDecodeError, type WorkMessage } from './work-message.ts';
+import {
+  decodeWorkMessage,
+  isWorkMessageDecodeError,
+  type SearchRepairMessage,
+  type WorkMessage,
+} from './work-message.ts';
 import { keyId } from './keys.ts';
 import type { Key, TableNames, TableRole } from './types.ts';
 
@@ -17,14 +22,29 @@ export interface StreamBatchInfo {
   approximateArrivalOfLastRecord?: string;
 }
 
+/**
+ * What streamfill parked: an item that cannot be migrated as it stands (`malformed`, the
+ * default of bodies that do not say), a search repair that gave up, or a work message that does
+ * not decode.
+ */
+export type ParkedKind = 'malformed' | 'search-repair' | 'undecodable';
+export const PARKED_KINDS: readonly ParkedKind[] = ['malformed', 'search-repair', 'undecodable'];
+
 /** A record streamfill parked (`streamfill.parked/1`, lib/adapters/dead-letters.ts). */
 export interface ParkedBody {
   source: string;
   reason: string;
+  kind: ParkedKind;
   /** The real table name. */
   table: string;
   key: Key;
+  /** Every item key an undecodable message named (`key` is the first). */
+  keys?: Key[];
+  /** A given-up search repair's document id. */
+  docId?: string;
   parkedAt?: string;
+  /** A given-up search repair's own message: redrive sends it back as a first attempt. */
+  repair?: SearchRepairMessage;
 }
 
 export type DlqMessage =
@@ -45,14 +65,24 @@ export type DlqMessage =
   | { kind: 'unknown'; problem: string };
 
 export type DlqKind = DlqMessage['kind'];
-/** The kinds status and redrive count, work messages split by their own kind. */
-export type DlqBreakdownKind = Exclude<DlqKind, 'work'> | WorkMessage['kind'];
+/**
+ * The kinds status, verify and redrive count: work messages split by their own kind, parked
+ * records by theirs (`parked` is a malformed item, for the name operators know).
+ */
+export type DlqBreakdownKind =
+  | Exclude<DlqKind, 'work' | 'parked'>
+  | WorkMessage['kind']
+  | 'parked'
+  | 'parked-search-repair'
+  | 'parked-undecodable';
 export const DLQ_BREAKDOWN_KINDS: readonly DlqBreakdownKind[] = [
   'items',
   'scan-segment',
   'search-repair',
   'stream-failure',
   'parked',
+  'parked-search-repair',
+  'parked-undecodable',
   'unknown',
 ];
 
@@ -78,13 +108,19 @@ const onFailureSchema = z.object({
     })
     .optional(),
 });
+const keyRecord = z.record(z.string(), z.union([z.string(), z.number()]));
 const parkedSchema = z.object({
   version: z.literal('streamfill.parked/1'),
   source: z.string(),
   reason: z.string(),
+  // Bodies parked before kinds existed are malformed items.
+  kind: z.enum(PARKED_KINDS).default('malformed'),
   table: z.string().min(1),
-  key: z.record(z.string(), z.union([z.string(), z.number()])),
+  key: keyRecord,
+  keys: z.array(keyRecord).optional(),
+  docId: z.string().min(1).optional(),
   parkedAt: z.string().optional(),
+  record: z.unknown().optional(),
 });
 
 // Lambda's JSON form of a key ({ S } / { N }); other types are not key types.
@@ -137,7 +173,17 @@ export function classifyDlqBody(body: string): DlqMessage {
         problem: `parked record: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
       };
     }
-    return { kind: 'parked', parked: p.data };
+    const { version: _v, record, ...parked } = p.data;
+    let repair: SearchRepairMessage | undefined;
+    if (parked.kind === 'search-repair' && record !== undefined) {
+      try {
+        const m = decodeWorkMessage(JSON.stringify(record));
+        if (m.kind === 'search-repair') repair = m;
+      } catch (e) {
+        if (!isWorkMessageDecodeError(e)) throw e;
+      }
+    }
+    return { kind: 'parked', parked: { ...parked, ...(repair && { repair }) } };
   }
   try {
     return { kind: 'work', message: decodeWorkMessage(body) };
@@ -148,7 +194,9 @@ export function classifyDlqBody(body: string): DlqMessage {
 }
 
 export function breakdownKind(m: DlqMessage): DlqBreakdownKind {
-  return m.kind === 'work' ? m.message.kind : m.kind;
+  if (m.kind === 'work') return m.message.kind;
+  if (m.kind !== 'parked') return m.kind;
+  return m.parked.kind === 'malformed' ? 'parked' : `parked-${m.parked.kind}`;
 }
 
 export function emptyBreakdown(): Record<DlqBreakdownKind, number> {

@@ -178,6 +178,46 @@ export function decodeWorkMessage(body: string): WorkMessage {
   return parsed.data as WorkMessage;
 }
 
+/** What can still be read off a body that does not decode: its table and item keys, if any. */
+export interface SalvagedMessage {
+  table?: TableRole;
+  keys: Key[];
+  /** A search-repair's document id. */
+  docId?: string;
+}
+
+/**
+ * Best effort, never throws: the table role and the complete keys of a body that failed to
+ * decode, so that it is parked with them (and a redrive can re-read those items) instead of
+ * as an anonymous body.
+ */
+export function salvageWorkMessage(body: string): SalvagedMessage {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    return { keys: [] };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { keys: [] };
+  const r = raw as Record<string, unknown>;
+  const role = tableRole.safeParse(r.table);
+  const table = role.success ? role.data : r.kind === 'search-repair' ? 'session' : undefined;
+  const keys: Key[] = [];
+  if (table && Array.isArray(r.items)) {
+    for (const it of r.items as unknown[]) {
+      const k = keySchema.safeParse((it as { key?: unknown } | null)?.key);
+      if (!k.success) continue;
+      try {
+        keys.push(keyOf(table, k.data));
+      } catch {
+        // an incomplete key names no item: leave it out
+      }
+    }
+  }
+  const docId = typeof r.docId === 'string' && r.docId ? r.docId : undefined;
+  return { ...(table && { table }), keys, ...(docId && { docId }) };
+}
+
 export function encodeWorkMessage(message: WorkMessage): string {
   return JSON.stringify(message);
 }

@@ -25,14 +25,17 @@ import {
   uniqueKeys,
   type DlqBreakdownKind,
   type DlqMessage,
+  type ParkedBody,
 } from '../core/dlq-message.ts';
 import { formatKey } from '../core/key-format.ts';
 import { KEY_ATTRIBUTES, type Key, type TableNames } from '../core/types.ts';
 import {
   packItems,
+  packMessage,
   utf8ByteLength,
   workItemOf,
   type PackedMessage,
+  type SearchRepairMessage,
   type WorkItem,
 } from '../core/work-message.ts';
 
@@ -95,7 +98,8 @@ export interface RedriveReport {
 
 /** The JSON keys of `redrive --json`, for its --help. */
 export const REDRIVE_JSON_KEYS = `{ dryRun, examined, itemsEnqueued, missingItems,
-  byKind: { items|scan-segment|search-repair|stream-failure|parked|unknown: { found, moved, kept } },
+  byKind: { items|scan-segment|search-repair|stream-failure|parked|parked-search-repair|
+            parked-undecodable|unknown: { found, moved, kept } },
   entries: [{ messageId, kind, action: moved|would-move|kept, detail, table?, keys?, missing?,
               recoveredKeys? }],
   advice: [string] }`;
@@ -188,6 +192,8 @@ async function planMessage(
       };
     case 'parked': {
       const p = message.parked;
+      if (p.kind === 'search-repair') return planParkedRepair(p);
+      if (p.kind === 'undecodable') return planUndecodable(deps, p);
       const base = { kind: 'parked' as const, table: p.table, keys: [p.key] };
       if (!options.includeMalformed) {
         return {
@@ -228,13 +234,61 @@ async function planMessage(
   }
 }
 
+/** A given-up search repair goes back to the work queue as a first attempt (its delays anew). */
+function planParkedRepair(p: ParkedBody): Plan {
+  const base = { kind: 'parked-search-repair' as const, table: p.table };
+  if (!p.repair) {
+    return {
+      move: false,
+      entry: {
+        ...base,
+        detail: `search repair of document ${p.docId ?? formatKey(p.key)} (${p.reason}): the parked body carries no readable repair message; repair it with \`streamfill verify --repair\``,
+      },
+    };
+  }
+  const again: SearchRepairMessage = { ...p.repair, attempt: 1, reason: `redriven: ${p.reason}` };
+  return {
+    move: true,
+    bodies: [packMessage(again)],
+    entry: {
+      ...base,
+      detail: `search repair of document ${p.repair.docId} (${p.reason}) back to the work queue`,
+    },
+  };
+}
+
+/**
+ * An undecodable work message: the items it names are re-read by key and enqueued afresh (the
+ * body itself would only be parked again). One that names no table or no key stays.
+ */
+function planUndecodable(deps: RedriveDeps, p: ParkedBody): Promise<Plan> | Plan {
+  const keys = p.keys ?? (Object.keys(p.key).length ? [p.key] : []);
+  if (!keys.length) {
+    return {
+      move: false,
+      entry: {
+        kind: 'parked-undecodable',
+        table: p.table,
+        detail: `undecodable work message (${p.reason}) names no item key: inspect and remove it by hand`,
+      },
+    };
+  }
+  return requeueKeys(
+    deps,
+    p.table,
+    keys,
+    `undecodable work message (${p.reason})`,
+    'parked-undecodable',
+  );
+}
+
 /** Reads the current items of `keys` and packs them as `items` messages (or says why not). */
 async function requeueKeys(
   deps: RedriveDeps,
   tableName: string,
   rawKeys: readonly Key[],
   what: string,
-  kind: 'parked' | 'stream-failure',
+  kind: 'parked' | 'parked-undecodable' | 'stream-failure',
 ): Promise<Plan> {
   const role = migratedRoleOf(deps.tables, tableName);
   if (!role) {
@@ -310,6 +364,11 @@ function adviceFor(r: RedriveReport, options: RedriveOptions): string[] {
   if (r.byKind.parked.kept && !options.includeMalformed) {
     advice.push(
       `${r.byKind.parked.kept} malformed item(s) stay parked: fix each item (see its reason), then run \`streamfill redrive --include-malformed\`.`,
+    );
+  }
+  if (r.byKind['parked-undecodable'].kept) {
+    advice.push(
+      `${r.byKind['parked-undecodable'].kept} undecodable work message(s) name no item: inspect them (\`streamfill status\` shows each reason) and remove them by hand.`,
     );
   }
   if (r.byKind.unknown.kept) {

@@ -2,7 +2,15 @@
 // pending when planning it would still produce a write; verify itself never writes. Search:
 // the keyword fields' mapping types, each document's keywords compared exactly (a stale or an
 // extra keyword is pending), and missing documents (not converged unless expected).
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { peekQueue } from '../adapters/dlq-reader.ts';
+import {
+  breakdownKind,
+  classifyDlqBody,
+  emptyBreakdown,
+  type DlqBreakdownKind,
+} from '../core/dlq-message.ts';
 import {
   SearchIndexMissingError,
   type MappingProblem,
@@ -52,6 +60,12 @@ export interface VerifyReport extends TableReport {
   /** The other tables verified (see `VerifyDeps.include`). */
   tables: Partial<Record<MigratedTable, TableReport>>;
   search: SearchReport | null;
+  /**
+   * What the dead-letter queue holds, by kind (peeked, never consumed; `VerifyDeps.dlq`): a
+   * parked item or repair is work `redrive` can return. It does not change convergence, which
+   * the items and documents themselves decide.
+   */
+  dlq: { sampled: number; byKind: Record<DlqBreakdownKind, number> } | null;
   /** Up to `sampleLimit` items that are not done, with the reason. */
   samples: { table: string; key: string; reason: string }[];
 }
@@ -71,6 +85,8 @@ export interface VerifyDeps {
   sampleLimit?: number;
   /** Epoch seconds for TTL checks. @default now */
   nowSeconds?: number;
+  /** The dead-letter queue to peek for its breakdown by kind. Absent: `dlq` is null. */
+  dlq?: { sqs: SQSClient; url: string; sample?: number };
 }
 
 type Sample = (table: string, key: string, reason: string) => void;
@@ -97,8 +113,15 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
     search: deps.search
       ? { checked: 0, pending: 0, missing: 0, mapping: [], indexMissing: false }
       : null,
+    dlq: null,
     samples: [],
   };
+  if (deps.dlq) {
+    const peeked = await peekQueue(deps.dlq.sqs, deps.dlq.url, { max: deps.dlq.sample ?? 100 });
+    const byKind = emptyBreakdown();
+    for (const m of peeked) byKind[breakdownKind(classifyDlqBody(m.body))]++;
+    report.dlq = { sampled: peeked.length, byKind };
+  }
   const sample: Sample = (table, key, reason) => {
     if (report.samples.length < (deps.sampleLimit ?? 20))
       report.samples.push({ table, key, reason });

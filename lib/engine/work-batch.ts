@@ -19,6 +19,7 @@ import {
   decodeWorkMessage,
   packItems,
   packMessage,
+  salvageWorkMessage,
   workItemOf,
   type ItemsMessage,
   type JsonValue,
@@ -48,6 +49,9 @@ import {
   processSearchRepairs,
   type SearchRepairOutcome,
 } from './search-repair.ts';
+
+/** The `table` of a parked body that names none (`''` would read as "no table at all"). */
+export const UNSTATED_TABLE = '(not stated in the message)';
 
 /** A paused run's scan-segment task comes back after this long (SQS's delay, ≤ 900 s). */
 export const PAUSED_SCAN_RECHECK_SECONDS = 30;
@@ -118,14 +122,19 @@ export async function processWorkBatch(
     try {
       decoded.push({ record, message: decodeWorkMessage(record.body) });
     } catch (e) {
-      // Retrying cannot fix a body: park it at once with what is wrong.
+      // Retrying cannot fix a body: park it at once with what is wrong, and with the table
+      // and item keys it still names, so a redrive can re-read those items.
+      const salvaged = salvageWorkMessage(record.body);
       toPark.push({
         id: record.messageId,
         entry: {
           source: options.source,
+          kind: 'undecodable',
           reason: (e as Error).message,
-          table: '',
-          key: {},
+          table: salvaged.table ? options.deps.writer.tableName(salvaged.table) : UNSTATED_TABLE,
+          key: salvaged.keys[0] ?? (salvaged.docId ? { session_id: salvaged.docId } : {}),
+          ...(salvaged.keys.length > 1 && { keys: salvaged.keys }),
+          ...(salvaged.docId && { docId: salvaged.docId }),
           record,
         },
       });
@@ -265,9 +274,12 @@ async function repairSearch(
           id: d.record.messageId,
           entry: {
             source: options.source,
+            kind: 'search-repair',
             reason: r.reason ?? 'search repair failed',
-            table: '',
+            // The table whose items the documents mirror (Pika's doc id is the session_id).
+            table: options.deps.writer.tableName('session'),
             key: { session_id: d.message.docId },
+            docId: d.message.docId,
             record: d.message,
           },
         });

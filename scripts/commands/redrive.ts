@@ -51,6 +51,11 @@ What happens to each kind of DLQ message:
                    stays in the DLQ, reported with the keys that could be recovered (--keys-out).
   parked           streamfill.parked/1 malformed items: reported with key and reason; moved only
                    with --include-malformed (re-read by key and enqueued as an items message).
+  parked-search-repair   a keyword repair that gave up (document still missing, search down):
+                   sent back to the work queue as a first attempt (its delays start anew).
+  parked-undecodable     a work message that did not decode: the items it names (table and
+                   keys, recorded when it was parked) are re-read and enqueued; one that names
+                   no item is reported and left in place.
   unknown          anything else: reported, left in place.
 Every move sends first and deletes after (at-least-once: a crash may duplicate, never lose; the
 worker's writes are idempotent). Messages left in place are made visible again at the end.

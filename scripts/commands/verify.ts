@@ -10,7 +10,15 @@ import {
 } from '../../lib/engine/verify.ts';
 import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
 import { withContract, type MigratedTable } from '../../lib/core/migrations/index.ts';
-import { configFrom, positiveInt, requireTable, withSharedOptions } from '../config.ts';
+import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
+import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
+import {
+  configFrom,
+  positiveInt,
+  requireTable,
+  settingName,
+  withSharedOptions,
+} from '../config.ts';
 import { makeRuntime } from '../runtime.ts';
 
 export function registerVerifyCommand(program: Command): void {
@@ -37,7 +45,13 @@ export function registerVerifyCommand(program: Command): void {
       const include: MigratedTable[] = opts.tags ? ['tag'] : [];
       for (const table of ['session' as const, ...include])
         await requireTable(rt.clients.dynamodb, rt.config.tables, table);
+      const dlqUrl = await existingQueueUrl(
+        rt.clients.sqs,
+        rt.config.dlqName,
+        settingName('dlqName'),
+      ).catch(() => undefined);
       const report = await verifyAll({
+        ...(dlqUrl && { dlq: { sqs: rt.clients.sqs, url: dlqUrl } }),
         doc: rt.clients.doc,
         tables: rt.config.tables,
         search: rt.search,
@@ -83,6 +97,11 @@ export function renderVerifyReport(r: VerifyReport, options: ConvergedOptions = 
     for (const [name, n] of Object.entries(c.phases))
       lines.push(`  ${table} phase ${name}: ${n === 0 ? 'done' : `${n} to go`}`);
   for (const s of r.samples) lines.push(`  ${s.table} ${s.key}: ${s.reason}`);
+  const dlqKinds = r.dlq ? DLQ_BREAKDOWN_KINDS.filter((k) => r.dlq?.byKind[k]) : [];
+  if (r.dlq && dlqKinds.length)
+    lines.push(
+      `  DLQ (${r.dlq.sampled} peeked): ${dlqKinds.map((k) => `${k} ${r.dlq?.byKind[k]}`).join(', ')} — see \`streamfill redrive --dry-run\``,
+    );
   const sum = (k: 'pending' | 'malformed'): number =>
     r[k] + others.reduce((n, [, c]) => n + c[k], 0);
   const broken = sum('malformed');

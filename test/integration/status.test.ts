@@ -133,6 +133,8 @@ describe('streamfill status', () => {
       'search-repair': 0,
       'stream-failure': 1,
       parked: 1,
+      'parked-search-repair': 0,
+      'parked-undecodable': 0,
       unknown: 0,
     });
     expect(report.consumer).toMatchObject({

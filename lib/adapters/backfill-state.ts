@@ -29,6 +29,7 @@ import {
   type RunRecord,
   type RunStatus,
   type SegmentCheckpoint,
+  type SetMismatchNote,
 } from '../core/backfill-run.ts';
 
 /** Same contract for the DynamoDB table and the file. */
@@ -60,6 +61,9 @@ export interface BackfillStateStore {
   getCheckpoints(runId: string): Promise<SegmentCheckpoint[]>;
   putHeartbeat(hb: ConsumerHeartbeat): Promise<void>;
   getHeartbeat(component: string): Promise<ConsumerHeartbeat | undefined>;
+  /** The backfill worker records the newest migration-set mismatch of a table (last wins). */
+  putSetMismatch(note: SetMismatchNote): Promise<void>;
+  getSetMismatch(tableName: string): Promise<SetMismatchNote | undefined>;
 }
 
 /** A scanner instance id: host-independent, unique enough to tell two scanners apart. */
@@ -94,6 +98,7 @@ const cpPk = (runId: string): string => `run#${runId}`;
 const cpSk = (segment: number): string => `segment#${String(segment).padStart(6, '0')}`;
 const hbPk = (component: string): string => `consumer#${component}`;
 const HB_SK = 'heartbeat';
+const MISMATCH_SK = 'migration-set-mismatch';
 
 /** Creates the state table (pk, sk strings, on-demand) when missing; waits until it is active. */
 export async function ensureStateTable(
@@ -347,6 +352,28 @@ export class DynamoStateStore implements BackfillStateStore {
     const { pk: _pk, sk: _sk, ...hb } = r.Item;
     return hb as ConsumerHeartbeat;
   }
+
+  async putSetMismatch(note: SetMismatchNote): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: runPk(note.tableName), sk: MISMATCH_SK, ...note },
+      }),
+    );
+  }
+
+  async getSetMismatch(tableName: string): Promise<SetMismatchNote | undefined> {
+    const r = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(tableName), sk: MISMATCH_SK },
+        ConsistentRead: true,
+      }),
+    );
+    if (!r.Item) return undefined;
+    const { pk: _pk, sk: _sk, ...note } = r.Item;
+    return note as SetMismatchNote;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,6 +384,7 @@ interface FileState {
   runs: Record<string, RunRecord>;
   checkpoints: Record<string, Record<string, SegmentCheckpoint>>;
   heartbeats: Record<string, ConsumerHeartbeat>;
+  mismatches?: Record<string, SetMismatchNote>;
 }
 
 /**
@@ -495,5 +523,15 @@ export class FileStateStore implements BackfillStateStore {
 
   getHeartbeat(component: string): Promise<ConsumerHeartbeat | undefined> {
     return this.read((s) => s.heartbeats[component]);
+  }
+
+  putSetMismatch(note: SetMismatchNote): Promise<void> {
+    return this.update((s) => {
+      (s.mismatches ??= {})[note.tableName] = note;
+    });
+  }
+
+  getSetMismatch(tableName: string): Promise<SetMismatchNote | undefined> {
+    return this.read((s) => s.mismatches?.[tableName]);
   }
 }

@@ -208,7 +208,12 @@ export class SearchIndex {
         script: {
           source: this.spec.guard,
           lang: 'painless',
-          params: { doc: c.doc, remove: c.remove ?? [], version: versionMillis(c.version) ?? null },
+          params: {
+            doc: c.doc,
+            remove: c.remove ?? [],
+            version: versionMillis(c.version) ?? null,
+            repair: c.repair === true,
+          },
         },
       },
     ]);

@@ -168,6 +168,11 @@ export const METRIC = {
   searchRepairsQueued: 'SearchRepairsQueued',
   /** Records refused because the search index is missing or its keyword mapping is wrong. */
   searchMappingNotReady: 'SearchMappingNotReady',
+  /**
+   * Backfill worker only: items messages scanned for another migration set than the worker
+   * runs, or without the inputs of one (those migrations are not planned for them).
+   */
+  migrationSetMismatch: 'MigrationSetMismatch',
   /** Stream only: application write → batch processed, in ms. */
   writeToProcessedDelay: 'WriteToProcessedDelay',
 } as const;

@@ -42,6 +42,19 @@ export interface ConsumerHeartbeat {
   updatedAtMs: number;
 }
 
+/**
+ * The newest migration-set mismatch a backfill worker met on a table (`status` shows it): the
+ * scanner scanned for other migrations than the worker runs, or did not project their inputs.
+ */
+export interface SetMismatchNote {
+  tableName: string;
+  /** What differs, and what was planned. */
+  text: string;
+  /** Items messages that differed, as counted by the worker that wrote the note. */
+  messages: number;
+  atMs: number;
+}
+
 /** DynamoDB Streams keep records 24 h. */
 export const STREAM_RETENTION_MS = 24 * 3_600_000;
 

@@ -1,6 +1,11 @@
 // `streamfill status` as data: the JSON shape (stable keys), and the pure parts that turn a run
 // record, its checkpoints and a consumer heartbeat into scan progress, ETA and consumer state.
-import type { ConsumerHeartbeat, RunRecord, SegmentCheckpoint } from './backfill-run.ts';
+import type {
+  ConsumerHeartbeat,
+  RunRecord,
+  SegmentCheckpoint,
+  SetMismatchNote,
+} from './backfill-run.ts';
 import type { DlqBreakdownKind } from './dlq-message.ts';
 import { describeEta, estimateFraction, etaMs, type FractionBasis } from './scan-progress.ts';
 import { formatWait } from './throttle.ts';
@@ -81,6 +86,11 @@ export interface StatusReport {
   consumer: ConsumerStatus;
   /** null when no backfill run was ever started for the table. */
   scan: ScanStatus | null;
+  /**
+   * The newest migration-set mismatch a backfill worker met on the table (the scanner scanned
+   * for other migrations, or did not project their inputs); null when none was recorded.
+   */
+  migrationSetMismatch: SetMismatchNote | null;
 }
 
 /** The JSON keys of `status --json`, for its --help (they are a contract: add, never rename). */
@@ -92,7 +102,8 @@ export const STATUS_JSON_KEYS = `{ mode, at,
   consumer: { source, state, lagMs, heartbeatAgeMs, detail },
   scan: null | { runId, table, status, pauseRequested, totalSegments, segmentsDone, scanned,
          enqueued, skipped, fraction, basis, ratePerSecond, etaMs, etaText, startedAt, updatedAt,
-         segments: [{ segment, scanned, enqueued, skipped, done, updatedAt }] } }`;
+         segments: [{ segment, scanned, enqueued, skipped, done, updatedAt }] },
+  migrationSetMismatch: null | { tableName, text, messages, atMs } }`;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 

@@ -64,6 +64,11 @@ export interface SearchChange {
    * document's own `last_update`: a slow writer never regresses newer keywords.
    */
   version?: string;
+  /**
+   * A repair derived from the item as it is now (`verify --repair`): it also applies at an
+   * EQUAL version, when the document's keywords differ — never at an older one.
+   */
+  repair?: true;
 }
 
 /** Context the planners need; everything in it was fetched by adapters beforehand. */

@@ -29,12 +29,24 @@ export interface WorkItem {
   inputs: Record<string, JsonValue>;
 }
 
+/**
+ * What the items of a message were scanned for: the migrations the scanner planned for, and
+ * the attributes it projected. An attribute outside `projection` is unknown, not absent: the
+ * worker never plans a migration whose inputs the projection lacks.
+ */
+export interface ScannedFor {
+  migrations: string[];
+  projection: string[];
+}
+
 export interface ItemsMessage {
   v: 1;
   kind: 'items';
   table: TableRole;
   /** The backfill run that enqueued these items (logs, status). */
   runId?: string;
+  /** Absent in messages of older scanners: the worker then plans no search migration. */
+  scannedFor?: ScannedFor;
   items: WorkItem[];
 }
 
@@ -88,6 +100,9 @@ const itemsSchema = z.strictObject({
   kind: z.literal('items'),
   table: tableRole,
   runId: nonEmpty.optional(),
+  scannedFor: z
+    .strictObject({ migrations: z.array(nonEmpty), projection: z.array(nonEmpty) })
+    .optional(),
   items: z.array(z.strictObject({ key: keySchema, inputs: jsonRecord })).min(1, 'is empty'),
 });
 
@@ -313,9 +328,14 @@ export function encodeWorkItem(table: TableRole, item: WorkItem): string {
 function itemsEnvelope(
   table: TableRole,
   runId: string | undefined,
+  scannedFor: ScannedFor | undefined,
 ): { head: string; tail: string } {
   const head = `{"v":1,"kind":"items","table":${JSON.stringify(table)}${
     runId === undefined ? '' : `,"runId":${JSON.stringify(runId)}`
+  }${
+    scannedFor === undefined
+      ? ''
+      : `,"scannedFor":${JSON.stringify({ migrations: scannedFor.migrations, projection: scannedFor.projection })}`
   },"items":[`;
   return { head, tail: ']}' };
 }
@@ -326,6 +346,8 @@ export interface PackOptions {
   /** Items per message at most (bounds one worker invocation's work); default unlimited. */
   maxItemsPerMessage?: number;
   runId?: string;
+  /** What the items were scanned for (every scanner stamps it; the worker relies on it). */
+  scannedFor?: ScannedFor;
 }
 
 export interface PackedMessage {
@@ -352,7 +374,7 @@ export function packItems(
     );
   }
   if (!(maxItems >= 1)) throw new RangeError(`maxItemsPerMessage must be >= 1, got ${maxItems}`);
-  const { head, tail } = itemsEnvelope(table, options.runId);
+  const { head, tail } = itemsEnvelope(table, options.runId, options.scannedFor);
   const envelopeBytes = utf8ByteLength(head) + utf8ByteLength(tail);
   const out: PackedMessage[] = [];
   let parts: string[] = [];

@@ -528,6 +528,8 @@ export async function runBackfill(
     const packed = packItems(table, batch, {
       maxItemsPerMessage: ITEMS_PER_MESSAGE,
       ...(runId && { runId }),
+      // What the worker may plan from these items (it never plans what was not projected).
+      scannedFor: { migrations, projection },
     });
     await sendMessages(deps.sqs, deps.queueUrl, packed);
     messages += packed.length;

@@ -6,7 +6,7 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { scanProjection } from '../core/backfill-filter.ts';
-import { ALL_MIGRATIONS } from '../core/migrations/index.ts';
+import { ALL_MIGRATIONS, DEFAULT_MIGRATIONS, migrationsFor } from '../core/migrations/index.ts';
 import {
   deleteMessages,
   leaseMessages,
@@ -333,7 +333,14 @@ async function requeueKeys(
   }
   return {
     move: true,
-    bodies: packItems(role, items, { maxItemsPerMessage: ITEMS_PER_MESSAGE }),
+    bodies: packItems(role, items, {
+      maxItemsPerMessage: ITEMS_PER_MESSAGE,
+      // Every input is read; the opt-in contract steps run only from `backfill --contract`.
+      scannedFor: {
+        migrations: migrationsFor(role, DEFAULT_MIGRATIONS).map((m) => m.name),
+        projection: attributes,
+      },
+    }),
     entry: {
       kind,
       table: tableName,

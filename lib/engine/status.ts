@@ -45,7 +45,7 @@ export interface StatusSources {
 
 export async function collectStatus(src: StatusSources): Promise<StatusReport> {
   const nowMs = src.nowMs ?? Date.now();
-  const [workStats, dlqStats, peeked, consumer, scan, oldest] = await Promise.all([
+  const [workStats, dlqStats, peeked, consumer, scan, oldest, mismatch] = await Promise.all([
     queueStats(src.sqs, src.queues.work.url),
     queueStats(src.sqs, src.queues.dlq.url),
     peekQueue(src.sqs, src.queues.dlq.url, { max: src.dlqSample ?? 100 }),
@@ -57,6 +57,7 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
         : null;
     })(),
     oldestAge(src),
+    src.store?.getSetMismatch(src.tableName),
   ]);
   const byKind = emptyBreakdown();
   for (const m of peeked) byKind[breakdownKind(classifyDlqBody(m.body))]++;
@@ -67,6 +68,7 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
     dlq: { name: src.queues.dlq.name, ...dlqStats, sampled: peeked.length, byKind },
     consumer,
     scan,
+    migrationSetMismatch: mismatch ?? null,
   };
 }
 

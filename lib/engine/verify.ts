@@ -53,6 +53,11 @@ export interface SearchReport {
   mapping: MappingProblem[];
   /** The index itself does not exist (every document is then missing). */
   indexMissing: boolean;
+  /**
+   * `--repair`: pending documents whose keywords were rewritten from the item as read now (no
+   * longer counted as pending). A repair applies at the document's own keywords version too.
+   */
+  repaired: number;
 }
 
 /** The session table's counts at the top level (the CLI's `--json` contract), then the rest. */
@@ -85,6 +90,12 @@ export interface VerifyDeps {
   sampleLimit?: number;
   /** Epoch seconds for TTL checks. @default now */
   nowSeconds?: number;
+  /**
+   * Rewrite the keywords of pending search documents from the items as read now, through the
+   * version guard as repairs (which also apply at an equal version). The only write verify
+   * makes, and only when asked. @default false
+   */
+  repair?: boolean;
   /** The dead-letter queue to peek for its breakdown by kind. Absent: `dlq` is null. */
   dlq?: { sqs: SQSClient; url: string; sample?: number };
 }
@@ -111,7 +122,7 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
     ...emptyTable(),
     tables: {},
     search: deps.search
-      ? { checked: 0, pending: 0, missing: 0, mapping: [], indexMissing: false }
+      ? { checked: 0, pending: 0, missing: 0, mapping: [], indexMissing: false, repaired: 0 }
       : null,
     dlq: null,
     samples: [],
@@ -160,7 +171,8 @@ async function verifyTable(
       const plan = classify(table, item, counts, sample, () => planItem(table, item, ctx, enabled));
       if (plan && !plan.change && plan.search) searchChecks.push(plan.search);
     }
-    if (deps.search && search) await checkSearch(deps.search, searchChecks, search, sample);
+    if (deps.search && search)
+      await checkSearch(deps.search, searchChecks, search, sample, deps.repair ?? false);
   }
 }
 
@@ -251,6 +263,7 @@ async function checkSearch(
   expected: SearchChange[],
   counts: SearchReport,
   sample: Sample,
+  repair: boolean,
 ): Promise<void> {
   if (!expected.length) return;
   if (counts.indexMissing) {
@@ -259,15 +272,33 @@ async function checkSearch(
     return;
   }
   const docs = await search.getDocs(expected.map((e) => e.id));
+  const stale: SearchChange[] = [];
   for (const e of expected) {
     counts.checked++;
     const doc = docs.get(e.id);
     if (!doc) {
       counts.missing++;
       sample('search', e.id, 'document missing');
-    } else if (!searchKeywordsSatisfied(doc, e)) {
-      counts.pending++;
-      sample('search', e.id, 'keyword fields missing, stale or extra');
-    }
+    } else if (!searchKeywordsSatisfied(doc, e)) stale.push(e);
+  }
+  const repaired = new Set<string>();
+  if (repair && stale.length) {
+    const out = await search.applyUpdates(
+      stale.map((e) => ({ ...e, repair: true as const })),
+      true,
+    );
+    for (const r of out) if (r.outcome === 'migrated') repaired.add(r.id);
+    counts.repaired += repaired.size;
+  }
+  for (const e of stale) {
+    if (repaired.has(e.id)) continue;
+    counts.pending++;
+    sample(
+      'search',
+      e.id,
+      repair
+        ? 'keyword fields missing, stale or extra (the repair was refused: the document is newer than the item read)'
+        : 'keyword fields missing, stale or extra (`verify --repair` rewrites them)',
+    );
   }
 }

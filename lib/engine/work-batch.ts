@@ -2,7 +2,10 @@
 // all items messages of a table in one pipeline call (no read: the carried inputs are what the
 // write is conditioned on), apply search repairs, scan one page per scan-segment task; then the
 // shared batch policy (park, count, report failures). The Lambda handler only wires it.
-import { ITEMS_PER_MESSAGE } from '../config/defaults.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ITEMS_PER_MESSAGE, METRIC } from '../config/defaults.ts';
+import type { MigrationName } from '../core/migrations/index.ts';
+import { plannableMigrations, type SetMismatch } from '../core/scanned-for.ts';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -25,6 +28,7 @@ import {
   type JsonValue,
   type PackedMessage,
   type ScanSegmentMessage,
+  type ScannedFor,
   type SearchRepairMessage,
   type WorkItem,
   type WorkMessage,
@@ -82,6 +86,8 @@ export interface WorkBatchSummary {
   scanned: number;
   enqueued: number;
   repairs: Record<SearchRepairOutcome, number>;
+  /** Items messages scanned for another migration set than this worker runs. */
+  mismatches: (SetMismatch & { messages: number })[];
 }
 
 // A message's verdict for reportFailures: a failed result fails it, anything else settles it.
@@ -115,6 +121,7 @@ export async function processWorkBatch(
     scanned: 0,
     enqueued: 0,
     repairs: { repaired: 0, rescheduled: 0, failed: 0 },
+    mismatches: [],
   };
 
   const decoded: Decoded[] = [];
@@ -197,10 +204,29 @@ async function migrateItemsMessages(
   verdicts: Map<string, ItemResult>,
   summary: WorkBatchSummary,
 ): Promise<number> {
-  const tables = [...new Set(batch.map((d) => d.message.table))];
+  // One pipeline call per table and planned migration set (normally one per table).
+  const groups = new Map<string, { table: ItemsMessage['table']; plan: MigrationName[] }>();
+  const groupOf = new Map<Decoded, string>();
+  for (const d of batch) {
+    const { table } = d.message;
+    const { plan, mismatch } = plannableMigrations(
+      table,
+      enabledMigrations(table, options.deps),
+      d.message.scannedFor,
+    );
+    const id = `${table}:${plan.join(',')}`;
+    groups.set(id, { table, plan });
+    groupOf.set(d, id);
+    if (mismatch) {
+      const seen = summary.mismatches.find((m) => m.text === mismatch.text);
+      if (seen) seen.messages++;
+      else summary.mismatches.push({ ...mismatch, messages: 1 });
+    }
+  }
+  await reportMismatches(summary.mismatches, options);
   let parked = 0;
-  for (const table of tables) {
-    const carriers = batch.filter((d) => d.message.table === table);
+  for (const [id, { table, plan }] of groups) {
+    const carriers = batch.filter((d) => groupOf.get(d) === id);
     const flat = carriers.flatMap((d) =>
       d.message.items.map((item, i) => ({ d, item, unitId: `${d.record.messageId}#${i}` })),
     );
@@ -209,7 +235,7 @@ async function migrateItemsMessages(
       results = await migrateItems(
         table,
         flat.map(({ item }) => ({ ...item.inputs, ...item.key }) as Item),
-        options.deps,
+        { ...options.deps, migrations: plan },
       );
     } catch (e) {
       // The whole call could not proceed (user lookup failed): every carrier is retried.
@@ -241,6 +267,39 @@ async function migrateItemsMessages(
     });
   }
   return parked;
+}
+
+/**
+ * A worker whose migration set differs from the scanner's says so: a metric per message, a
+ * warning per kind of difference, and the newest difference in the state store for `status`.
+ */
+async function reportMismatches(
+  mismatches: readonly (SetMismatch & { messages: number })[],
+  options: WorkBatchOptions,
+): Promise<void> {
+  if (!mismatches.length) return;
+  const messages = mismatches.reduce((n, m) => n + m.messages, 0);
+  options.metrics.addMetric(METRIC.migrationSetMismatch, MetricUnit.Count, messages);
+  for (const m of mismatches) {
+    options.logger.warn('work message scanned for another migration set', {
+      table: m.table,
+      messages: m.messages,
+      mismatch: m.text,
+    });
+    try {
+      await options.stateStore?.putSetMismatch({
+        tableName: options.deps.writer.tableName(m.table),
+        text: m.text,
+        messages: m.messages,
+        atMs: Date.now(),
+      });
+    } catch (e) {
+      // Telling status is best effort: the items themselves are still migrated.
+      options.logger.warn('could not record the mismatch in the state store', {
+        error: (e as Error).message,
+      });
+    }
+  }
 }
 
 /** Search-only repairs: given up ones are parked with their reason; a throw fails them all. */
@@ -328,7 +387,8 @@ async function scanSegmentTask(
       return;
     }
   }
-  const projection = scanProjection(m.table, enabledMigrations(m.table, deps));
+  const migrations = enabledMigrations(m.table, deps);
+  const projection = scanProjection(m.table, migrations);
   const keyNames: readonly string[] = KEY_ATTRIBUTES[m.table];
   const inputNames = projection.filter((n) => !keyNames.includes(n));
   const page = await scanSegmentPage(doc, {
@@ -358,7 +418,9 @@ async function scanSegmentTask(
       park(item, e);
     }
   }
-  const packed = packOrPark(m, work, (w, e) => park({ ...w.inputs, ...w.key }, e));
+  const packed = packOrPark(m, work, { migrations, projection }, (w, e) =>
+    park({ ...w.inputs, ...w.key }, e),
+  );
   if (unsendable.length) {
     if (!options.deadLetters) throw new Error(unsendable.map((u) => u.reason).join('; '));
     await options.deadLetters.park(unsendable);
@@ -411,12 +473,17 @@ const isRunOwnershipError = (e: unknown): boolean =>
 function packOrPark(
   m: ScanSegmentMessage,
   work: WorkItem[],
+  scannedFor: ScannedFor,
   park: (w: WorkItem, e: unknown) => void,
 ): PackedMessage[] {
   let rest = work;
   for (;;) {
     try {
-      return packItems(m.table, rest, { runId: m.runId, maxItemsPerMessage: ITEMS_PER_MESSAGE });
+      return packItems(m.table, rest, {
+        runId: m.runId,
+        maxItemsPerMessage: ITEMS_PER_MESSAGE,
+        scannedFor,
+      });
     } catch (e) {
       const key = (e as { key?: Key }).key;
       const bad = key && rest.find((w) => w.key === key);

@@ -201,5 +201,10 @@ export function renderStatus(r: StatusReport): string {
     ]);
     lines.push(t.toString());
   } else lines.push('Scan: no backfill run for this table');
+  const m = r.migrationSetMismatch;
+  if (m)
+    lines.push(
+      `Worker migration set differs from the scanner's (${new Date(m.atMs).toISOString()}, ${m.messages} message(s)): ${m.text}`,
+    );
   return lines.join('\n');
 }

@@ -33,6 +33,11 @@ export function registerVerifyCommand(program: Command): void {
         'the contract steps (tag-usage-mode-contract: chat_app_id removed) must hold too',
         false,
       )
+      .option(
+        '--repair',
+        "rewrite pending search documents' keywords from the items as read now (guarded: never over a newer document); the only write verify makes",
+        false,
+      )
       .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), SCAN_SEGMENTS)
       .option(
         '--allow-missing-search [n]',
@@ -58,6 +63,7 @@ export function registerVerifyCommand(program: Command): void {
         include,
         migrations: withContract(opts.contract),
         segments: opts.segments,
+        repair: opts.repair,
       });
       const converged: ConvergedOptions = {
         allowMissingSearch: opts.allowMissingSearch === undefined ? 0 : opts.allowMissingSearch,
@@ -91,6 +97,8 @@ export function renderVerifyReport(r: VerifyReport, options: ConvergedOptions = 
   if (r.search)
     t.push(['search docs', r.search.checked, r.search.pending, '', '', r.search.missing]);
   const lines = [t.toString()];
+  if (r.search?.repaired)
+    lines.push(`  repaired ${r.search.repaired} search document(s) (--repair)`);
   if (r.search?.indexMissing)
     lines.push('  search index does not exist: every document is missing');
   for (const [table, c] of others)

@@ -42,7 +42,9 @@ export const SEARCH_KEYWORD_MAPPING = {
  * remove) and `params.version` (epoch ms of the inputs' `last_update`, or null). DESIGN.md
  * point 5: partial updates cannot use external versions, so the version travels as a
  * parameter and is stored in the document. It is a no-op when
- * - the keywords already come from this version or a newer one (repeats are cheap no-ops),
+ * - the keywords already come from this version or a newer one (repeats are cheap no-ops);
+ *   a repair (`params.repair`, `verify --repair`: derived from the item as it is now) applies
+ *   at an equal version too, so keywords a wrong update left at that version can be mended,
  * - the document was indexed from a newer `last_update` than the version (parsed as an
  *   instant with java.time: with or without milliseconds, `Z` or an offset, no zone = UTC),
  * - the update has no version and the document's keywords have one, or nothing would change.
@@ -58,7 +60,10 @@ export const VERSION_GUARDED_UPDATE = `
     if (same) { ctx.op = 'noop'; return; }
   } else {
     long v = ((Number) params.version).longValue();
-    if (kv instanceof Number && ((Number) kv).longValue() >= v) { ctx.op = 'noop'; return; }
+    if (kv instanceof Number) {
+      long k = ((Number) kv).longValue();
+      if (k > v || (k == v && params.repair != true)) { ctx.op = 'noop'; return; }
+    }
     def lu = src.last_update;
     if (lu instanceof String) {
       long luMs = Long.MIN_VALUE;

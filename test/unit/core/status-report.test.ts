@@ -111,6 +111,7 @@ it('statusLine says where the scan is, what is queued and how far behind the con
   const report: StatusReport = {
     mode: 'local',
     at: '',
+    migrationSetMismatch: null,
     queue: {
       name: 'w',
       visible: 1_200,

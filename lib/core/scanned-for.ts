@@ -1,0 +1,97 @@
+// Which migrations a worker may plan for an items message: only those the scanner scanned for
+// and whose inputs it projected. An attribute the projection lacks is unknown, not absent:
+// planning it as absent would write a wrong value (a keyword removed at the item's version,
+// which the search guard then keeps for good). Pure.
+import { REGISTRY, migrationsFor, type MigrationName } from './migrations/index.ts';
+import { KEY_ATTRIBUTES, type TableRole } from './types.ts';
+import type { ScannedFor } from './work-message.ts';
+
+/** A difference between what the scanner scanned for and what the worker runs. */
+export interface SetMismatch {
+  table: TableRole;
+  /** Named by the message, not run by this worker (not planned: unknown, or not deployed). */
+  onlyScanner: string[];
+  /** Run by this worker, not named by the message (not planned: not scanned for). */
+  onlyWorker: string[];
+  /** Named by both, but an input is outside the message's projection (not planned). */
+  notCarried: string[];
+  /** One line for logs and `status`. */
+  text: string;
+}
+
+export interface PlannableSet {
+  /** The migrations to plan for the message's items. */
+  plan: MigrationName[];
+  /** Set when the message and the worker disagree; undefined when they agree. */
+  mismatch?: SetMismatch;
+}
+
+const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
+
+/**
+ * The migrations to plan for a message of `table` scanned for `scannedFor`, by a worker whose
+ * enabled set is `worker` (its configuration, less search without an index).
+ *
+ * - A migration is planned when the message names it, the worker runs it (or it is an opt-in
+ *   contract step: naming it is the operator's `backfill --contract`), and every input of it is
+ *   a key or in the projection.
+ * - A message without `scannedFor` (an older scanner) plans only the worker's DynamoDB
+ *   migrations, whose conditions turn a wrongly absent input into a conflict rather than a
+ *   write; never a search migration, which no condition guards.
+ */
+export function plannableMigrations(
+  table: TableRole,
+  worker: readonly MigrationName[],
+  scannedFor: ScannedFor | undefined,
+): PlannableSet {
+  const workerSet = migrationsFor(table, worker);
+  if (!scannedFor) {
+    const notCarried = workerSet.filter((m) => m.target === 'search').map((m) => m.name);
+    return {
+      plan: workerSet.filter((m) => m.target !== 'search').map((m) => m.name),
+      ...(notCarried.length && {
+        mismatch: {
+          table,
+          onlyScanner: [],
+          onlyWorker: [],
+          notCarried,
+          text: `${table} message does not say what it was scanned for (an older scanner): not planned: ${notCarried.join(', ')}`,
+        },
+      }),
+    };
+  }
+  const named = new Set(scannedFor.migrations);
+  const carried = new Set<string>([...KEY_ATTRIBUTES[table], ...scannedFor.projection]);
+  const runnable = REGISTRY.filter(
+    (m) =>
+      m.table === table &&
+      named.has(m.name) &&
+      (worker.includes(m.name) || ('optIn' in m && m.optIn === true && m.target === 'dynamodb')),
+  );
+  const plan: MigrationName[] = [];
+  const notCarried: string[] = [];
+  for (const m of runnable) {
+    if (m.inputs.every((a) => carried.has(a))) plan.push(m.name);
+    else notCarried.push(m.name);
+  }
+  const onlyScanner = sorted(
+    scannedFor.migrations.filter((n) => !runnable.some((m) => m.name === n)),
+  );
+  const onlyWorker = sorted(workerSet.map((m) => m.name).filter((n) => !named.has(n)));
+  if (!onlyScanner.length && !onlyWorker.length && !notCarried.length) return { plan };
+  const parts = [
+    onlyScanner.length && `scanned for but not run by this worker: ${onlyScanner.join(', ')}`,
+    onlyWorker.length && `run by this worker but not scanned for: ${onlyWorker.join(', ')}`,
+    notCarried.length && `inputs not in the message's projection: ${notCarried.join(', ')}`,
+  ].filter(Boolean);
+  return {
+    plan,
+    mismatch: {
+      table,
+      onlyScanner,
+      onlyWorker,
+      notCarried: sorted(notCarried),
+      text: `${table} message and worker migration sets differ (${parts.join('; ')}): only ${plan.join(', ') || 'nothing'} planned`,
+    },
+  };
+}

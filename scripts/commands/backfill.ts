@@ -35,7 +35,11 @@ import {
 import { RunOwnershipError, RunStateError } from '../../lib/core/backfill-run.ts';
 import { DEFAULT_PRICES, describeCost } from '../../lib/core/cost-estimate.ts';
 import { formatKey } from '../../lib/core/key-format.ts';
-import { MIGRATED_TABLES, type MigratedTable } from '../../lib/core/migrations/index.ts';
+import {
+  MIGRATED_TABLES,
+  withContract,
+  type MigratedTable,
+} from '../../lib/core/migrations/index.ts';
 import { formatWait } from '../../lib/core/throttle.ts';
 import { KEY_ATTRIBUTES, type Key } from '../../lib/core/types.ts';
 import {
@@ -315,6 +319,11 @@ Filtering: items the registry says are migrated are left out by a FilterExpressi
 when the search-keyword migration is on (a search endpoint is configured): an item migrated in
 DynamoDB may still lack its keywords in OpenSearch, so every session is enqueued.
 
+Contract: --contract adds the opt-in contract steps to what is scanned for and carried
+(tag-usage-mode-contract: chat_app_id projected, expanded tags that still have it enqueued); the
+worker runs a contract step only for messages that name it. Run it once \`verify --tags\` shows
+the expand phase done; \`verify --tags --contract\` then shows the contract phase.
+
 Runs: checkpoints per segment after SQS accepted the page's messages. A new run refuses to
 start over an unfinished one (--resume or --restart); a run idle longer than the stream's
 24 h retention cannot be resumed. SIGINT stops after the current pages (exit 130).
@@ -379,6 +388,12 @@ export function registerBackfillCommand(program: Command): void {
     ],
     ['--json <file>', 'write the summary as JSON to this file'],
     ['--no-filter', 'enqueue every item, not only those the registry says are pending'],
+    [
+      '--contract',
+      'also run the opt-in contract steps (tag-usage-mode-contract removes chat_app_id): only once the expand phase is done and no app version reads chat_app_id',
+      undefined,
+      false,
+    ],
     [
       '--max-backlog <n>',
       'pause while the work queue holds more messages',
@@ -490,6 +505,7 @@ interface BackfillCliOptions extends Record<string, unknown> {
   distributed: boolean;
   json?: string;
   filter: boolean;
+  contract: boolean;
   maxBacklog: number;
   maxLagSeconds: number;
   waitForConsumer: boolean;
@@ -622,6 +638,7 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
             ...(keys && { keys }),
             distributed: opts.distributed,
             filter: opts.filter,
+            migrations: withContract(opts.contract),
             searchEnabled,
             maxBacklog: opts.maxBacklog,
             maxLagMs: opts.maxLagSeconds * 1000,
@@ -639,6 +656,7 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
               rate: opts.rate ?? null,
               limit: opts.limit ?? null,
               filter: opts.filter,
+              contract: opts.contract,
               distributed: opts.distributed,
               maxBacklog: opts.maxBacklog,
               maxLagSeconds: opts.maxLagSeconds,

@@ -1,0 +1,116 @@
+// Issue 14 item 2 on the real local services: the tag contract step through the shipped path —
+// `streamfill backfill --table tag [--contract]` (the CLI) → the work queue → the deployed
+// backfill worker (default migrations, no contract of its own) — until
+// `streamfill verify --tags --contract` reports 0 pending.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackfillWorker } from '../../handlers/backfill-worker.ts';
+import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
+import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
+import { engineDeps } from '../../lib/engine/deps.ts';
+import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
+import { legacyTags } from '../../local/legacy-data.ts';
+import { putItems } from '../../local/pika-tables.ts';
+import { backfillFixture, type BackfillFixture } from '../support/backfill-fixture.ts';
+import { runCli } from '../support/cli.ts';
+import { useLocalServices } from '../support/env.ts';
+import { scanAll, sqsEvent } from '../support/work-queue.ts';
+
+useLocalServices('tagcontract');
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+
+let clients: Clients;
+let env: NodeJS.ProcessEnv;
+beforeAll(() => {
+  clients = makeClients({ searchEndpoint: undefined });
+  env = { ...process.env, CI: '1' };
+  delete env.SEARCH_ENDPOINT;
+});
+afterAll(() => destroyClients(clients));
+
+const targets = (f: BackfillFixture): string[] => [
+  '--session-table',
+  f.tables.session,
+  '--user-table',
+  f.tables.user,
+  '--tag-table',
+  f.tables.tag,
+  '--queue-name',
+  f.queueName,
+  '--dlq-name',
+  f.dlqName,
+  '--state-table',
+  f.stateTable,
+];
+
+async function takeAll(queueUrl: string): Promise<string[]> {
+  const bodies: string[] = [];
+  for (let empty = 0; empty < 2;) {
+    const r = await clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+    );
+    if (!r.Messages?.length) {
+      empty++;
+      continue;
+    }
+    for (const m of r.Messages) {
+      bodies.push(m.Body ?? '');
+      await clients.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }),
+      );
+    }
+  }
+  return bodies;
+}
+
+describe('item 2: the tag contract step through scanner → queue → worker', () => {
+  it('item 2: backfill --contract carries chat_app_id to the worker, which removes it; verify --tags --contract reaches 0 pending', async () => {
+    const f = await backfillFixture(clients, 'contract', 0);
+    const tags = legacyTags();
+    await putItems(clients.doc, f.tables.tag, tags);
+    const withAppId = tags.filter((t) => t.chat_app_id !== undefined).length;
+    expect(withAppId).toBeGreaterThan(0);
+    // The deployed worker: default migrations (the contract step is not in its own set).
+    const worker = createBackfillWorker({
+      deps: engineDeps(clients, { tables: f.tables, searchIndex: 'unused' }),
+      deadLetters: new DeadLetters(clients.sqs, f.queueUrl.replace(f.queueName, f.dlqName)),
+      logger: new Logger({ logLevel: 'SILENT' }),
+    });
+    const work = async (): Promise<void> => {
+      const bodies = await takeAll(f.queueUrl);
+      expect(bodies.length).toBeGreaterThan(0);
+      const res = await worker(sqsEvent(bodies), createLambdaContext({ functionName: 'w' }));
+      expect(res.batchItemFailures).toEqual([]);
+    };
+    const verify = (...extra: string[]) =>
+      runCli(['verify', '--tags', '--json', ...extra, ...targets(f).slice(0, -2)], env);
+
+    // Expand first: usage_mode set, chat_app_id kept.
+    const expand = await runCli(['backfill', '--table', 'tag', ...targets(f)], env);
+    expect(expand.code, expand.stderr).toBe(0);
+    await work();
+    const expanded = JSON.parse((await verify()).stdout);
+    expect(expanded.tables.tag).toMatchObject({
+      pending: 0,
+      phases: { 'tag-usage-mode': 0, 'tag-usage-mode-contract': withAppId },
+    });
+    expect((await verify('--contract')).code).toBe(1);
+
+    // Contract: the expanded tags are not filtered out, chat_app_id travels, the worker removes it.
+    const contract = await runCli(['backfill', '--table', 'tag', '--contract', ...targets(f)], env);
+    expect(contract.code, contract.stderr).toBe(0);
+    expect(contract.stdout).toMatch(/enqueued 16 in/);
+    await work();
+    const done = await verify('--contract');
+    expect(done.code, done.stdout).toBe(0);
+    expect(JSON.parse(done.stdout).tables.tag).toMatchObject({
+      pending: 0,
+      phases: { 'tag-usage-mode': 0, 'tag-usage-mode-contract': 0 },
+    });
+    for (const t of await scanAll(clients.doc, f.tables.tag)) {
+      expect(t.chat_app_id).toBeUndefined();
+      expect(t.usage_mode).toBeDefined();
+    }
+  });
+});

@@ -202,6 +202,22 @@ export class SearchIndex {
   async applyUpdates(changes: readonly SearchChange[], refresh = false): Promise<SearchResult[]> {
     if (!changes.length) return [];
     await this.ensureReady();
+    // An update the guard cannot order is never sent (it would apply in arrival order).
+    const unordered = changes.filter((c) => versionMillis(c.version) === undefined);
+    if (unordered.length) {
+      const ordered = changes.filter((c) => versionMillis(c.version) !== undefined);
+      const sent = new Map(
+        (await this.applyUpdates(ordered, refresh)).map((r, i) => [ordered[i], r]),
+      );
+      return changes.map(
+        (c) =>
+          sent.get(c) ?? {
+            id: c.id,
+            outcome: 'failed',
+            error: `no version the guard can order (${JSON.stringify(c.version ?? null)}): not sent`,
+          },
+      );
+    }
     const body = changes.flatMap((c) => [
       { update: { _index: this.index, _id: c.id, retry_on_conflict: 3 } },
       {
@@ -211,7 +227,7 @@ export class SearchIndex {
           params: {
             doc: c.doc,
             remove: c.remove ?? [],
-            version: versionMillis(c.version) ?? null,
+            version: versionMillis(c.version) as number,
             repair: c.repair === true,
           },
         },

@@ -3,7 +3,7 @@
 import { formatKey } from './key-format.ts';
 import type { Item, Key, TableRole } from './types.ts';
 
-export type MalformedProblem = 'missing' | 'wrong-type' | 'empty';
+export type MalformedProblem = 'missing' | 'wrong-type' | 'empty' | 'not-a-version';
 
 /** A readable type name for error messages (`null`, `list`, `map`, ... rather than `object`). */
 export function describeType(value: unknown): string {
@@ -34,7 +34,7 @@ export class MalformedItemError extends Error {
     key: Key,
     field: string,
     problem: MalformedProblem,
-    detail: { actualType?: string; expectedType?: string } = {},
+    detail: { actualType?: string; expectedType?: string; value?: unknown } = {},
   ) {
     const expectedType = problem === 'wrong-type' ? (detail.expectedType ?? 'string') : undefined;
     const what =
@@ -42,7 +42,9 @@ export class MalformedItemError extends Error {
         ? 'is missing'
         : problem === 'empty'
           ? 'is empty'
-          : `has type ${detail.actualType ?? 'unknown'}, expected ${expectedType}`;
+          : problem === 'not-a-version'
+            ? `is ${JSON.stringify(detail.value)}, not a version the search guard can order (ISO-8601, or whole epoch seconds or milliseconds as a number or digit string)`
+            : `has type ${detail.actualType ?? 'unknown'}, expected ${expectedType}`;
     super(`${table} item ${formatKey(key)}: field "${field}" ${what}`);
     this.table = table;
     this.key = key;

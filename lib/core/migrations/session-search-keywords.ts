@@ -3,8 +3,10 @@
 // Besides the three keywords, each document records `streamfill_keywords_version` (long, epoch
 // ms): the `last_update` its keywords were derived from. The guard orders updates by it, so a
 // stale writer (replayed record, earlier historic page, abandoned invocation) always loses.
+import { MalformedItemError } from '../errors.ts';
 import { sessionKey } from '../keys.ts';
-import type { Item, SearchChange } from '../types.ts';
+import type { Item, Key, SearchChange } from '../types.ts';
+import { EPOCH_MS_FROM, versionMillis } from '../version.ts';
 import type { MigrationInfo } from './migration.ts';
 
 export const SEARCH_KEYWORDS_MIGRATION = 'session-search-keywords' as const;
@@ -47,35 +49,42 @@ export const SEARCH_KEYWORD_MAPPING = {
  *   at an equal version too, so keywords a wrong update left at that version can be mended,
  * - the document was indexed from a newer `last_update` than the version (parsed as an
  *   instant with java.time: with or without milliseconds, `Z` or an offset, no zone = UTC),
- * - the update has no version and the document's keywords have one, or nothing would change.
+ * - the update has no version (planSearch never makes one: such an item is malformed).
+ * The document's own `last_update` is read with the same rules as the version (ISO-8601, or
+ * whole epoch seconds / milliseconds as a number or digit string, lib/core/version.ts). Two
+ * versions in the same millisecond are equal: the first applied keeps the document.
  */
 export const VERSION_GUARDED_UPDATE = `
   def src = ctx._source;
   def kv = src.${KEYWORDS_VERSION_FIELD};
-  if (params.version == null) {
-    if (kv != null) { ctx.op = 'noop'; return; }
-    boolean same = true;
-    for (def e : params.doc.entrySet()) { if (src[e.getKey()] != e.getValue()) { same = false; } }
-    for (def f : params.remove) { if (src.containsKey(f)) { same = false; } }
-    if (same) { ctx.op = 'noop'; return; }
-  } else {
-    long v = ((Number) params.version).longValue();
-    if (kv instanceof Number) {
-      long k = ((Number) kv).longValue();
-      if (k > v || (k == v && params.repair != true)) { ctx.op = 'noop'; return; }
-    }
-    def lu = src.last_update;
-    if (lu instanceof String) {
-      long luMs = Long.MIN_VALUE;
-      try { luMs = Instant.parse(lu).toEpochMilli(); } catch (Exception e1) {
-        try { luMs = OffsetDateTime.parse(lu).toInstant().toEpochMilli(); } catch (Exception e2) {
-          try { luMs = LocalDateTime.parse(lu).toInstant(ZoneOffset.UTC).toEpochMilli(); } catch (Exception e3) {}
+  if (params.version == null) { ctx.op = 'noop'; return; }
+  long v = ((Number) params.version).longValue();
+  if (kv instanceof Number) {
+    long k = ((Number) kv).longValue();
+    if (k > v || (k == v && params.repair != true)) { ctx.op = 'noop'; return; }
+  }
+  def lu = src.last_update;
+  long luMs = Long.MIN_VALUE;
+  if (lu instanceof Number) {
+    long n = ((Number) lu).longValue();
+    luMs = n < ${EPOCH_MS_FROM}L ? n * 1000L : n;
+  } else if (lu instanceof String) {
+    String t = lu.trim();
+    boolean digits = t.length() > 0 && t.length() <= 16;
+    for (int i = 0; digits && i < t.length(); i++) { if (!Character.isDigit(t.charAt(i))) { digits = false; } }
+    if (digits) {
+      long n = Long.parseLong(t);
+      luMs = n < ${EPOCH_MS_FROM}L ? n * 1000L : n;
+    } else {
+      try { luMs = Instant.parse(t).toEpochMilli(); } catch (Exception e1) {
+        try { luMs = OffsetDateTime.parse(t).toInstant().toEpochMilli(); } catch (Exception e2) {
+          try { luMs = LocalDateTime.parse(t).toInstant(ZoneOffset.UTC).toEpochMilli(); } catch (Exception e3) {}
         }
       }
-      if (luMs > v) { ctx.op = 'noop'; return; }
     }
-    src.${KEYWORDS_VERSION_FIELD} = v;
   }
+  if (luMs > v) { ctx.op = 'noop'; return; }
+  src.${KEYWORDS_VERSION_FIELD} = v;
   for (def e : params.doc.entrySet()) { src[e.getKey()] = e.getValue(); }
   for (def f : params.remove) { src.remove(f); }
 `;
@@ -99,14 +108,25 @@ export function searchKeywords(item: Item): Record<string, string> {
 export function planSearch(item: Item): SearchChange | null {
   const doc = searchKeywords(item);
   if (Object.keys(doc).length === 0) return null;
-  const id = sessionKey(item).session_id as string;
+  const key = sessionKey(item);
+  const id = key.session_id as string;
   const remove = KEYWORD_FIELDS.filter((f) => !(f in doc));
-  return {
-    id,
-    doc,
-    ...(remove.length && { remove }),
-    ...(typeof item.last_update === 'string' && { version: item.last_update }),
-  };
+  return { id, doc, ...(remove.length && { remove }), version: searchVersion(item, key) };
+}
+
+/**
+ * The version of the item's keywords: its `last_update` in a form the guard orders (see
+ * lib/core/version.ts). Anything else makes the item malformed, with the value in the reason:
+ * an update the guard cannot order would be applied in arrival order, and could regress newer
+ * keywords.
+ */
+function searchVersion(item: Item, key: Key): string {
+  const lu = item.last_update;
+  if (lu === undefined) throw new MalformedItemError('session', key, 'last_update', 'missing');
+  if (versionMillis(lu) === undefined) {
+    throw new MalformedItemError('session', key, 'last_update', 'not-a-version', { value: lu });
+  }
+  return typeof lu === 'string' ? lu.trim() : String(lu);
 }
 
 /**

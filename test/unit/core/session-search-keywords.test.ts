@@ -58,13 +58,17 @@ describe('planSearch', () => {
     });
   });
 
-  it('carries no version for an item without a string last_update', () => {
+  it('item 5: an item without a last_update the guard can order is malformed, never unversioned', () => {
     const { last_update: _omit, ...noVersion } = base;
-    expect(planSearch({ ...noVersion, source: 'user' })).toEqual({
-      id: 's9',
-      doc: { source_keyword: 'user' },
-      remove: ['invocation_mode_keyword', 'user_type_keyword'],
-    });
+    expect(() => planSearch({ ...noVersion, source: 'user' })).toThrow(
+      /field "last_update" is missing/,
+    );
+    expect(() => planSearch({ ...base, last_update: 'soon', source: 'user' })).toThrow(
+      /"soon", not a version the search guard can order/,
+    );
+    expect(planSearch({ ...base, last_update: 1735689600, source: 'user' })?.version).toBe(
+      '1735689600',
+    );
   });
 
   it('item 9: removes the keywords of absent and non-string fields; null when none is left', () => {

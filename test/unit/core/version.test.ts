@@ -12,10 +12,30 @@ describe('versionMillis', () => {
     expect(versionMillis('2025-01-01T00:00:00')).toBe(versionMillis(whole)); // no zone = UTC
   });
 
-  it('is undefined for what is not an ISO timestamp', () => {
-    expect(versionMillis(undefined)).toBeUndefined();
-    expect(versionMillis('x')).toBeUndefined();
-    expect(versionMillis('1735689600')).toBeUndefined();
-    expect(versionMillis('2025-13-45T99:00:00Z')).toBeUndefined();
+  it('item 5: reads whole epoch seconds below 10^11 and milliseconds from there, as numbers or digit strings', () => {
+    const iso = versionMillis('2025-01-01T00:00:00Z');
+    expect(versionMillis(1735689600)).toBe(iso);
+    expect(versionMillis('1735689600')).toBe(iso);
+    expect(versionMillis(1735689600000)).toBe(iso);
+    expect(versionMillis(' 1735689600000 ')).toBe(iso);
+    expect(versionMillis(99_999_999_999)).toBe(99_999_999_999_000); // seconds: year 5138
+    expect(versionMillis(100_000_000_000)).toBe(100_000_000_000); // ms: 1973-03-03
+  });
+
+  it('is undefined for what is not a version', () => {
+    for (const bad of [
+      undefined,
+      null,
+      true,
+      'x',
+      '2025-13-45T99:00:00Z',
+      1.5,
+      -1,
+      '-1',
+      '1e9',
+      '12345678901234567',
+      Number.MAX_SAFE_INTEGER + 2,
+    ])
+      expect(versionMillis(bad), String(bad)).toBeUndefined();
   });
 });

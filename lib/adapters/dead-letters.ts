@@ -4,7 +4,7 @@
 // its reason and key always kept.
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import type { ServiceName } from '../config/defaults.ts';
+import { dlqKeepImages, type ServiceName } from '../config/defaults.ts';
 import type { ParkedKind } from '../core/dlq-message.ts';
 import {
   DEFAULT_MESSAGE_BUDGET_BYTES,
@@ -14,8 +14,11 @@ import {
 
 /**
  * A record parked by streamfill itself: an item that can never be migrated as it stands
- * (malformed), so retrying would only hold up its shard. It carries the reason and the
- * record, so an operator can fix the item and redrive.
+ * (malformed), so retrying would only hold up its shard; a search repair that gave up; a work
+ * message that does not decode. It carries the reason, the table and the key(s), so an operator
+ * can fix the item and redrive (which re-reads the item). The item image (`record`) is kept
+ * only when asked (ENV.dlqKeepImages): parked messages stay 14 days, and items hold chat
+ * contents. A search repair keeps its own message (derived keywords, no item attribute).
  */
 export interface ParkedRecord {
   version: 'streamfill.parked/1';
@@ -32,8 +35,13 @@ export interface ParkedRecord {
   /** A search repair's document id. */
   docId?: string;
   parkedAt: string;
-  /** The record, or (when it would not fit one SQS message) a truncated copy with a note. */
-  record: unknown;
+  /**
+   * The record, or (when it would not fit one SQS message) a truncated copy with a note.
+   * Absent unless images are kept (`imageOmitted` says so).
+   */
+  record?: unknown;
+  /** The record was not kept (STREAMFILL_DLQ_KEEP_IMAGES is not set). */
+  imageOmitted?: true;
 }
 
 /** What replaces a record too big for one SQS message. */
@@ -44,7 +52,9 @@ export interface TruncatedRecord {
   head: string;
 }
 
-export type ParkEntry = Omit<ParkedRecord, 'version' | 'parkedAt'>;
+export type ParkEntry = Omit<ParkedRecord, 'version' | 'parkedAt' | 'imageOmitted'> & {
+  record: unknown;
+};
 
 /**
  * Sends parked records to a dead-letter queue.
@@ -53,16 +63,29 @@ export type ParkEntry = Omit<ParkedRecord, 'version' | 'parkedAt'>;
  * await new DeadLetters(sqs, dlqUrl).park([{ source: 'stream-consumer', reason, table, key, record }]);
  */
 export class DeadLetters {
+  /** Whether parked messages keep the item image. @default ENV.dlqKeepImages (false) */
+  readonly keepImages: boolean;
+
   constructor(
     private readonly sqs: SQSClient,
     readonly queueUrl: string,
-  ) {}
+    options: { keepImages?: boolean } = {},
+  ) {
+    this.keepImages = options.keepImages ?? dlqKeepImages();
+  }
 
   /** Sends every entry or throws (then the caller fails the records, and nothing is lost). */
   async park(entries: readonly ParkEntry[]): Promise<void> {
     const parkedAt = new Date().toISOString();
-    const bodies = entries.map((e) =>
-      parkedBody({ version: 'streamfill.parked/1', parkedAt, ...e }),
+    const bodies = entries.map(({ record, ...e }) =>
+      parkedBody({
+        version: 'streamfill.parked/1',
+        parkedAt,
+        ...e,
+        ...(this.keepImages || e.kind === 'search-repair'
+          ? { record }
+          : { imageOmitted: true as const }),
+      }),
     );
     for (const chunk of batchForSend(bodies)) {
       const res = await this.sqs.send(

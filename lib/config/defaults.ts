@@ -119,6 +119,12 @@ export const ENV = {
   dlqName: 'STREAMFILL_DLQ',
   /** Lambda only: the DLQ's URL, where the handler parks malformed items. */
   dlqUrl: 'STREAMFILL_DLQ_URL',
+  /**
+   * `true`: parked DLQ messages keep the item image (the stream record, the carried inputs, an
+   * undecodable body) for 14 days. Unset or `false` (the default): only the key, the table and
+   * the reason are kept; redrive re-reads the item by its key.
+   */
+  dlqKeepImages: 'STREAMFILL_DLQ_KEEP_IMAGES',
   /** Lambda only: the work queue's URL (continuation tasks, search repairs). */
   workQueueUrl: 'STREAMFILL_QUEUE_URL',
   /** The backfill state table (run record, segment checkpoints, consumer heartbeat). */
@@ -199,3 +205,17 @@ export const STACK_OUTPUTS = {
 } as const;
 
 export type StackOutputKey = keyof typeof STACK_OUTPUTS;
+
+/**
+ * Whether parked messages keep item images (ENV.dlqKeepImages): `true`/`1` yes, unset,
+ * `false`/`0` no; anything else is refused with the variable's name, so a typo never keeps
+ * chat contents in the DLQ by accident, nor drops them when they were asked for.
+ */
+export function dlqKeepImages(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env[ENV.dlqKeepImages]?.trim().toLowerCase();
+  if (v === undefined || v === '' || v === 'false' || v === '0') return false;
+  if (v === 'true' || v === '1') return true;
+  throw new Error(
+    `environment variable ${ENV.dlqKeepImages} must be true or false, got ${JSON.stringify(env[ENV.dlqKeepImages])}`,
+  );
+}

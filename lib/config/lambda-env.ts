@@ -19,6 +19,8 @@ export interface LambdaConfig {
   stateTable: string | undefined;
   /** The migrations to apply (STREAMFILL_MIGRATIONS, set by ContinuousBackfill); unset: all. */
   migrations: readonly MigrationName[] | undefined;
+  /** Parked DLQ messages keep item images (STREAMFILL_DLQ_KEEP_IMAGES); default false. */
+  dlqKeepImages: boolean;
 }
 
 /** A configuration problem: the message names the setting and the bad value. */
@@ -76,6 +78,14 @@ const schema = z.object({
   [ENV.workQueueUrl]: optional,
   [ENV.stateTable]: optional,
   [ENV.migrations]: migrationList,
+  [ENV.dlqKeepImages]: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .refine((v) => v === undefined || ['', 'true', 'false', '1', '0'].includes(v), {
+      message: 'must be true or false',
+    }),
 });
 
 /**
@@ -113,5 +123,6 @@ export function lambdaConfig(env: NodeJS.ProcessEnv = process.env): LambdaConfig
     workQueueUrl: v[ENV.workQueueUrl],
     stateTable: v[ENV.stateTable],
     migrations: v[ENV.migrations],
+    dlqKeepImages: v[ENV.dlqKeepImages] === 'true' || v[ENV.dlqKeepImages] === '1',
   };
 }

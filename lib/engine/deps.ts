@@ -60,6 +60,10 @@ export function engineFromEnv(env: NodeJS.ProcessEnv = process.env): LambdaEngin
     config,
     clients,
     deps,
-    ...(config.dlqUrl && { deadLetters: new DeadLetters(clients.sqs, config.dlqUrl) }),
+    ...(config.dlqUrl && {
+      deadLetters: new DeadLetters(clients.sqs, config.dlqUrl, {
+        keepImages: config.dlqKeepImages,
+      }),
+    }),
   };
 }

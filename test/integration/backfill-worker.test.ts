@@ -220,7 +220,7 @@ describe('backfill worker: items messages', () => {
     ];
     const { deps } = countingDeps(s.tables);
     const r = await invoke(
-      { deps, deadLetters: new DeadLetters(clients.sqs, s.queues.dlq) },
+      { deps, deadLetters: new DeadLetters(clients.sqs, s.queues.dlq, { keepImages: true }) },
       sqsEvent(bodies),
     );
     expect(r.failures).toEqual([]);

@@ -64,7 +64,7 @@ async function run(s: Stack, records: DynamoDBRecord[]) {
   const results = new Map<string, ItemResult>();
   const response = await processStreamBatch({ Records: records } as DynamoDBStreamEvent, {
     deps: s.deps,
-    deadLetters: new DeadLetters(clients.sqs, s.queues.dlq),
+    deadLetters: new DeadLetters(clients.sqs, s.queues.dlq, { keepImages: true }),
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'test' }),
     source: 'stream-consumer',
@@ -168,7 +168,7 @@ describe('item 9: records that cannot be processed are parked alone, within SQS 
 
   it('item 9: ten large malformed records are parked in messages ≤ 256 KiB; one too big is truncated, reason and key kept', async () => {
     const s = await stack('park-size');
-    const dl = new DeadLetters(clients.sqs, s.queues.dlq);
+    const dl = new DeadLetters(clients.sqs, s.queues.dlq, { keepImages: true });
     const big = (n: number, bytes: number) => ({
       source: 'stream-consumer' as const,
       reason: `malformed ${n}: "chat_app_id" is missing`,

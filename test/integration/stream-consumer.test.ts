@@ -253,11 +253,10 @@ describe('stream consumer on live traffic', () => {
         source: 'stream-consumer',
         table: s.tables.session,
         key: { user_id: poison.user_id, session_id: poison.session_id },
-        record: {
-          eventName: 'INSERT',
-          dynamodb: { Keys: { session_id: { S: poison.session_id } } },
-        },
+        // The item image stays out of the DLQ unless STREAMFILL_DLQ_KEEP_IMAGES asks for it.
+        imageOmitted: true,
       });
+      expect(body.record).toBeUndefined();
       expect(body.reason).toContain(`session_id="${poison.session_id}"`);
       expect(body.reason).toContain('"chat_app_id" is missing');
     } finally {

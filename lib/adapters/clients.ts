@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { exactUnmarshallOptions } from './exact-numbers.ts';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
 import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws-v3';
@@ -63,6 +64,9 @@ export function makeClients(options: ClientOptions = {}): Clients {
   });
   const doc = DynamoDBDocumentClient.from(dynamodb, {
     marshallOptions: { removeUndefinedValues: true },
+    // Numbers a JS number cannot hold exactly are read as their text (ExactNumber), never
+    // rounded nor refused (the SDK's default throws past 2^53).
+    unmarshallOptions: exactUnmarshallOptions() as never,
   });
   const searchEndpoint = options.searchEndpoint ?? env[ENV.searchEndpoint];
   const auth = options.searchAuth ?? parseSearchAuth(env[ENV.searchAuth]);

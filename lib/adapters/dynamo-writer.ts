@@ -1,11 +1,11 @@
 // The applier: the one DynamoDB writer. Every migration write is a conditional UpdateItem
 // compiled here, so no write can lose an application update or resurrect an item.
 import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WRITE_CONCURRENCY } from '../config/defaults.ts';
 import { mapLimit } from '../core/concurrency.ts';
 import { changeAlreadyApplied } from '../core/plan.ts';
+import { sdkValue, unmarshallExact } from './exact-numbers.ts';
 import type {
   Condition,
   Item,
@@ -51,7 +51,7 @@ export function compileUpdate(change: ItemChange): CompiledUpdate {
   let v = 0;
   const val = (value: unknown): string => {
     const ph = `:v${v++}`;
-    values[ph] = value;
+    values[ph] = sdkValue(value);
     return ph;
   };
   const parts: string[] = [];
@@ -123,7 +123,7 @@ export class DynamoWriter {
         // and from an earlier attempt of this same write (unchanged).
         try {
           const current = error.Item
-            ? (unmarshall(error.Item as Record<string, AttributeValue>) as Item)
+            ? unmarshallExact(error.Item as Record<string, AttributeValue>)
             : await this.read(TableName, change);
           if (!current) return { change, outcome: 'missing' };
           return {

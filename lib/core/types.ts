@@ -1,5 +1,6 @@
 // Shared vocabulary of the pure core. Items are plain JS values as produced by
 // @aws-sdk/lib-dynamodb's unmarshalling; the core never sees AttributeValue wire shapes.
+import type { ExactNumber } from './exact-number.ts';
 
 export type Item = Record<string, unknown>;
 export type Key = Record<string, string | number>;
@@ -39,7 +40,7 @@ export type MigrationId = string;
 export type Condition =
   | { op: 'exists'; attribute: string }
   | { op: 'notExists'; attribute: string }
-  | { op: 'equals'; attribute: string; value: string | number | boolean };
+  | { op: 'equals'; attribute: string; value: string | number | boolean | ExactNumber };
 
 /** What one item needs: attributes to SET and REMOVE, valid only under `conditions`. */
 export interface ItemChange {

@@ -1,6 +1,12 @@
 // The SQS work-message codec of the historic path: versioned message kinds, greedy packing of
 // scanned items into size-bounded bodies and SendMessageBatch groups, strict decoding.
 import { z } from 'zod';
+import {
+  EXACT_NUMBER_TAG,
+  isExactNumber,
+  isExactNumberTag,
+  reviveExactNumbers,
+} from './exact-number.ts';
 import { formatKey } from './key-format.ts';
 import { keyOf } from './keys.ts';
 import type { Item, Key, TableRole } from './types.ts';
@@ -190,7 +196,13 @@ export function decodeWorkMessage(body: string): WorkMessage {
       parsed.error.issues.map((i) => `${pathText(i.path)}: ${i.message}`),
     );
   }
-  return parsed.data as WorkMessage;
+  const message = parsed.data as WorkMessage;
+  if (message.kind === 'items') {
+    // Numbers a JS number cannot hold exactly travel tagged (ExactNumber.toJSON).
+    for (const item of message.items)
+      item.inputs = reviveExactNumbers(item.inputs) as Record<string, JsonValue>;
+  }
+  return message;
 }
 
 /** What can still be read off a body that does not decode: its table and item keys, if any. */
@@ -281,6 +293,15 @@ function describeValue(value: unknown): string {
 function checkJson(table: TableRole, key: Key, path: string, value: unknown): void {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number' && Number.isFinite(value)) return;
+  // Travels as its tagged text (ExactNumber.toJSON) and is revived by decodeWorkMessage.
+  if (isExactNumber(value)) return;
+  if (isExactNumberTag(value)) {
+    throw new WorkItemError(
+      table,
+      key,
+      `attribute ${path} is a map shaped like streamfill's exact-number tag ({"${EXACT_NUMBER_TAG}": …}), which a work message cannot carry unambiguously`,
+    );
+  }
   if (Array.isArray(value)) {
     value.forEach((v, i) => checkJson(table, key, `${path}[${i}]`, v));
     return;

@@ -4,7 +4,7 @@
 // policy (park, count, report failures). The Lambda handler only wires this to its dependencies.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { unmarshallExact } from '../adapters/exact-numbers.ts';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { METRIC } from '../config/defaults.ts';
 import { KEY_ATTRIBUTES, type Item, type Key, type TableRole } from '../core/types.ts';
@@ -33,8 +33,10 @@ export interface StreamBatchOptions extends BatchPolicy {
   onResults?: (results: ReadonlyMap<string, ItemResult>, event: DynamoDBStreamEvent) => void;
 }
 
+// Exact numbers: an app number past 2^53 (or with more digits than a double) is carried as its
+// text, never rounded and never a reason to park the record.
 const image = (i: Record<string, unknown> | undefined): Item | undefined =>
-  i ? (unmarshall(i as Record<string, AttributeValue>) as Item) : undefined;
+  i ? unmarshallExact(i as Record<string, AttributeValue>) : undefined;
 
 const seqOf = (r: DynamoDBRecord): string => r.dynamodb?.SequenceNumber as string;
 

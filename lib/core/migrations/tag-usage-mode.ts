@@ -1,6 +1,7 @@
 // Pika 0.5: tag definitions gain `usage_mode` (GSI partition key) and lose `chat_app_id`, as
 // expand (set usage_mode; a 0.4 app keeps working) then contract (opt-in: remove chat_app_id).
 import { MalformedItemError, describeType, optionalString } from '../errors.ts';
+import { isExactNumber, type ExactNumber } from '../exact-number.ts';
 import { tagKey } from '../keys.ts';
 import type { Condition, Item, ItemChange, PlanContext } from '../types.ts';
 import type { MigrationInfo } from './migration.ts';
@@ -20,13 +21,14 @@ export function usageModeFor(scope: string, tag: string): UsageMode {
 function chatAppIdOf(
   item: Item,
   key: ReturnType<typeof tagKey>,
-): string | number | boolean | undefined {
+): string | number | boolean | ExactNumber | undefined {
   const chatAppId = item.chat_app_id;
   if (
     chatAppId !== undefined &&
     typeof chatAppId !== 'string' &&
     typeof chatAppId !== 'number' &&
-    typeof chatAppId !== 'boolean'
+    typeof chatAppId !== 'boolean' &&
+    !isExactNumber(chatAppId)
   ) {
     throw new MalformedItemError('tag', key, 'chat_app_id', 'wrong-type', {
       actualType: describeType(chatAppId),

@@ -1,5 +1,6 @@
 // Typed errors of the pure core. Callers route on the type: a malformed item is permanent
 // (park it with its reason), a missing lookup is a bug in the caller (fail loudly).
+import { isExactNumber } from './exact-number.ts';
 import { formatKey } from './key-format.ts';
 import type { Item, Key, TableRole } from './types.ts';
 
@@ -8,6 +9,7 @@ export type MalformedProblem = 'missing' | 'wrong-type' | 'empty' | 'not-a-versi
 /** A readable type name for error messages (`null`, `list`, `map`, ... rather than `object`). */
 export function describeType(value: unknown): string {
   if (value === null) return 'null';
+  if (isExactNumber(value)) return 'number';
   if (Array.isArray(value)) return 'list';
   if (value instanceof Set) return 'set';
   if (value instanceof Uint8Array) return 'binary';

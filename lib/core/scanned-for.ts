@@ -95,3 +95,22 @@ export function plannableMigrations(
     },
   };
 }
+
+/**
+ * What a worker scans for in a `--distributed` scan-segment task: the task's migrations that the
+ * worker runs, plus the opt-in contract steps it names (the operator's `backfill --contract`);
+ * the worker's own set when the task names none (an older scanner).
+ */
+export function scanSegmentMigrations(
+  table: TableRole,
+  worker: readonly MigrationName[],
+  named: readonly string[] | undefined,
+): MigrationName[] {
+  if (!named) return migrationsFor(table, worker).map((m) => m.name);
+  return REGISTRY.filter(
+    (m) =>
+      m.table === table &&
+      named.includes(m.name) &&
+      (worker.includes(m.name) || ('optIn' in m && m.optIn === true && m.target === 'dynamodb')),
+  ).map((m) => m.name);
+}

@@ -67,6 +67,11 @@ export interface ScanSegmentMessage {
   /** Undefined for the segment's first page. */
   exclusiveStartKey?: Record<string, JsonValue>;
   pageSize: number;
+  /**
+   * The migrations the scanner runs for: the worker scans for those it runs itself, plus the
+   * opt-in contract steps named here. Absent (older scanners): the worker's own set.
+   */
+  migrations?: string[];
 }
 
 /** A delayed search-only keyword update (a search failure never holds up DynamoDB work). */
@@ -122,6 +127,7 @@ const scanSegmentSchema = z
     totalSegments: z.int().min(1).max(1_000_000),
     exclusiveStartKey: jsonRecord.optional(),
     pageSize: z.int().min(1),
+    migrations: z.array(nonEmpty).optional(),
   })
   .refine((m) => m.segment < m.totalSegments, {
     message: 'segment must be < totalSegments',

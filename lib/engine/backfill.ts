@@ -681,6 +681,8 @@ export async function runBackfill(
           segment,
           totalSegments,
           pageSize,
+          // The workers scan for these (an opt-in contract step only when named here).
+          migrations,
         }),
       );
       await sendMessages(deps.sqs, deps.queueUrl, tasks);

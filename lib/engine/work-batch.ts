@@ -5,7 +5,11 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ITEMS_PER_MESSAGE, METRIC } from '../config/defaults.ts';
 import type { MigrationName } from '../core/migrations/index.ts';
-import { plannableMigrations, type SetMismatch } from '../core/scanned-for.ts';
+import {
+  plannableMigrations,
+  scanSegmentMigrations,
+  type SetMismatch,
+} from '../core/scanned-for.ts';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -387,7 +391,7 @@ async function scanSegmentTask(
       return;
     }
   }
-  const migrations = enabledMigrations(m.table, deps);
+  const migrations = scanSegmentMigrations(m.table, enabledMigrations(m.table, deps), m.migrations);
   const projection = scanProjection(m.table, migrations);
   const keyNames: readonly string[] = KEY_ATTRIBUTES[m.table];
   const inputNames = projection.filter((n) => !keyNames.includes(n));

@@ -113,4 +113,50 @@ describe('item 2: the tag contract step through scanner → queue → worker', (
       expect(t.usage_mode).toBeDefined();
     }
   });
+
+  it('item 2: backfill --contract --distributed: the scan-segment tasks scan for the contract step too', async () => {
+    const f = await backfillFixture(clients, 'contract-dist', 0);
+    // Expanded tags (usage_mode set) that still carry chat_app_id.
+    await putItems(
+      clients.doc,
+      f.tables.tag,
+      legacyTags().map((t) => ({ ...t, usage_mode: 'chat-app' })),
+    );
+    const worker = createBackfillWorker({
+      deps: engineDeps(clients, { tables: f.tables, searchIndex: 'unused' }),
+      doc: clients.doc,
+      workQueue: { sqs: clients.sqs, url: f.queueUrl },
+      stateStore: f.state,
+      logger: new Logger({ logLevel: 'SILENT' }),
+    });
+    const started = await runCli(
+      [
+        'backfill',
+        '--table',
+        'tag',
+        '--contract',
+        '--distributed',
+        '--segments',
+        '2',
+        ...targets(f),
+      ],
+      env,
+    );
+    expect(started.code, started.stderr).toBe(0);
+    // The workers' loop: scan-segment pages, their items and continuations, until none is left.
+    for (
+      let bodies = await takeAll(f.queueUrl);
+      bodies.length;
+      bodies = await takeAll(f.queueUrl)
+    ) {
+      const res = await worker(sqsEvent(bodies), createLambdaContext({ functionName: 'w' }));
+      expect(res.batchItemFailures).toEqual([]);
+    }
+    const done = await runCli(
+      ['verify', '--tags', '--contract', '--json', ...targets(f).slice(0, -2)],
+      env,
+    );
+    expect(done.code, done.stdout).toBe(0);
+    for (const t of await scanAll(clients.doc, f.tables.tag)) expect(t.chat_app_id).toBeUndefined();
+  });
 });

@@ -21,7 +21,9 @@ import { versionMillis } from '../../lib/core/version.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { migrateItems } from '../../lib/engine/migrate-items.ts';
+import { collectStatus } from '../../lib/engine/status.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
+import { renderStatus } from '../../scripts/commands/status.ts';
 import type { WorkBatchSummary } from '../../lib/engine/work-batch.ts';
 import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
 import { putItems } from '../../local/pika-tables.ts';
@@ -120,6 +122,22 @@ describe('item 1: what a work message was scanned for', () => {
     expect(summary?.items[0]?.search).toBeUndefined();
     expect(summary?.mismatches.map((m) => m.onlyWorker)).toEqual([['session-search-keywords']]);
     expect((await state.getSetMismatch(tables.session))?.text).toContain('session-search-keywords');
+    // status shows it, by table.
+    const status = await collectStatus({
+      sqs: clients.sqs,
+      dynamodb: clients.dynamodb,
+      store: state,
+      queues: {
+        work: { name: 'work', url: queues.work },
+        dlq: { name: 'dlq', url: queues.dlq },
+      },
+      tableName: tables.session,
+      mode: 'local',
+    });
+    expect(status.migrationSetMismatch?.text).toContain(
+      'run by this worker but not scanned for: session-search-keywords',
+    );
+    expect(renderStatus(status)).toContain("Worker migration set differs from the scanner's");
     await clients.search!.indices.refresh({ index });
     const afterWorker = (await clients.search!.get({ index, id: 's-chat' })).body._source as Item;
     expect(afterWorker[KEYWORDS_VERSION_FIELD]).toBeUndefined();

@@ -25,7 +25,9 @@ export function registerVerifyCommand(program: Command): void {
   withSharedOptions(
     program
       .command('verify')
-      .description('Re-plan every item without writing; exit 0 only when nothing is pending.')
+      .description(
+        'Re-plan every item (no write, unless --repair mends search keywords); show what the DLQ holds by kind; exit 0 only when nothing is pending.',
+      )
       .option('--json', 'print the report as JSON', false)
       .option('--tags', 'also verify the tag table', false)
       .option(

@@ -262,7 +262,11 @@ function planParkedRepair(p: ParkedBody): Plan {
  * body itself would only be parked again). One that names no table or no key stays.
  */
 function planUndecodable(deps: RedriveDeps, p: ParkedBody): Promise<Plan> | Plan {
-  const keys = p.keys ?? (Object.keys(p.key).length ? [p.key] : []);
+  const role = migratedRoleOf(deps.tables, p.table);
+  // Only whole keys name an item (a search repair's document id alone does not).
+  const keys = (p.keys ?? [p.key]).filter(
+    (k) => role && KEY_ATTRIBUTES[role].every((a) => typeof k[a] === 'string' && k[a] !== ''),
+  );
   if (!keys.length) {
     return {
       move: false,

@@ -143,7 +143,7 @@ export async function processWorkBatch(
           kind: 'undecodable',
           reason: (e as Error).message,
           table: salvaged.table ? options.deps.writer.tableName(salvaged.table) : UNSTATED_TABLE,
-          key: salvaged.keys[0] ?? (salvaged.docId ? { session_id: salvaged.docId } : {}),
+          key: salvaged.keys[0] ?? {},
           ...(salvaged.keys.length > 1 && { keys: salvaged.keys }),
           ...(salvaged.docId && { docId: salvaged.docId }),
           record,

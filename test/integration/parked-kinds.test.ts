@@ -102,8 +102,10 @@ describe('item 4: parked repairs and undecodable messages', () => {
         },
       ],
     });
+    // A repair that does not decode names a document, not an item key.
+    const brokenRepair = JSON.stringify({ v: 1, kind: 'search-repair', docId: 's-doc-only' });
     const res = await worker(
-      sqsEvent([lastRepair, undecodable, 'not json at all']),
+      sqsEvent([lastRepair, undecodable, 'not json at all', brokenRepair]),
       createLambdaContext({ functionName: 'test-worker' }),
     );
     expect(res.batchItemFailures).toEqual([]);
@@ -113,7 +115,13 @@ describe('item 4: parked repairs and undecodable messages', () => {
       'parked-search-repair',
       'parked-undecodable',
       'parked-undecodable',
+      'parked-undecodable',
     ]);
+    expect(parked).toContainEqual(
+      expect.objectContaining({
+        parked: expect.objectContaining({ docId: 's-doc-only', table: tables.session }),
+      }),
+    );
     for (const p of parked) {
       if (p.kind !== 'parked') throw new Error('not parked');
       expect(p.parked.table).not.toBe('');
@@ -146,7 +154,7 @@ describe('item 4: parked repairs and undecodable messages', () => {
     });
     expect(status.dlq.byKind).toMatchObject({
       'parked-search-repair': 1,
-      'parked-undecodable': 2,
+      'parked-undecodable': 3,
       unknown: 0,
     });
     const report = await verifyAll({
@@ -156,12 +164,12 @@ describe('item 4: parked repairs and undecodable messages', () => {
     });
     expect(report.dlq?.byKind).toMatchObject({
       'parked-search-repair': 1,
-      'parked-undecodable': 2,
+      'parked-undecodable': 3,
       unknown: 0,
     });
 
     // redrive: the repair goes back as a first attempt, the undecodable message's item is
-    // re-read and enqueued; the body naming nothing stays, with advice.
+    // re-read and enqueued; the bodies naming no item stay, with advice.
     const r = await redrive({
       ...clients,
       tables,
@@ -169,7 +177,7 @@ describe('item 4: parked repairs and undecodable messages', () => {
       dlqUrl: queues.dlq,
     });
     expect(r.byKind['parked-search-repair']).toEqual({ found: 1, moved: 1, kept: 0 });
-    expect(r.byKind['parked-undecodable']).toEqual({ found: 2, moved: 1, kept: 1 });
+    expect(r.byKind['parked-undecodable']).toEqual({ found: 3, moved: 1, kept: 2 });
     expect(r.byKind.unknown.found).toBe(0);
     expect(r.advice.join('\n')).toContain('undecodable');
     const work = (await takeAll(queues.work)).map(decodeWorkMessage);

@@ -306,6 +306,20 @@ async function requeueKeys(
     };
   }
   const keys = uniqueKeys(role, rawKeys);
+  // A key missing a key attribute (a malformed item's partial key) names no item to read.
+  const partial = keys.filter(
+    (k) => !KEY_ATTRIBUTES[role].every((a) => typeof k[a] === 'string' && k[a] !== ''),
+  );
+  if (partial.length) {
+    return {
+      move: false,
+      entry: {
+        kind,
+        table: tableName,
+        detail: `${what}: ${partial.map(formatKey).join('; ')} is not a whole ${role} key (${KEY_ATTRIBUTES[role].join(', ')}): fix the item by hand, then remove the message`,
+      },
+    };
+  }
   // The scanner's projection: keys, inputs, derived attributes and TTL, as the worker expects.
   const attributes = scanProjection(role, ALL_MIGRATIONS);
   const { found, missing } = await readItemsByKey(

@@ -188,4 +188,28 @@ describe('item 4: parked repairs and undecodable messages', () => {
     expect(items.map((i) => i.key)).toEqual([{ user_id: 'u1', session_id: 's-undecodable' }]);
     expect(items[0]?.inputs).toMatchObject({ last_update: '2025-01-01T00:00:00.000Z' });
   });
+
+  it('item 4: a parked item whose key is partial stays parked, reported, even with --include-malformed', async () => {
+    const dlq = (
+      await ensureQueues(clients.sqs, {
+        queueName: `${queues.work.split('/').pop()}-p`,
+        dlqName: `${queues.dlq.split('/').pop()}-p`,
+      })
+    ).dlq;
+    await new DeadLetters(clients.sqs, dlq).park([
+      {
+        source: 'stream-consumer',
+        reason: 'session item {user_id="u1"}: field "session_id" is missing',
+        table: tables.session,
+        key: { user_id: 'u1' },
+        record: {},
+      },
+    ]);
+    const r = await redrive(
+      { ...clients, tables, workQueueUrl: queues.work, dlqUrl: dlq },
+      { includeMalformed: true },
+    );
+    expect(r.byKind.parked).toEqual({ found: 1, moved: 0, kept: 1 });
+    expect(r.entries[0]?.detail).toContain('is not a whole session key');
+  });
 });

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { MemoryCheckpointStore, SHARD_END, type CheckpointStore } from './checkpoint.ts';
 import { functionArn, sleep, toError } from './lambda-context.ts';
 import type { ShardState } from './shard-tracker.ts';
-import { serializeStreamOnFailure, type StreamFailureCondition } from './stream-event.ts';
+import { buildStreamOnFailureMessage, type StreamFailureCondition } from './stream-event.ts';
 import { StopRequested, type StreamRuntime } from './stream-semantics.ts';
 
 export interface GiveUp {
@@ -51,21 +51,22 @@ export class ShardProgress {
         to: records[records.length - 1]?.dynamodb?.SequenceNumber,
       });
     } else {
-      const bodies = serializeStreamOnFailure({
-        condition,
-        requestId: randomUUID(),
-        functionArn: functionArn(this.rt.opts.functionName, this.rt.region),
-        approximateInvokeCount: g.invokes,
-        functionError: g.functionError,
-        statusCode: 200,
-        shardId: s.shardId,
-        streamArn: this.rt.streamArn,
-        records,
-        reason,
-      });
-      for (const body of bodies) await this.sendUntilDelivered(onFailure, body);
+      const body = JSON.stringify(
+        buildStreamOnFailureMessage({
+          condition,
+          requestId: randomUUID(),
+          functionArn: functionArn(this.rt.opts.functionName, this.rt.region),
+          approximateInvokeCount: g.invokes,
+          functionError: g.functionError,
+          statusCode: 200,
+          shardId: s.shardId,
+          streamArn: this.rt.streamArn,
+          records,
+        }),
+      );
+      await this.sendUntilDelivered(onFailure, body);
       counters.recordsToOnFailure += records.length;
-      counters.onFailureMessages += bodies.length;
+      counters.onFailureMessages++;
       log.warn('batch sent to the on-failure destination', {
         shardId: s.shardId,
         condition,

@@ -35,6 +35,7 @@ import {
   type StartingPosition,
   type StreamMappingStats,
 } from './event-source/dynamodb-stream-mapping.ts';
+import { fenceOpenSearchClient, fenceSdkClient } from './event-source/invocation-fence.ts';
 import type { EventSourceLogger } from './event-source/lambda-context.ts';
 import { SqsMapping, type SqsMappingStats } from './event-source/sqs-mapping.ts';
 
@@ -120,6 +121,16 @@ export interface LocalRunner {
 }
 
 /**
+ * Fences the clients the handlers use: a request an invocation makes after its deadline is not
+ * sent, and one in flight is aborted (invocation-fence.ts), as Lambda stops a timed-out function.
+ */
+export function fenceLocalClients(clients: Clients): void {
+  fenceSdkClient(clients.dynamodb);
+  fenceSdkClient(clients.sqs);
+  if (clients.search) fenceOpenSearchClient(clients.search);
+}
+
+/**
  * Starts the stream consumer on the local stack's session table.
  *
  * @example
@@ -128,6 +139,7 @@ export interface LocalRunner {
  * await runner.stop();
  */
 export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalRunner> {
+  fenceLocalClients(opts.clients);
   const maxReceives = opts.workQueueMaxReceives ?? WORK_QUEUE_MAX_RECEIVES;
   const queues = await ensureQueues(
     opts.clients.sqs,

@@ -19,8 +19,9 @@
 // - BisectBatchOnFunctionError splits only a failed invocation (error or timeout) → the same.
 // - MaximumRecordAgeInSeconds and MaximumRetryAttempts send records to the on-failure
 //   destination with Lambda's message shape, before the shard moves past them → the same.
-// - Invocations are in-process: a timed-out handler cannot be killed, only abandoned after a
-//   grace period (see lambda-context.ts).
+// - A timed-out invocation is stopped ("Task timed out"; the environment is shut down) → the
+//   invocation's fenced clients refuse every request from its deadline on and abort those in
+//   flight (invocation-fence.ts), so a late handler writes nothing.
 
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchRunner } from './batch-retry.ts';

@@ -37,6 +37,7 @@ import {
 } from './event-source/dynamodb-stream-mapping.ts';
 import { fenceOpenSearchClient, fenceSdkClient } from './event-source/invocation-fence.ts';
 import type { EventSourceLogger } from './event-source/lambda-context.ts';
+import type { RedeliveryOptions } from './event-source/redelivery.ts';
 import { SqsMapping, type SqsMappingStats } from './event-source/sqs-mapping.ts';
 
 export interface LocalRunnerOptions {
@@ -87,6 +88,11 @@ export interface LocalRunnerOptions {
   stateStore?: BackfillStateStore;
   /** @default 2 000 (CONSUMER_HEARTBEAT.intervalMs) */
   heartbeatIntervalMs?: number;
+  /**
+   * Emulated at-least-once delivery in both mappings (event-source/redelivery.ts); the worker's
+   * dice are seeded with `seed + 1`. @default off (`run`, `demo`, benches: LOCAL_REDELIVERY)
+   */
+  redelivery?: RedeliveryOptions & { visibilitySeconds?: number };
 }
 
 /** What the status line shows: the two mappings' work and where failures went. */
@@ -103,6 +109,8 @@ export interface RunnerCounts {
    * that failed their last allowed receive (the queue's redrive policy moves them).
    */
   onFailure: number;
+  /** Deliveries repeated on purpose (stream batches re-invoked or replayed, SQS deletes skipped). */
+  duplicates: number;
 }
 
 export interface LocalRunner {
@@ -160,6 +168,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     conflicts: 0,
     parked: 0,
     onFailure: 0,
+    duplicates: 0,
   };
   const tally = (results: Iterable<ItemResult>): void => {
     for (const r of results) {
@@ -201,6 +210,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
       ? new FileCheckpointStore(join(opts.checkpointDir))
       : new MemoryCheckpointStore(),
     logger: opts.logger,
+    ...(opts.redelivery && { redelivery: opts.redelivery }),
   });
 
   const functionTimeoutMs = opts.workerFunctionTimeoutMs ?? FUNCTION_TIMEOUT_SECONDS * 1000;
@@ -231,6 +241,9 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
           functionName: 'streamfill-backfill-worker',
           functionTimeoutMs,
           logger: opts.logger,
+          ...(opts.redelivery && {
+            redelivery: { ...opts.redelivery, seed: (opts.redelivery.seed ?? 1) + 1 },
+          }),
           handler: async (event, context) => {
             // A message failing its last allowed receive (reported, thrown or timed out) is
             // moved to the DLQ by the queue's redrive policy at its next receive: count it.
@@ -298,6 +311,10 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
       ...counts,
       streamRecords: stream.stats().recordsProcessed,
       onFailure: counts.onFailure + stream.stats().recordsToOnFailure,
+      duplicates:
+        stream.stats().redeliveries +
+        stream.stats().replays +
+        (worker?.stats().duplicatesScheduled ?? 0),
     }),
     heartbeat,
     waitForIdle: async (ms = 30_000) => {

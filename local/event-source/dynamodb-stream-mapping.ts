@@ -19,6 +19,9 @@
 // - BisectBatchOnFunctionError splits only a failed invocation (error or timeout) → the same.
 // - MaximumRecordAgeInSeconds and MaximumRetryAttempts send records to the on-failure
 //   destination with Lambda's message shape, before the shard moves past them → the same.
+// - At least once: "duplicate processing of records can occur" → with `redelivery`, a successful
+//   batch is invoked again before its checkpoint is saved, and a shard is re-read from its
+//   previous checkpoint after a batch (redelivery.ts).
 // - A timed-out invocation is stopped ("Task timed out"; the environment is shut down) → the
 //   invocation's fenced clients refuse every request from its deadline on and abort those in
 //   flight (invocation-fence.ts), so a late handler writes nothing.
@@ -28,6 +31,7 @@ import { BatchRunner } from './batch-retry.ts';
 import { SHARD_END } from './checkpoint.ts';
 import { defaultLogger } from './lambda-context.ts';
 import { MappingLifecycle } from './mapping-lifecycle.ts';
+import { redeliveryDice } from './redelivery.ts';
 import { ShardProgress } from './on-failure.ts';
 import { ShardReader } from './shard-reader.ts';
 import { ShardTracker, shardStats, type ShardStats } from './shard-tracker.ts';
@@ -77,6 +81,7 @@ export class DynamoDBStreamMapping {
       counters: newStreamCounters(),
       lifecycle: this.lifecycle,
       streamArn: options.streamArn ?? '',
+      redeliver: redeliveryDice(options.redelivery),
     };
     this.progress = new ShardProgress(this.rt);
     const reader = new ShardReader(

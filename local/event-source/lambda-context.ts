@@ -1,6 +1,7 @@
 // A Lambda `Context` for in-process invocations by the local event source mappings.
 
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Context } from 'aws-lambda';
 import { runFenced } from './invocation-fence.ts';
 
@@ -96,6 +97,8 @@ export async function invokeHandler<E, R>(
   let timedOut = false;
   // At the deadline the invocation's requests stop (invocation-fence.ts), as Lambda stops it.
   const deadline = new AbortController();
+  // Every request in flight listens to it (the writer alone keeps 16 in flight).
+  setMaxListeners(0, deadline.signal);
   const run = runFenced(
     deadline.signal,
     `${context.functionName} ${context.awsRequestId}`,

@@ -13,7 +13,7 @@ import { sleep, toError } from './lambda-context.ts';
 import type { ShardProgress } from './on-failure.ts';
 import type { ShardState } from './shard-tracker.ts';
 import { toLambdaRecord } from './stream-event.ts';
-import { StopRequested, type StreamRuntime } from './stream-semantics.ts';
+import { compareSequenceNumbers, StopRequested, type StreamRuntime } from './stream-semantics.ts';
 
 const errorName = (err: unknown): string => (err as { name?: string } | undefined)?.name ?? '';
 
@@ -78,15 +78,39 @@ export class ShardReader {
 
   private async process(s: ShardState, sdkRecords: SdkStreamRecord[]): Promise<void> {
     s.busy = true;
+    const before = s.checkpoint;
     try {
       const records = sdkRecords.map((r) =>
         toLambdaRecord(r, { eventSourceARN: this.rt.streamArn, awsRegion: this.rt.region }),
       );
       await this.batches.run(s, records);
+      await this.maybeReplay(s, before, records);
     } finally {
       s.pending = 0;
       s.busy = false;
     }
+  }
+
+  /**
+   * At least once: now and then the shard is re-read from the checkpoint it had before this
+   * batch, as a poller that took the shard over from one whose checkpoint was not saved would.
+   * Never a batch that is itself a replay (it would replay forever), never before any position
+   * was saved (LATEST would jump forward).
+   */
+  private async maybeReplay(
+    s: ShardState,
+    before: string | undefined,
+    records: readonly { dynamodb?: { SequenceNumber?: string } }[],
+  ): Promise<void> {
+    const first = records[0]?.dynamodb?.SequenceNumber;
+    const last = records[records.length - 1]?.dynamodb?.SequenceNumber;
+    if (before === undefined || !first || !last || this.rt.lifecycle.stopping) return;
+    if (s.replayedThrough && compareSequenceNumbers(first, s.replayedThrough) <= 0) return;
+    if (!this.rt.redeliver?.()) return;
+    s.replayedThrough = last;
+    this.rt.counters.replays++;
+    await this.progress.save(s, before);
+    s.iterator = undefined;
   }
 
   /** A fresh iterator at the checkpoint (or the initial position); null when the shard is gone. */

@@ -58,6 +58,8 @@ export interface ShardState {
   checkpoint?: string;
   /** Used when there is no checkpoint. */
   initialPosition: StartingPosition;
+  /** Last sequence number of the latest batch replayed from an earlier checkpoint. */
+  replayedThrough?: string;
   /** undefined: get one; null: end of a closed shard reached. */
   iterator?: string | null;
   pending: number;

@@ -2,7 +2,9 @@
 // batches to the deployed handler function; successes are deleted, failures stay on the queue
 // and come back after their visibility timeout, and the queue's own RedrivePolicy moves a
 // message that keeps failing to its dead-letter queue — exactly as on AWS. Like AWS, it refuses
-// a queue whose visibility timeout is shorter than the function timeout.
+// a queue whose visibility timeout is shorter than the function timeout. With `redelivery`, a
+// processed message is now and then left undeleted and comes back (AWS: "duplicate processing
+// of records can occur").
 
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -32,6 +34,7 @@ import {
   type EventSourceLogger,
 } from './lambda-context.ts';
 import { MappingLifecycle } from './mapping-lifecycle.ts';
+import { redeliveryDice, type RedeliveryOptions } from './redelivery.ts';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -67,6 +70,12 @@ export interface SqsMappingOptions {
   awsRegion?: string;
   /** @default quiet about routine work, warnings and errors on stderr */
   logger?: EventSourceLogger;
+  /**
+   * At-least-once delivery (redelivery.ts): the delete of a processed message is skipped now and
+   * then, so it comes back. `visibilitySeconds`: when it comes back (ChangeMessageVisibility);
+   * default the rest of its visibility timeout, as on AWS. @default off
+   */
+  redelivery?: RedeliveryOptions & { visibilitySeconds?: number };
 }
 
 export interface SqsMappingStats {
@@ -86,6 +95,8 @@ export interface SqsMappingStats {
   deleteFailures: number;
   /** Messages being handled right now. */
   inFlight: number;
+  /** Processed messages whose delete was skipped on purpose (emulated at-least-once). */
+  duplicatesScheduled: number;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -254,7 +265,9 @@ export class SqsMapping {
     handlerErrors: 0,
     deleteFailures: 0,
     inFlight: 0,
+    duplicatesScheduled: 0,
   };
+  private readonly redeliver: (() => boolean) | undefined;
 
   constructor(private readonly options: SqsMappingOptions) {
     const batchSize = options.batchSize ?? 10;
@@ -273,6 +286,7 @@ export class SqsMapping {
       functionTimeoutMs: options.functionTimeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS,
     };
     this.fifo = options.queueUrl.endsWith('.fifo');
+    this.redeliver = redeliveryDice(options.redelivery);
     this.log = options.logger ?? defaultLogger;
     this.lifecycle = new MappingLifecycle('SqsMapping', this.log);
   }
@@ -460,7 +474,13 @@ export class SqsMapping {
 
       const succeeded = messages.filter((m) => !failed.has(m.MessageId ?? ''));
       const retry = messages.filter((m) => failed.has(m.MessageId ?? ''));
-      await this.deleteMessages(succeeded);
+      const duplicates = this.pickDuplicates(succeeded);
+      await this.deleteMessages(succeeded.filter((m) => !duplicates.includes(m)));
+      if (duplicates.length > 0) {
+        this.counters.duplicatesScheduled += duplicates.length;
+        const seconds = this.options.redelivery?.visibilitySeconds;
+        if (seconds !== undefined) await this.changeVisibility(duplicates, seconds);
+      }
       this.counters.recordsProcessed += succeeded.length;
       this.counters.recordsFailed += retry.length;
       if (retry.length > 0 && this.options.retryDelaySeconds !== undefined)
@@ -468,6 +488,18 @@ export class SqsMapping {
     } finally {
       this.counters.inFlight -= messages.length;
     }
+  }
+
+  /**
+   * At least once: processed messages whose delete is skipped, so that SQS delivers them again.
+   * Only at their first receive: an emulated duplicate never brings a message to the DLQ on its
+   * own (a second receive is far from any maxReceiveCount, and FIFO order is not at stake).
+   */
+  private pickDuplicates(succeeded: Message[]): Message[] {
+    if (!this.redeliver || this.fifo) return [];
+    return succeeded.filter(
+      (m) => Number(m.Attributes?.ApproximateReceiveCount ?? 1) === 1 && this.redeliver!(),
+    );
   }
 
   private async deleteMessages(messages: Message[]): Promise<void> {

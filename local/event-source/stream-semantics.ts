@@ -14,6 +14,7 @@ import { readItemFailures } from './batch-response.ts';
 import type { CheckpointStore } from './checkpoint.ts';
 import { DEFAULT_FUNCTION_TIMEOUT_MS, type EventSourceLogger } from './lambda-context.ts';
 import type { MappingLifecycle } from './mapping-lifecycle.ts';
+import type { RedeliveryOptions } from './redelivery.ts';
 
 export type DynamoDBStreamHandler = (
   event: DynamoDBStreamEvent,
@@ -61,6 +62,11 @@ export interface DynamoDBStreamMappingOptions {
   awsRegion?: string;
   /** @default quiet about routine work, warnings and errors on stderr */
   logger?: EventSourceLogger;
+  /**
+   * At-least-once delivery (redelivery.ts): a successful batch is invoked again before its
+   * checkpoint, or the shard re-read from its previous checkpoint. @default off
+   */
+  redelivery?: RedeliveryOptions;
 }
 
 export type ResolvedStreamOptions = Required<
@@ -176,6 +182,10 @@ export interface StreamCounters {
   onFailureMessages: number;
   /** Records given up on without an on-failure destination. */
   recordsDiscarded: number;
+  /** Successful batches invoked again before their checkpoint (emulated at-least-once). */
+  redeliveries: number;
+  /** Times a shard was re-read from its previous checkpoint (emulated at-least-once). */
+  replays: number;
 }
 
 export const newStreamCounters = (): StreamCounters => ({
@@ -187,6 +197,8 @@ export const newStreamCounters = (): StreamCounters => ({
   recordsToOnFailure: 0,
   onFailureMessages: 0,
   recordsDiscarded: 0,
+  redeliveries: 0,
+  replays: 0,
 });
 
 /** What the parts of a running stream mapping share. */
@@ -199,6 +211,8 @@ export interface StreamRuntime {
   /** Set by `start()`. */
   streamArn: string;
   region?: string;
+  /** Rolls the at-least-once dice; undefined when redelivery is off. */
+  readonly redeliver?: () => boolean;
 }
 
 /** Thrown inside a batch when `stop()` was called: the batch ends unacknowledged. */

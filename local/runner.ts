@@ -52,6 +52,8 @@ export interface LocalRunnerOptions {
   batchSize?: number;
   /** @default 0 */
   batchingWindowMs?: number;
+  /** Batches of one shard in flight at once, lanes by item key (1..10). @default 1 */
+  parallelizationFactor?: number;
   /** Retries of a failing batch before the DLQ. @default 3 (STREAM_RETRY_ATTEMPTS.local) */
   maxRetries?: number;
   maxRecordAgeSeconds?: number;
@@ -200,6 +202,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     dynamodb: opts.clients.dynamodb,
     batchSize: opts.batchSize ?? BATCH_SIZE,
     maximumBatchingWindowMs: opts.batchingWindowMs ?? 0,
+    parallelizationFactor: opts.parallelizationFactor ?? 1,
     maximumRetryAttempts: opts.maxRetries ?? STREAM_RETRY_ATTEMPTS.local,
     maximumRecordAgeSeconds: opts.maxRecordAgeSeconds ?? -1,
     retryBackoffMs: opts.retryBackoffMs,

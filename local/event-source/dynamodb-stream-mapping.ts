@@ -4,7 +4,9 @@
 //
 // Fidelity rules — the emulation is how behaviour is proven before AWS, so it must never be
 // kinder than AWS (what AWS does → what we do):
-// - Shards are read in lineage order, one batch at a time per shard → the same.
+// - Shards are read in lineage order → the same; ParallelizationFactor N (1..10) → N batches of
+//   a shard in flight, lanes by item key, in order per item only, checkpoint at the highest
+//   record below which all are done (lanes.ts).
 // - LATEST: AWS fixes the position when the mapping starts and keeps it through errors and
 //   iterator expiry → `start()` resolves only once every shard it reads has its first position,
 //   and that position is checkpointed at once (the last record then present, or SHARD_START for
@@ -34,7 +36,7 @@ import { MappingLifecycle } from './mapping-lifecycle.ts';
 import { redeliveryDice } from './redelivery.ts';
 import { ShardProgress } from './on-failure.ts';
 import { ShardReader } from './shard-reader.ts';
-import { ShardTracker, shardStats, type ShardStats } from './shard-tracker.ts';
+import { inFlight, ShardTracker, shardStats, type ShardStats } from './shard-tracker.ts';
 import {
   newStreamCounters,
   resolveStreamOptions,
@@ -177,7 +179,8 @@ export class DynamoDBStreamMapping {
   private isIdleSince(since: number): boolean {
     for (const s of this.tracker.shards.values()) {
       if (s.finished) continue;
-      if (!s.started || s.busy || s.pending > 0 || s.lastEmptyPollAt < since) return false;
+      if (!s.started || s.busy || s.lanes?.busy || inFlight(s) > 0 || s.lastEmptyPollAt < since)
+        return false;
     }
     return true;
   }

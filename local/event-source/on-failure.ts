@@ -33,7 +33,17 @@ export class ShardProgress {
     this.rt.counters.recordsProcessed += count;
     s.recordsProcessed += count;
     s.pending = Math.max(0, s.pending - count);
-    if (seq) await this.save(s, seq);
+    if (s.lanes) await this.saveContiguous(s, records.slice(0, count));
+    else if (seq) await this.save(s, seq);
+  }
+
+  /** Lanes: checkpoint only the highest record below which every record is done. */
+  private async saveContiguous(s: ShardState, done: readonly DynamoDBRecord[]): Promise<void> {
+    const seqs = done.flatMap((r) =>
+      r.dynamodb?.SequenceNumber ? [r.dynamodb.SequenceNumber] : [],
+    );
+    const checkpoint = s.lanes?.tracker.done(seqs);
+    if (checkpoint) await this.save(s, checkpoint);
   }
 
   /** Send the records to the on-failure destination (or drop them), then move past them. */
@@ -77,7 +87,8 @@ export class ShardProgress {
     }
     const seq = records[records.length - 1]?.dynamodb?.SequenceNumber;
     s.pending = Math.max(0, s.pending - records.length);
-    if (seq) await this.save(s, seq);
+    if (s.lanes) await this.saveContiguous(s, records);
+    else if (seq) await this.save(s, seq);
   }
 
   /** Saves `position` (a sequence number, SHARD_START or SHARD_END) as the shard's checkpoint. */

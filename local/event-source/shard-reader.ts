@@ -10,6 +10,7 @@ import {
 import type { BatchRunner } from './batch-retry.ts';
 import { SHARD_END, SHARD_START } from './checkpoint.ts';
 import { sleep, toError } from './lambda-context.ts';
+import { ShardLanes } from './lanes.ts';
 import type { ShardProgress } from './on-failure.ts';
 import type { ShardState } from './shard-tracker.ts';
 import { toLambdaRecord } from './stream-event.ts';
@@ -30,7 +31,21 @@ export class ShardReader {
   start(s: ShardState): void {
     let positioned!: () => void;
     s.positioned = new Promise<void>((resolve) => (positioned = resolve));
-    s.task = this.run(s, positioned).finally(positioned);
+    const factor = this.rt.opts.parallelizationFactor;
+    if (factor > 1)
+      s.lanes = new ShardLanes(
+        factor,
+        this.rt.opts.batchSize,
+        (records) => this.batches.run(s, records),
+        (err) => {
+          if (!(err instanceof StopRequested))
+            this.rt.log.error('lane error', { shardId: s.shardId, error: toError(err).message });
+        },
+      );
+    // The reader ends only once its lanes have ended their batches.
+    s.task = this.run(s, positioned)
+      .finally(() => s.lanes?.drain())
+      .finally(positioned);
   }
 
   private async run(s: ShardState, positioned: () => void): Promise<void> {
@@ -43,19 +58,23 @@ export class ShardReader {
           positioned();
         }
         if (s.iterator === null) {
+          // A closed shard is finished once its lanes hold nothing more.
+          while (s.lanes && s.lanes.load > 0 && !lifecycle.stopping) await s.lanes.changed();
+          if (lifecycle.stopping) return 'done';
           await this.finish(s);
           return 'done';
         }
         const records = await this.collectBatch(s);
         if (records.length > 0) {
           if (lifecycle.stopping) return 'done';
-          await this.process(s, records);
+          if (s.lanes) await this.dispatch(s, s.lanes, records);
+          else await this.process(s, records);
           return;
         }
         if (s.iterator !== null) await sleep(opts.pollIntervalMs, lifecycle.signal);
       },
       onError: (err) => {
-        s.pending = 0;
+        s.pending = 0; // records already in lanes stay counted there
         if (err instanceof StopRequested) return 'stop';
         const name = errorName(err);
         if (name === 'ExpiredIteratorException' || name === 'TrimmedDataAccessException') {
@@ -89,6 +108,20 @@ export class ShardReader {
       s.pending = 0;
       s.busy = false;
     }
+  }
+
+  /**
+   * ParallelizationFactor: the records go to their lanes, and the reader polls on while they
+   * run, as long as the lanes hold less than one full batch each.
+   */
+  private async dispatch(s: ShardState, lanes: ShardLanes, sdkRecords: SdkStreamRecord[]) {
+    const records = sdkRecords.map((r) =>
+      toLambdaRecord(r, { eventSourceARN: this.rt.streamArn, awsRegion: this.rt.region }),
+    );
+    lanes.dispatch(records, () => this.rt.lifecycle.stopping);
+    s.pending = 0;
+    while (lanes.load >= lanes.factor * this.rt.opts.batchSize && !this.rt.lifecycle.stopping)
+      await lanes.changed();
   }
 
   /**
@@ -215,7 +248,7 @@ export class ShardReader {
       // Fewer records than asked for: everything the shard held was read (the tip).
       if (got.length < limit) s.lastTipAt = pollAt;
       records.push(...got);
-      s.pending = records.length;
+      s.pending = records.length; // lanes count their own (inFlight)
       if (records.length === 0) {
         s.lastEmptyPollAt = pollAt;
         return records;

@@ -32,6 +32,10 @@ export interface DynamoDBStreamMappingOptions {
   dynamodb?: DynamoDBClient;
   /** Max records per invocation (1..10,000). @default 100 */
   batchSize?: number;
+  /**
+   * Batches of one shard in flight at once (1..10), lanes by item key (lanes.ts). @default 1
+   */
+  parallelizationFactor?: number;
   /** Gather records across polls until the batch is full or this window passes. @default 0 */
   maximumBatchingWindowMs?: number;
   /** Where a shard without checkpoint starts on the first start. @default 'TRIM_HORIZON' */
@@ -73,6 +77,7 @@ export type ResolvedStreamOptions = Required<
   Pick<
     DynamoDBStreamMappingOptions,
     | 'batchSize'
+    | 'parallelizationFactor'
     | 'maximumBatchingWindowMs'
     | 'startingPosition'
     | 'reportBatchItemFailures'
@@ -96,8 +101,16 @@ export function resolveStreamOptions(options: DynamoDBStreamMappingOptions): Res
   const batchSize = options.batchSize ?? 100;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
     throw new Error(`batchSize must be 1..10000, got ${batchSize}`);
+  const parallelizationFactor = options.parallelizationFactor ?? 1;
+  if (
+    !Number.isInteger(parallelizationFactor) ||
+    parallelizationFactor < 1 ||
+    parallelizationFactor > 10
+  )
+    throw new Error(`parallelizationFactor must be 1..10, got ${parallelizationFactor}`);
   return {
     batchSize,
+    parallelizationFactor,
     maximumBatchingWindowMs: options.maximumBatchingWindowMs ?? 0,
     startingPosition: options.startingPosition ?? 'TRIM_HORIZON',
     reportBatchItemFailures: options.reportBatchItemFailures ?? true,

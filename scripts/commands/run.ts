@@ -39,6 +39,12 @@ export function registerRunCommand(program: Command): void {
         0,
       )
       .option(
+        '--parallelization-factor <n>',
+        "batches of one shard in flight at once, lanes by item key (1..10, as Lambda's ParallelizationFactor)",
+        positiveInt('--parallelization-factor'),
+        1,
+      )
+      .option(
         '--max-retries <n>',
         'retries of a failing batch before the DLQ',
         nonNegativeInt('--max-retries'),
@@ -120,6 +126,11 @@ export function registerRunCommand(program: Command): void {
         `--starting-position must be TRIM_HORIZON or LATEST, got "${opts.startingPosition}"`,
       );
     }
+    if (opts.parallelizationFactor > 10) {
+      throw new Error(
+        `--parallelization-factor must be 1..10 (Lambda's limit), got ${opts.parallelizationFactor}`,
+      );
+    }
     if (opts.workerBatchSize > 10) {
       throw new Error(
         `--worker-batch-size must be at most 10 (SQS returns at most 10 messages per receive), got ${opts.workerBatchSize}`,
@@ -143,6 +154,7 @@ export function registerRunCommand(program: Command): void {
       checkpointDir: opts.checkpointDir,
       batchSize: opts.batchSize,
       batchingWindowMs: opts.batchingWindowMs,
+      parallelizationFactor: opts.parallelizationFactor,
       maxRetries: opts.maxRetries,
       startingPosition: opts.startingPosition,
       redelivery: {

@@ -84,6 +84,8 @@ describe('convergence under live writes (issue 8, item 6)', () => {
       startingPosition: 'LATEST',
       // At least once, as on AWS: some deliveries are made twice on purpose.
       redelivery: LOCAL_REDELIVERY,
+      // CDK's maximum: ten batches of the shard in flight, in order per item only.
+      parallelizationFactor: 10,
       handlerLogLevel: 'SILENT',
       logger: quiet,
     });

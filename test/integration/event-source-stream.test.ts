@@ -26,7 +26,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FileCheckpointStore, SHARD_END } from '../../local/event-source/checkpoint.ts';
+import {
+  FileCheckpointStore,
+  MemoryCheckpointStore,
+  SHARD_END,
+} from '../../local/event-source/checkpoint.ts';
+import { laneOf } from '../../local/event-source/lanes.ts';
 import {
   DynamoDBStreamMapping,
   type DynamoDBStreamMappingOptions,
@@ -893,5 +898,63 @@ describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)
     expect(bodies[0]!.DDBStreamBatchInfo.batchSize).toBe(3);
     expect(rangeKeys(bodies[0]!)).toEqual(['q3', 'q5']);
     expect(stats).toMatchObject({ recordsProcessed: 3, recordsToOnFailure: 3 });
+  });
+});
+
+describe('ParallelizationFactor (issue 16 item 5)', () => {
+  /** Resolves once `cond()` holds; rejects with `what` after 20 s. */
+  async function until(cond: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`not reached: ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('lanes by item key: a stuck item holds only its lane, order is kept per item, the checkpoint stays below it', async () => {
+    const { streamArn, tableName } = await createTable('lanes');
+    const store = new MemoryCheckpointStore();
+    const others = Array.from({ length: 24 }, (_, i) => `a${String(i).padStart(2, '0')}`);
+    await put(tableName, 'x', 1);
+    for (const k of others) await put(tableName, k, 1);
+    await put(tableName, 'x', 2);
+    const factor = 4;
+    const xLane = laneOf({ dynamodb: { Keys: { pk: { S: 'x' } } } }, factor);
+    const freeLanes = others.filter(
+      (k) => laneOf({ dynamodb: { Keys: { pk: { S: k } } } }, factor) !== xLane,
+    );
+    expect(freeLanes.length).toBeGreaterThan(0);
+
+    let release!: () => void;
+    const latch = new Promise<void>((r) => (release = r));
+    const processed: string[] = [];
+    const m = mapping({
+      streamArn,
+      batchSize: 5,
+      parallelizationFactor: factor,
+      checkpoint: store,
+      handler: async (e) => {
+        if (e.Records.some((r) => keyOf(r) === 'x')) await latch;
+        processed.push(...e.Records.map((r) => `${keyOf(r)}@${r.dynamodb?.NewImage?.v?.N}`));
+      },
+    });
+    await m.start();
+    // Written after x@1, processed while x@1's lane is stuck: the lanes overtake each other.
+    await until(
+      () => freeLanes.every((k) => processed.includes(`${k}@1`)),
+      'the items of the other lanes processed',
+    );
+    expect(processed.some((p) => p.startsWith('x@'))).toBe(false);
+    // Nothing below x@1 is done, so no checkpoint may pass it.
+    const shardId = m.stats().shards[0]!.shardId;
+    expect((await store.load(streamArn))[shardId]).toBeUndefined();
+
+    release();
+    await m.waitForIdle(20_000);
+    expect(processed.filter((p) => p.startsWith('x@'))).toEqual(['x@1', 'x@2']);
+    expect(new Set(processed).size).toBe(others.length + 2);
+    // All done: the checkpoint is the last record.
+    expect((await store.load(streamArn))[shardId]).toBe(m.stats().shards[0]!.checkpoint);
+    expect(m.stats().recordsProcessed).toBe(others.length + 2);
   });
 });

@@ -70,8 +70,13 @@ export interface LocalRunnerOptions {
   worker?: boolean;
   /** Messages per worker invocation. @default 10 (WORKER_BATCH_SIZE, Lambda's SQS default) */
   workerBatchSize?: number;
-  /** Worker batches in flight at once (SQS pollers). @default 4 (WORKER_CONCURRENCY.local) */
+  /** Worker batches in flight at most (the mapping's maximum concurrency). @default 4 (WORKER_CONCURRENCY.local) */
   workerConcurrency?: number;
+  /**
+   * The worker function's reserved concurrency: batches received beyond it are throttled (they
+   * come back after their visibility timeout, a receive counted). @default unlimited
+   */
+  workerFunctionConcurrency?: number;
   /**
    * The worker's function timeout; the work queue's visibility timeout must not be shorter
    * (SqsMapping refuses it, as AWS does). @default 60 000 (FUNCTION_TIMEOUT_SECONDS)
@@ -241,6 +246,9 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
           sqs: opts.clients.sqs,
           batchSize: opts.workerBatchSize ?? WORKER_BATCH_SIZE,
           maxConcurrency: opts.workerConcurrency ?? WORKER_CONCURRENCY.local,
+          ...(opts.workerFunctionConcurrency !== undefined && {
+            functionConcurrency: opts.workerFunctionConcurrency,
+          }),
           functionName: 'streamfill-backfill-worker',
           functionTimeoutMs,
           logger: opts.logger,

@@ -35,7 +35,9 @@ import {
   type StartingPosition,
   type StreamMappingStats,
 } from './event-source/dynamodb-stream-mapping.ts';
+import { fenceOpenSearchClient, fenceSdkClient } from './event-source/invocation-fence.ts';
 import type { EventSourceLogger } from './event-source/lambda-context.ts';
+import type { RedeliveryOptions } from './event-source/redelivery.ts';
 import { SqsMapping, type SqsMappingStats } from './event-source/sqs-mapping.ts';
 
 export interface LocalRunnerOptions {
@@ -50,6 +52,8 @@ export interface LocalRunnerOptions {
   batchSize?: number;
   /** @default 0 */
   batchingWindowMs?: number;
+  /** Batches of one shard in flight at once, lanes by item key (1..10). @default 1 */
+  parallelizationFactor?: number;
   /** Retries of a failing batch before the DLQ. @default 3 (STREAM_RETRY_ATTEMPTS.local) */
   maxRetries?: number;
   maxRecordAgeSeconds?: number;
@@ -66,8 +70,13 @@ export interface LocalRunnerOptions {
   worker?: boolean;
   /** Messages per worker invocation. @default 10 (WORKER_BATCH_SIZE, Lambda's SQS default) */
   workerBatchSize?: number;
-  /** Worker batches in flight at once (SQS pollers). @default 4 (WORKER_CONCURRENCY.local) */
+  /** Worker batches in flight at most (the mapping's maximum concurrency). @default 4 (WORKER_CONCURRENCY.local) */
   workerConcurrency?: number;
+  /**
+   * The worker function's reserved concurrency: batches received beyond it are throttled (they
+   * come back after their visibility timeout, a receive counted). @default unlimited
+   */
+  workerFunctionConcurrency?: number;
   /**
    * The worker's function timeout; the work queue's visibility timeout must not be shorter
    * (SqsMapping refuses it, as AWS does). @default 60 000 (FUNCTION_TIMEOUT_SECONDS)
@@ -86,6 +95,11 @@ export interface LocalRunnerOptions {
   stateStore?: BackfillStateStore;
   /** @default 2 000 (CONSUMER_HEARTBEAT.intervalMs) */
   heartbeatIntervalMs?: number;
+  /**
+   * Emulated at-least-once delivery in both mappings (event-source/redelivery.ts); the worker's
+   * dice are seeded with `seed + 1`. @default off (`run`, `demo`, benches: LOCAL_REDELIVERY)
+   */
+  redelivery?: RedeliveryOptions & { visibilitySeconds?: number };
 }
 
 /** What the status line shows: the two mappings' work and where failures went. */
@@ -102,6 +116,8 @@ export interface RunnerCounts {
    * that failed their last allowed receive (the queue's redrive policy moves them).
    */
   onFailure: number;
+  /** Deliveries repeated on purpose (stream batches re-invoked or replayed, SQS deletes skipped). */
+  duplicates: number;
 }
 
 export interface LocalRunner {
@@ -120,6 +136,16 @@ export interface LocalRunner {
 }
 
 /**
+ * Fences the clients the handlers use: a request an invocation makes after its deadline is not
+ * sent, and one in flight is aborted (invocation-fence.ts), as Lambda stops a timed-out function.
+ */
+export function fenceLocalClients(clients: Clients): void {
+  fenceSdkClient(clients.dynamodb);
+  fenceSdkClient(clients.sqs);
+  if (clients.search) fenceOpenSearchClient(clients.search);
+}
+
+/**
  * Starts the stream consumer on the local stack's session table.
  *
  * @example
@@ -128,6 +154,7 @@ export interface LocalRunner {
  * await runner.stop();
  */
 export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalRunner> {
+  fenceLocalClients(opts.clients);
   const maxReceives = opts.workQueueMaxReceives ?? WORK_QUEUE_MAX_RECEIVES;
   const queues = await ensureQueues(
     opts.clients.sqs,
@@ -148,6 +175,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     conflicts: 0,
     parked: 0,
     onFailure: 0,
+    duplicates: 0,
   };
   const tally = (results: Iterable<ItemResult>): void => {
     for (const r of results) {
@@ -179,6 +207,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     dynamodb: opts.clients.dynamodb,
     batchSize: opts.batchSize ?? BATCH_SIZE,
     maximumBatchingWindowMs: opts.batchingWindowMs ?? 0,
+    parallelizationFactor: opts.parallelizationFactor ?? 1,
     maximumRetryAttempts: opts.maxRetries ?? STREAM_RETRY_ATTEMPTS.local,
     maximumRecordAgeSeconds: opts.maxRecordAgeSeconds ?? -1,
     retryBackoffMs: opts.retryBackoffMs,
@@ -189,6 +218,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
       ? new FileCheckpointStore(join(opts.checkpointDir))
       : new MemoryCheckpointStore(),
     logger: opts.logger,
+    ...(opts.redelivery && { redelivery: opts.redelivery }),
   });
 
   const functionTimeoutMs = opts.workerFunctionTimeoutMs ?? FUNCTION_TIMEOUT_SECONDS * 1000;
@@ -216,9 +246,15 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
           sqs: opts.clients.sqs,
           batchSize: opts.workerBatchSize ?? WORKER_BATCH_SIZE,
           maxConcurrency: opts.workerConcurrency ?? WORKER_CONCURRENCY.local,
+          ...(opts.workerFunctionConcurrency !== undefined && {
+            functionConcurrency: opts.workerFunctionConcurrency,
+          }),
           functionName: 'streamfill-backfill-worker',
           functionTimeoutMs,
           logger: opts.logger,
+          ...(opts.redelivery && {
+            redelivery: { ...opts.redelivery, seed: (opts.redelivery.seed ?? 1) + 1 },
+          }),
           handler: async (event, context) => {
             // A message failing its last allowed receive (reported, thrown or timed out) is
             // moved to the DLQ by the queue's redrive policy at its next receive: count it.
@@ -286,6 +322,10 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
       ...counts,
       streamRecords: stream.stats().recordsProcessed,
       onFailure: counts.onFailure + stream.stats().recordsToOnFailure,
+      duplicates:
+        stream.stats().redeliveries +
+        stream.stats().replays +
+        (worker?.stats().duplicatesScheduled ?? 0),
     }),
     heartbeat,
     waitForIdle: async (ms = 30_000) => {

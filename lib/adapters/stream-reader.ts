@@ -21,7 +21,7 @@ export type ShardRangeRead =
   /** Keys of the records in [start, end], in stream order (repeats kept). */
   | { status: 'read'; keys: Key[]; records: number }
   /** The range is gone from the stream: past its 24 h retention, or its shard/stream is. */
-  | { status: 'unavailable'; reason: string; keys: Key[] };
+  | { status: 'unavailable'; reason: string; keys: Key[]; records: number };
 
 /** Errors that mean the range cannot be read any more (anything else is thrown as is). */
 const GONE = new Set([
@@ -46,7 +46,7 @@ export async function readShardRange(
   const gone = (e: unknown): ShardRangeRead => {
     const err = e as Error;
     if (!GONE.has(err.name)) throw e;
-    return { status: 'unavailable', reason: `${err.name}: ${err.message}`, keys };
+    return { status: 'unavailable', reason: `${err.name}: ${err.message}`, keys, records };
   };
   let iterator: string | undefined;
   try {
@@ -92,5 +92,6 @@ export async function readShardRange(
     status: 'unavailable',
     reason: `${iterator ? `no more records after ${options.maxEmptyPolls ?? 10} empty reads` : 'the shard ended'} before sequence number ${range.endSequenceNumber} (${records} record(s) of the range read)`,
     keys,
+    records,
   };
 }

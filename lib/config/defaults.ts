@@ -82,6 +82,13 @@ export const WORKER_BATCH_SIZE = 10;
 export const WORKER_CONCURRENCY = { aws: 10, local: 4 } as const;
 
 /**
+ * Local runs only (`run`, `demo`, the benches, the convergence test): the emulated mappings
+ * redeliver a small share of successful deliveries on purpose, as AWS may (at least once). A
+ * skipped SQS delete comes back after `visibilitySeconds` rather than the work queue's 360 s.
+ */
+export const LOCAL_REDELIVERY = { rate: 0.02, seed: 1, visibilitySeconds: 2 } as const;
+
+/**
  * The stream consumer's heartbeat in the backfill state store (`streamfill run` locally): written
  * every `intervalMs`; the scanner treats one older than `staleAfterMs` as "consumer not running".
  */

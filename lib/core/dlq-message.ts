@@ -49,18 +49,8 @@ export interface ParkedBody {
 
 export type DlqMessage =
   | { kind: 'work'; message: WorkMessage }
-  | {
-      kind: 'stream-failure';
-      info: StreamBatchInfo;
-      condition: string;
-      /** The handler's error, when the body says (streamfill's local extension). */
-      reason?: string;
-      /**
-       * Keys of the failed records when the body carries them (streamfill's local extension);
-       * Lambda's own body carries only the range, so AWS bodies have none.
-       */
-      keys?: Key[];
-    }
+  /** Lambda's body carries the range only, never the records: their keys come from the stream. */
+  | { kind: 'stream-failure'; info: StreamBatchInfo; condition: string }
   | { kind: 'parked'; parked: ParkedBody }
   | { kind: 'unknown'; problem: string };
 
@@ -99,14 +89,6 @@ const batchInfoSchema = z.object({
 const onFailureSchema = z.object({
   requestContext: z.object({ condition: z.string() }).partial().optional(),
   DDBStreamBatchInfo: batchInfoSchema,
-  streamfill: z
-    .object({
-      reason: z.string().optional(),
-      records: z
-        .array(z.object({ dynamodb: z.object({ Keys: z.record(z.string(), z.unknown()) }) }))
-        .optional(),
-    })
-    .optional(),
 });
 const keyRecord = z.record(z.string(), z.union([z.string(), z.number()]));
 const parkedSchema = z.object({
@@ -122,18 +104,6 @@ const parkedSchema = z.object({
   parkedAt: z.string().optional(),
   record: z.unknown().optional(),
 });
-
-// Lambda's JSON form of a key ({ S } / { N }); other types are not key types.
-function keyFromImage(image: Record<string, unknown>): Key | undefined {
-  const key: Key = {};
-  for (const [name, v] of Object.entries(image)) {
-    const av = v as { S?: unknown; N?: unknown };
-    if (typeof av.S === 'string') key[name] = av.S;
-    else if (typeof av.N === 'string') key[name] = Number(av.N);
-    else return undefined;
-  }
-  return key;
-}
 
 /** Classifies one dead-letter body; never throws (an unreadable body is `unknown`, with why). */
 export function classifyDlqBody(body: string): DlqMessage {
@@ -155,14 +125,10 @@ export function classifyDlqBody(body: string): DlqMessage {
         problem: `stream on-failure record without a readable DDBStreamBatchInfo: ${p.error.issues[0]?.message ?? ''}`,
       };
     }
-    const records = p.data.streamfill?.records;
-    const keys = records?.map((x) => keyFromImage(x.dynamodb.Keys));
     return {
       kind: 'stream-failure',
       info: p.data.DDBStreamBatchInfo,
       condition: p.data.requestContext?.condition ?? 'unknown',
-      ...(p.data.streamfill?.reason !== undefined && { reason: p.data.streamfill.reason }),
-      ...(keys && keys.every((k) => k !== undefined) && { keys: keys as Key[] }),
     };
   }
   if (r.version === 'streamfill.parked/1') {

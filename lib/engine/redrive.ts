@@ -165,7 +165,7 @@ export async function redrive(
   } finally {
     await releaseMessages(deps.sqs, deps.dlqUrl, [...held.values()]);
   }
-  report.advice = adviceFor(report, options);
+  report.advice = adviceFor(report, options, deps.tables);
   return report;
 }
 
@@ -217,15 +217,25 @@ async function planMessage(
         ...(options.maxEmptyPolls !== undefined && { maxEmptyPolls: options.maxEmptyPolls }),
       });
       if (read.status === 'unavailable') {
+        // Lambda's on-failure record names a range, never the records ("the actual records
+        // aren't included"): what the stream no longer holds is unknown, and only a pass over
+        // the table finds those items. The keys read before the range ended are a start.
         const role = migratedRoleOf(deps.tables, tableName);
-        const recovered = uniqueKeys(role ?? 'session', [...read.keys, ...(message.keys ?? [])]);
+        const recovered = uniqueKeys(role ?? 'session', read.keys);
+        const unread = info.batchSize - read.records;
         return {
           move: false,
           entry: {
             kind: 'stream-failure',
             table: tableName,
             recoveredKeys: recovered,
-            detail: `stream range ${range} can no longer be read (${read.reason}); ${recovered.length} key(s) recovered`,
+            detail:
+              `stream range ${range} can no longer be read (${read.reason}): ` +
+              `${recovered.length} key(s) recovered from the ${read.records} record(s) still readable` +
+              (unread > 0
+                ? `; the keys of the other ${unread} are not in Lambda's on-failure record — ` +
+                  `run \`streamfill backfill --table ${role ?? tableName}\` (a pass over the whole table finds them)`
+                : ''),
           },
         };
       }
@@ -373,17 +383,22 @@ async function requeueKeys(
   };
 }
 
-function adviceFor(r: RedriveReport, options: RedriveOptions): string[] {
+function adviceFor(r: RedriveReport, options: RedriveOptions, tables: TableNames): string[] {
   const advice: string[] = [];
   const unavailable = r.entries.filter((e) => e.recoveredKeys);
   if (unavailable.length) {
     const keys = unavailable.reduce((n, e) => n + (e.recoveredKeys?.length ?? 0), 0);
+    const names = [...new Set(unavailable.map((e) => e.table ?? ''))];
+    const roles = names.map((t) => migratedRoleOf(tables, t) ?? t);
     advice.push(
       `${unavailable.length} stream range(s) are past the stream's 24 h retention or their shard is gone; they stay in the DLQ. ` +
+        "Lambda's on-failure record carries the range, not the records, so the items of an unreadable range are unknown: " +
+        roles.map((role) => `run \`streamfill backfill --table ${role}\``).join(', ') +
+        ' (a pass over the whole table finds every unmigrated item)' +
         (keys
-          ? `Repair the ${keys} recovered key(s) with \`streamfill backfill --keys FILE\` (write them with \`redrive --keys-out FILE\`)`
-          : 'No keys could be recovered') +
-        ', or run a new pass with `streamfill backfill` (the scan finds every unmigrated item); then delete those messages from the DLQ.',
+          ? `; the ${keys} key(s) read before the range ended can be repaired at once with \`streamfill backfill --keys FILE\` (write them with \`redrive --keys-out FILE\`)`
+          : '') +
+        '. Then delete those messages from the DLQ.',
     );
   }
   if (r.byKind.parked.kept && !options.includeMalformed) {

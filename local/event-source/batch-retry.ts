@@ -60,6 +60,8 @@ export function nextRetryStep<T>(
 
 interface Work extends Segment<DynamoDBRecord> {
   invokes: number;
+  /** Already invoked again on purpose (at-least-once): once is enough. */
+  redelivered?: boolean;
 }
 
 /** Runs one batch of a shard to its end: every record acknowledged or given up on. */
@@ -98,6 +100,13 @@ export class BatchRunner {
         counters.bisections++;
         const [a, b] = step.halves;
         work.splice(0, 1, { ...seg, records: a }, { ...seg, records: b });
+        continue;
+      }
+      if (step.kind === 'done' && !seg.redelivered && this.rt.redeliver?.()) {
+        // At least once: the batch succeeded, but it is invoked again before its checkpoint is
+        // saved (as when Lambda retries an invocation whose response it did not record).
+        seg.redelivered = true;
+        counters.redeliveries++;
         continue;
       }
       await this.progress.acknowledge(s, seg.records, step.ack);

@@ -4,7 +4,9 @@
 //
 // Fidelity rules — the emulation is how behaviour is proven before AWS, so it must never be
 // kinder than AWS (what AWS does → what we do):
-// - Shards are read in lineage order, one batch at a time per shard → the same.
+// - Shards are read in lineage order → the same; ParallelizationFactor N (1..10) → N batches of
+//   a shard in flight, lanes by item key, in order per item only, checkpoint at the highest
+//   record below which all are done (lanes.ts).
 // - LATEST: AWS fixes the position when the mapping starts and keeps it through errors and
 //   iterator expiry → `start()` resolves only once every shard it reads has its first position,
 //   and that position is checkpointed at once (the last record then present, or SHARD_START for
@@ -19,17 +21,22 @@
 // - BisectBatchOnFunctionError splits only a failed invocation (error or timeout) → the same.
 // - MaximumRecordAgeInSeconds and MaximumRetryAttempts send records to the on-failure
 //   destination with Lambda's message shape, before the shard moves past them → the same.
-// - Invocations are in-process: a timed-out handler cannot be killed, only abandoned after a
-//   grace period (see lambda-context.ts).
+// - At least once: "duplicate processing of records can occur" → with `redelivery`, a successful
+//   batch is invoked again before its checkpoint is saved, and a shard is re-read from its
+//   previous checkpoint after a batch (redelivery.ts).
+// - A timed-out invocation is stopped ("Task timed out"; the environment is shut down) → the
+//   invocation's fenced clients refuse every request from its deadline on and abort those in
+//   flight (invocation-fence.ts), so a late handler writes nothing.
 
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchRunner } from './batch-retry.ts';
 import { SHARD_END } from './checkpoint.ts';
 import { defaultLogger } from './lambda-context.ts';
 import { MappingLifecycle } from './mapping-lifecycle.ts';
+import { redeliveryDice } from './redelivery.ts';
 import { ShardProgress } from './on-failure.ts';
 import { ShardReader } from './shard-reader.ts';
-import { ShardTracker, shardStats, type ShardStats } from './shard-tracker.ts';
+import { inFlight, ShardTracker, shardStats, type ShardStats } from './shard-tracker.ts';
 import {
   newStreamCounters,
   resolveStreamOptions,
@@ -76,6 +83,7 @@ export class DynamoDBStreamMapping {
       counters: newStreamCounters(),
       lifecycle: this.lifecycle,
       streamArn: options.streamArn ?? '',
+      redeliver: redeliveryDice(options.redelivery),
     };
     this.progress = new ShardProgress(this.rt);
     const reader = new ShardReader(
@@ -171,7 +179,8 @@ export class DynamoDBStreamMapping {
   private isIdleSince(since: number): boolean {
     for (const s of this.tracker.shards.values()) {
       if (s.finished) continue;
-      if (!s.started || s.busy || s.pending > 0 || s.lastEmptyPollAt < since) return false;
+      if (!s.started || s.busy || s.lanes?.busy || inFlight(s) > 0 || s.lastEmptyPollAt < since)
+        return false;
     }
     return true;
   }

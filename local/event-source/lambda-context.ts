@@ -1,7 +1,9 @@
 // A Lambda `Context` for in-process invocations by the local event source mappings.
 
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Context } from 'aws-lambda';
+import { runFenced } from './invocation-fence.ts';
 
 export interface LambdaContextOptions {
   functionName: string;
@@ -77,10 +79,11 @@ export const DEFAULT_TIMEOUT_GRACE_MS = 10_000;
 
 /**
  * Invoke a handler as Lambda would: a thrown error or a rejected promise is a function error,
- * and exceeding the timeout is one too (`Task timed out after N seconds`). Lambda would kill
- * the sandbox; in-process we cannot, so after a timeout we still wait (up to `graceMs`) for
- * the handler to settle before returning, so that a retry does not overlap the late
- * invocation. A handler that hangs beyond that is abandoned (it cannot block `stop()`).
+ * and exceeding the timeout is one too (`Task timed out after N seconds`). Lambda stops a
+ * timed-out function; in-process its fenced clients refuse every request from the deadline on
+ * and abort the ones in flight (invocation-fence.ts), so the late handler writes nothing. We
+ * still wait (up to `graceMs`) for it to settle before returning, so that a retry does not
+ * overlap it; one that hangs beyond that is abandoned (it cannot block `stop()`).
  */
 export async function invokeHandler<E, R>(
   handler: (event: E, context: Context) => Promise<R>,
@@ -92,7 +95,15 @@ export async function invokeHandler<E, R>(
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
-  const run = (async () => handler(event, context))();
+  // At the deadline the invocation's requests stop (invocation-fence.ts), as Lambda stops it.
+  const deadline = new AbortController();
+  // Every request in flight listens to it (the writer alone keeps 16 in flight).
+  setMaxListeners(0, deadline.signal);
+  const run = runFenced(
+    deadline.signal,
+    `${context.functionName} ${context.awsRequestId}`,
+    async () => handler(event, context),
+  );
   const outcome = await Promise.race([
     run.then(
       (result) => ({ ok: true as const, result }),
@@ -105,6 +116,7 @@ export async function invokeHandler<E, R>(
   clearTimeout(timer);
   if (outcome === 'timeout') {
     timedOut = true;
+    deadline.abort(new FunctionTimeoutError(timeoutMs));
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([
       run.catch(() => undefined),

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { MemoryCheckpointStore, SHARD_END, type CheckpointStore } from './checkpoint.ts';
 import { functionArn, sleep, toError } from './lambda-context.ts';
 import type { ShardState } from './shard-tracker.ts';
-import { serializeStreamOnFailure, type StreamFailureCondition } from './stream-event.ts';
+import { buildStreamOnFailureMessage, type StreamFailureCondition } from './stream-event.ts';
 import { StopRequested, type StreamRuntime } from './stream-semantics.ts';
 
 export interface GiveUp {
@@ -33,7 +33,17 @@ export class ShardProgress {
     this.rt.counters.recordsProcessed += count;
     s.recordsProcessed += count;
     s.pending = Math.max(0, s.pending - count);
-    if (seq) await this.save(s, seq);
+    if (s.lanes) await this.saveContiguous(s, records.slice(0, count));
+    else if (seq) await this.save(s, seq);
+  }
+
+  /** Lanes: checkpoint only the highest record below which every record is done. */
+  private async saveContiguous(s: ShardState, done: readonly DynamoDBRecord[]): Promise<void> {
+    const seqs = done.flatMap((r) =>
+      r.dynamodb?.SequenceNumber ? [r.dynamodb.SequenceNumber] : [],
+    );
+    const checkpoint = s.lanes?.tracker.done(seqs);
+    if (checkpoint) await this.save(s, checkpoint);
   }
 
   /** Send the records to the on-failure destination (or drop them), then move past them. */
@@ -51,21 +61,22 @@ export class ShardProgress {
         to: records[records.length - 1]?.dynamodb?.SequenceNumber,
       });
     } else {
-      const bodies = serializeStreamOnFailure({
-        condition,
-        requestId: randomUUID(),
-        functionArn: functionArn(this.rt.opts.functionName, this.rt.region),
-        approximateInvokeCount: g.invokes,
-        functionError: g.functionError,
-        statusCode: 200,
-        shardId: s.shardId,
-        streamArn: this.rt.streamArn,
-        records,
-        reason,
-      });
-      for (const body of bodies) await this.sendUntilDelivered(onFailure, body);
+      const body = JSON.stringify(
+        buildStreamOnFailureMessage({
+          condition,
+          requestId: randomUUID(),
+          functionArn: functionArn(this.rt.opts.functionName, this.rt.region),
+          approximateInvokeCount: g.invokes,
+          functionError: g.functionError,
+          statusCode: 200,
+          shardId: s.shardId,
+          streamArn: this.rt.streamArn,
+          records,
+        }),
+      );
+      await this.sendUntilDelivered(onFailure, body);
       counters.recordsToOnFailure += records.length;
-      counters.onFailureMessages += bodies.length;
+      counters.onFailureMessages++;
       log.warn('batch sent to the on-failure destination', {
         shardId: s.shardId,
         condition,
@@ -76,7 +87,8 @@ export class ShardProgress {
     }
     const seq = records[records.length - 1]?.dynamodb?.SequenceNumber;
     s.pending = Math.max(0, s.pending - records.length);
-    if (seq) await this.save(s, seq);
+    if (s.lanes) await this.saveContiguous(s, records);
+    else if (seq) await this.save(s, seq);
   }
 
   /** Saves `position` (a sequence number, SHARD_START or SHARD_END) as the shard's checkpoint. */

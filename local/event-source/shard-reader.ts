@@ -10,10 +10,11 @@ import {
 import type { BatchRunner } from './batch-retry.ts';
 import { SHARD_END, SHARD_START } from './checkpoint.ts';
 import { sleep, toError } from './lambda-context.ts';
+import { ShardLanes } from './lanes.ts';
 import type { ShardProgress } from './on-failure.ts';
 import type { ShardState } from './shard-tracker.ts';
 import { toLambdaRecord } from './stream-event.ts';
-import { StopRequested, type StreamRuntime } from './stream-semantics.ts';
+import { compareSequenceNumbers, StopRequested, type StreamRuntime } from './stream-semantics.ts';
 
 const errorName = (err: unknown): string => (err as { name?: string } | undefined)?.name ?? '';
 
@@ -30,7 +31,21 @@ export class ShardReader {
   start(s: ShardState): void {
     let positioned!: () => void;
     s.positioned = new Promise<void>((resolve) => (positioned = resolve));
-    s.task = this.run(s, positioned).finally(positioned);
+    const factor = this.rt.opts.parallelizationFactor;
+    if (factor > 1)
+      s.lanes = new ShardLanes(
+        factor,
+        this.rt.opts.batchSize,
+        (records) => this.batches.run(s, records),
+        (err) => {
+          if (!(err instanceof StopRequested))
+            this.rt.log.error('lane error', { shardId: s.shardId, error: toError(err).message });
+        },
+      );
+    // The reader ends only once its lanes have ended their batches.
+    s.task = this.run(s, positioned)
+      .finally(() => s.lanes?.drain())
+      .finally(positioned);
   }
 
   private async run(s: ShardState, positioned: () => void): Promise<void> {
@@ -43,19 +58,23 @@ export class ShardReader {
           positioned();
         }
         if (s.iterator === null) {
+          // A closed shard is finished once its lanes hold nothing more.
+          while (s.lanes && s.lanes.load > 0 && !lifecycle.stopping) await s.lanes.changed();
+          if (lifecycle.stopping) return 'done';
           await this.finish(s);
           return 'done';
         }
         const records = await this.collectBatch(s);
         if (records.length > 0) {
           if (lifecycle.stopping) return 'done';
-          await this.process(s, records);
+          if (s.lanes) await this.dispatch(s, s.lanes, records);
+          else await this.process(s, records);
           return;
         }
         if (s.iterator !== null) await sleep(opts.pollIntervalMs, lifecycle.signal);
       },
       onError: (err) => {
-        s.pending = 0;
+        s.pending = 0; // records already in lanes stay counted there
         if (err instanceof StopRequested) return 'stop';
         const name = errorName(err);
         if (name === 'ExpiredIteratorException' || name === 'TrimmedDataAccessException') {
@@ -78,15 +97,53 @@ export class ShardReader {
 
   private async process(s: ShardState, sdkRecords: SdkStreamRecord[]): Promise<void> {
     s.busy = true;
+    const before = s.checkpoint;
     try {
       const records = sdkRecords.map((r) =>
         toLambdaRecord(r, { eventSourceARN: this.rt.streamArn, awsRegion: this.rt.region }),
       );
       await this.batches.run(s, records);
+      await this.maybeReplay(s, before, records);
     } finally {
       s.pending = 0;
       s.busy = false;
     }
+  }
+
+  /**
+   * ParallelizationFactor: the records go to their lanes, and the reader polls on while they
+   * run, as long as the lanes hold less than one full batch each.
+   */
+  private async dispatch(s: ShardState, lanes: ShardLanes, sdkRecords: SdkStreamRecord[]) {
+    const records = sdkRecords.map((r) =>
+      toLambdaRecord(r, { eventSourceARN: this.rt.streamArn, awsRegion: this.rt.region }),
+    );
+    lanes.dispatch(records, () => this.rt.lifecycle.stopping);
+    s.pending = 0;
+    while (lanes.load >= lanes.factor * this.rt.opts.batchSize && !this.rt.lifecycle.stopping)
+      await lanes.changed();
+  }
+
+  /**
+   * At least once: now and then the shard is re-read from the checkpoint it had before this
+   * batch, as a poller that took the shard over from one whose checkpoint was not saved would.
+   * Never a batch that is itself a replay (it would replay forever), never before any position
+   * was saved (LATEST would jump forward).
+   */
+  private async maybeReplay(
+    s: ShardState,
+    before: string | undefined,
+    records: readonly { dynamodb?: { SequenceNumber?: string } }[],
+  ): Promise<void> {
+    const first = records[0]?.dynamodb?.SequenceNumber;
+    const last = records[records.length - 1]?.dynamodb?.SequenceNumber;
+    if (before === undefined || !first || !last || this.rt.lifecycle.stopping) return;
+    if (s.replayedThrough && compareSequenceNumbers(first, s.replayedThrough) <= 0) return;
+    if (!this.rt.redeliver?.()) return;
+    s.replayedThrough = last;
+    this.rt.counters.replays++;
+    await this.progress.save(s, before);
+    s.iterator = undefined;
   }
 
   /** A fresh iterator at the checkpoint (or the initial position); null when the shard is gone. */
@@ -191,7 +248,7 @@ export class ShardReader {
       // Fewer records than asked for: everything the shard held was read (the tip).
       if (got.length < limit) s.lastTipAt = pollAt;
       records.push(...got);
-      s.pending = records.length;
+      s.pending = records.length; // lanes count their own (inFlight)
       if (records.length === 0) {
         s.lastEmptyPollAt = pollAt;
         return records;

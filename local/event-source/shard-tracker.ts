@@ -4,6 +4,7 @@
 import { DescribeStreamCommand, type Shard } from '@aws-sdk/client-dynamodb-streams';
 import { SHARD_END, SHARD_START } from './checkpoint.ts';
 import { sleep, toError } from './lambda-context.ts';
+import type { ShardLanes } from './lanes.ts';
 import type { StartingPosition, StreamRuntime } from './stream-semantics.ts';
 
 export interface ShardNode {
@@ -58,6 +59,10 @@ export interface ShardState {
   checkpoint?: string;
   /** Used when there is no checkpoint. */
   initialPosition: StartingPosition;
+  /** With a ParallelizationFactor above 1: the shard's lanes (lanes.ts). */
+  lanes?: ShardLanes;
+  /** Last sequence number of the latest batch replayed from an earlier checkpoint. */
+  replayedThrough?: string;
   /** undefined: get one; null: end of a closed shard reached. */
   iterator?: string | null;
   pending: number;
@@ -110,6 +115,11 @@ export function newShardState(
   return { state, skippedClosed };
 }
 
+/** Records fetched and not yet done: the batch being read or run, plus what its lanes hold. */
+export function inFlight(s: ShardState): number {
+  return s.pending + (s.lanes?.load ?? 0);
+}
+
 /** How recently a shard must have been read to its tip to count as caught up under load. */
 export const AT_TIP_WINDOW_MS = 5_000;
 
@@ -119,13 +129,13 @@ export function shardStats(s: ShardState): ShardStats {
   const caughtUp =
     s.finished ||
     (s.started &&
-      ((!s.busy && s.pending === 0 && s.lastEmptyPollAt > s.lastBatchAt) ||
+      ((!s.busy && !s.lanes?.busy && inFlight(s) === 0 && s.lastEmptyPollAt > s.lastBatchAt) ||
         (s.lastTipAt > 0 && performance.now() - s.lastTipAt < AT_TIP_WINDOW_MS)));
   const out: ShardStats = {
     shardId: s.shardId,
     status: s.finished ? 'finished' : s.started ? 'reading' : 'waiting',
     closed: s.closed,
-    pendingRecords: s.pending,
+    pendingRecords: inFlight(s),
     caughtUp,
     iteratorAgeMs: caughtUp ? 0 : s.iteratorAgeMs,
     recordsProcessed: s.recordsProcessed,

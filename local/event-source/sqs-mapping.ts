@@ -2,7 +2,9 @@
 // batches to the deployed handler function; successes are deleted, failures stay on the queue
 // and come back after their visibility timeout, and the queue's own RedrivePolicy moves a
 // message that keeps failing to its dead-letter queue — exactly as on AWS. Like AWS, it refuses
-// a queue whose visibility timeout is shorter than the function timeout.
+// a queue whose visibility timeout is shorter than the function timeout. With `redelivery`, a
+// processed message is now and then left undeleted and comes back (AWS: "duplicate processing
+// of records can occur").
 
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -32,6 +34,7 @@ import {
   type EventSourceLogger,
 } from './lambda-context.ts';
 import { MappingLifecycle } from './mapping-lifecycle.ts';
+import { redeliveryDice, type RedeliveryOptions } from './redelivery.ts';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -55,8 +58,26 @@ export interface SqsMappingOptions {
    * @default leave them invisible for the rest of their visibility timeout, as Lambda does
    */
   retryDelaySeconds?: number;
-  /** Concurrent pollers, i.e. concurrent batches. @default 2 */
+  /**
+   * The mapping's maximum concurrency (ScalingConfig.MaximumConcurrency): batches in flight at
+   * most, reached by scaling up from `initialConcurrency`. @default 2
+   */
   maxConcurrency?: number;
+  /**
+   * Batches in flight when messages first arrive; more are added one every `scaleUpIntervalMs`
+   * while messages keep coming, up to `maxConcurrency`, and removed when receives come back
+   * empty. AWS starts with five and adds up to 300 per minute. @default 5 (at most maxConcurrency)
+   */
+  initialConcurrency?: number;
+  /** @default 200 (300 per minute) */
+  scaleUpIntervalMs?: number;
+  /**
+   * The function's own concurrency limit (reserved concurrency). The mapping does not know it,
+   * as on AWS: a batch received while that many invocations run is throttled — not invoked, left
+   * to come back after its visibility timeout, its receive counted toward maxReceiveCount.
+   * @default unlimited
+   */
+  functionConcurrency?: number;
   /** Honour `{ batchItemFailures }` responses. @default true */
   reportBatchItemFailures?: boolean;
   /** Name in the Lambda context. @default 'streamfill-worker' */
@@ -67,6 +88,12 @@ export interface SqsMappingOptions {
   awsRegion?: string;
   /** @default quiet about routine work, warnings and errors on stderr */
   logger?: EventSourceLogger;
+  /**
+   * At-least-once delivery (redelivery.ts): the delete of a processed message is skipped now and
+   * then, so it comes back. `visibilitySeconds`: when it comes back (ChangeMessageVisibility);
+   * default the rest of its visibility timeout, as on AWS. @default off
+   */
+  redelivery?: RedeliveryOptions & { visibilitySeconds?: number };
 }
 
 export interface SqsMappingStats {
@@ -86,6 +113,12 @@ export interface SqsMappingStats {
   deleteFailures: number;
   /** Messages being handled right now. */
   inFlight: number;
+  /** Processed messages whose delete was skipped on purpose (emulated at-least-once). */
+  duplicatesScheduled: number;
+  /** Received messages not invoked because the function was at its concurrency limit. */
+  throttled: number;
+  /** Batches the mapping may have in flight now (scaled between initial and maximum). */
+  concurrency: number;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -234,6 +267,8 @@ export class SqsMapping {
       | 'maximumBatchingWindowMs'
       | 'waitTimeSeconds'
       | 'maxConcurrency'
+      | 'initialConcurrency'
+      | 'scaleUpIntervalMs'
       | 'reportBatchItemFailures'
       | 'functionName'
       | 'functionTimeoutMs'
@@ -254,7 +289,14 @@ export class SqsMapping {
     handlerErrors: 0,
     deleteFailures: 0,
     inFlight: 0,
+    duplicatesScheduled: 0,
+    throttled: 0,
   };
+  /** Pollers allowed to receive now: scaled between the initial and the maximum concurrency. */
+  private active = 1;
+  private lastScaleAt = 0;
+  private invocations = 0;
+  private readonly redeliver: (() => boolean) | undefined;
 
   constructor(private readonly options: SqsMappingOptions) {
     const batchSize = options.batchSize ?? 10;
@@ -268,11 +310,14 @@ export class SqsMapping {
       maximumBatchingWindowMs: window,
       waitTimeSeconds: options.waitTimeSeconds ?? 1,
       maxConcurrency: Math.max(1, options.maxConcurrency ?? 2),
+      initialConcurrency: Math.max(1, options.initialConcurrency ?? 5),
+      scaleUpIntervalMs: options.scaleUpIntervalMs ?? 200,
       reportBatchItemFailures: options.reportBatchItemFailures ?? true,
       functionName: options.functionName ?? 'streamfill-worker',
       functionTimeoutMs: options.functionTimeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS,
     };
     this.fifo = options.queueUrl.endsWith('.fifo');
+    this.redeliver = redeliveryDice(options.redelivery);
     this.log = options.logger ?? defaultLogger;
     this.lifecycle = new MappingLifecycle('SqsMapping', this.log);
   }
@@ -288,6 +333,8 @@ export class SqsMapping {
       this.arn = queueArnFromUrl(this.options.queueUrl, this.region);
       checkVisibilityTimeout(await this.visibilityTimeoutSeconds(), this.opts.functionTimeoutMs);
     });
+    this.active = Math.min(this.opts.initialConcurrency, this.opts.maxConcurrency);
+    this.lastScaleAt = performance.now();
     this.pollers = Array.from({ length: this.opts.maxConcurrency }, (_, i) => this.runPoller(i));
     this.log.info('sqs mapping started', {
       queueUrl: this.options.queueUrl,
@@ -340,6 +387,7 @@ export class SqsMapping {
       eventSourceARN: this.arn,
       running: this.lifecycle.running,
       ...this.counters,
+      concurrency: this.active,
     };
   }
 
@@ -347,6 +395,16 @@ export class SqsMapping {
 
   private get stopping(): boolean {
     return this.lifecycle.stopping;
+  }
+
+  private async visibleMessages(): Promise<number> {
+    const res = await this.options.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.options.queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
+    );
+    return Number(res.Attributes?.ApproximateNumberOfMessages ?? 0);
   }
 
   /** The visibility timeout received messages get: the option, else the queue's own. */
@@ -365,7 +423,15 @@ export class SqsMapping {
   private runPoller(index: number): Promise<void> {
     return this.lifecycle.pollLoop({
       step: async () => {
+        if (index >= this.active) {
+          // Not scaled up to this poller (yet). The next one up watches the backlog: the busy
+          // pollers may all be invoking, and scaling follows the queue, not their receives.
+          await sleep(this.opts.scaleUpIntervalMs, this.lifecycle.signal);
+          if (index === this.active && (await this.visibleMessages()) > 0) this.scale(true);
+          return;
+        }
         const messages = await this.receiveBatch();
+        this.scale(messages.length > 0);
         if (messages.length === 0) return;
         if (this.stopping) {
           // Received while stopping: give them back at once instead of hiding them for a timeout.
@@ -409,7 +475,34 @@ export class SqsMapping {
     return messages;
   }
 
+  /**
+   * AWS ("Configuring scaling behavior for SQS event source mappings"): five batches at a time
+   * at first, up to 300 more per minute while messages are available, back towards five when
+   * traffic is low; never above the maximum concurrency.
+   */
+  private scale(gotMessages: boolean): void {
+    const now = performance.now();
+    if (now - this.lastScaleAt < this.opts.scaleUpIntervalMs) return;
+    const floor = Math.min(this.opts.initialConcurrency, this.opts.maxConcurrency);
+    if (gotMessages && this.active < this.opts.maxConcurrency) this.active++;
+    else if (!gotMessages && this.active > floor) this.active--;
+    else return;
+    this.lastScaleAt = now;
+  }
+
   private async processMessages(messages: Message[]): Promise<void> {
+    const limit = this.options.functionConcurrency;
+    if (limit !== undefined && this.invocations >= limit) {
+      // Throttled: received but not invoked. Like AWS we leave them be: they come back after
+      // their visibility timeout, and this receive counts toward maxReceiveCount.
+      this.counters.throttled += messages.length;
+      this.log.warn('function throttled: the batch returns after its visibility timeout', {
+        messages: messages.length,
+        functionConcurrency: limit,
+      });
+      return;
+    }
+    this.invocations++;
     this.counters.inFlight += messages.length;
     try {
       this.counters.received += messages.length;
@@ -460,14 +553,33 @@ export class SqsMapping {
 
       const succeeded = messages.filter((m) => !failed.has(m.MessageId ?? ''));
       const retry = messages.filter((m) => failed.has(m.MessageId ?? ''));
-      await this.deleteMessages(succeeded);
+      const duplicates = this.pickDuplicates(succeeded);
+      await this.deleteMessages(succeeded.filter((m) => !duplicates.includes(m)));
+      if (duplicates.length > 0) {
+        this.counters.duplicatesScheduled += duplicates.length;
+        const seconds = this.options.redelivery?.visibilitySeconds;
+        if (seconds !== undefined) await this.changeVisibility(duplicates, seconds);
+      }
       this.counters.recordsProcessed += succeeded.length;
       this.counters.recordsFailed += retry.length;
       if (retry.length > 0 && this.options.retryDelaySeconds !== undefined)
         await this.changeVisibility(retry, this.options.retryDelaySeconds);
     } finally {
       this.counters.inFlight -= messages.length;
+      this.invocations--;
     }
+  }
+
+  /**
+   * At least once: processed messages whose delete is skipped, so that SQS delivers them again.
+   * Only at their first receive: an emulated duplicate never brings a message to the DLQ on its
+   * own (a second receive is far from any maxReceiveCount, and FIFO order is not at stake).
+   */
+  private pickDuplicates(succeeded: Message[]): Message[] {
+    if (!this.redeliver || this.fifo) return [];
+    return succeeded.filter(
+      (m) => Number(m.Attributes?.ApproximateReceiveCount ?? 1) === 1 && this.redeliver!(),
+    );
   }
 
   private async deleteMessages(messages: Message[]): Promise<void> {

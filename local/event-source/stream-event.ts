@@ -1,6 +1,6 @@
 // DynamoDB Streams API records (as the AWS SDK v3 parses them) -> the exact JSON that Lambda
 // delivers to a stream-triggered function, plus the on-failure destination message Lambda
-// sends for a stream batch it gave up on. Pure: no network, no clock unless passed in.
+// sends for a stream batch it gave up on (metadata only, as on AWS). Pure: no network, no clock unless passed in.
 
 import type {
   _Record as SdkStreamRecord,
@@ -119,14 +119,19 @@ export interface StreamOnFailureInput {
   statusCode?: number;
   shardId: string;
   streamArn: string;
-  /** The failed records, in Lambda JSON form and stream order (non-empty). */
+  /** The failed records, in stream order (non-empty): only their range goes into the message. */
   records: readonly DynamoDBRecord[];
-  /** Human-readable cause: the handler's error message or reported reason. */
-  reason: string;
   now?: Date;
 }
 
-/** The body Lambda sends for a failed stream batch (`DDBStreamBatchInfo`), plus streamfill's `streamfill` extension. */
+/**
+ * The body Lambda sends to a stream mapping's on-failure destination (SQS/SNS) for a batch it
+ * gave up on: metadata only — shard, sequence range, batch size, arrival times, request and
+ * response context. AWS ("Retaining discarded records for a DynamoDB event source in Lambda"):
+ * the record describes the failed invocation and the actual records aren't included; they must
+ * be re-read from the stream while it retains them (24 h). Emitted exactly so: nothing a
+ * consumer of this message could rely on locally is missing on AWS.
+ */
 export interface StreamOnFailureMessage {
   requestContext: {
     requestId: string;
@@ -149,13 +154,6 @@ export interface StreamOnFailureMessage {
     approximateArrivalOfLastRecord?: string;
     batchSize: number;
     streamArn: string;
-  };
-  /** streamfill extension: why, and the records themselves so `redrive` can replay them. */
-  streamfill: {
-    reason: string;
-    records: DynamoDBRecord[];
-    /** Set when one record alone exceeded the SQS size limit: its images were dropped, its Keys kept. */
-    imagesOmitted?: true;
   };
 }
 
@@ -187,39 +185,5 @@ export function buildStreamOnFailureMessage(input: StreamOnFailureInput): Stream
       batchSize: input.records.length,
       streamArn: input.streamArn,
     },
-    streamfill: { reason: input.reason, records: [...input.records] },
   };
-}
-
-/** SQS's message-size limit (256 KiB); bigger on-failure bodies are split by records. */
-export const SQS_MAX_MESSAGE_BYTES = 262_144;
-
-/**
- * Serialize the on-failure message(s) for a failed batch: normally exactly one body; only when
- * the records would not fit one SQS message is the batch split into consecutive sub-batches,
- * each a complete message with its own `DDBStreamBatchInfo` (no record is ever dropped).
- */
-export function serializeStreamOnFailure(
-  input: StreamOnFailureInput,
-  maxBytes = SQS_MAX_MESSAGE_BYTES,
-): string[] {
-  const message = buildStreamOnFailureMessage(input);
-  const body = JSON.stringify(message);
-  if (Buffer.byteLength(body, 'utf8') <= maxBytes) return [body];
-  if (input.records.length === 1) {
-    // A single item with both images can reach 800 KB: keep the key (a redrive re-reads the item).
-    message.streamfill.records = message.streamfill.records.map((r) => {
-      const dynamodb = { ...r.dynamodb };
-      delete dynamodb.NewImage;
-      delete dynamodb.OldImage;
-      return { ...r, dynamodb };
-    });
-    message.streamfill.imagesOmitted = true;
-    return [JSON.stringify(message)];
-  }
-  const mid = Math.ceil(input.records.length / 2);
-  return [
-    ...serializeStreamOnFailure({ ...input, records: input.records.slice(0, mid) }, maxBytes),
-    ...serializeStreamOnFailure({ ...input, records: input.records.slice(mid) }, maxBytes),
-  ];
 }

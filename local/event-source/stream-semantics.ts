@@ -14,6 +14,7 @@ import { readItemFailures } from './batch-response.ts';
 import type { CheckpointStore } from './checkpoint.ts';
 import { DEFAULT_FUNCTION_TIMEOUT_MS, type EventSourceLogger } from './lambda-context.ts';
 import type { MappingLifecycle } from './mapping-lifecycle.ts';
+import type { RedeliveryOptions } from './redelivery.ts';
 
 export type DynamoDBStreamHandler = (
   event: DynamoDBStreamEvent,
@@ -31,6 +32,10 @@ export interface DynamoDBStreamMappingOptions {
   dynamodb?: DynamoDBClient;
   /** Max records per invocation (1..10,000). @default 100 */
   batchSize?: number;
+  /**
+   * Batches of one shard in flight at once (1..10), lanes by item key (lanes.ts). @default 1
+   */
+  parallelizationFactor?: number;
   /** Gather records across polls until the batch is full or this window passes. @default 0 */
   maximumBatchingWindowMs?: number;
   /** Where a shard without checkpoint starts on the first start. @default 'TRIM_HORIZON' */
@@ -61,12 +66,18 @@ export interface DynamoDBStreamMappingOptions {
   awsRegion?: string;
   /** @default quiet about routine work, warnings and errors on stderr */
   logger?: EventSourceLogger;
+  /**
+   * At-least-once delivery (redelivery.ts): a successful batch is invoked again before its
+   * checkpoint, or the shard re-read from its previous checkpoint. @default off
+   */
+  redelivery?: RedeliveryOptions;
 }
 
 export type ResolvedStreamOptions = Required<
   Pick<
     DynamoDBStreamMappingOptions,
     | 'batchSize'
+    | 'parallelizationFactor'
     | 'maximumBatchingWindowMs'
     | 'startingPosition'
     | 'reportBatchItemFailures'
@@ -90,8 +101,16 @@ export function resolveStreamOptions(options: DynamoDBStreamMappingOptions): Res
   const batchSize = options.batchSize ?? 100;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
     throw new Error(`batchSize must be 1..10000, got ${batchSize}`);
+  const parallelizationFactor = options.parallelizationFactor ?? 1;
+  if (
+    !Number.isInteger(parallelizationFactor) ||
+    parallelizationFactor < 1 ||
+    parallelizationFactor > 10
+  )
+    throw new Error(`parallelizationFactor must be 1..10, got ${parallelizationFactor}`);
   return {
     batchSize,
+    parallelizationFactor,
     maximumBatchingWindowMs: options.maximumBatchingWindowMs ?? 0,
     startingPosition: options.startingPosition ?? 'TRIM_HORIZON',
     reportBatchItemFailures: options.reportBatchItemFailures ?? true,
@@ -176,6 +195,10 @@ export interface StreamCounters {
   onFailureMessages: number;
   /** Records given up on without an on-failure destination. */
   recordsDiscarded: number;
+  /** Successful batches invoked again before their checkpoint (emulated at-least-once). */
+  redeliveries: number;
+  /** Times a shard was re-read from its previous checkpoint (emulated at-least-once). */
+  replays: number;
 }
 
 export const newStreamCounters = (): StreamCounters => ({
@@ -187,6 +210,8 @@ export const newStreamCounters = (): StreamCounters => ({
   recordsToOnFailure: 0,
   onFailureMessages: 0,
   recordsDiscarded: 0,
+  redeliveries: 0,
+  replays: 0,
 });
 
 /** What the parts of a running stream mapping share. */
@@ -199,6 +224,8 @@ export interface StreamRuntime {
   /** Set by `start()`. */
   streamArn: string;
   region?: string;
+  /** Rolls the at-least-once dice; undefined when redelivery is off. */
+  readonly redeliver?: () => boolean;
 }
 
 /** Thrown inside a batch when `stop()` was called: the batch ends unacknowledged. */

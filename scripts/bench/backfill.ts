@@ -24,6 +24,7 @@ import {
   WORKER_BATCH_SIZE,
   WORKER_CONCURRENCY,
   WRITE_CONCURRENCY,
+  LOCAL_REDELIVERY,
 } from '../../lib/config/defaults.ts';
 import { planSessionItem } from '../../lib/core/plan.ts';
 import type { Item, ItemChange, PlanContext, TableNames } from '../../lib/core/types.ts';
@@ -383,6 +384,8 @@ async function pipeline(
     dlqName,
     // Deployed before the scan: history is the scanner's, the stream carries what comes after.
     startingPosition: 'LATEST',
+    // At least once, as on AWS: some deliveries are made twice on purpose.
+    redelivery: LOCAL_REDELIVERY,
     workerConcurrency: o.workerConcurrency,
     workerBatchSize: o.workerBatchSize,
     stateStore: new DynamoStateStore(clients.doc, stateTable),
@@ -739,6 +742,7 @@ export async function benchScannerRss(o: {
         queueName: names.queueName,
         dlqName: names.dlqName,
         startingPosition: 'LATEST',
+        redelivery: LOCAL_REDELIVERY,
         worker: false,
         stateStore: new DynamoStateStore(base.doc, names.stateTable),
         handlerLogLevel: 'SILENT',

@@ -3,6 +3,7 @@
 // how many DynamoDB writes each changed item cost. A bare stream reader (same polling, no
 // processing) runs in the same run as the floor: on a shared 2-core machine absolute times say
 // more about the machine than about us, the ratio to the floor says what we add.
+import { LOCAL_REDELIVERY } from '../../lib/config/defaults.ts';
 import { randomBytes } from 'node:crypto';
 import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
 import { ensurePikaTables, ensureSessionIndex, putItems } from '../../local/pika-tables.ts';
@@ -107,6 +108,8 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
       queueName: `${p}-work`,
       dlqName: `${p}-dlq`,
       batchSize: o.batchSize,
+      // At least once, as on AWS: some deliveries are made twice on purpose.
+      redelivery: LOCAL_REDELIVERY,
       handlerLogLevel: 'SILENT',
       logger: { info: () => {}, warn: o.log, error: o.log },
       onResults: (results, event) => {

@@ -10,6 +10,7 @@ import { heartbeatProbe } from '../../lib/adapters/consumer-probe.ts';
 import {
   BACKFILL_SEGMENTS,
   CONSUMER_HEARTBEAT,
+  LOCAL_REDELIVERY,
   LOCAL_STATE_TABLE,
   SCANNER_MAX_ATTEMPTS,
   consumerHeartbeatId,
@@ -231,6 +232,8 @@ async function startLive(rt: Runtime, rate: number, stateStore: BackfillStateSto
     stateStore,
     // Deployed now: history is the backfill's job, the stream carries what comes after.
     startingPosition: 'LATEST',
+    // At least once, as on AWS: some deliveries are made twice on purpose.
+    redelivery: LOCAL_REDELIVERY,
     handlerLogLevel: 'SILENT',
     logger: {
       info: () => {},

@@ -48,7 +48,8 @@ What happens to each kind of DLQ message:
                    sequence number), the current items of its keys read (BatchGetItem, keys and
                    derivation inputs only) and enqueued as items messages; keys whose item is gone
                    are reported. A range past the stream's 24 h retention or whose shard is gone
-                   stays in the DLQ, reported with the keys that could be recovered (--keys-out).
+                   stays in the DLQ: Lambda's record names no keys, so redrive points at a pass
+                   over the whole table (backfill --table), plus any keys it read (--keys-out).
   parked           streamfill.parked/1 malformed items: reported with key and reason; moved only
                    with --include-malformed (re-read by key and enqueued as an items message).
   parked-search-repair   a keyword repair that gave up (document still missing, search down):

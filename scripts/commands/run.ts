@@ -7,6 +7,7 @@ import {
   BATCH_SIZE,
   ENV,
   FUNCTION_TIMEOUT_SECONDS,
+  LOCAL_REDELIVERY,
   LOCAL_STATE_TABLE,
   STREAM_RETRY_ATTEMPTS,
   WORK_QUEUE_VISIBILITY_SECONDS,
@@ -36,6 +37,12 @@ export function registerRunCommand(program: Command): void {
         'wait up to this long to fill a batch',
         nonNegativeInt('--batching-window-ms'),
         0,
+      )
+      .option(
+        '--parallelization-factor <n>',
+        "batches of one shard in flight at once, lanes by item key (1..10, as Lambda's ParallelizationFactor)",
+        positiveInt('--parallelization-factor'),
+        1,
       )
       .option(
         '--max-retries <n>',
@@ -96,6 +103,18 @@ export function registerRunCommand(program: Command): void {
         false,
       )
       .option(
+        '--redelivery <rate>',
+        'emulated at-least-once delivery: share of successful deliveries made again (stream batches re-invoked or replayed, SQS deletes skipped), as AWS may; 0 turns it off',
+        redeliveryRate,
+        LOCAL_REDELIVERY.rate,
+      )
+      .option(
+        '--redelivery-seed <n>',
+        'seed of the redelivery dice (repeatable runs)',
+        nonNegativeInt('--redelivery-seed'),
+        LOCAL_REDELIVERY.seed,
+      )
+      .option(
         '--stats-interval <s>',
         'seconds between status lines (0: none)',
         nonNegativeInt('--stats-interval'),
@@ -105,6 +124,11 @@ export function registerRunCommand(program: Command): void {
     if (opts.startingPosition !== 'TRIM_HORIZON' && opts.startingPosition !== 'LATEST') {
       throw new Error(
         `--starting-position must be TRIM_HORIZON or LATEST, got "${opts.startingPosition}"`,
+      );
+    }
+    if (opts.parallelizationFactor > 10) {
+      throw new Error(
+        `--parallelization-factor must be 1..10 (Lambda's limit), got ${opts.parallelizationFactor}`,
       );
     }
     if (opts.workerBatchSize > 10) {
@@ -130,8 +154,14 @@ export function registerRunCommand(program: Command): void {
       checkpointDir: opts.checkpointDir,
       batchSize: opts.batchSize,
       batchingWindowMs: opts.batchingWindowMs,
+      parallelizationFactor: opts.parallelizationFactor,
       maxRetries: opts.maxRetries,
       startingPosition: opts.startingPosition,
+      redelivery: {
+        rate: opts.redelivery,
+        seed: opts.redeliverySeed,
+        visibilitySeconds: LOCAL_REDELIVERY.visibilitySeconds,
+      },
       logger: {
         info: () => {},
         warn: (msg, data) => console.error(`warn: ${msg} ${data ? JSON.stringify(data) : ''}`),
@@ -169,6 +199,14 @@ export function registerRunCommand(program: Command): void {
   });
 }
 
+/** Parses `--redelivery`: a share between 0 and 1, with a specific error. */
+export function redeliveryRate(value: string): number {
+  const rate = Number(value);
+  if (value.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1)
+    throw new Error(`--redelivery must be a number between 0 and 1, got "${value}"`);
+  return rate;
+}
+
 /**
  * One status line: the two mappings' work, outcomes, and the two ways a failure reaches the
  * DLQ counted apart (`parked`: malformed items the handlers parked; `on-failure`: records and
@@ -182,6 +220,7 @@ export function statusLine(runner: LocalRunner): string {
     `stream records ${c.streamRecords}` +
     (runner.worker ? `, worker messages ${c.workerMessages} (items ${c.workerItems})` : '') +
     `, migrated ${c.migrated}, conflicts ${c.conflicts}, parked ${c.parked}, on-failure ${c.onFailure}` +
+    `, redelivered ${c.duplicates}` +
     `, shards ${s.shards.length}, ${hb.caughtUp ? 'caught up' : `iterator age ${s.iteratorAgeMs} ms`}`
   );
 }

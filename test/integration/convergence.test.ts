@@ -7,6 +7,7 @@ import { destroyClients, makeClients, type Clients } from '../../lib/adapters/cl
 import { heartbeatProbe } from '../../lib/adapters/consumer-probe.ts';
 import {
   CONSUMER_HEARTBEAT,
+  LOCAL_REDELIVERY,
   SCANNER_MAX_ATTEMPTS,
   consumerHeartbeatId,
 } from '../../lib/config/defaults.ts';
@@ -81,6 +82,10 @@ describe('convergence under live writes (issue 8, item 6)', () => {
       ...{ clients, tables, queueName: `${p}-work`, dlqName: `${p}-dlq` },
       // The seed is history: the backfill's job, not the stream's.
       startingPosition: 'LATEST',
+      // At least once, as on AWS: some deliveries are made twice on purpose.
+      redelivery: LOCAL_REDELIVERY,
+      // CDK's maximum: ten batches of the shard in flight, in order per item only.
+      parallelizationFactor: 10,
       handlerLogLevel: 'SILENT',
       logger: quiet,
     });

@@ -405,3 +405,83 @@ describe('SqsMapping', () => {
     await expect(overridden.start()).rejects.toThrow(/45 seconds.*60 seconds/);
   });
 });
+
+describe('SqsMapping throttling and scaling (issue 16 item 5)', () => {
+  /** Resolves once `cond()` holds; rejects with `what` after 20 s. */
+  async function until(cond: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`not reached: ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('a batch received while the function is at its concurrency limit is not invoked: it comes back after its visibility timeout, and the receive counts toward maxReceiveCount', async () => {
+    const dlq = await createQueue('throttle-dlq');
+    // maxReceiveCount 1: one receive without an invocation is enough to reach the DLQ.
+    const { url } = await createQueue('throttle', {
+      VisibilityTimeout: '5',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 1 }),
+    });
+    let release!: () => void;
+    const latch = new Promise<void>((r) => (release = r));
+    const invoked: string[] = [];
+    const m = mapping({
+      queueUrl: url,
+      batchSize: 1,
+      maxConcurrency: 2,
+      functionConcurrency: 1,
+      functionTimeoutMs: 5_000,
+      handler: async (event) => {
+        invoked.push(...event.Records.map((r) => r.body));
+        if (event.Records.some((r) => r.body === 'slow')) await latch;
+      },
+    });
+    await send(url, ['slow']);
+    await m.start();
+    await until(() => invoked.includes('slow'), 'the slow message invoked');
+    await send(url, ['throttled']);
+    await until(() => m.stats().throttled === 1, 'the second message throttled');
+    release();
+    await m.waitForIdle(20_000);
+
+    expect(invoked).toEqual(['slow']);
+    const parked = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: dlq.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    expect(parked.Messages?.map((msg) => msg.Body)).toEqual(['throttled']);
+  });
+
+  it('starts at five batches in flight and scales up to its maximum concurrency, never beyond', async () => {
+    const { url } = await createQueue('scale', { VisibilityTimeout: '30' });
+    let release!: () => void;
+    const latch = new Promise<void>((r) => (release = r));
+    let running = 0;
+    let peak = 0;
+    const overAllowed: number[] = [];
+    const m = mapping({
+      queueUrl: url,
+      batchSize: 1,
+      maxConcurrency: 8,
+      scaleUpIntervalMs: 50,
+      handler: async () => {
+        running++;
+        peak = Math.max(peak, running);
+        if (running > m.stats().concurrency) overAllowed.push(running);
+        await latch;
+        running--;
+      },
+    });
+    await send(
+      url,
+      Array.from({ length: 30 }, (_, i) => `m${i}`),
+    );
+    await m.start();
+    expect(m.stats().concurrency).toBe(5);
+    await until(() => running === 8, 'eight batches in flight');
+    release();
+    await m.waitForIdle(20_000);
+    expect(peak).toBe(8);
+    expect(overAllowed).toEqual([]);
+  });
+});

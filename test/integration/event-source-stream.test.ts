@@ -26,7 +26,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FileCheckpointStore, SHARD_END } from '../../local/event-source/checkpoint.ts';
+import {
+  FileCheckpointStore,
+  MemoryCheckpointStore,
+  SHARD_END,
+} from '../../local/event-source/checkpoint.ts';
+import { laneOf } from '../../local/event-source/lanes.ts';
 import {
   DynamoDBStreamMapping,
   type DynamoDBStreamMappingOptions,
@@ -144,6 +149,17 @@ async function put(
 const keyOf = (r: DynamoDBRecord) => r.dynamodb?.Keys?.pk?.S ?? '';
 const versionOf = (r: DynamoDBRecord) => Number(r.dynamodb?.NewImage?.v?.N ?? -1);
 const seqOf = (r: DynamoDBRecord) => r.dynamodb?.SequenceNumber ?? '';
+
+/** Sequence number -> key of every record a handler of this file saw (to read on-failure ranges). */
+const keyBySeq = new Map<string, string>();
+const remember = (records: DynamoDBRecord[]) => {
+  for (const r of records) keyBySeq.set(seqOf(r), keyOf(r));
+};
+/** The keys at the two ends of an on-failure range (AWS's record names the range, not the records). */
+const rangeKeys = (m: StreamOnFailureMessage) => [
+  keyBySeq.get(m.DDBStreamBatchInfo.startSequenceNumber),
+  keyBySeq.get(m.DDBStreamBatchInfo.endSequenceNumber),
+];
 
 /** A streams client on the same endpoint whose requests a test can intercept (fault injection). */
 async function interceptedStreams(
@@ -303,6 +319,7 @@ describe('DynamoDBStreamMapping', () => {
       onFailure: { queueUrl: onFailureQueue, sqs },
       functionName: 'stream-consumer-test',
       handler: async (event) => {
+        remember(event.Records);
         if (event.Records.some((r) => keyOf(r) === 'poison')) {
           poisonCalls++;
           throw new Error('cannot migrate item poison');
@@ -331,7 +348,8 @@ describe('DynamoDBStreamMapping', () => {
     });
     expect(msg.version).toBe('1.0');
     expect(new Date(msg.timestamp).getTime()).toBeGreaterThan(Date.now() - 60_000);
-    const poisonSeq = msg.streamfill.records[0]?.dynamodb?.SequenceNumber;
+    const poisonSeq = [...keyBySeq].find(([, k]) => k === 'poison')?.[0];
+    expect(poisonSeq).toBeDefined();
     expect(msg.DDBStreamBatchInfo).toMatchObject({
       batchSize: 1,
       startSequenceNumber: poisonSeq,
@@ -342,13 +360,15 @@ describe('DynamoDBStreamMapping', () => {
     expect(msg.DDBStreamBatchInfo.approximateArrivalOfFirstRecord).toMatch(
       /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
     );
-    expect(msg.streamfill.reason).toContain('cannot migrate item poison');
-    expect(msg.streamfill.records).toHaveLength(1);
-    expect(msg.streamfill.records[0]).toMatchObject({
-      eventName: 'INSERT',
-      eventSourceARN: streamArn,
-      dynamodb: { Keys: { pk: { S: 'poison' } } },
-    });
+    // AWS's shape exactly: metadata only, "the actual records aren't included".
+    expect(Object.keys(msg).sort()).toEqual([
+      'DDBStreamBatchInfo',
+      'requestContext',
+      'responseContext',
+      'timestamp',
+      'version',
+    ]);
+    expect(bodies[0]).not.toContain('"Keys"');
     expect(poisonCalls).toBeGreaterThanOrEqual(3);
     expect(m.stats()).toMatchObject({
       recordsToOnFailure: 1,
@@ -369,6 +389,7 @@ describe('DynamoDBStreamMapping', () => {
       maximumRetryAttempts: 1,
       onFailure: { queueUrl: onFailureQueue, sqs },
       handler: async (event) => {
+        remember(event.Records);
         if (event.Records.some((r) => keyOf(r) === 'n06')) throw new Error('boom');
         ok.push(...event.Records.map(keyOf));
       },
@@ -381,7 +402,7 @@ describe('DynamoDBStreamMapping', () => {
     expect(bodies).toHaveLength(1);
     expect(bodies[0]!.DDBStreamBatchInfo.batchSize).toBe(5);
     expect(bodies[0]!.requestContext.approximateInvokeCount).toBe(2);
-    expect(bodies[0]!.streamfill.records.map(keyOf)).toEqual(['n05', 'n06', 'n07', 'n08', 'n09']);
+    expect(rangeKeys(bodies[0]!)).toEqual(['n05', 'n09']);
     expect(ok).toEqual(['n00', 'n01', 'n02', 'n03', 'n04', 'n10', 'n11']);
   });
 
@@ -835,6 +856,7 @@ describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)
       onFailure: { queueUrl: onFailureQueue, sqs },
       handler: async (e): Promise<DynamoDBBatchResponse> => {
         invocations.push(e.Records.map(keyOf));
+        remember(e.Records);
         return { batchItemFailures: [{ itemIdentifier: seqOf(pick(e.Records)) }] };
       },
     });
@@ -855,7 +877,8 @@ describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)
       condition: 'RetryAttemptsExhausted',
       approximateInvokeCount: 3,
     });
-    expect(bodies[0]!.streamfill.records.map(keyOf)).toEqual(all);
+    expect(bodies[0]!.DDBStreamBatchInfo.batchSize).toBe(4);
+    expect(rangeKeys(bodies[0]!)).toEqual(['f0', 'f3']);
     expect(stats).toMatchObject({ bisections: 0, retries: 2, recordsToOnFailure: 4 });
   });
 
@@ -871,7 +894,67 @@ describe('DynamoDBStreamMapping fidelity (issue 7 item 8: never kinder than AWS)
       ['q1', 'q2', 'q3', 'q4', 'q5'],
       ['q2', 'q3', 'q4', 'q5'],
     ]);
-    expect(bodies.flatMap((b) => b.streamfill.records.map(keyOf))).toEqual(['q3', 'q4', 'q5']);
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]!.DDBStreamBatchInfo.batchSize).toBe(3);
+    expect(rangeKeys(bodies[0]!)).toEqual(['q3', 'q5']);
     expect(stats).toMatchObject({ recordsProcessed: 3, recordsToOnFailure: 3 });
+  });
+});
+
+describe('ParallelizationFactor (issue 16 item 5)', () => {
+  /** Resolves once `cond()` holds; rejects with `what` after 20 s. */
+  async function until(cond: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`not reached: ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('lanes by item key: a stuck item holds only its lane, order is kept per item, the checkpoint stays below it', async () => {
+    const { streamArn, tableName } = await createTable('lanes');
+    const store = new MemoryCheckpointStore();
+    const others = Array.from({ length: 24 }, (_, i) => `a${String(i).padStart(2, '0')}`);
+    await put(tableName, 'x', 1);
+    for (const k of others) await put(tableName, k, 1);
+    await put(tableName, 'x', 2);
+    const factor = 4;
+    const xLane = laneOf({ dynamodb: { Keys: { pk: { S: 'x' } } } }, factor);
+    const freeLanes = others.filter(
+      (k) => laneOf({ dynamodb: { Keys: { pk: { S: k } } } }, factor) !== xLane,
+    );
+    expect(freeLanes.length).toBeGreaterThan(0);
+
+    let release!: () => void;
+    const latch = new Promise<void>((r) => (release = r));
+    const processed: string[] = [];
+    const m = mapping({
+      streamArn,
+      batchSize: 5,
+      parallelizationFactor: factor,
+      checkpoint: store,
+      handler: async (e) => {
+        if (e.Records.some((r) => keyOf(r) === 'x')) await latch;
+        processed.push(...e.Records.map((r) => `${keyOf(r)}@${r.dynamodb?.NewImage?.v?.N}`));
+      },
+    });
+    await m.start();
+    // Written after x@1, processed while x@1's lane is stuck: the lanes overtake each other.
+    await until(
+      () => freeLanes.every((k) => processed.includes(`${k}@1`)),
+      'the items of the other lanes processed',
+    );
+    expect(processed.some((p) => p.startsWith('x@'))).toBe(false);
+    // Nothing below x@1 is done, so no checkpoint may pass it.
+    const shardId = m.stats().shards[0]!.shardId;
+    expect((await store.load(streamArn))[shardId]).toBeUndefined();
+
+    release();
+    await m.waitForIdle(20_000);
+    expect(processed.filter((p) => p.startsWith('x@'))).toEqual(['x@1', 'x@2']);
+    expect(new Set(processed).size).toBe(others.length + 2);
+    // All done: the checkpoint is the last record.
+    expect((await store.load(streamArn))[shardId]).toBe(m.stats().shards[0]!.checkpoint);
+    expect(m.stats().recordsProcessed).toBe(others.length + 2);
   });
 });

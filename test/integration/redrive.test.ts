@@ -112,10 +112,16 @@ beforeAll(async () => {
   const bodies = await streamFailureBodies();
   expect(bodies.length).toBeGreaterThan(0);
   streamArn = bodies[0]!.DDBStreamBatchInfo.streamArn;
-  // As AWS delivers them: Lambda's record carries the range only, not streamfill's extension.
+  // As on AWS, the record carries the range only, never the records.
   for (const b of bodies) {
-    const { streamfill: _ext, ...aws } = b;
-    await send(queues.dlq, JSON.stringify(aws));
+    expect(Object.keys(b).sort()).toEqual([
+      'DDBStreamBatchInfo',
+      'requestContext',
+      'responseContext',
+      'timestamp',
+      'version',
+    ]);
+    await send(queues.dlq, JSON.stringify(b));
   }
 });
 
@@ -147,7 +153,8 @@ describe('redrive', () => {
         record: {},
       },
     ]);
-    // A range that cannot be read: a shard this stream never had (as after the 24 h trim).
+    // A range that cannot be read: a shard this stream never had (as after the 24 h trim). Its
+    // body is all AWS gives: the range, not the records.
     const gone: StreamOnFailureMessage = {
       requestContext: {
         requestId: 'r',
@@ -164,12 +171,6 @@ describe('redrive', () => {
         endSequenceNumber: '200',
         batchSize: 1,
         streamArn,
-      },
-      streamfill: {
-        reason: 'x',
-        records: [
-          { dynamodb: { Keys: { user_id: { S: 'u9' }, session_id: { S: 's9' } } } },
-        ] as StreamOnFailureMessage['streamfill']['records'],
       },
     };
     await send(queues.dlq, JSON.stringify(gone));
@@ -216,10 +217,13 @@ describe('redrive', () => {
     const sf = r.byKind['stream-failure'];
     expect(sf.kept).toBe(1);
     expect(sf.moved).toBe(sf.found - 1);
+    // Gone from the stream: its keys are unknown, and redrive says so instead of pretending.
     const unreadable = r.entries.find((e) => e.recoveredKeys);
-    expect(unreadable?.recoveredKeys).toEqual([{ user_id: 'u9', session_id: 's9' }]);
+    expect(unreadable?.recoveredKeys).toEqual([]);
     expect(unreadable?.action).toBe('kept');
-    expect(r.advice.join('\n')).toContain('streamfill backfill --keys FILE');
+    expect(unreadable?.detail).toContain('streamfill backfill --table session');
+    expect(r.advice.join('\n')).toContain('streamfill backfill --table session');
+    expect(r.advice.join('\n')).not.toContain('--keys FILE');
     expect(r.advice.join('\n')).toContain('--include-malformed');
     expect(r.missingItems).toBe(1);
     expect(r.itemsEnqueued).toBe(5);

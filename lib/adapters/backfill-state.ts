@@ -26,6 +26,7 @@ import {
   RunOwnershipError,
   RunStateError,
   type ConsumerHeartbeat,
+  type RunLimits,
   type RunRecord,
   type RunStatus,
   type SegmentCheckpoint,
@@ -55,6 +56,11 @@ export interface BackfillStateStore {
   setStatus(tableName: string, runId: string, owner: string, status: RunStatus): Promise<void>;
   /** `backfill pause|resume`: any operator may set it; no ownership needed. */
   setPauseRequested(tableName: string, paused: boolean): Promise<RunRecord>;
+  /**
+   * `backfill set`: replaces the limits of the table's unfinished run (any operator; no
+   * ownership). Returns the record before and after; RunStateError when no run is unfinished.
+   */
+  setLimits(tableName: string, limits: RunLimits): Promise<{ before: RunRecord; after: RunRecord }>;
   /** Saves a segment's checkpoint iff `owner` still owns the unfinished run `cp.runId`. */
   saveCheckpoint(tableName: string, owner: string, cp: SegmentCheckpoint): Promise<void>;
   getCheckpoints(runId: string): Promise<SegmentCheckpoint[]>;
@@ -271,6 +277,34 @@ export class DynamoStateStore implements BackfillStateStore {
     }
   }
 
+  async setLimits(
+    tableName: string,
+    limits: RunLimits,
+  ): Promise<{ before: RunRecord; after: RunRecord }> {
+    try {
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(tableName), sk: RUN_SK },
+          UpdateExpression: 'SET limits = :l',
+          ConditionExpression: '#s IN (:running, :paused)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':l': strip(limits),
+            ':running': 'running',
+            ':paused': 'paused',
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const before = toRun(r.Attributes) as RunRecord;
+      return { before, after: { ...before, limits: strip(limits) } };
+    } catch (e) {
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+      throw new RunStateError(`backfill of ${tableName}: no unfinished run to change`);
+    }
+  }
+
   async saveCheckpoint(tableName: string, owner: string, cp: SegmentCheckpoint): Promise<void> {
     try {
       await this.doc.send(
@@ -471,6 +505,21 @@ export class FileStateStore implements BackfillStateStore {
       }
       run.pauseRequested = paused;
       return { ...run };
+    });
+  }
+
+  setLimits(
+    tableName: string,
+    limits: RunLimits,
+  ): Promise<{ before: RunRecord; after: RunRecord }> {
+    return this.update((s) => {
+      const run = s.runs[tableName];
+      if (!run || !isUnfinished(run)) {
+        throw new RunStateError(`backfill of ${tableName}: no unfinished run to change`);
+      }
+      const before = structuredClone(run);
+      run.limits = strip(limits);
+      return { before, after: { ...run } };
     });
   }
 

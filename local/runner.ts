@@ -25,7 +25,7 @@ import {
   consumerHeartbeatId,
   type ServiceName,
 } from '../lib/config/defaults.ts';
-import type { ConsumerHeartbeat } from '../lib/core/backfill-run.ts';
+import { continuityOnStart, type ConsumerHeartbeat } from '../lib/core/backfill-run.ts';
 import type { TableNames } from '../lib/core/types.ts';
 import type { EngineDeps, ItemResult } from '../lib/engine/migrate-items.ts';
 import type { WorkBatchSummary } from '../lib/engine/work-batch.ts';
@@ -310,6 +310,8 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
 class HeartbeatPublisher {
   private timer: NodeJS.Timeout | undefined;
   private last: Promise<void> = Promise.resolve();
+  /** Carried over from the previous heartbeat: `backfill` judges the consumer's continuity by it. */
+  private continuity: { firstSeenMs: number; continuousSinceMs: number } | undefined;
 
   constructor(
     private readonly store: BackfillStateStore,
@@ -319,6 +321,17 @@ class HeartbeatPublisher {
   ) {}
 
   async start(): Promise<void> {
+    const first = this.read();
+    try {
+      this.continuity = continuityOnStart(
+        await this.store.getHeartbeat(first.component),
+        first.updatedAtMs,
+      );
+    } catch (e) {
+      // Unknown history counts as a break: `backfill` then scans without its filter.
+      this.continuity = { firstSeenMs: 0, continuousSinceMs: first.updatedAtMs };
+      this.log?.warn('previous consumer heartbeat not read', { error: (e as Error).message });
+    }
     this.publish();
     this.timer = setInterval(() => this.publish(), this.intervalMs);
     this.timer.unref();
@@ -337,7 +350,7 @@ class HeartbeatPublisher {
 
   private async put(hb: ConsumerHeartbeat): Promise<void> {
     try {
-      await this.store.putHeartbeat(hb);
+      await this.store.putHeartbeat({ ...hb, ...this.continuity });
     } catch (e) {
       this.log?.warn('consumer heartbeat not published', { error: (e as Error).message });
     }

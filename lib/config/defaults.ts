@@ -152,6 +152,8 @@ export const METRICS_NAMESPACE = 'streamfill';
 export const SERVICES = {
   streamConsumer: { service: 'stream-consumer', logger: 'streamfill-stream-consumer' },
   backfillWorker: { service: 'backfill-worker', logger: 'streamfill-backfill-worker' },
+  /** `streamfill backfill` (CLI): parks the items it cannot carry to the worker. */
+  backfillScanner: { service: 'backfill-scanner', logger: 'streamfill-backfill-scanner' },
 } as const;
 
 export type ServiceName = (typeof SERVICES)[keyof typeof SERVICES]['service'];

@@ -49,6 +49,8 @@ export interface ScanSegmentMessage {
   /** Undefined for the segment's first page. */
   exclusiveStartKey?: Record<string, JsonValue>;
   pageSize: number;
+  /** `--rate` of the whole run, items/s (the segments share it); absent: unlimited. */
+  rate?: number;
 }
 
 /** A delayed search-only keyword update (a search failure never holds up DynamoDB work). */
@@ -101,6 +103,7 @@ const scanSegmentSchema = z
     totalSegments: z.int().min(1).max(1_000_000),
     exclusiveStartKey: jsonRecord.optional(),
     pageSize: z.int().min(1),
+    rate: z.number().positive().optional(),
   })
   .refine((m) => m.segment < m.totalSegments, {
     message: 'segment must be < totalSegments',

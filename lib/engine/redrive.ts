@@ -304,7 +304,7 @@ function adviceFor(r: RedriveReport, options: RedriveOptions): string[] {
         (keys
           ? `Repair the ${keys} recovered key(s) with \`streamfill backfill --keys FILE\` (write them with \`redrive --keys-out FILE\`)`
           : 'No keys could be recovered') +
-        ', or run a new pass with `streamfill backfill` (the scan finds every unmigrated item); then delete those messages from the DLQ.',
+        ', or run a new pass without the scan filter, `streamfill backfill --no-filter` (records were lost, so an item can hold a derived value that is present but stale, which the filter would skip; `backfill` also drops the filter by itself when it sees the consumer stopped longer than 24 h); then delete those messages from the DLQ.',
     );
   }
   if (r.byKind.parked.kept && !options.includeMalformed) {

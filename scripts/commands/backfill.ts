@@ -385,6 +385,23 @@ start over an unfinished one (--resume or --restart); a run idle longer than the
 24 h retention cannot be resumed. SIGINT stops after the current pages (exit 130).
 --user and --keys are targeted repairs and keep no run. --dry-run reads, plans and estimates:
 nothing is enqueued and no checkpoint is written; its samples look user_type up for real.
+Every option and combination, the --keys file and the run state are checked before anything
+is created or sent.
+
+Continuity: after the stream consumer stopped for longer than the stream's 24 h retention (no
+heartbeat, a heartbeat older than 24 h, or a recorded break not yet repaired by a finished pass
+without the filter), the scan runs without the filter by itself and says why.
+
+Limits of a running scan: \`streamfill backfill set --rate N|unlimited --max-backlog N
+--max-lag-seconds S [--by NAME]\` (through the state table); the progress line shows the change
+and who made it, \`streamfill status\` the limits in force.
+
+--distributed: the workers scan (--rate shared by the segments); this command follows their
+checkpoints until the scan is done (--detach: return at once).
+
+Exit status: 0 done; 1 refused or failed; 3 done, but items that could not be carried to the
+worker (malformed, too large for a message) were parked in the DLQ with their reason;
+130 interrupted (checkpoints saved).
 
 Cost: on-demand prices default to ${DEFAULT_PRICES.source}:
 $${DEFAULT_PRICES.readPerMillion} per million read units, $${DEFAULT_PRICES.writePerMillion} per million write units.
@@ -394,6 +411,7 @@ Examples:
   streamfill backfill --rate 500 --json backfill.json
   streamfill backfill --resume
   streamfill backfill pause      # keeps the position; \`backfill resume\` continues
+  streamfill backfill set --rate 300 --by ana
 `;
 
 export function registerBackfillCommand(program: Command): void {

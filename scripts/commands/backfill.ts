@@ -432,8 +432,9 @@ export function registerBackfillCommand(program: Command): void {
     ['--page-size <n>', 'items examined per Scan page', positiveInt('--page-size'), SCAN_PAGE_SIZE],
     [
       '--rate <n>',
-      'items enqueued per second at most (default: unlimited)',
-      positiveNumber('--rate'),
+      "items enqueued per second at most, or 'unlimited' (the default)",
+      // Commander turns a parsed null into '': the word itself stands for "no limit".
+      (v: string) => (v === 'unlimited' ? v : positiveNumber('--rate')(v)),
     ],
     [
       '--dry-run',
@@ -582,18 +583,17 @@ function registerSetCommand(backfill: Command): void {
         '--max-backlog, --max-lag-seconds. Takes the backfill options --table, --session-table/--tag-table, ' +
         '--state-table and --checkpoint-file; the scan shows the change and its author on its progress line.',
     )
-    .addOption(
-      new Option('--rate <n>', "items enqueued per second at most, or 'unlimited'").argParser(
-        (v: string) => (v === 'unlimited' ? null : positiveNumber('--rate')(v)),
-      ),
-    )
     .option('--by <name>', 'who makes the change, shown on the progress line (default: user@host)')
-    .action(async (own: { rate?: number | null; by?: string }) => {
+    .action(async (own: { by?: string }) => {
+      // The parent parses --rate, --max-backlog and --max-lag-seconds wherever they appear; only
+      // those given on the command line change (the others keep the run's value, not a default).
       const opts = backfill.opts();
-      // --rate may land on either command; the parent's has a parser of its own.
       const given = (name: string): boolean => backfill.getOptionValueSource(name) === 'cli';
-      const rate =
-        own.rate !== undefined ? own.rate : given('rate') ? (opts.rate as number) : undefined;
+      const rate = given('rate')
+        ? opts.rate === 'unlimited'
+          ? null
+          : (opts.rate as number)
+        : undefined;
       const changes: Partial<RunLimits> = {
         ...(rate !== undefined && { rate }),
         ...(given('maxBacklog') && { maxBacklog: opts.maxBacklog as number }),
@@ -661,7 +661,7 @@ interface BackfillCliOptions extends Record<string, unknown> {
   checkpointFile?: string;
   segments: number;
   pageSize: number;
-  rate?: number;
+  rate?: number | 'unlimited';
   dryRun: boolean;
   samples: number;
   resume: boolean;
@@ -700,7 +700,7 @@ function engineOptions(
     tableName,
     segments: opts.segments,
     pageSize: opts.pageSize,
-    ...(opts.rate !== undefined && { rate: opts.rate }),
+    ...(typeof opts.rate === 'number' && { rate: opts.rate }),
     dryRun: opts.dryRun,
     samples: opts.samples,
     resume: opts.resume,
@@ -724,7 +724,7 @@ function engineOptions(
           : DEFAULT_PRICES.source,
     },
     recordOptions: {
-      rate: opts.rate ?? null,
+      rate: typeof opts.rate === 'number' ? opts.rate : null,
       limit: opts.limit ?? null,
       filter: opts.filter,
       distributed: opts.distributed,
@@ -836,7 +836,7 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
         dynamodb: clients.dynamodb,
         ...lambda,
         ...(clients.search && { search: { client: clients.search, index: config.searchIndex } }),
-        ...(opts.rate !== undefined && { rate: opts.rate }),
+        ...(typeof opts.rate === 'number' && { rate: opts.rate }),
         ...(opts.consumerFunction && { consumerFunction: opts.consumerFunction }),
       });
       const shown = pf.findings.filter((f) => f.level !== 'ok');

@@ -307,7 +307,7 @@ describe('backfill set: the limits of a running scan', () => {
       'set',
       ...targets(f),
       '--rate',
-      '100000',
+      'unlimited',
       '--max-backlog',
       '5000',
       '--by',
@@ -315,24 +315,24 @@ describe('backfill set: the limits of a running scan', () => {
     );
     expect(set.code, set.stderr).toBe(0);
     expect(set.stdout).toContain(
-      'limits changed by ana@ops: rate 10 → 100000, max-backlog 2000 → 5000',
+      'limits changed by ana@ops: rate 10 → unlimited, max-backlog 2000 → 5000',
     );
     const done = await scan.done;
     expect(done.code, done.stderr).toBe(0);
     expect(done.stdout).toContain(
-      'rate ≤ 100,000/s (limits changed by ana@ops: rate 10 → 100000, max-backlog 2000 → 5000)',
+      'no rate limit (limits changed by ana@ops: rate 10 → unlimited, max-backlog 2000 → 5000)',
     );
     const status = await streamfill('status', ...targets(f), '--json');
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout).scan.limits).toMatchObject({
-      rate: 100000,
+      rate: null,
       maxBacklog: 5000,
       maxLagSeconds: 60,
       changedBy: 'ana@ops',
     });
     const human = await streamfill('status', ...targets(f));
     expect(human.stdout).toContain(
-      'Limits: rate 100,000 items/s, max backlog 5,000, max lag 1 min (changed by ana@ops',
+      'Limits: no rate limit, max backlog 5,000, max lag 1 min (changed by ana@ops',
     );
 
     const none = await streamfill('backfill', 'set', ...targets(f), '--rate', '5');

@@ -56,6 +56,12 @@ export interface LocalRunnerOptions {
   retryBackoffMs?: number;
   /** @default 'TRIM_HORIZON' */
   startingPosition?: StartingPosition;
+  /**
+   * A LATEST start is pinned this long after `start()` returns, as AWS may (writes of the window
+   * are never delivered): the backfill's canary gate must prove the consumer reads.
+   * @default LATEST_POSITION_DELAY_MS (3 s); 0 pins before `start()` returns
+   */
+  latestPositionDelayMs?: number;
   pollIntervalMs?: number;
   onResults?: (results: ReadonlyMap<string, ItemResult>, event: DynamoDBStreamEvent) => void;
   logger?: EventSourceLogger;
@@ -161,6 +167,8 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     deadLetters,
     // Keyword updates that fail after the write settled become repair tasks for the worker.
     searchRepairs: { sqs: opts.clients.sqs, workQueueUrl: queues.work },
+    // The backfill gate's canaries are recorded where the deployed consumer records them.
+    ...(opts.stateStore && { canaries: opts.stateStore }),
     logger: handlerLogger(SERVICES.streamConsumer.logger, opts),
     // EMF lines on stdout are for CloudWatch; locally they would drown the operator's view.
     metrics: localMetrics(SERVICES.streamConsumer.service),
@@ -183,6 +191,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     maximumRecordAgeSeconds: opts.maxRecordAgeSeconds ?? -1,
     retryBackoffMs: opts.retryBackoffMs,
     startingPosition: opts.startingPosition ?? 'TRIM_HORIZON',
+    latestPositionDelayMs: opts.latestPositionDelayMs ?? LATEST_POSITION_DELAY_MS,
     pollIntervalMs: opts.pollIntervalMs,
     onFailure: { queueUrl: queues.dlq, sqs: opts.clients.sqs },
     checkpoint: opts.checkpointDir
@@ -305,6 +314,13 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     },
   };
 }
+
+/**
+ * How long after `start()` the local stream mapping pins a LATEST position by default: AWS
+ * documents no bound ("could miss events"); a few seconds is enough for a backfill started at
+ * once to pass items whose writes the consumer then never sees — unless the canary gate waits.
+ */
+export const LATEST_POSITION_DELAY_MS = 3_000;
 
 /** Publishes the consumer's heartbeat every `intervalMs` until stopped. */
 class HeartbeatPublisher {

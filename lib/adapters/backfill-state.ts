@@ -66,6 +66,10 @@ export interface BackfillStateStore {
   getCheckpoints(runId: string): Promise<SegmentCheckpoint[]>;
   putHeartbeat(hb: ConsumerHeartbeat): Promise<void>;
   getHeartbeat(component: string): Promise<ConsumerHeartbeat | undefined>;
+  /** The stream consumer saw the gate's canary `nonce` in the stream of `tableName`. */
+  putCanarySeen(tableName: string, nonce: string, atMs: number): Promise<void>;
+  /** When the consumer saw canary `nonce`, if it did. */
+  getCanarySeen(tableName: string, nonce: string): Promise<number | undefined>;
 }
 
 /** A scanner instance id: host-independent, unique enough to tell two scanners apart. */
@@ -99,6 +103,7 @@ const RUN_SK = 'run';
 const cpPk = (runId: string): string => `run#${runId}`;
 const cpSk = (segment: number): string => `segment#${String(segment).padStart(6, '0')}`;
 const hbPk = (component: string): string => `consumer#${component}`;
+const canaryPk = (tableName: string): string => `canary#${tableName}`;
 const HB_SK = 'heartbeat';
 
 /** Creates the state table (pk, sk strings, on-demand) when missing; waits until it is active. */
@@ -369,6 +374,26 @@ export class DynamoStateStore implements BackfillStateStore {
     );
   }
 
+  async putCanarySeen(tableName: string, nonce: string, atMs: number): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: canaryPk(tableName), sk: nonce, seenAtMs: atMs },
+      }),
+    );
+  }
+
+  async getCanarySeen(tableName: string, nonce: string): Promise<number | undefined> {
+    const r = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: canaryPk(tableName), sk: nonce },
+        ConsistentRead: true,
+      }),
+    );
+    return r.Item?.seenAtMs as number | undefined;
+  }
+
   async getHeartbeat(component: string): Promise<ConsumerHeartbeat | undefined> {
     const r = await this.doc.send(
       new GetCommand({
@@ -391,6 +416,8 @@ interface FileState {
   runs: Record<string, RunRecord>;
   checkpoints: Record<string, Record<string, SegmentCheckpoint>>;
   heartbeats: Record<string, ConsumerHeartbeat>;
+  /** `tableName` → nonce → when the consumer saw it. */
+  canaries?: Record<string, Record<string, number>>;
 }
 
 /**
@@ -544,5 +571,15 @@ export class FileStateStore implements BackfillStateStore {
 
   getHeartbeat(component: string): Promise<ConsumerHeartbeat | undefined> {
     return this.read((s) => s.heartbeats[component]);
+  }
+
+  putCanarySeen(tableName: string, nonce: string, atMs: number): Promise<void> {
+    return this.update((s) => {
+      ((s.canaries ??= {})[tableName] ??= {})[nonce] = atMs;
+    });
+  }
+
+  getCanarySeen(tableName: string, nonce: string): Promise<number | undefined> {
+    return this.read((s) => s.canaries?.[tableName]?.[nonce]);
   }
 }

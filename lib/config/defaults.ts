@@ -131,6 +131,8 @@ export const ENV = {
   writeConcurrency: 'STREAMFILL_WRITE_CONCURRENCY',
   /** CLI only: the deployed stack whose outputs fill the other settings (`--stack`). */
   stack: 'STREAMFILL_STACK',
+  /** CLI only: `off` turns off `backfill`'s canary (as `--no-canary` does); `on` is the default. */
+  canary: 'STREAMFILL_CANARY',
   /** CLI only: print stack traces of errors. */
   debug: 'STREAMFILL_DEBUG',
 } as const;

@@ -41,9 +41,18 @@ import {
   type BackfillOptions,
 } from './backfill-options.ts';
 import { planRun, startOrClaimRun } from './backfill-run-record.ts';
+import {
+  canarySeen,
+  removeGateCanaries,
+  writeGateCanary,
+  type Canary,
+  type CanaryGate,
+} from './backfill-canary.ts';
+import { CANARY_REWRITE_MS, isCanary } from '../core/canary.ts';
+import { formatKey } from '../core/key-format.ts';
 import { applyChange, planItem } from '../core/plan.ts';
 import { ScanProgress, type ProgressReport, type SegmentCounts } from '../core/scan-progress.ts';
-import { Throttler, type Decision, type ThrottlingReason } from '../core/throttle.ts';
+import { formatWait, Throttler, type Decision, type ThrottlingReason } from '../core/throttle.ts';
 import { packMessage, type JsonValue } from '../core/work-message.ts';
 
 export { BackfillOptionError, type BackfillOptions } from './backfill-options.ts';
@@ -70,6 +79,11 @@ export interface BackfillDeps {
    * filter is trusted.
    */
   continuity?: (lastRun: RunRecord | undefined) => Promise<string | undefined>;
+  /**
+   * The consumer-first gate's proof: once the consumer looks ready, a canary item is written and
+   * the scan starts only after the consumer recorded reading it. Absent: no canary.
+   */
+  canary?: CanaryGate;
   /**
    * `--distributed`: follow the segment tasks' checkpoints until the scan is done (progress,
    * ETA, the run marked finished). @default false: return once the tasks are enqueued.
@@ -364,12 +378,33 @@ export async function runBackfill(
         if (!consumerReason || stop.signal.aborted) break;
         await wait(-1, 'consumer', consumerReason, pollMs);
       }
+      if (deps.canary && !stop.signal.aborted) await proveConsumerReads(deps.canary);
       phase = 'scanning';
     }
   } else if (!dryRun && !deps.consumer) {
     log(
       `${tableName}: no stream consumer to wait for (the table has none): items the app changes later are not migrated by a consumer`,
     );
+  }
+
+  // --- the canary: the consumer proves it reads the stream ----------------------------------
+  async function proveConsumerReads(gate: CanaryGate): Promise<void> {
+    const canaries = [await writeGateCanary(gate, now())];
+    for (;;) {
+      const c = await canarySeen(gate, canaries);
+      if (c.seen) {
+        log(
+          `the stream consumer read the canary ${formatKey(c.seen.key)} ${formatWait(now() - c.seen.writtenAtMs)} after it was written: it reads the stream`,
+        );
+        break;
+      }
+      if (stop.signal.aborted) return; // left to their TTL
+      await wait(-1, 'consumer', c.reason, pollMs);
+      // One written before the consumer's position was fixed is never read: write another.
+      if (now() - (canaries.at(-1) as Canary).writtenAtMs >= CANARY_REWRITE_MS)
+        canaries.push(await writeGateCanary(gate, now()));
+    }
+    await removeGateCanaries(gate, canaries);
   }
 
   // --- continuity: after a break longer than the stream's retention the filter is unsafe ------
@@ -587,14 +622,16 @@ export async function runBackfill(
       }
       throttler.onSuccess(segment);
       consumedReadUnits += page.consumedCapacity;
-      const taken = await handleItems(segment, page.items);
+      // A canary left behind by a stopped gate is not an application item: skipped.
+      const items = page.items.filter((i) => !isCanary(table, i));
+      const taken = await handleItems(segment, items);
       progress.record(segment, {
         scanned: page.scannedCount,
         enqueued: dryRun ? 0 : taken,
-        skipped: page.scannedCount - page.items.length,
+        skipped: page.scannedCount - items.length,
       });
       // A page cut by --limit is not checkpointed past: a resume reads it again.
-      if (limitHit && taken < page.items.length) {
+      if (limitHit && taken < items.length) {
         emit();
         return;
       }

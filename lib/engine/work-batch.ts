@@ -15,6 +15,7 @@ import { partialKey } from '../core/keys.ts';
 import { scanProjection } from '../core/backfill-filter.ts';
 import { emptyCounts } from '../core/scan-progress.ts';
 import { segmentPacing } from '../core/segment-pacing.ts';
+import { isCanary } from '../core/canary.ts';
 import { KEY_ATTRIBUTES, type Item, type Key } from '../core/types.ts';
 import {
   decodeWorkMessage,
@@ -343,6 +344,7 @@ async function scanSegmentTask(
   };
   const work: WorkItem[] = [];
   for (const item of page.items) {
+    if (isCanary(m.table, item)) continue; // the backfill gate's, not the application's
     try {
       work.push(workItemOf(m.table, item, inputNames));
     } catch (e) {

@@ -35,6 +35,13 @@ export interface DynamoDBStreamMappingOptions {
   maximumBatchingWindowMs?: number;
   /** Where a shard without checkpoint starts on the first start. @default 'TRIM_HORIZON' */
   startingPosition?: StartingPosition;
+  /**
+   * LATEST is eventually consistent on AWS: a new mapping shows Enabled at once but fixes its
+   * position some time later, and writes made meanwhile are never delivered. With this set,
+   * `start()` returns at once and each LATEST shard is pinned this long after (the writes of
+   * the window are skipped, as AWS may skip them). @default 0
+   */
+  latestPositionDelayMs?: number;
   /** Honour `{ batchItemFailures }` responses. @default true */
   reportBatchItemFailures?: boolean;
   /** Split a batch whose invocation failed in two and retry the halves. @default true */
@@ -69,6 +76,7 @@ export type ResolvedStreamOptions = Required<
     | 'batchSize'
     | 'maximumBatchingWindowMs'
     | 'startingPosition'
+    | 'latestPositionDelayMs'
     | 'reportBatchItemFailures'
     | 'bisectBatchOnFunctionError'
     | 'maximumRetryAttempts'
@@ -94,6 +102,7 @@ export function resolveStreamOptions(options: DynamoDBStreamMappingOptions): Res
     batchSize,
     maximumBatchingWindowMs: options.maximumBatchingWindowMs ?? 0,
     startingPosition: options.startingPosition ?? 'TRIM_HORIZON',
+    latestPositionDelayMs: options.latestPositionDelayMs ?? 0,
     reportBatchItemFailures: options.reportBatchItemFailures ?? true,
     bisectBatchOnFunctionError: options.bisectBatchOnFunctionError ?? true,
     maximumRetryAttempts: options.maximumRetryAttempts ?? 3,

@@ -481,6 +481,10 @@ export function registerBackfillCommand(program: Command): void {
       'do not wait for a running, caught-up stream consumer (unsafe: warns)',
     ],
     [
+      '--no-canary',
+      `do not prove that the stream consumer reads the stream with a canary item (${ENV.canary}=off does the same)`,
+    ],
+    [
       '--consumer-function <name>',
       'AWS: the stream consumer function (name or ARN) whose mapping must be Enabled',
     ],
@@ -676,6 +680,7 @@ interface BackfillCliOptions extends Record<string, unknown> {
   maxBacklog: number;
   maxLagSeconds: number;
   waitForConsumer: boolean;
+  canary: boolean;
   consumerFunction?: string;
   skipPreflight: boolean;
   priceReadPerMillion?: number;
@@ -751,6 +756,10 @@ async function checkFlags(
     throw new BackfillOptionError(
       '--distributed cannot keep its run in --checkpoint-file: the workers read and write the run through the state table (--state-table)',
     );
+  }
+  const canaryEnv = process.env[ENV.canary];
+  if (canaryEnv !== undefined && canaryEnv !== 'on' && canaryEnv !== 'off') {
+    throw new BackfillOptionError(`${ENV.canary} must be on or off, got "${canaryEnv}"`);
   }
   if (opts.detach && !opts.distributed) {
     throw new BackfillOptionError('--detach applies to --distributed only');
@@ -906,6 +915,19 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
               ),
             followDistributed: !opts.detach,
             ...(consumer && { consumer }),
+            ...(consumer &&
+              opts.canary &&
+              process.env[ENV.canary] !== 'off' && {
+                canary: {
+                  doc: clients.doc,
+                  table,
+                  tableName,
+                  state,
+                  hint: local
+                    ? `is \`streamfill run\` running on the state table ${opts.stateTable}? (--no-canary to skip)`
+                    : `a consumer deployed before canaries cannot record it: redeploy the stack, or pass --no-canary`,
+                },
+              }),
             ...(opts.dryRun && { lookup: new UserTypeLookup(clients.doc, config.tables.user) }),
           },
           {

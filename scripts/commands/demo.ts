@@ -190,6 +190,9 @@ async function backfill(
         queueUrl: runner.queues.work,
         state,
         ...(consumer && { consumer }),
+        // The local mapping pins LATEST seconds after it started, as AWS may: the canary proves
+        // the consumer reads before the first page.
+        ...(consumer && { canary: { doc: scanner.doc, table, tableName, state } }),
       },
       {
         onProgress: (p) => view.update(p),

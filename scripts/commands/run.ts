@@ -13,7 +13,11 @@ import {
   WORKER_BATCH_SIZE,
   WORKER_CONCURRENCY,
 } from '../../lib/config/defaults.ts';
-import { startLocalRunner, type LocalRunner } from '../../local/runner.ts';
+import {
+  LATEST_POSITION_DELAY_MS,
+  startLocalRunner,
+  type LocalRunner,
+} from '../../local/runner.ts';
 import {
   configFrom,
   nonNegativeInt,
@@ -47,6 +51,12 @@ export function registerRunCommand(program: Command): void {
         '--starting-position <pos>',
         'TRIM_HORIZON or LATEST (first start only)',
         'TRIM_HORIZON',
+      )
+      .option(
+        '--latest-position-delay-ms <ms>',
+        'a LATEST start is pinned this long after the mapping started, as AWS may (writes meanwhile are not delivered; 0: pinned at once)',
+        nonNegativeInt('--latest-position-delay-ms'),
+        LATEST_POSITION_DELAY_MS,
       )
       .option(
         '--checkpoint-dir <dir>',
@@ -132,6 +142,7 @@ export function registerRunCommand(program: Command): void {
       batchingWindowMs: opts.batchingWindowMs,
       maxRetries: opts.maxRetries,
       startingPosition: opts.startingPosition,
+      latestPositionDelayMs: opts.latestPositionDelayMs,
       logger: {
         info: () => {},
         warn: (msg, data) => console.error(`warn: ${msg} ${data ? JSON.stringify(data) : ''}`),

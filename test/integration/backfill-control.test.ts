@@ -40,7 +40,8 @@ beforeAll(async () => {
   clients = makeClients({ searchEndpoint: undefined });
   dir = await mkdtemp(join(tmpdir(), 'streamfill-bfc-'));
   // The search migration off: sessions are filtered by the registry unless continuity is broken.
-  env = { ...process.env, CI: '1' };
+  // No stream consumer runs here (a fresh heartbeat stands for it): no canary to read.
+  env = { ...process.env, CI: '1', STREAMFILL_CANARY: 'off' };
   delete env.SEARCH_ENDPOINT;
 });
 afterAll(async () => {
@@ -154,6 +155,9 @@ describe('backfill: refusals before any side effect', () => {
       expect(r.stderr, args.join(' ')).toContain(message);
       expect(r.stdout, args.join(' ')).not.toContain('preflight');
     }
+    const badEnv = await runCli(['backfill', ...fresh], { ...env, STREAMFILL_CANARY: 'maybe' });
+    expect(badEnv.code).toBe(1);
+    expect(badEnv.stderr).toContain('STREAMFILL_CANARY must be on or off, got "maybe"');
     expect(await queueExists(`${p}-work`)).toBe(false);
     expect(await queueExists(`${p}-dlq`)).toBe(false);
     expect(await tableExists(`${p}-state`)).toBe(false);
@@ -379,18 +383,23 @@ describe('backfill --distributed', () => {
       handlerLogLevel: 'SILENT',
     });
     try {
-      const r = await streamfill(
-        'backfill',
-        ...targets(f),
-        '--distributed',
-        '--segments',
-        '3',
-        '--page-size',
-        '20',
-        '--poll-interval-ms',
-        '200',
+      // A real consumer runs (pinned at LATEST seconds after its start): the canary gate on.
+      const r = await runCli(
+        [
+          'backfill',
+          ...targets(f),
+          '--distributed',
+          '--segments',
+          '3',
+          '--page-size',
+          '20',
+          '--poll-interval-ms',
+          '200',
+        ],
+        { ...env, STREAMFILL_CANARY: 'on' },
       );
       expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('the stream consumer read the canary');
       expect(r.stdout).toContain('following their checkpoints');
       expect(r.stdout).toMatch(/100\.0 % \| scanned 120 \| enqueued 120 .*segments 3\/3/);
       const run = await f.state.getRun(f.tables.session);

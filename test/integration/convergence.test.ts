@@ -120,6 +120,9 @@ describe('convergence under live writes (issue 8, item 6)', () => {
           consumer: heartbeatProbe(state, consumerHeartbeatId(tables.session), {
             staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
           }),
+          // The runner pins LATEST seconds after it started (as AWS may): the canary proves
+          // the consumer reads before the first page.
+          canary: { doc: scanner.doc, table: 'session', tableName: tables.session, state },
         },
       );
       backfillMs = performance.now() - b0;

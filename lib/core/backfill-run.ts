@@ -100,9 +100,10 @@ export function continuityOnStart(
 /**
  * Why the scan filter cannot be trusted, or undefined when it can. The filter skips items whose
  * derived attributes are present; a present but stale value (its inputs changed while the
- * consumer was not reading, and the records were trimmed) looks migrated. That can only happen
- * after a break in the consumer's continuity, and is repaired only by a full pass without the
- * filter started after the break.
+ * consumer was not reading) looks migrated. Writes the consumer never read are those before it
+ * started reading and those of a break longer than the retention; only a full pass without the
+ * filter, started after the consumer's continuity began, settles them — so the first pass under
+ * a consumer, and the first after a break, run without the filter.
  */
 export function continuityBreak(
   hb: ConsumerHeartbeat | undefined,
@@ -118,17 +119,22 @@ export function continuityBreak(
     return `the stream consumer's last heartbeat is ${formatAge(silent)} old, longer than the stream's ${formatAge(retentionMs)} retention: changes made meanwhile may be gone from the stream`;
   }
   const since = hb.continuousSinceMs;
-  const first = hb.firstSeenMs;
-  if (since === undefined || first === undefined || since <= first) return undefined;
+  // A heartbeat that keeps no continuity (an older consumer) is taken at its word.
+  if (since === undefined) return undefined;
   const repaired =
     lastRun?.status === 'finished' &&
     lastRun.options.unfiltered === true &&
     lastRun.startedAtMs >= since;
   if (repaired) return undefined;
-  return (
-    `the stream consumer was stopped for longer than the stream's ${formatAge(retentionMs)} retention before ${new Date(since).toISOString()} ` +
-    `(changes made meanwhile were trimmed unread), and no full pass without the filter has finished since`
-  );
+  if (hb.firstSeenMs !== undefined && since > hb.firstSeenMs) {
+    return (
+      `the stream consumer was stopped for longer than the stream's ${formatAge(retentionMs)} retention before ${new Date(since).toISOString()} ` +
+      `(changes made meanwhile were trimmed unread), and no full pass without the filter has finished since`
+    );
+  }
+  // Writes made before the consumer read (before it started, or before its position was
+  // fixed) were never delivered: an item migrated earlier may hold a stale value.
+  return `no full pass without the filter has finished since the stream consumer started reading (${new Date(since).toISOString()}): an item migrated before then may hold a stale derived value`;
 }
 
 /** DynamoDB Streams keep records 24 h. */

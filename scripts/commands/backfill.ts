@@ -388,9 +388,10 @@ nothing is enqueued and no checkpoint is written; its samples look user_type up 
 Every option and combination, the --keys file and the run state are checked before anything
 is created or sent.
 
-Continuity: after the stream consumer stopped for longer than the stream's 24 h retention (no
-heartbeat, a heartbeat older than 24 h, or a recorded break not yet repaired by a finished pass
-without the filter), the scan runs without the filter by itself and says why.
+Continuity: the filter is trusted only once a full pass without it finished that started after
+the stream consumer began reading without a break (its heartbeat says since when); the first
+pass under a consumer, the first after a stop longer than the stream's 24 h retention, and any
+pass without a heartbeat run without the filter by themselves and say why.
 
 Limits of a running scan: \`streamfill backfill set --rate N|unlimited --max-backlog N
 --max-lag-seconds S [--by NAME]\` (through the state table); the progress line shows the change

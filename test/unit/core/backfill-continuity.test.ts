@@ -60,30 +60,36 @@ describe('continuityOnStart', () => {
 });
 
 describe('continuityBreak', () => {
-  it('holds for a consumer that never broke', () => {
-    expect(
-      continuityBreak(
-        hb({ firstSeenMs: NOW - 90 * H, continuousSinceMs: NOW - 90 * H }),
-        undefined,
-        NOW,
-      ),
-    ).toBeUndefined();
+  const since = NOW - 90 * H;
+  it('holds once a pass without the filter finished after the consumer began reading', () => {
+    const steady = hb({ firstSeenMs: since, continuousSinceMs: since });
+    expect(continuityBreak(steady, run({ options: { unfiltered: true } }), NOW)).toBeUndefined();
+  });
+  it('a heartbeat that keeps no continuity is taken at its word', () => {
+    expect(continuityBreak(hb(), undefined, NOW)).toBeUndefined();
+  });
+  it('the first pass under a consumer runs without the filter (writes before it read are lost)', () => {
+    const steady = hb({ firstSeenMs: since, continuousSinceMs: since });
+    expect(continuityBreak(steady, undefined, NOW)).toMatch(
+      /no full pass without the filter has finished since the stream consumer started reading/,
+    );
   });
   it('breaks without a heartbeat, with a heartbeat silent past the retention, or after a recorded break', () => {
     expect(continuityBreak(undefined, undefined, NOW)).toMatch(/^no consumer heartbeat/);
     expect(continuityBreak(hb({ updatedAtMs: NOW - 25 * H }), undefined, NOW)).toMatch(
       /last heartbeat is 25 h old/,
     );
+    const broken = hb({ firstSeenMs: since, continuousSinceMs: NOW - 2 * H });
     expect(
       continuityBreak(
-        hb({ firstSeenMs: NOW - 90 * H, continuousSinceMs: NOW - 2 * H }),
-        undefined,
+        broken,
+        run({ options: { unfiltered: true }, startedAtMs: NOW - 3 * H }),
         NOW,
       ),
     ).toMatch(/was stopped for longer than/);
   });
-  it('a finished pass without the filter started after the break repairs it; a filtered or earlier one does not', () => {
-    const broken = hb({ firstSeenMs: NOW - 90 * H, continuousSinceMs: NOW - 2 * H });
+  it('a finished pass without the filter started after the break repairs it; a filtered, unfinished or earlier one does not', () => {
+    const broken = hb({ firstSeenMs: since, continuousSinceMs: NOW - 2 * H });
     expect(continuityBreak(broken, run({ options: { unfiltered: true } }), NOW)).toBeUndefined();
     expect(continuityBreak(broken, run({ options: { unfiltered: false } }), NOW)).toBeDefined();
     expect(

@@ -8,6 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { DynamoStateStore } from '../lib/adapters/backfill-state.ts';
 import type { DeadLetters } from '../lib/adapters/dead-letters.ts';
 import { METRICS_NAMESPACE, SERVICES } from '../lib/config/defaults.ts';
 import { checkConsumerStart } from '../lib/engine/consumer-start.ts';
@@ -32,6 +33,8 @@ export interface StreamConsumerOptions {
   searchRepairs?: StreamBatchOptions['searchRepairs'];
   /** Observes each batch's results (local runner, benchmarks). */
   onResults?: StreamBatchOptions['onResults'];
+  /** Where the backfill gate's canaries are recorded as seen (the state table). */
+  canaries?: StreamBatchOptions['canaries'];
 }
 
 type Handler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
@@ -70,6 +73,9 @@ export const handler: Handler = async (event, context) => {
     ...(engine.deadLetters && { deadLetters: engine.deadLetters }),
     ...(engine.config.workQueueUrl && {
       searchRepairs: { sqs: engine.clients.sqs, workQueueUrl: engine.config.workQueueUrl },
+    }),
+    ...(engine.config.stateTable && {
+      canaries: new DynamoStateStore(engine.clients.doc, engine.config.stateTable),
     }),
   });
   if (event.Records.some((r) => r.eventName !== 'REMOVE')) {

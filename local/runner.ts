@@ -25,7 +25,7 @@ import {
   consumerHeartbeatId,
   type ServiceName,
 } from '../lib/config/defaults.ts';
-import type { ConsumerHeartbeat } from '../lib/core/backfill-run.ts';
+import { continuityOnStart, type ConsumerHeartbeat } from '../lib/core/backfill-run.ts';
 import type { TableNames } from '../lib/core/types.ts';
 import type { EngineDeps, ItemResult } from '../lib/engine/migrate-items.ts';
 import type { WorkBatchSummary } from '../lib/engine/work-batch.ts';
@@ -60,6 +60,12 @@ export interface LocalRunnerOptions {
   retryBackoffMs?: number;
   /** @default 'TRIM_HORIZON' */
   startingPosition?: StartingPosition;
+  /**
+   * A LATEST start is pinned this long after `start()` returns, as AWS may (writes of the window
+   * are never delivered): the backfill's canary gate must prove the consumer reads.
+   * @default LATEST_POSITION_DELAY_MS (3 s); 0 pins before `start()` returns
+   */
+  latestPositionDelayMs?: number;
   pollIntervalMs?: number;
   onResults?: (results: ReadonlyMap<string, ItemResult>, event: DynamoDBStreamEvent) => void;
   logger?: EventSourceLogger;
@@ -189,6 +195,8 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     deadLetters,
     // Keyword updates that fail after the write settled become repair tasks for the worker.
     searchRepairs: { sqs: opts.clients.sqs, workQueueUrl: queues.work },
+    // The backfill gate's canaries are recorded where the deployed consumer records them.
+    ...(opts.stateStore && { canaries: opts.stateStore }),
     logger: handlerLogger(SERVICES.streamConsumer.logger, opts),
     // EMF lines on stdout are for CloudWatch; locally they would drown the operator's view.
     metrics: localMetrics(SERVICES.streamConsumer.service),
@@ -212,6 +220,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     maximumRecordAgeSeconds: opts.maxRecordAgeSeconds ?? -1,
     retryBackoffMs: opts.retryBackoffMs,
     startingPosition: opts.startingPosition ?? 'TRIM_HORIZON',
+    latestPositionDelayMs: opts.latestPositionDelayMs ?? LATEST_POSITION_DELAY_MS,
     pollIntervalMs: opts.pollIntervalMs,
     onFailure: { queueUrl: queues.dlq, sqs: opts.clients.sqs },
     checkpoint: opts.checkpointDir
@@ -346,10 +355,19 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
   };
 }
 
+/**
+ * How long after `start()` the local stream mapping pins a LATEST position by default: AWS
+ * documents no bound ("could miss events"); a few seconds is enough for a backfill started at
+ * once to pass items whose writes the consumer then never sees — unless the canary gate waits.
+ */
+export const LATEST_POSITION_DELAY_MS = 3_000;
+
 /** Publishes the consumer's heartbeat every `intervalMs` until stopped. */
 class HeartbeatPublisher {
   private timer: NodeJS.Timeout | undefined;
   private last: Promise<void> = Promise.resolve();
+  /** Carried over from the previous heartbeat: `backfill` judges the consumer's continuity by it. */
+  private continuity: { firstSeenMs: number; continuousSinceMs: number } | undefined;
 
   constructor(
     private readonly store: BackfillStateStore,
@@ -359,6 +377,17 @@ class HeartbeatPublisher {
   ) {}
 
   async start(): Promise<void> {
+    const first = this.read();
+    try {
+      this.continuity = continuityOnStart(
+        await this.store.getHeartbeat(first.component),
+        first.updatedAtMs,
+      );
+    } catch (e) {
+      // Unknown history counts as a break: `backfill` then scans without its filter.
+      this.continuity = { firstSeenMs: 0, continuousSinceMs: first.updatedAtMs };
+      this.log?.warn('previous consumer heartbeat not read', { error: (e as Error).message });
+    }
     this.publish();
     this.timer = setInterval(() => this.publish(), this.intervalMs);
     this.timer.unref();
@@ -377,7 +406,7 @@ class HeartbeatPublisher {
 
   private async put(hb: ConsumerHeartbeat): Promise<void> {
     try {
-      await this.store.putHeartbeat(hb);
+      await this.store.putHeartbeat({ ...hb, ...this.continuity });
     } catch (e) {
       this.log?.warn('consumer heartbeat not published', { error: (e as Error).message });
     }

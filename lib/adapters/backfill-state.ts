@@ -26,6 +26,7 @@ import {
   RunOwnershipError,
   RunStateError,
   type ConsumerHeartbeat,
+  type RunLimits,
   type RunRecord,
   type RunStatus,
   type SegmentCheckpoint,
@@ -56,6 +57,11 @@ export interface BackfillStateStore {
   setStatus(tableName: string, runId: string, owner: string, status: RunStatus): Promise<void>;
   /** `backfill pause|resume`: any operator may set it; no ownership needed. */
   setPauseRequested(tableName: string, paused: boolean): Promise<RunRecord>;
+  /**
+   * `backfill set`: replaces the limits of the table's unfinished run (any operator; no
+   * ownership). Returns the record before and after; RunStateError when no run is unfinished.
+   */
+  setLimits(tableName: string, limits: RunLimits): Promise<{ before: RunRecord; after: RunRecord }>;
   /** Saves a segment's checkpoint iff `owner` still owns the unfinished run `cp.runId`. */
   saveCheckpoint(tableName: string, owner: string, cp: SegmentCheckpoint): Promise<void>;
   getCheckpoints(runId: string): Promise<SegmentCheckpoint[]>;
@@ -64,6 +70,10 @@ export interface BackfillStateStore {
   /** The backfill worker records the newest migration-set mismatch of a table (last wins). */
   putSetMismatch(note: SetMismatchNote): Promise<void>;
   getSetMismatch(tableName: string): Promise<SetMismatchNote | undefined>;
+  /** The stream consumer saw the gate's canary `nonce` in the stream of `tableName`. */
+  putCanarySeen(tableName: string, nonce: string, atMs: number): Promise<void>;
+  /** When the consumer saw canary `nonce`, if it did. */
+  getCanarySeen(tableName: string, nonce: string): Promise<number | undefined>;
 }
 
 /** A scanner instance id: host-independent, unique enough to tell two scanners apart. */
@@ -97,6 +107,7 @@ const RUN_SK = 'run';
 const cpPk = (runId: string): string => `run#${runId}`;
 const cpSk = (segment: number): string => `segment#${String(segment).padStart(6, '0')}`;
 const hbPk = (component: string): string => `consumer#${component}`;
+const canaryPk = (tableName: string): string => `canary#${tableName}`;
 const HB_SK = 'heartbeat';
 const MISMATCH_SK = 'migration-set-mismatch';
 
@@ -276,6 +287,34 @@ export class DynamoStateStore implements BackfillStateStore {
     }
   }
 
+  async setLimits(
+    tableName: string,
+    limits: RunLimits,
+  ): Promise<{ before: RunRecord; after: RunRecord }> {
+    try {
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(tableName), sk: RUN_SK },
+          UpdateExpression: 'SET limits = :l',
+          ConditionExpression: '#s IN (:running, :paused)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':l': strip(limits),
+            ':running': 'running',
+            ':paused': 'paused',
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const before = toRun(r.Attributes) as RunRecord;
+      return { before, after: { ...before, limits: strip(limits) } };
+    } catch (e) {
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+      throw new RunStateError(`backfill of ${tableName}: no unfinished run to change`);
+    }
+  }
+
   async saveCheckpoint(tableName: string, owner: string, cp: SegmentCheckpoint): Promise<void> {
     try {
       await this.doc.send(
@@ -340,6 +379,26 @@ export class DynamoStateStore implements BackfillStateStore {
     );
   }
 
+  async putCanarySeen(tableName: string, nonce: string, atMs: number): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: canaryPk(tableName), sk: nonce, seenAtMs: atMs },
+      }),
+    );
+  }
+
+  async getCanarySeen(tableName: string, nonce: string): Promise<number | undefined> {
+    const r = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: canaryPk(tableName), sk: nonce },
+        ConsistentRead: true,
+      }),
+    );
+    return r.Item?.seenAtMs as number | undefined;
+  }
+
   async getHeartbeat(component: string): Promise<ConsumerHeartbeat | undefined> {
     const r = await this.doc.send(
       new GetCommand({
@@ -385,6 +444,8 @@ interface FileState {
   checkpoints: Record<string, Record<string, SegmentCheckpoint>>;
   heartbeats: Record<string, ConsumerHeartbeat>;
   mismatches?: Record<string, SetMismatchNote>;
+  /** `tableName` → nonce → when the consumer saw it. */
+  canaries?: Record<string, Record<string, number>>;
 }
 
 /**
@@ -502,6 +563,21 @@ export class FileStateStore implements BackfillStateStore {
     });
   }
 
+  setLimits(
+    tableName: string,
+    limits: RunLimits,
+  ): Promise<{ before: RunRecord; after: RunRecord }> {
+    return this.update((s) => {
+      const run = s.runs[tableName];
+      if (!run || !isUnfinished(run)) {
+        throw new RunStateError(`backfill of ${tableName}: no unfinished run to change`);
+      }
+      const before = structuredClone(run);
+      run.limits = strip(limits);
+      return { before, after: { ...run } };
+    });
+  }
+
   saveCheckpoint(tableName: string, owner: string, cp: SegmentCheckpoint): Promise<void> {
     return this.update((s) => {
       this.owned(s, tableName, cp.runId, owner);
@@ -533,5 +609,15 @@ export class FileStateStore implements BackfillStateStore {
 
   getSetMismatch(tableName: string): Promise<SetMismatchNote | undefined> {
     return this.read((s) => s.mismatches?.[tableName]);
+  }
+
+  putCanarySeen(tableName: string, nonce: string, atMs: number): Promise<void> {
+    return this.update((s) => {
+      ((s.canaries ??= {})[tableName] ??= {})[nonce] = atMs;
+    });
+  }
+
+  getCanarySeen(tableName: string, nonce: string): Promise<number | undefined> {
+    return this.read((s) => s.canaries?.[tableName]?.[nonce]);
   }
 }

@@ -144,6 +144,8 @@ export const ENV = {
   writeConcurrency: 'STREAMFILL_WRITE_CONCURRENCY',
   /** CLI only: the deployed stack whose outputs fill the other settings (`--stack`). */
   stack: 'STREAMFILL_STACK',
+  /** CLI only: `off` turns off `backfill`'s canary (as `--no-canary` does); `on` is the default. */
+  canary: 'STREAMFILL_CANARY',
   /** CLI only: print stack traces of errors. */
   debug: 'STREAMFILL_DEBUG',
 } as const;
@@ -165,6 +167,8 @@ export const METRICS_NAMESPACE = 'streamfill';
 export const SERVICES = {
   streamConsumer: { service: 'stream-consumer', logger: 'streamfill-stream-consumer' },
   backfillWorker: { service: 'backfill-worker', logger: 'streamfill-backfill-worker' },
+  /** `streamfill backfill` (CLI): parks the items it cannot carry to the worker. */
+  backfillScanner: { service: 'backfill-scanner', logger: 'streamfill-backfill-scanner' },
 } as const;
 
 export type ServiceName = (typeof SERVICES)[keyof typeof SERVICES]['service'];

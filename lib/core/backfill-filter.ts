@@ -66,8 +66,10 @@ export function migratedShape(
  * keywords in the index) or no DynamoDB migration is enabled.
  *
  * A present but stale derived value (e.g. `chat_app_sk` after an old app changed
- * `last_update`) cannot be told apart by a filter; such items are the stream consumer's once
- * it runs (DESIGN.md "consumer first"), and `--no-filter` scans everything.
+ * `last_update`) cannot be told apart by a filter; such items are the stream consumer's while
+ * it runs without a break ("consumer first"). After a break longer than the stream's retention
+ * `backfill` scans without the filter by itself (`continuityBreak` in backfill-run.ts), and
+ * `--no-filter` scans everything.
  */
 export function pendingFilter(
   table: TableRole,

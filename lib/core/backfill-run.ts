@@ -22,6 +22,36 @@ export interface RunRecord {
   owner: string;
   /** The options the run was started with (shown by status, reused by --resume). */
   options: Record<string, JsonValue>;
+  /** The limits in force now: set at start, changed by `backfill set` while it runs. */
+  limits?: RunLimits;
+}
+
+/**
+ * A running scan's limits, in the run record so that an operator anywhere (a laptop, a deployed
+ * stack) can change them and the scanner (or the distributed segment tasks) picks them up.
+ */
+export interface RunLimits {
+  /** Items enqueued per second at most; null = unlimited. */
+  rate: number | null;
+  maxBacklog?: number;
+  maxLagSeconds?: number;
+  /** Who made the last change (`user@host` or `backfill set --by`); absent: the run's start. */
+  changedBy?: string;
+  changedAtMs?: number;
+}
+
+/** What `backfill set` changed, for the progress line: `rate 100 → 300 by ana@laptop`. */
+export function describeLimitChange(before: RunLimits | undefined, after: RunLimits): string {
+  const fmt = (v: number | null | undefined): string =>
+    v === null ? 'unlimited' : v === undefined ? 'default' : String(v);
+  const parts: string[] = [];
+  if ((before?.rate ?? null) !== after.rate)
+    parts.push(`rate ${fmt(before?.rate ?? null)} → ${fmt(after.rate)}`);
+  if (before?.maxBacklog !== after.maxBacklog)
+    parts.push(`max-backlog ${fmt(before?.maxBacklog)} → ${fmt(after.maxBacklog)}`);
+  if (before?.maxLagSeconds !== after.maxLagSeconds)
+    parts.push(`max-lag-seconds ${fmt(before?.maxLagSeconds)} → ${fmt(after.maxLagSeconds)}`);
+  return `limits changed${after.changedBy ? ` by ${after.changedBy}` : ''}: ${parts.length ? parts.join(', ') : 'no change'}`;
 }
 
 export interface SegmentCheckpoint {
@@ -40,6 +70,71 @@ export interface ConsumerHeartbeat {
   lagMs: number;
   caughtUp: boolean;
   updatedAtMs: number;
+  /** The consumer's first heartbeat ever in this store (kept across restarts). */
+  firstSeenMs?: number;
+  /**
+   * Since when the consumer has run without a break longer than the stream's retention: a
+   * restart after such a break (records trimmed unread) moves it to the restart.
+   */
+  continuousSinceMs?: number;
+}
+
+/**
+ * The continuity fields of a consumer that starts publishing now, given its previous heartbeat:
+ * a silence longer than the stream's retention is a break (records may have been trimmed unread).
+ */
+export function continuityOnStart(
+  previous: ConsumerHeartbeat | undefined,
+  nowMs: number,
+  retentionMs = STREAM_RETENTION_MS,
+): { firstSeenMs: number; continuousSinceMs: number } {
+  if (!previous) return { firstSeenMs: nowMs, continuousSinceMs: nowMs };
+  const firstSeenMs = previous.firstSeenMs ?? previous.continuousSinceMs ?? previous.updatedAtMs;
+  const broke = nowMs - previous.updatedAtMs > retentionMs;
+  return {
+    firstSeenMs,
+    continuousSinceMs: broke ? nowMs : (previous.continuousSinceMs ?? firstSeenMs),
+  };
+}
+
+/**
+ * Why the scan filter cannot be trusted, or undefined when it can. The filter skips items whose
+ * derived attributes are present; a present but stale value (its inputs changed while the
+ * consumer was not reading) looks migrated. Writes the consumer never read are those before it
+ * started reading and those of a break longer than the retention; only a full pass without the
+ * filter, started after the consumer's continuity began, settles them — so the first pass under
+ * a consumer, and the first after a break, run without the filter.
+ */
+export function continuityBreak(
+  hb: ConsumerHeartbeat | undefined,
+  lastRun: RunRecord | undefined,
+  nowMs: number,
+  retentionMs = STREAM_RETENTION_MS,
+): string | undefined {
+  if (!hb) {
+    return "no consumer heartbeat in the state store: nothing shows that the stream consumer ran without a break longer than the stream's 24 h retention";
+  }
+  const silent = nowMs - hb.updatedAtMs;
+  if (silent > retentionMs) {
+    return `the stream consumer's last heartbeat is ${formatAge(silent)} old, longer than the stream's ${formatAge(retentionMs)} retention: changes made meanwhile may be gone from the stream`;
+  }
+  const since = hb.continuousSinceMs;
+  // A heartbeat that keeps no continuity (an older consumer) is taken at its word.
+  if (since === undefined) return undefined;
+  const repaired =
+    lastRun?.status === 'finished' &&
+    lastRun.options.unfiltered === true &&
+    lastRun.startedAtMs >= since;
+  if (repaired) return undefined;
+  if (hb.firstSeenMs !== undefined && since > hb.firstSeenMs) {
+    return (
+      `the stream consumer was stopped for longer than the stream's ${formatAge(retentionMs)} retention before ${new Date(since).toISOString()} ` +
+      `(changes made meanwhile were trimmed unread), and no full pass without the filter has finished since`
+    );
+  }
+  // Writes made before the consumer read (before it started, or before its position was
+  // fixed) were never delivered: an item migrated earlier may hold a stale value.
+  return `no full pass without the filter has finished since the stream consumer started reading (${new Date(since).toISOString()}): an item migrated before then may hold a stale derived value`;
 }
 
 /**

@@ -76,6 +76,18 @@ export interface ScanStatus {
   startedAt: string;
   updatedAt: string;
   segments: SegmentStatus[];
+  /** The limits in force (`backfill set` changes them while the run goes). */
+  limits: ScanLimits;
+}
+
+export interface ScanLimits {
+  /** Items enqueued per second at most; null = unlimited. */
+  rate: number | null;
+  maxBacklog: number | null;
+  maxLagSeconds: number | null;
+  /** Who made the last change (`backfill set`); null: as the run started. */
+  changedBy: string | null;
+  changedAt: string | null;
 }
 
 export interface StatusReport {
@@ -102,10 +114,24 @@ export const STATUS_JSON_KEYS = `{ mode, at,
   consumer: { source, state, lagMs, heartbeatAgeMs, detail },
   scan: null | { runId, table, status, pauseRequested, totalSegments, segmentsDone, scanned,
          enqueued, skipped, fraction, basis, ratePerSecond, etaMs, etaText, startedAt, updatedAt,
-         segments: [{ segment, scanned, enqueued, skipped, done, updatedAt }] },
+         segments: [{ segment, scanned, enqueued, skipped, done, updatedAt }],
+         limits: { rate, maxBacklog, maxLagSeconds, changedBy, changedAt } },
   migrationSetMismatch: null | { tableName, text, messages, atMs } }`;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** A run's limits now: the record's (set at start, changed by `backfill set`), else its options. */
+export function scanLimits(run: RunRecord): ScanLimits {
+  const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+  const l = run.limits;
+  return {
+    rate: l ? l.rate : num(run.options.rate),
+    maxBacklog: num(l ? l.maxBacklog : run.options.maxBacklog),
+    maxLagSeconds: num(l ? l.maxLagSeconds : run.options.maxLagSeconds),
+    changedBy: l?.changedBy ?? null,
+    changedAt: l?.changedAtMs === undefined ? null : iso(l.changedAtMs),
+  };
+}
 
 /** Scan progress of a run from its durable records (no live rate: the average since start). */
 export function scanStatus(
@@ -156,6 +182,7 @@ export function scanStatus(
     startedAt: iso(run.startedAtMs),
     updatedAt: iso(lastMs),
     segments,
+    limits: scanLimits(run),
   };
 }
 

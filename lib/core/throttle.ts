@@ -307,12 +307,14 @@ export interface ThrottlerOptions extends PauseBounds {
  */
 export class Throttler {
   private obs: Observations = {};
-  private readonly bucket: TokenBucket | undefined;
+  private bucket: TokenBucket | undefined;
   readonly backoff: ThrottleBackoff;
   private readonly now: Clock;
   private readonly pollMs: number;
+  private readonly options: ThrottlerOptions;
 
-  constructor(private readonly options: ThrottlerOptions = {}) {
+  constructor(options: ThrottlerOptions = {}) {
+    this.options = { ...options };
     this.now = options.now ?? Date.now;
     this.pollMs = options.pollMs ?? 1_000;
     this.bucket =
@@ -327,6 +329,37 @@ export class Throttler {
       now: this.now,
       ...(options.random && { random: options.random }),
     });
+  }
+
+  /**
+   * Changes the limits of a running scan (`backfill set`): `rate` null = unlimited; fields left
+   * out keep their value. A new rate starts a fresh bucket (no debt carried over).
+   */
+  setLimits(l: { rate?: number | null; maxQueueBacklog?: number; maxStreamLagMs?: number }): void {
+    if (l.rate !== undefined) {
+      this.bucket =
+        l.rate === null
+          ? undefined
+          : new TokenBucket(l.rate, {
+              now: this.now,
+              ...(this.options.burst !== undefined && { burst: this.options.burst }),
+            });
+    }
+    if (l.maxQueueBacklog !== undefined) this.options.maxQueueBacklog = l.maxQueueBacklog;
+    if (l.maxStreamLagMs !== undefined) this.options.maxStreamLagMs = l.maxStreamLagMs;
+  }
+
+  /** The limits in force now. */
+  limits(): { rate: number | null; maxQueueBacklog?: number; maxStreamLagMs?: number } {
+    return {
+      rate: this.bucket?.ratePerSecond ?? null,
+      ...(this.options.maxQueueBacklog !== undefined && {
+        maxQueueBacklog: this.options.maxQueueBacklog,
+      }),
+      ...(this.options.maxStreamLagMs !== undefined && {
+        maxStreamLagMs: this.options.maxStreamLagMs,
+      }),
+    };
   }
 
   /** Merges new observations (fields left out keep their last value). */

@@ -72,6 +72,8 @@ export interface ScanSegmentMessage {
    * opt-in contract steps named here. Absent (older scanners): the worker's own set.
    */
   migrations?: string[];
+  /** `--rate` of the whole run, items/s (the segments share it); absent: unlimited. */
+  rate?: number;
 }
 
 /** A delayed search-only keyword update (a search failure never holds up DynamoDB work). */
@@ -128,6 +130,7 @@ const scanSegmentSchema = z
     exclusiveStartKey: jsonRecord.optional(),
     pageSize: z.int().min(1),
     migrations: z.array(nonEmpty).optional(),
+    rate: z.number().positive().optional(),
   })
   .refine((m) => m.segment < m.totalSegments, {
     message: 'segment must be < totalSegments',

@@ -7,6 +7,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { newOwnerId, type BackfillStateStore } from '../adapters/backfill-state.ts';
+import type { DeadLetters } from '../adapters/dead-letters.ts';
 import { describeTableFacts, getItemsByKey, type TableFacts } from '../adapters/backfill-reads.ts';
 import type { ConsumerProbe } from '../adapters/consumer-probe.ts';
 import {
@@ -21,71 +22,40 @@ import type { UserTypeLookup } from '../adapters/user-type-lookup.ts';
 import { queueStats, sendMessages } from '../adapters/work-queue.ts';
 import { BACKFILL_SEGMENTS, ITEMS_PER_MESSAGE, SCAN_PAGE_SIZE } from '../config/defaults.ts';
 import {
-  checkNewRunAllowed,
-  checkResumable,
+  describeLimitChange,
   RunOwnershipError,
+  type RunLimits,
   type RunRecord,
   type SegmentCheckpoint,
 } from '../core/backfill-run.ts';
 import { pendingFilter, scanProjection } from '../core/backfill-filter.ts';
-import { estimateCost, type CostEstimate, type OnDemandPrices } from '../core/cost-estimate.ts';
+import { estimateCost, type CostEstimate } from '../core/cost-estimate.ts';
 import { KEY_ATTRIBUTES, type Item, type Key } from '../core/types.ts';
 import { migrationsFor, type MigratedTable, type MigrationName } from '../core/migrations/index.ts';
+import { packCarryable, parkEntryOf, workItemsOf, type Refused } from './backfill-carry.ts';
+import {
+  backfillMode,
+  BackfillOptionError,
+  keepsRun as keepsRunOf,
+  validateBackfillOptions,
+  type BackfillOptions,
+} from './backfill-options.ts';
+import { planRun, startOrClaimRun } from './backfill-run-record.ts';
+import {
+  canarySeen,
+  removeGateCanaries,
+  writeGateCanary,
+  type Canary,
+  type CanaryGate,
+} from './backfill-canary.ts';
+import { CANARY_REWRITE_MS, isCanary } from '../core/canary.ts';
+import { formatKey } from '../core/key-format.ts';
 import { applyChange, planItem } from '../core/plan.ts';
 import { ScanProgress, type ProgressReport, type SegmentCounts } from '../core/scan-progress.ts';
-import { Throttler, type Decision, type ThrottlingReason } from '../core/throttle.ts';
-import {
-  packItems,
-  packMessage,
-  workItemOf,
-  type JsonValue,
-  type WorkItem,
-} from '../core/work-message.ts';
+import { formatWait, Throttler, type Decision, type ThrottlingReason } from '../core/throttle.ts';
+import { packMessage, type JsonValue } from '../core/work-message.ts';
 
-export interface BackfillOptions {
-  table: MigratedTable;
-  /** The physical table scanned. */
-  tableName: string;
-  /** Parallel Scan segments. @default 16 (BACKFILL_SEGMENTS) */
-  segments?: number;
-  /** Items per Scan page (examined, before the filter). @default 500 (SCAN_PAGE_SIZE) */
-  pageSize?: number;
-  /** Items enqueued per second at most; undefined = as fast as the scan goes. */
-  rate?: number;
-  /** Count, sample and estimate only: nothing enqueued, no checkpoint. */
-  dryRun?: boolean;
-  /** Sample before → after diffs shown by a dry run. @default 5 */
-  samples?: number;
-  /** Continue the table's unfinished run from its checkpoints. */
-  resume?: boolean;
-  /** Abandon an unfinished run and start a new full pass. */
-  restart?: boolean;
-  /** Stop once this many items were enqueued (the run stays resumable). */
-  limit?: number;
-  /** Only these partition keys (Query per key); no run record. */
-  users?: readonly string[];
-  /** Exactly these items (BatchGet); no run record. Keys missing from the table are reported. */
-  keys?: readonly Key[];
-  /** Enqueue one `scan-segment` task per segment and let the worker scan. */
-  distributed?: boolean;
-  /** Leave out items the registry says are migrated. @default true */
-  filter?: boolean;
-  /** Whether the search-keyword migration runs (a search endpoint is configured). */
-  searchEnabled: boolean;
-  /** Enabled migrations. @default the table's, less the search ones without search */
-  migrations?: readonly MigrationName[];
-  /** Pause while the work queue holds more messages than this. */
-  maxBacklog?: number;
-  /** Pause while the consumer lags more than this. */
-  maxLagMs?: number;
-  /** Wait for a running, caught-up consumer before the first page. @default true */
-  waitForConsumer?: boolean;
-  /** How often the pause flag, the queue and the consumer are looked at, ms. @default 1000 */
-  pollMs?: number;
-  prices?: OnDemandPrices;
-  /** Recorded in the run record (what status shows). */
-  recordOptions?: Record<string, JsonValue>;
-}
+export { BackfillOptionError, type BackfillOptions } from './backfill-options.ts';
 
 export interface BackfillDeps {
   /** The scanner's client: low SDK maxAttempts so throttling reaches the throttler. */
@@ -98,6 +68,27 @@ export interface BackfillDeps {
   consumer?: ConsumerProbe;
   /** Dry run: real user_type lookups for the samples (else "(looked up at write time)"). */
   lookup?: UserTypeLookup;
+  /**
+   * Where items the scanner cannot carry to the worker (malformed, too large for a message) are
+   * parked with their reason. Absent: they are only counted and reported in `problems`.
+   */
+  deadLetters?: DeadLetters;
+  /**
+   * Why the consumer's continuity is broken (the scan filter could skip stale items), given the
+   * table's last run; undefined when it holds. Asked once the consumer is ready; absent: the
+   * filter is trusted.
+   */
+  continuity?: (lastRun: RunRecord | undefined) => Promise<string | undefined>;
+  /**
+   * The consumer-first gate's proof: once the consumer looks ready, a canary item is written and
+   * the scan starts only after the consumer recorded reading it. Absent: no canary.
+   */
+  canary?: CanaryGate;
+  /**
+   * `--distributed`: follow the segment tasks' checkpoints until the scan is done (progress,
+   * ETA, the run marked finished). @default false: return once the tasks are enqueued.
+   */
+  followDistributed?: boolean;
   now?: () => number;
   owner?: string;
 }
@@ -109,7 +100,8 @@ export type WaitKind =
   | 'queue-backlog'
   | 'throttle-segment'
   | 'throttle-all'
-  | 'rate';
+  | 'rate'
+  | 'distributed';
 
 export interface WaitEvent {
   /** The lane (segment, partition or key batch), or -1 for the whole run. */
@@ -127,6 +119,12 @@ export interface BackfillProgress extends ProgressReport {
   /** Every lane waiting now, with its reason (`-1`: the whole run). */
   laneWaits: { segment: number; reason: string }[];
   perSegment: (SegmentCounts & { segment: number })[];
+  /** The limits in force (`backfill set` changes them while the run goes). */
+  limits: { rate: number | null; maxBacklog?: number; maxLagSeconds?: number };
+  /** The last `backfill set` change, e.g. `limits changed by ana@laptop: rate 100 → 300`. */
+  limitsChange?: string;
+  /** Items parked so far because no message could carry them. */
+  unsendable: number;
 }
 
 export interface BackfillHooks {
@@ -149,14 +147,19 @@ export interface BackfillSummary {
   tableName: string;
   mode: 'scan' | 'users' | 'keys' | 'distributed';
   dryRun: boolean;
-  /** finished: every lane done; limit: --limit reached; stopped: signal; tasks-enqueued: distributed. */
+  /**
+   * finished: every lane done; limit: --limit reached; stopped: signal; tasks-enqueued:
+   * distributed without following (--detach).
+   */
   outcome: 'finished' | 'limit' | 'stopped' | 'tasks-enqueued';
   segments: number;
   scanned: number;
   enqueued: number;
   skipped: number;
-  /** Items a message cannot carry (reported in `problems`). */
+  /** Items a message cannot carry: each parked in the DLQ with its reason (and in `problems`). */
   unsendable: number;
+  /** Of those, how many were parked (the rest: no dead-letter queue given). */
+  parked: number;
   messages: number;
   perSegment: (SegmentCounts & { segment: number })[];
   durationMs: number;
@@ -184,48 +187,8 @@ export interface BackfillSummary {
   problems: string[];
 }
 
-/** Bad options; the message names the option and the value. */
-export class BackfillOptionError extends Error {
-  override readonly name = 'BackfillOptionError';
-}
-
 const WRITE_TIME = '(looked up at write time)';
 const PROBLEM_LIMIT = 20;
-
-function validate(o: BackfillOptions, segments: number, pageSize: number): void {
-  const bad = (m: string): never => {
-    throw new BackfillOptionError(m);
-  };
-  if (!Number.isInteger(segments) || segments < 1 || segments > 1_000_000)
-    bad(`--segments must be an integer in 1..1000000, got ${segments}`);
-  if (!Number.isInteger(pageSize) || pageSize < 1)
-    bad(`--page-size must be an integer >= 1, got ${pageSize}`);
-  if (o.rate !== undefined && !(o.rate > 0))
-    bad(`--rate must be a positive number of items/s, got ${o.rate}`);
-  if (o.limit !== undefined && !(Number.isInteger(o.limit) && o.limit >= 1))
-    bad(`--limit must be an integer >= 1, got ${o.limit}`);
-  const modes = [
-    o.users?.length && '--user',
-    o.keys && '--keys',
-    o.distributed && '--distributed',
-  ].filter(Boolean);
-  if (modes.length > 1) bad(`${modes.join(' and ')} cannot be combined: choose one`);
-  if (o.resume && o.restart)
-    bad('--resume and --restart cannot be combined: continue the run, or start over');
-  if ((o.resume || o.restart) && (o.users?.length || o.keys))
-    bad(
-      `${o.resume ? '--resume' : '--restart'} applies to full scans; --user and --keys keep no run`,
-    );
-  if (o.dryRun && (o.resume || o.distributed))
-    bad(`--dry-run cannot be combined with ${o.resume ? '--resume' : '--distributed'}`);
-  if (o.distributed && o.resume)
-    bad(
-      '--resume of a distributed run: its continuation tasks carry it on by themselves (see `streamfill status`)',
-    );
-  if (o.distributed && o.limit !== undefined) bad('--limit cannot be combined with --distributed');
-  if (o.users && o.users.some((u) => !u)) bad('--user must not be empty');
-  if (o.keys && !o.keys.length) bad('--keys: the file names no key');
-}
 
 function classifyPause(reason: string): WaitKind {
   if (reason.startsWith('paused by operator')) return 'operator-pause';
@@ -254,25 +217,19 @@ export async function runBackfill(
   const log = hooks.log ?? (() => {});
   const requested = options.segments ?? BACKFILL_SEGMENTS;
   const pageSize = options.pageSize ?? SCAN_PAGE_SIZE;
-  validate(options, requested, pageSize);
+  validateBackfillOptions(options, requested, pageSize);
   const { table, tableName } = options;
   const dryRun = options.dryRun ?? false;
-  const mode: BackfillSummary['mode'] = options.keys
-    ? 'keys'
-    : options.users?.length
-      ? 'users'
-      : options.distributed
-        ? 'distributed'
-        : 'scan';
+  const mode = backfillMode(options);
   const migrations = migrationsFor(table, options.migrations)
     .filter((m) => m.target !== 'search' || options.searchEnabled)
     .map((m) => m.name);
   if (!migrations.length)
     throw new BackfillOptionError(`no migration is enabled for table ${table}`);
   const projection = scanProjection(table, migrations);
-  const filter: ScanFilter | undefined =
+  let filter: ScanFilter | undefined =
     options.filter === false || mode === 'keys' ? undefined : pendingFilter(table, migrations);
-  const filterText = filter
+  let filterText = filter
     ? `${filter.expression} (${Object.entries(filter.names ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join(', ')})`
@@ -285,23 +242,16 @@ export async function runBackfill(
 
   // --- the run record: refuse early, before any wait -------------------------------------------
   const owner = deps.owner ?? newOwnerId();
-  const keepsRun = !dryRun && (mode === 'scan' || mode === 'distributed');
-  let run: RunRecord | undefined;
-  let checkpoints: SegmentCheckpoint[] = [];
-  if (keepsRun) {
-    const current = await deps.state.getRun(tableName);
-    if (options.resume) {
-      checkpoints = current ? await deps.state.getCheckpoints(current.runId) : [];
-      checkResumable(current, checkpoints, { nowMs: now(), tableName });
-      run = current;
-      if (options.segments !== undefined && options.segments !== run.totalSegments) {
-        log(
-          `--segments ${options.segments} ignored: run ${run.runId} was started with ${run.totalSegments} segments`,
-        );
-      }
-    } else {
-      checkNewRunAllowed(current, { restart: options.restart ?? false, nowMs: now() });
-    }
+  const keepsRun = keepsRunOf(options);
+  const plan = keepsRun
+    ? await planRun(deps.state, tableName, options, now())
+    : { current: undefined };
+  let run: RunRecord | undefined = plan.resume?.run;
+  const checkpoints: SegmentCheckpoint[] = plan.resume?.checkpoints ?? [];
+  if (run && options.segments !== undefined && options.segments !== run.totalSegments) {
+    log(
+      `--segments ${options.segments} ignored: run ${run.runId} was started with ${run.totalSegments} segments`,
+    );
   }
   const totalSegments =
     mode === 'users'
@@ -312,13 +262,31 @@ export async function runBackfill(
 
   const progress = new ScanProgress(totalSegments, { now });
   for (const cp of checkpoints) progress.restore(cp.segment, cp.counts);
+  // A resumed run keeps the limits it was last set to (`backfill set`), not the flags' defaults.
+  const resumedLimits = run?.limits;
+  const initialRate =
+    resumedLimits !== undefined ? (resumedLimits.rate ?? undefined) : options.rate;
   const throttler = new Throttler({
-    ...(options.rate !== undefined && { rate: options.rate }),
+    ...(initialRate !== undefined && { rate: initialRate }),
     ...(options.maxBacklog !== undefined && { maxQueueBacklog: options.maxBacklog }),
     ...(options.maxLagMs !== undefined && { maxStreamLagMs: options.maxLagMs }),
+    ...(resumedLimits?.maxBacklog !== undefined && { maxQueueBacklog: resumedLimits.maxBacklog }),
+    ...(resumedLimits?.maxLagSeconds !== undefined && {
+      maxStreamLagMs: resumedLimits.maxLagSeconds * 1000,
+    }),
     pollMs: options.pollMs ?? 1_000,
     now,
   });
+  let limitsChange: string | undefined;
+  let limitsSeen: RunLimits | undefined = resumedLimits;
+  const currentLimits = (): BackfillProgress['limits'] => {
+    const l = throttler.limits();
+    return {
+      rate: l.rate,
+      ...(l.maxQueueBacklog !== undefined && { maxBacklog: l.maxQueueBacklog }),
+      ...(l.maxStreamLagMs !== undefined && { maxLagSeconds: l.maxStreamLagMs / 1000 }),
+    };
+  };
   const pollMs = options.pollMs ?? 1_000;
 
   // --- stopping and waiting ---------------------------------------------------------------------
@@ -328,18 +296,26 @@ export async function runBackfill(
   const onAbort = (): void => stop.abort();
   hooks.signal?.addEventListener('abort', onAbort);
   if (hooks.signal?.aborted) stop.abort();
-  const sleep = (ms: number): Promise<void> =>
+  // Rate waits also end when `backfill set` changes the limits: they are then taken again.
+  let limitsChanged = new AbortController();
+  setMaxListeners(0, limitsChanged.signal);
+  const sleep = (ms: number, wake?: AbortSignal): Promise<void> =>
     new Promise((resolve) => {
-      if (stop.signal.aborted) return resolve();
+      if (stop.signal.aborted || wake?.aborted) return resolve();
       const t = setTimeout(done, Math.max(0, ms));
       function done(): void {
         clearTimeout(t);
         stop.signal.removeEventListener('abort', done);
+        wake?.removeEventListener('abort', done);
         resolve();
       }
       stop.signal.addEventListener('abort', done, { once: true });
+      wake?.addEventListener('abort', done, { once: true });
     });
   const waits: BackfillSummary['waits'] = {};
+  // Items no message could carry: counted (and parked) as the lanes go, shown by the progress.
+  let unsendable = 0;
+  let parked = 0;
   const laneWaits = new Map<number, string>();
   let latestWait: string | undefined;
   let phase: BackfillProgress['phase'] = 'scanning';
@@ -356,6 +332,9 @@ export async function runBackfill(
       waitingLanes: laneWaits.size,
       laneWaits: [...laneWaits].map(([segment, reason]) => ({ segment, reason })),
       perSegment,
+      limits: currentLimits(),
+      ...(limitsChange && { limitsChange }),
+      unsendable,
     };
   };
   const emit = (): void => hooks.onProgress?.(snapshot());
@@ -364,6 +343,7 @@ export async function runBackfill(
     kind: WaitKind,
     reason: string,
     ms: number,
+    wake?: AbortSignal,
   ): Promise<void> => {
     const w = (waits[kind] ??= { count: 0, laneMs: 0, last: reason });
     w.count++;
@@ -373,7 +353,7 @@ export async function runBackfill(
     latestWait = reason;
     hooks.onWait?.({ segment, kind, reason, ms });
     emit();
-    await sleep(ms);
+    await sleep(ms, wake);
     laneWaits.delete(segment);
   };
 
@@ -398,6 +378,7 @@ export async function runBackfill(
         if (!consumerReason || stop.signal.aborted) break;
         await wait(-1, 'consumer', consumerReason, pollMs);
       }
+      if (deps.canary && !stop.signal.aborted) await proveConsumerReads(deps.canary);
       phase = 'scanning';
     }
   } else if (!dryRun && !deps.consumer) {
@@ -406,34 +387,61 @@ export async function runBackfill(
     );
   }
 
+  // --- the canary: the consumer proves it reads the stream ----------------------------------
+  async function proveConsumerReads(gate: CanaryGate): Promise<void> {
+    const canaries = [await writeGateCanary(gate, now())];
+    for (;;) {
+      const c = await canarySeen(gate, canaries);
+      if (c.seen) {
+        log(
+          `the stream consumer read the canary ${formatKey(c.seen.key)} ${formatWait(now() - c.seen.writtenAtMs)} after it was written: it reads the stream`,
+        );
+        break;
+      }
+      if (stop.signal.aborted) return; // left to their TTL
+      await wait(-1, 'consumer', c.reason, pollMs);
+      // One written before the consumer's position was fixed is never read: write another.
+      if (now() - (canaries.at(-1) as Canary).writtenAtMs >= CANARY_REWRITE_MS)
+        canaries.push(await writeGateCanary(gate, now()));
+    }
+    await removeGateCanaries(gate, canaries);
+  }
+
+  // --- continuity: after a break longer than the stream's retention the filter is unsafe ------
+  if (filter && !dryRun && deps.consumer && deps.continuity && !stop.signal.aborted) {
+    const broken = await deps.continuity(plan.current);
+    if (broken) {
+      filter = undefined;
+      filterText = `none: ${broken}; a derived value can be present but stale, which the filter cannot tell, so every item is enqueued (the worker skips what needs nothing)`;
+      log(`scanning without the filter: ${broken}`);
+    }
+  }
+
   // --- start or claim the run -------------------------------------------------------------------
   let runId: string | undefined;
   if (keepsRun && !stop.signal.aborted) {
-    if (run) {
-      run = await deps.state.claimRun(tableName, run.runId, owner, run.owner);
-      runId = run.runId;
+    const resuming = Boolean(run);
+    run = await startOrClaimRun(deps.state, plan, {
+      table,
+      tableName,
+      owner,
+      mode,
+      totalSegments,
+      pageSize,
+      restart: options.restart ?? false,
+      // What `continuity` reads next time: only a finished pass without the filter repairs a break.
+      recordOptions: { ...(options.recordOptions ?? {}), unfiltered: !filter },
+      limits: { ...currentLimits() },
+      nowMs: now(),
+    });
+    runId = run.runId;
+    limitsSeen = run.limits;
+    if (resuming)
       log(
         `resuming run ${runId}: ${checkpoints.filter((c) => c.counts.done).length} of ${totalSegments} segments done`,
       );
-    } else {
-      runId = `${new Date(now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${owner.slice(-8)}`;
-      run = {
-        runId,
-        table,
-        tableName,
-        totalSegments,
-        startedAtMs: now(),
-        updatedAtMs: now(),
-        status: 'running',
-        pauseRequested: false,
-        // A distributed run's checkpoints are written by the workers under this owner.
-        owner: mode === 'distributed' ? `distributed:${runId}` : owner,
-        options: { mode, segments: totalSegments, pageSize, ...(options.recordOptions ?? {}) },
-      };
-      await deps.state.startRun(run, { restart: options.restart ?? false, nowMs: now() });
-      if (options.restart)
-        log(`started run ${runId} (--restart: the unfinished run was abandoned)`);
-    }
+    else if (options.restart)
+      log(`started run ${runId} (--restart: the unfinished run was abandoned)`);
   }
   const runOwner = run?.owner ?? owner;
 
@@ -441,7 +449,6 @@ export async function runBackfill(
   let limitLeft = options.limit ?? Number.POSITIVE_INFINITY;
   let limitHit = false;
   let messages = 0;
-  let unsendable = 0;
   let consumedReadUnits = 0;
   const problems: string[] = [];
   const problem = (m: string): void => {
@@ -506,34 +513,45 @@ export async function runBackfill(
     return taken;
   };
 
-  /** Enqueues the page's items (or plans them, dry); returns how many were taken. */
+  /** Parks (or, without a DLQ, only reports) the items no message can carry. */
+  const refuse = async (refused: Refused[]): Promise<void> => {
+    if (!refused.length) return;
+    unsendable += refused.length;
+    for (const r of refused) problem(r.reason);
+    if (!deps.deadLetters) return;
+    await deps.deadLetters.park(refused.map((r) => parkEntryOf(tableName, r)));
+    parked += refused.length;
+  };
+
+  /**
+   * Enqueues the page's items (or plans them, dry); returns how many were taken. Items that
+   * cannot be carried are parked before the page is checkpointed, and never stop the lane.
+   */
   const handleItems = async (segment: number, items: Item[]): Promise<number> => {
     if (dryRun) return dryRunPage(items);
-    const work: WorkItem[] = [];
-    for (const item of items) {
-      try {
-        work.push(workItemOf(table, item, projection));
-      } catch (e) {
-        unsendable++;
-        problem((e as Error).message);
-      }
-    }
+    const { work, refused } = workItemsOf(table, items, projection);
     const take = Math.min(work.length, limitLeft);
     if (take < work.length) limitHit = true;
     limitLeft -= take;
-    const batch = work.slice(0, take);
-    if (!batch.length) return 0;
-    const d = throttler.reserve(batch.length);
-    if (!d.go) await wait(segment, 'rate', d.reason, d.waitMs);
-    const packed = packItems(table, batch, {
+    const packing = packCarryable(table, work.slice(0, take), {
       maxItemsPerMessage: ITEMS_PER_MESSAGE,
       ...(runId && { runId }),
       // What the worker may plan from these items (it never plans what was not projected).
       scannedFor: { migrations, projection },
     });
-    await sendMessages(deps.sqs, deps.queueUrl, packed);
-    messages += packed.length;
-    return batch.length;
+    await refuse([...refused, ...packing.refused]);
+    if (!packing.carried) return take;
+    for (;;) {
+      const wake = limitsChanged.signal;
+      const d = throttler.reserve(packing.carried);
+      if (d.go) break;
+      await wait(segment, 'rate', d.reason, d.waitMs, wake);
+      // Woken by new limits: the reservation is taken again from the new bucket.
+      if (!wake.aborted || stop.signal.aborted) break;
+    }
+    await sendMessages(deps.sqs, deps.queueUrl, packing.packed);
+    messages += packing.packed.length;
+    return take;
   };
 
   const gate = async (segment: number): Promise<boolean> => {
@@ -606,14 +624,16 @@ export async function runBackfill(
       }
       throttler.onSuccess(segment);
       consumedReadUnits += page.consumedCapacity;
-      const taken = await handleItems(segment, page.items);
+      // A canary left behind by a stopped gate is not an application item: skipped.
+      const items = page.items.filter((i) => !isCanary(table, i));
+      const taken = await handleItems(segment, items);
       progress.record(segment, {
         scanned: page.scannedCount,
         enqueued: dryRun ? 0 : taken,
-        skipped: page.scannedCount - page.items.length,
+        skipped: page.scannedCount - items.length,
       });
       // A page cut by --limit is not checkpointed past: a resume reads it again.
-      if (limitHit && taken < page.items.length) {
+      if (limitHit && taken < items.length) {
         emit();
         return;
       }
@@ -625,7 +645,22 @@ export async function runBackfill(
     }
   };
 
-  // --- the observer: pause flag, queue backlog, consumer ----------------------------------------
+  // --- `backfill set`: the run record's limits, applied while the scan goes ----------------------
+  const applyLimits = (l: RunLimits): void => {
+    throttler.setLimits({
+      rate: l.rate,
+      ...(l.maxBacklog !== undefined && { maxQueueBacklog: l.maxBacklog }),
+      ...(l.maxLagSeconds !== undefined && { maxStreamLagMs: l.maxLagSeconds * 1000 }),
+    });
+    limitsChange = describeLimitChange(limitsSeen, l);
+    limitsSeen = l;
+    log(limitsChange);
+    limitsChanged.abort();
+    limitsChanged = new AbortController();
+    setMaxListeners(0, limitsChanged.signal);
+  };
+
+  // --- the observer: pause flag, queue backlog, consumer, limits ---------------------------------
   let observing = true;
   let paused = false;
   const observe = async (): Promise<void> => {
@@ -636,6 +671,9 @@ export async function runBackfill(
     ]);
     const operatorPaused = r?.runId === runId && r?.pauseRequested === true;
     throttler.observe({ operatorPaused, ...(q && { queueBacklog: q.backlog }) });
+    if (r?.runId === runId && r?.limits && r.limits.changedAtMs !== limitsSeen?.changedAtMs) {
+      applyLimits(r.limits);
+    }
     if (runId && mode === 'scan' && operatorPaused !== paused) {
       paused = operatorPaused;
       await deps.state.setStatus(tableName, runId, runOwner, paused ? 'paused' : 'running');
@@ -660,6 +698,34 @@ export async function runBackfill(
     }
   })();
 
+  // --- --distributed: the segment tasks' checkpoints as this run's progress ----------------------
+  const followDistributed = async (): Promise<void> => {
+    for (;;) {
+      const cps = await deps.state.getCheckpoints(runId as string);
+      for (const cp of cps) {
+        const seen = progress.segments.get(cp.segment);
+        progress.record(cp.segment, {
+          scanned: cp.counts.scanned - (seen?.scanned ?? 0),
+          enqueued: cp.counts.enqueued - (seen?.enqueued ?? 0),
+          skipped: cp.counts.skipped - (seen?.skipped ?? 0),
+        });
+        if (cp.counts.done) progress.finish(cp.segment);
+      }
+      emit();
+      if (progress.report().segmentsDone === totalSegments || stop.signal.aborted) return;
+      const current = await deps.state.getRun(tableName);
+      if (!current || current.runId !== runId || current.status === 'abandoned') {
+        throw new RunOwnershipError(
+          `backfill of ${tableName}: run ${runId} is no longer current (${current ? `${current.runId} ${current.status}` : 'no run'}); stopped following it`,
+        );
+      }
+      const reason = current.pauseRequested
+        ? 'paused by operator (`streamfill backfill resume` continues)'
+        : 'distributed: the workers scan';
+      await wait(-1, current.pauseRequested ? 'operator-pause' : 'distributed', reason, pollMs);
+    }
+  };
+
   // --- the lanes --------------------------------------------------------------------------------
   let laneError: unknown;
   const guard = (p: Promise<void>): Promise<void> =>
@@ -683,13 +749,22 @@ export async function runBackfill(
           pageSize,
           // The workers scan for these (an opt-in contract step only when named here).
           migrations,
+          // The run's rate, shared by its segments; `backfill set` overrides it in the run record.
+          ...(initialRate !== undefined && { rate: initialRate }),
         }),
       );
       await sendMessages(deps.sqs, deps.queueUrl, tasks);
       messages = tasks.length;
-      log(
-        `enqueued ${tasks.length} scan-segment tasks of run ${runId}: the workers scan; \`streamfill status\` shows progress`,
-      );
+      if (deps.followDistributed) {
+        log(
+          `enqueued ${tasks.length} scan-segment tasks of run ${runId}: the workers scan; following their checkpoints (Ctrl-C stops following, not the scan)`,
+        );
+        await guard(followDistributed());
+      } else {
+        log(
+          `enqueued ${tasks.length} scan-segment tasks of run ${runId}: the workers scan; \`streamfill status\` shows progress`,
+        );
+      }
     } else if (mode === 'users') {
       const pk = KEY_ATTRIBUTES[table][0];
       await Promise.all(
@@ -783,14 +858,14 @@ export async function runBackfill(
   const report = progress.report();
   const allDone = report.segmentsDone === totalSegments;
   const outcome: BackfillSummary['outcome'] =
-    mode === 'distributed'
+    mode === 'distributed' && !deps.followDistributed
       ? 'tasks-enqueued'
       : allDone && !limitHit
         ? 'finished'
         : limitHit
           ? 'limit'
           : 'stopped';
-  if (runId && mode === 'scan' && outcome === 'finished') {
+  if (runId && (mode === 'scan' || mode === 'distributed') && outcome === 'finished') {
     await deps.state.setStatus(tableName, runId, runOwner, 'finished');
   }
   phase = 'done';
@@ -825,6 +900,7 @@ export async function runBackfill(
     enqueued: report.enqueued,
     skipped: report.skipped,
     unsendable,
+    parked,
     messages,
     perSegment,
     durationMs,

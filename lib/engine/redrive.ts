@@ -393,12 +393,12 @@ function adviceFor(r: RedriveReport, options: RedriveOptions, tables: TableNames
     advice.push(
       `${unavailable.length} stream range(s) are past the stream's 24 h retention or their shard is gone; they stay in the DLQ. ` +
         "Lambda's on-failure record carries the range, not the records, so the items of an unreadable range are unknown: " +
-        roles.map((role) => `run \`streamfill backfill --table ${role}\``).join(', ') +
+        roles.map((role) => `run \`streamfill backfill --table ${role} --no-filter\``).join(', ') +
         ' (a pass over the whole table finds every unmigrated item)' +
         (keys
           ? `; the ${keys} key(s) read before the range ended can be repaired at once with \`streamfill backfill --keys FILE\` (write them with \`redrive --keys-out FILE\`)`
           : '') +
-        '. Then delete those messages from the DLQ.',
+        '. Records were lost, so an item migrated earlier can hold a derived value that is present but stale, which the scan filter would skip: hence `--no-filter` (`backfill` also drops the filter by itself when it sees the consumer stopped longer than 24 h). Then delete those messages from the DLQ.',
     );
   }
   if (r.byKind.parked.kept && !options.includeMalformed) {

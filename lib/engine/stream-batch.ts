@@ -9,6 +9,8 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { METRIC } from '../config/defaults.ts';
 import { KEY_ATTRIBUTES, type Item, type Key, type TableRole } from '../core/types.ts';
 import { keyId } from '../core/keys.ts';
+import { canaryNonce, isCanary } from '../core/canary.ts';
+import type { BackfillStateStore } from '../adapters/backfill-state.ts';
 import {
   parkMalformed,
   publishCounts,
@@ -31,6 +33,11 @@ export interface StreamBatchOptions extends BatchPolicy {
   searchRepairs?: SearchRepairTarget;
   /** Observes each batch's results by sequence number (local runner, benchmarks). */
   onResults?: (results: ReadonlyMap<string, ItemResult>, event: DynamoDBStreamEvent) => void;
+  /**
+   * Where the gate's canaries are recorded as seen (the backfill state table): `backfill` waits
+   * for that record before its first page. Absent: canaries are skipped, not recorded.
+   */
+  canaries?: Pick<BackfillStateStore, 'putCanarySeen'>;
 }
 
 // Exact numbers: an app number past 2^53 (or with more digits than a double) is carried as its
@@ -93,11 +100,24 @@ export async function processStreamBatch(
 ): Promise<DynamoDBBatchResponse> {
   const table = options.table ?? 'session';
   const decoded = event.Records.map((r) => decode(table, r));
-  const good = decoded.flatMap((d) => (d.ok ? [d] : []));
-  const latest = latestPerKey(good, (d) => d.id);
+  const ok = decoded.flatMap((d) => (d.ok ? [d] : []));
   const bySeq = new Map<string, ItemResult>();
   const tableOf = (r: DynamoDBRecord) =>
     tableFromArn(r.eventSourceARN) ?? options.deps.writer.tableName(table);
+  // Canaries prove to `backfill` that this consumer reads the stream: recorded, never migrated
+  // or counted; a failed record is retried like any failure.
+  const good = ok.filter((d) => !d.newImage || !isCanary(table, d.newImage));
+  await recordCanaries(
+    table,
+    ok.filter((d) => d.newImage && isCanary(table, d.newImage)),
+    tableOf,
+    options,
+    bySeq,
+  );
+  const latest = latestPerKey(
+    good.filter((d) => !isCanary(table, (image(d.record.dynamodb?.Keys) ?? {}) as Key)),
+    (d) => d.id,
+  );
   // Undecodable records are parked alone (malformed): retrying cannot fix them.
   const units: BatchUnit<DynamoDBRecord>[] = [];
   const unitResults: ItemResult[] = [];
@@ -140,6 +160,28 @@ export async function processStreamBatch(
   publishCounts(options.metrics, tallyResults(bySeq.values(), parked.size));
   publishDelay(options, event);
   return reportFailures(event, 'stream', seqOf, bySeq, parked, options.logger);
+}
+
+async function recordCanaries(
+  table: TableRole,
+  canaries: readonly Extract<Decoded, { ok: true }>[],
+  tableOf: (r: DynamoDBRecord) => string,
+  options: StreamBatchOptions,
+  bySeq: Map<string, ItemResult>,
+): Promise<void> {
+  if (!options.canaries) return;
+  for (const d of canaries) {
+    const key = d.newImage as Item;
+    try {
+      await options.canaries.putCanarySeen(tableOf(d.record), canaryNonce(table, key), Date.now());
+    } catch (e) {
+      bySeq.set(seqOf(d.record), {
+        key: key as Key,
+        outcome: 'failed',
+        reason: `canary not recorded in the state table: ${(e as Error).message}`,
+      });
+    }
+  }
 }
 
 /** How far behind the application the consumer runs (stream timestamps have 1 s resolution). */

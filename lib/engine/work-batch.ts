@@ -21,6 +21,8 @@ import { isUnfinished, RunOwnershipError } from '../core/backfill-run.ts';
 import { partialKey } from '../core/keys.ts';
 import { scanProjection } from '../core/backfill-filter.ts';
 import { emptyCounts } from '../core/scan-progress.ts';
+import { segmentPacing } from '../core/segment-pacing.ts';
+import { isCanary } from '../core/canary.ts';
 import { KEY_ATTRIBUTES, type Item, type Key } from '../core/types.ts';
 import {
   decodeWorkMessage,
@@ -395,12 +397,14 @@ async function scanSegmentTask(
   const projection = scanProjection(m.table, migrations);
   const keyNames: readonly string[] = KEY_ATTRIBUTES[m.table];
   const inputNames = projection.filter((n) => !keyNames.includes(n));
+  // The run record's limits (`backfill set`) win over the rate the task was started with.
+  const pacing = segmentPacing(run?.limits ? run.limits.rate : m.rate, m.totalSegments, m.pageSize);
   const page = await scanSegmentPage(doc, {
     tableName,
     projection,
     segment: m.segment,
     totalSegments: m.totalSegments,
-    pageSize: m.pageSize,
+    pageSize: pacing.pageSize,
     ...(m.exclusiveStartKey && { exclusiveStartKey: m.exclusiveStartKey }),
   });
 
@@ -416,6 +420,7 @@ async function scanSegmentTask(
   };
   const work: WorkItem[] = [];
   for (const item of page.items) {
+    if (isCanary(m.table, item)) continue; // the backfill gate's, not the application's
     try {
       work.push(workItemOf(m.table, item, inputNames));
     } catch (e) {
@@ -464,8 +469,9 @@ async function scanSegmentTask(
     }
   }
   if (next) {
+    const delaySeconds = pacing.delaySeconds(sent);
     await sendMessages(workQueue.sqs, workQueue.url, [
-      packMessage({ ...m, exclusiveStartKey: next }),
+      { ...packMessage({ ...m, exclusiveStartKey: next }), ...(delaySeconds && { delaySeconds }) },
     ]);
   }
 }

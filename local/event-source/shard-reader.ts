@@ -42,15 +42,24 @@ export class ShardReader {
             this.rt.log.error('lane error', { shardId: s.shardId, error: toError(err).message });
         },
       );
+    const delayMs =
+      !s.checkpoint && s.initialPosition === 'LATEST' ? this.rt.opts.latestPositionDelayMs : 0;
+    if (delayMs > 0) {
+      // As AWS: start() returns at once and the mapping looks idle (no IteratorAge) while the
+      // position is not fixed yet; the writes of the window are never delivered.
+      positioned();
+      s.lastEmptyPollAt = performance.now();
+    }
     // The reader ends only once its lanes have ended their batches.
-    s.task = this.run(s, positioned)
+    s.task = this.run(s, positioned, delayMs)
       .finally(() => s.lanes?.drain())
       .finally(positioned);
   }
 
-  private async run(s: ShardState, positioned: () => void): Promise<void> {
+  private async run(s: ShardState, positioned: () => void, delayMs: number): Promise<void> {
     const { lifecycle, log, opts } = this.rt;
     log.debug?.('shard reader started', { shardId: s.shardId, checkpoint: s.checkpoint });
+    if (delayMs > 0) await sleep(delayMs, lifecycle.signal);
     await lifecycle.pollLoop({
       step: async () => {
         if (s.iterator === undefined) {

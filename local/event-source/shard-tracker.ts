@@ -37,6 +37,8 @@ export interface ShardStats {
   closed: boolean;
   /** Last acknowledged sequence number. */
   checkpoint?: string;
+  /** The shard's position is fixed (checkpointed); false while a LATEST start is still pending. */
+  positioned: boolean;
   /** Records fetched and not yet acknowledged. */
   pendingRecords: number;
   /** Last poll found nothing new and nothing is pending. */
@@ -135,6 +137,7 @@ export function shardStats(s: ShardState): ShardStats {
     shardId: s.shardId,
     status: s.finished ? 'finished' : s.started ? 'reading' : 'waiting',
     closed: s.closed,
+    positioned: s.finished || s.checkpoint !== undefined,
     pendingRecords: inFlight(s),
     caughtUp,
     iteratorAgeMs: caughtUp ? 0 : s.iteratorAgeMs,

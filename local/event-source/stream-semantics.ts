@@ -40,6 +40,13 @@ export interface DynamoDBStreamMappingOptions {
   maximumBatchingWindowMs?: number;
   /** Where a shard without checkpoint starts on the first start. @default 'TRIM_HORIZON' */
   startingPosition?: StartingPosition;
+  /**
+   * LATEST is eventually consistent on AWS: a new mapping shows Enabled at once but fixes its
+   * position some time later, and writes made meanwhile are never delivered. With this set,
+   * `start()` returns at once and each LATEST shard is pinned this long after (the writes of
+   * the window are skipped, as AWS may skip them). @default 0
+   */
+  latestPositionDelayMs?: number;
   /** Honour `{ batchItemFailures }` responses. @default true */
   reportBatchItemFailures?: boolean;
   /** Split a batch whose invocation failed in two and retry the halves. @default true */
@@ -80,6 +87,7 @@ export type ResolvedStreamOptions = Required<
     | 'parallelizationFactor'
     | 'maximumBatchingWindowMs'
     | 'startingPosition'
+    | 'latestPositionDelayMs'
     | 'reportBatchItemFailures'
     | 'bisectBatchOnFunctionError'
     | 'maximumRetryAttempts'
@@ -113,6 +121,7 @@ export function resolveStreamOptions(options: DynamoDBStreamMappingOptions): Res
     parallelizationFactor,
     maximumBatchingWindowMs: options.maximumBatchingWindowMs ?? 0,
     startingPosition: options.startingPosition ?? 'TRIM_HORIZON',
+    latestPositionDelayMs: options.latestPositionDelayMs ?? 0,
     reportBatchItemFailures: options.reportBatchItemFailures ?? true,
     bisectBatchOnFunctionError: options.bisectBatchOnFunctionError ?? true,
     maximumRetryAttempts: options.maximumRetryAttempts ?? 3,

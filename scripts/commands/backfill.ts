@@ -1,6 +1,8 @@
 // `streamfill backfill`: the one-shot historic pass (scanner → work queue → worker), plus
 // `backfill pause|resume`. Wires options to runBackfill and renders its progress.
-import { readFile, writeFile } from 'node:fs/promises';
+import { stat, readFile, writeFile } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import cliProgress from 'cli-progress';
@@ -18,6 +20,8 @@ import {
   isLocalDynamo,
   type ConsumerProbe,
 } from '../../lib/adapters/consumer-probe.ts';
+import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
+import { tableExists } from '../../lib/adapters/tables.ts';
 import { describeTableFacts } from '../../lib/adapters/backfill-reads.ts';
 import { ensureQueues } from '../../lib/adapters/queues.ts';
 import { UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
@@ -32,7 +36,13 @@ import {
   SCANNER_MAX_ATTEMPTS,
   LOCAL_STATE_TABLE,
 } from '../../lib/config/defaults.ts';
-import { RunOwnershipError, RunStateError } from '../../lib/core/backfill-run.ts';
+import {
+  continuityBreak,
+  describeLimitChange,
+  RunOwnershipError,
+  RunStateError,
+  type RunLimits,
+} from '../../lib/core/backfill-run.ts';
 import { DEFAULT_PRICES, describeCost } from '../../lib/core/cost-estimate.ts';
 import { formatKey } from '../../lib/core/key-format.ts';
 import {
@@ -45,9 +55,16 @@ import { KEY_ATTRIBUTES, type Key } from '../../lib/core/types.ts';
 import {
   BackfillOptionError,
   runBackfill,
+  type BackfillOptions,
   type BackfillProgress,
   type BackfillSummary,
 } from '../../lib/engine/backfill.ts';
+import {
+  keepsRun,
+  minDistributedRate,
+  validateBackfillOptions,
+} from '../../lib/engine/backfill-options.ts';
+import { planRun } from '../../lib/engine/backfill-run-record.ts';
 import { runPreflight } from '../../lib/engine/preflight.ts';
 import {
   configFrom,
@@ -143,17 +160,28 @@ export async function readKeysFile(path: string, table: MigratedTable): Promise<
   return keys;
 }
 
-async function queueUrlOf(clients: Clients, config: Config, local: boolean): Promise<string> {
-  if (local) return (await ensureQueues(clients.sqs, config)).work;
-  try {
-    const r = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: config.queueName }));
-    if (r.QueueUrl) return r.QueueUrl;
-  } catch (e) {
-    throw new Error(
-      `work queue "${config.queueName}" not found (set ${settingName('queueName')}): ${(e as Error).message}`,
-    );
-  }
-  throw new Error(`work queue "${config.queueName}" has no URL (set ${settingName('queueName')})`);
+/** The work queue and DLQ URLs (both created when missing on a local endpoint). */
+async function queueUrlsOf(
+  clients: Clients,
+  config: Config,
+  local: boolean,
+): Promise<{ work: string; dlq: string }> {
+  if (local) return ensureQueues(clients.sqs, config);
+  const urlOf = async (name: string, attr: string, what: string): Promise<string> => {
+    try {
+      const r = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+      if (r.QueueUrl) return r.QueueUrl;
+    } catch (e) {
+      throw new Error(
+        `${what} "${name}" not found (set ${settingName(attr)}): ${(e as Error).message}`,
+      );
+    }
+    throw new Error(`${what} "${name}" has no URL (set ${settingName(attr)})`);
+  };
+  return {
+    work: await urlOf(config.queueName, 'queueName', 'work queue'),
+    dlq: await urlOf(config.dlqName, 'dlqName', 'dead-letter queue'),
+  };
 }
 
 /** The state store the options name, the table created when missing on a local endpoint. */
@@ -167,6 +195,22 @@ async function stateStoreOf(
   else
     await requireNamedTable(clients.dynamodb, opts.stateTable, `--state-table / ${ENV.stateTable}`);
   return new DynamoStateStore(clients.doc, opts.stateTable);
+}
+
+/**
+ * The state store as it is, for the checks before any side effect: a missing local state table
+ * is not created here (it holds no run, so it reads as empty).
+ */
+async function existingStateStore(
+  clients: Clients,
+  opts: { stateTable: string; checkpointFile?: string },
+  local: boolean,
+): Promise<Pick<BackfillStateStore, 'getRun' | 'getCheckpoints'>> {
+  if (opts.checkpointFile) return new FileStateStore(opts.checkpointFile);
+  if (local && !(await tableExists(clients.dynamodb, opts.stateTable))) {
+    return { getRun: async () => undefined, getCheckpoints: async () => [] };
+  }
+  return stateStoreOf(clients, opts, local);
 }
 
 function addStateOptions(cmd: Command): Command {
@@ -185,11 +229,19 @@ function addStateOptions(cmd: Command): Command {
     );
 }
 
+/** The limits part of the progress line: what is in force, and the last change with its author. */
+function renderLimits(p: BackfillProgress): string {
+  const rate = p.limits.rate === null ? 'no rate limit' : `rate ≤ ${count.format(p.limits.rate)}/s`;
+  return p.limitsChange ? `${rate} (${p.limitsChange})` : rate;
+}
+
 function renderLine(p: BackfillProgress): string {
   const pct = p.fraction === undefined ? '?' : `${(p.fraction * 100).toFixed(1)} %`;
   return (
     `${pct} | scanned ${count.format(p.scanned)} | enqueued ${count.format(p.enqueued)} | skipped ${count.format(p.skipped)} | ` +
+    (p.unsendable ? `parked ${count.format(p.unsendable)} | ` : '') +
     `${count.format(Math.round(p.ratePerSecond))} items/s | segments ${p.segmentsDone}/${p.totalSegments} | ${p.etaText} | ` +
+    `${renderLimits(p)} | ` +
     (p.waiting
       ? `${p.waiting}${p.waitingLanes > 1 ? ` (${p.waitingLanes} lanes waiting)` : ''}`
       : 'not waiting')
@@ -227,9 +279,10 @@ export function progressView(
           skipped: count.format(p.skipped),
           rate: count.format(Math.round(p.ratePerSecond)),
           eta: `${p.etaText} · segments ${p.segmentsDone}/${p.totalSegments}`,
-          wait: p.waiting
-            ? `${p.waiting}${p.waitingLanes > 1 ? ` (${p.waitingLanes} lanes waiting)` : ''}`
-            : 'not waiting',
+          wait:
+            (p.waiting
+              ? `${p.waiting}${p.waitingLanes > 1 ? ` (${p.waitingLanes} lanes waiting)` : ''}`
+              : 'not waiting') + ` · ${renderLimits(p)}`,
         };
         const value = Math.round((p.fraction ?? 0) * 1000);
         if (!started) {
@@ -244,13 +297,20 @@ export function progressView(
   }
   let last = 0;
   let lastWait: string | undefined;
+  let lastChange: string | undefined;
   return {
     update: (p) => {
       const t = Date.now();
-      // Always show a new wait reason at once; otherwise a line every interval.
-      if (t - last >= intervalMs || (p.waiting && p.waiting !== lastWait) || p.phase === 'done') {
+      // Always show a new wait reason or limits change at once; otherwise a line every interval.
+      if (
+        t - last >= intervalMs ||
+        (p.waiting && p.waiting !== lastWait) ||
+        p.limitsChange !== lastChange ||
+        p.phase === 'done'
+      ) {
         last = t;
         lastWait = p.waiting;
+        lastChange = p.limitsChange;
         console.log(`backfill: ${renderLine(p)}`);
       }
     },
@@ -301,7 +361,12 @@ export function renderSummary(s: BackfillSummary): string {
     );
   }
   if (s.unsendable)
-    lines.push(`  ${s.unsendable} item(s) could not be put in a message (see problems)`);
+    lines.push(
+      `  ${s.unsendable} item(s) could not be carried to the worker (malformed or too large for a message): ` +
+        (s.parked === s.unsendable
+          ? 'each parked in the DLQ with its reason (see problems)'
+          : `${s.parked} parked in the DLQ, the rest only listed (see problems)`),
+    );
   for (const p of s.problems) lines.push(`  problem: ${p}`);
   lines.push(`  cost estimate: ${describeCost(s.cost)}`);
   for (const a of s.cost.assumptions) lines.push(`    (${a})`);
@@ -329,6 +394,24 @@ start over an unfinished one (--resume or --restart); a run idle longer than the
 24 h retention cannot be resumed. SIGINT stops after the current pages (exit 130).
 --user and --keys are targeted repairs and keep no run. --dry-run reads, plans and estimates:
 nothing is enqueued and no checkpoint is written; its samples look user_type up for real.
+Every option and combination, the --keys file and the run state are checked before anything
+is created or sent.
+
+Continuity: the filter is trusted only once a full pass without it finished that started after
+the stream consumer began reading without a break (its heartbeat says since when); the first
+pass under a consumer, the first after a stop longer than the stream's 24 h retention, and any
+pass without a heartbeat run without the filter by themselves and say why.
+
+Limits of a running scan: \`streamfill backfill set --rate N|unlimited --max-backlog N
+--max-lag-seconds S [--by NAME]\` (through the state table); the progress line shows the change
+and who made it, \`streamfill status\` the limits in force.
+
+--distributed: the workers scan (--rate shared by the segments); this command follows their
+checkpoints until the scan is done (--detach: return at once).
+
+Exit status: 0 done; 1 refused or failed; 3 done, but items that could not be carried to the
+worker (malformed, too large for a message) were parked in the DLQ with their reason;
+130 interrupted (checkpoints saved).
 
 Cost: on-demand prices default to ${DEFAULT_PRICES.source}:
 $${DEFAULT_PRICES.readPerMillion} per million read units, $${DEFAULT_PRICES.writePerMillion} per million write units.
@@ -338,6 +421,7 @@ Examples:
   streamfill backfill --rate 500 --json backfill.json
   streamfill backfill --resume
   streamfill backfill pause      # keeps the position; \`backfill resume\` continues
+  streamfill backfill set --rate 300 --by ana
 `;
 
 export function registerBackfillCommand(program: Command): void {
@@ -358,8 +442,9 @@ export function registerBackfillCommand(program: Command): void {
     ['--page-size <n>', 'items examined per Scan page', positiveInt('--page-size'), SCAN_PAGE_SIZE],
     [
       '--rate <n>',
-      'items enqueued per second at most (default: unlimited)',
-      positiveNumber('--rate'),
+      "items enqueued per second at most, or 'unlimited' (the default)",
+      // Commander turns a parsed null into '': the word itself stands for "no limit".
+      (v: string) => (v === 'unlimited' ? v : positiveNumber('--rate')(v)),
     ],
     [
       '--dry-run',
@@ -382,10 +467,11 @@ export function registerBackfillCommand(program: Command): void {
     ],
     [
       '--distributed',
-      'enqueue one scan-segment task per segment: the workers scan',
+      "enqueue one scan-segment task per segment: the workers scan (at --rate, shared by the segments); follows the tasks' checkpoints until the scan is done",
       undefined,
       false,
     ],
+    ['--detach', '--distributed: return once the tasks are enqueued', undefined, false],
     ['--json <file>', 'write the summary as JSON to this file'],
     ['--no-filter', 'enqueue every item, not only those the registry says are pending'],
     [
@@ -409,6 +495,10 @@ export function registerBackfillCommand(program: Command): void {
     [
       '--no-wait-for-consumer',
       'do not wait for a running, caught-up stream consumer (unsafe: warns)',
+    ],
+    [
+      '--no-canary',
+      `do not prove that the stream consumer reads the stream with a canary item (${ENV.canary}=off does the same)`,
     ],
     [
       '--consumer-function <name>',
@@ -450,6 +540,8 @@ export function registerBackfillCommand(program: Command): void {
     },
   );
 
+  registerSetCommand(backfill);
+
   // The parent parses --table, the table names and the state options wherever they appear
   // (also after `pause`), so the subcommands read them from it.
   for (const [name, paused] of [
@@ -487,6 +579,101 @@ export function registerBackfillCommand(program: Command): void {
   }
 }
 
+/** `user@host`: who changed a run's limits, unless `--by` says otherwise. */
+function operatorName(): string {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep $USER
+  }
+  return `${user}@${hostname()}`;
+}
+
+/**
+ * `backfill set --rate N --max-backlog N --max-lag-seconds N [--by NAME]`: changes the limits of
+ * the table's running backfill through the run record; the scanner (or the distributed segment
+ * tasks) picks them up at its next look (--poll-interval-ms, 1 s by default).
+ */
+function registerSetCommand(backfill: Command): void {
+  backfill
+    .command('set')
+    .description(
+      "Change the limits of the table's running backfill without stopping it: --rate (items/s, or 'unlimited'), " +
+        '--max-backlog, --max-lag-seconds. Takes the backfill options --table, --session-table/--tag-table, ' +
+        '--state-table and --checkpoint-file; the scan shows the change and its author on its progress line.',
+    )
+    .option('--by <name>', 'who makes the change, shown on the progress line (default: user@host)')
+    .action(async (own: { by?: string }) => {
+      // The parent parses --rate, --max-backlog and --max-lag-seconds wherever they appear; only
+      // those given on the command line change (the others keep the run's value, not a default).
+      const opts = backfill.opts();
+      const given = (name: string): boolean => backfill.getOptionValueSource(name) === 'cli';
+      const rate = given('rate')
+        ? opts.rate === 'unlimited'
+          ? null
+          : (opts.rate as number)
+        : undefined;
+      const changes: Partial<RunLimits> = {
+        ...(rate !== undefined && { rate }),
+        ...(given('maxBacklog') && { maxBacklog: opts.maxBacklog as number }),
+        ...(given('maxLagSeconds') && { maxLagSeconds: opts.maxLagSeconds as number }),
+      };
+      if (!Object.keys(changes).length) {
+        throw new Error(
+          'backfill set: give at least one of --rate, --max-backlog, --max-lag-seconds',
+        );
+      }
+      if (opts.table === 'all') throw new Error('--table all: change one table at a time');
+      const by = own.by ?? operatorName();
+      if (!by.trim()) throw new Error('--by must not be empty');
+      const [table] = tablesOf(opts.table) as [MigratedTable];
+      const config = configFrom(opts);
+      const clients = makeClients();
+      try {
+        const tableName = config.tables[table];
+        const store = await existingStateStore(
+          clients,
+          opts as BackfillCliOptions,
+          isLocalDynamo(),
+        );
+        const run = await store.getRun(tableName);
+        if (!run || (run.status !== 'running' && run.status !== 'paused')) {
+          throw new RunStateError(`backfill of ${tableName}: no unfinished run to change`);
+        }
+        const before: RunLimits = run.limits ?? {
+          rate: typeof run.options.rate === 'number' ? run.options.rate : null,
+          ...(typeof run.options.maxBacklog === 'number' && { maxBacklog: run.options.maxBacklog }),
+          ...(typeof run.options.maxLagSeconds === 'number' && {
+            maxLagSeconds: run.options.maxLagSeconds,
+          }),
+        };
+        const after: RunLimits = { ...before, ...changes, changedBy: by, changedAtMs: Date.now() };
+        const segments = run.totalSegments;
+        const floor = minDistributedRate(segments);
+        if (run.options.mode === 'distributed' && after.rate !== null && after.rate < floor) {
+          throw new BackfillOptionError(
+            `--rate ${after.rate} is too low for the distributed run over ${segments} segments: at least ${floor.toPrecision(3)} items/s`,
+          );
+        }
+        const store2 = await stateStoreOf(clients, opts as BackfillCliOptions, isLocalDynamo());
+        await store2.setLimits(tableName, after);
+        console.log(
+          `backfill of ${tableName}, run ${run.runId}: ${describeLimitChange(before, after)}`,
+        );
+      } catch (e) {
+        if (e instanceof RunStateError || e instanceof BackfillOptionError) {
+          console.error(`streamfill: ${e.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        throw e;
+      } finally {
+        destroyClients(clients);
+      }
+    });
+}
+
 /** What Commander hands the action (flags above, plus the shared options). */
 interface BackfillCliOptions extends Record<string, unknown> {
   table: string;
@@ -494,7 +681,7 @@ interface BackfillCliOptions extends Record<string, unknown> {
   checkpointFile?: string;
   segments: number;
   pageSize: number;
-  rate?: number;
+  rate?: number | 'unlimited';
   dryRun: boolean;
   samples: number;
   resume: boolean;
@@ -503,12 +690,14 @@ interface BackfillCliOptions extends Record<string, unknown> {
   user?: string[];
   keys?: string;
   distributed: boolean;
+  detach: boolean;
   json?: string;
   filter: boolean;
   contract: boolean;
   maxBacklog: number;
   maxLagSeconds: number;
   waitForConsumer: boolean;
+  canary: boolean;
   consumerFunction?: string;
   skipPreflight: boolean;
   priceReadPerMillion?: number;
@@ -517,13 +706,111 @@ interface BackfillCliOptions extends Record<string, unknown> {
   progressInterval: number;
 }
 
+/** Exit status of a pass in which some items could not be carried (each parked with its reason). */
+export const EXIT_ITEMS_PARKED = 3;
+
+/** The engine's options for one table, from the flags (no I/O). */
+function engineOptions(
+  opts: BackfillCliOptions,
+  table: MigratedTable,
+  tableName: string,
+  keys: Key[] | undefined,
+  searchEnabled: boolean,
+): BackfillOptions {
+  return {
+    table,
+    tableName,
+    segments: opts.segments,
+    pageSize: opts.pageSize,
+    ...(typeof opts.rate === 'number' && { rate: opts.rate }),
+    dryRun: opts.dryRun,
+    samples: opts.samples,
+    resume: opts.resume,
+    restart: opts.restart,
+    ...(opts.limit !== undefined && { limit: opts.limit }),
+    ...(opts.user && { users: opts.user }),
+    ...(keys && { keys }),
+    distributed: opts.distributed,
+    filter: opts.filter,
+    migrations: withContract(opts.contract),
+    searchEnabled,
+    maxBacklog: opts.maxBacklog,
+    maxLagMs: opts.maxLagSeconds * 1000,
+    waitForConsumer: opts.waitForConsumer,
+    pollMs: opts.pollIntervalMs,
+    prices: {
+      readPerMillion: opts.priceReadPerMillion ?? DEFAULT_PRICES.readPerMillion,
+      writePerMillion: opts.priceWritePerMillion ?? DEFAULT_PRICES.writePerMillion,
+      source:
+        opts.priceReadPerMillion !== undefined || opts.priceWritePerMillion !== undefined
+          ? 'prices from --price-read-per-million / --price-write-per-million'
+          : DEFAULT_PRICES.source,
+    },
+    recordOptions: {
+      rate: typeof opts.rate === 'number' ? opts.rate : null,
+      limit: opts.limit ?? null,
+      filter: opts.filter,
+      contract: opts.contract,
+      distributed: opts.distributed,
+      maxBacklog: opts.maxBacklog,
+      maxLagSeconds: opts.maxLagSeconds,
+    },
+  };
+}
+
+/**
+ * Everything that can be refused without touching a service: flag values and combinations, the
+ * --keys file, where --json goes. Returns the keys read.
+ */
+async function checkFlags(
+  opts: BackfillCliOptions,
+  tables: MigratedTable[],
+): Promise<Key[] | undefined> {
+  if (tables.length > 1 && (opts.user || opts.keys)) {
+    throw new BackfillOptionError(
+      '--user and --keys name items of one table: pass --table session or --table tag',
+    );
+  }
+  if (opts.distributed && opts.checkpointFile) {
+    throw new BackfillOptionError(
+      '--distributed cannot keep its run in --checkpoint-file: the workers read and write the run through the state table (--state-table)',
+    );
+  }
+  const canaryEnv = process.env[ENV.canary];
+  if (canaryEnv !== undefined && canaryEnv !== 'on' && canaryEnv !== 'off') {
+    throw new BackfillOptionError(`${ENV.canary} must be on or off, got "${canaryEnv}"`);
+  }
+  if (opts.detach && !opts.distributed) {
+    throw new BackfillOptionError('--detach applies to --distributed only');
+  }
+  const probe = engineOptions(opts, tables[0] as MigratedTable, '', undefined, false);
+  // Mode checks see --keys as given; the file itself is read (and checked) just after.
+  validateBackfillOptions(
+    { ...probe, ...(opts.keys && { keys: [{}] }) },
+    opts.segments,
+    opts.pageSize,
+  );
+  if (opts.json) {
+    const dir = dirname(resolve(opts.json));
+    const isDir = await stat(dir).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
+    if (!isDir)
+      throw new BackfillOptionError(`--json ${opts.json}: directory ${dir} does not exist`);
+  }
+  return opts.keys ? readKeysFile(opts.keys, tables[0] as MigratedTable) : undefined;
+}
+
 async function backfillAction(opts: BackfillCliOptions): Promise<number> {
   const config = configFrom(opts);
   const tables = tablesOf(opts.table);
-  if (tables.length > 1 && (opts.user || opts.keys)) {
-    throw new Error(
-      '--user and --keys name items of one table: pass --table session or --table tag',
-    );
+  let keys: Key[] | undefined;
+  try {
+    keys = await checkFlags(opts, tables);
+  } catch (e) {
+    console.error(`streamfill: ${(e as Error).message}`);
+    return 1;
   }
   const local = isLocalDynamo();
   // Low SDK retries on the scanner's reads: the throttler must see the throttling.
@@ -551,14 +838,21 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
   process.on('SIGTERM', onSigint);
   const summaries: BackfillSummary[] = [];
   try {
+    // Reads only: the tables exist and the run state allows the pass. Nothing is created, no
+    // preflight runs, for a command that is going to be refused.
     for (const table of tables) {
       const tableName = config.tables[table];
       await requireNamedTable(clients.dynamodb, tableName, settingName(`${table}Table`));
     }
-    const keys = opts.keys ? await readKeysFile(opts.keys, tables[0] as MigratedTable) : undefined;
-    const state = await stateStoreOf(clients, opts, local);
-    const queueUrl = await queueUrlOf(clients, config, local);
     const searchEnabled = Boolean(clients.search);
+    if (keepsRun(engineOptions(opts, 'session', '', keys, searchEnabled))) {
+      const existing = await existingStateStore(clients, opts, local);
+      for (const table of tables) {
+        await planRun(existing, config.tables[table], opts, Date.now());
+      }
+    }
+    const state = await stateStoreOf(clients, opts, local);
+    const queues = await queueUrlsOf(clients, config, local);
     if (tables.includes('session')) {
       if (searchEnabled) {
         console.log(
@@ -570,7 +864,7 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
         dynamodb: clients.dynamodb,
         ...lambda,
         ...(clients.search && { search: { client: clients.search, index: config.searchIndex } }),
-        ...(opts.rate !== undefined && { rate: opts.rate }),
+        ...(typeof opts.rate === 'number' && { rate: opts.rate }),
         ...(opts.consumerFunction && { consumerFunction: opts.consumerFunction }),
       });
       const shown = pf.findings.filter((f) => f.level !== 'ok');
@@ -623,52 +917,36 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
       );
       try {
         const summary = await runBackfill(
-          {
-            table,
-            tableName,
-            segments: opts.segments,
-            pageSize: opts.pageSize,
-            ...(opts.rate !== undefined && { rate: opts.rate }),
-            dryRun: opts.dryRun,
-            samples: opts.samples,
-            resume: opts.resume,
-            restart: opts.restart,
-            ...(opts.limit !== undefined && { limit: opts.limit }),
-            ...(opts.user && { users: opts.user }),
-            ...(keys && { keys }),
-            distributed: opts.distributed,
-            filter: opts.filter,
-            migrations: withContract(opts.contract),
-            searchEnabled,
-            maxBacklog: opts.maxBacklog,
-            maxLagMs: opts.maxLagSeconds * 1000,
-            waitForConsumer: opts.waitForConsumer,
-            pollMs: opts.pollIntervalMs,
-            prices: {
-              readPerMillion: opts.priceReadPerMillion ?? DEFAULT_PRICES.readPerMillion,
-              writePerMillion: opts.priceWritePerMillion ?? DEFAULT_PRICES.writePerMillion,
-              source:
-                opts.priceReadPerMillion !== undefined || opts.priceWritePerMillion !== undefined
-                  ? 'prices from --price-read-per-million / --price-write-per-million'
-                  : DEFAULT_PRICES.source,
-            },
-            recordOptions: {
-              rate: opts.rate ?? null,
-              limit: opts.limit ?? null,
-              filter: opts.filter,
-              contract: opts.contract,
-              distributed: opts.distributed,
-              maxBacklog: opts.maxBacklog,
-              maxLagSeconds: opts.maxLagSeconds,
-            },
-          },
+          engineOptions(opts, table, tableName, keys, searchEnabled),
           {
             doc: clients.doc,
             dynamodb: clients.dynamodb,
             sqs: clients.sqs,
-            queueUrl,
+            queueUrl: queues.work,
             state,
+            deadLetters: new DeadLetters(clients.sqs, queues.dlq),
+            // The consumer's continuity, from the heartbeat it keeps in the state store.
+            continuity: async (lastRun) =>
+              continuityBreak(
+                await state.getHeartbeat(consumerHeartbeatId(tableName)),
+                lastRun,
+                Date.now(),
+              ),
+            followDistributed: !opts.detach,
             ...(consumer && { consumer }),
+            ...(consumer &&
+              opts.canary &&
+              process.env[ENV.canary] !== 'off' && {
+                canary: {
+                  doc: clients.doc,
+                  table,
+                  tableName,
+                  state,
+                  hint: local
+                    ? `is \`streamfill run\` running on the state table ${opts.stateTable}? (--no-canary to skip)`
+                    : `a consumer deployed before canaries cannot record it: redeploy the stack, or pass --no-canary`,
+                },
+              }),
             ...(opts.dryRun && { lookup: new UserTypeLookup(clients.doc, config.tables.user) }),
           },
           {
@@ -694,7 +972,9 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
     const last = summaries.at(-1);
     if (controller.signal.aborted || last?.outcome === 'stopped') {
       console.error(
-        'backfill: stopped; checkpoints saved. Continue with `streamfill backfill --resume`',
+        opts.distributed
+          ? 'backfill: stopped following; the workers go on scanning (`streamfill status` shows progress)'
+          : 'backfill: stopped; checkpoints saved. Continue with `streamfill backfill --resume`',
       );
       return 130;
     }
@@ -702,6 +982,14 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
       console.log(
         'backfill: --limit reached; the run is unfinished: `streamfill backfill --resume` continues it, `--restart` starts over',
       );
+    }
+    const unsendable = summaries.reduce((n, s) => n + s.unsendable, 0);
+    if (unsendable) {
+      console.error(
+        `backfill: ${unsendable} item(s) could not be carried to the worker and were parked in the DLQ with their reason ` +
+          `(the rest of the scan completed); fix them, then \`streamfill backfill --keys FILE\` (exit ${EXIT_ITEMS_PARKED})`,
+      );
+      return EXIT_ITEMS_PARKED;
     }
     return 0;
   } catch (e) {

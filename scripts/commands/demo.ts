@@ -15,6 +15,7 @@ import {
   SCANNER_MAX_ATTEMPTS,
   consumerHeartbeatId,
 } from '../../lib/config/defaults.ts';
+import { continuityBreak } from '../../lib/core/backfill-run.ts';
 import { DEFAULT_PRICES, describeCost } from '../../lib/core/cost-estimate.ts';
 import type { MigratedTable } from '../../lib/core/migrations/index.ts';
 import { runBackfill, type BackfillSummary } from '../../lib/engine/backfill.ts';
@@ -191,6 +192,16 @@ async function backfill(
         queueUrl: runner.queues.work,
         state,
         ...(consumer && { consumer }),
+        // The local mapping pins LATEST seconds after it started, as AWS may: the canary proves
+        // the consumer reads before the first page.
+        ...(consumer && { canary: { doc: scanner.doc, table, tableName, state } }),
+        // As the CLI: the filter only once a pass without it finished under a reading consumer.
+        continuity: async (lastRun) =>
+          continuityBreak(
+            await state.getHeartbeat(consumerHeartbeatId(tableName)),
+            lastRun,
+            Date.now(),
+          ),
       },
       {
         onProgress: (p) => view.update(p),

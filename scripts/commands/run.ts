@@ -14,7 +14,11 @@ import {
   WORKER_BATCH_SIZE,
   WORKER_CONCURRENCY,
 } from '../../lib/config/defaults.ts';
-import { startLocalRunner, type LocalRunner } from '../../local/runner.ts';
+import {
+  LATEST_POSITION_DELAY_MS,
+  startLocalRunner,
+  type LocalRunner,
+} from '../../local/runner.ts';
 import {
   configFrom,
   nonNegativeInt,
@@ -54,6 +58,12 @@ export function registerRunCommand(program: Command): void {
         '--starting-position <pos>',
         'TRIM_HORIZON or LATEST (first start only)',
         'TRIM_HORIZON',
+      )
+      .option(
+        '--latest-position-delay-ms <ms>',
+        'a LATEST start is pinned this long after the mapping started, as AWS may (writes meanwhile are not delivered; 0: pinned at once)',
+        nonNegativeInt('--latest-position-delay-ms'),
+        LATEST_POSITION_DELAY_MS,
       )
       .option(
         '--checkpoint-dir <dir>',
@@ -162,6 +172,7 @@ export function registerRunCommand(program: Command): void {
         seed: opts.redeliverySeed,
         visibilitySeconds: LOCAL_REDELIVERY.visibilitySeconds,
       },
+      latestPositionDelayMs: opts.latestPositionDelayMs,
       logger: {
         info: () => {},
         warn: (msg, data) => console.error(`warn: ${msg} ${data ? JSON.stringify(data) : ''}`),

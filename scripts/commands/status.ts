@@ -13,7 +13,12 @@ import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import { tableExists } from '../../lib/adapters/tables.ts';
 import { ENV, LOCAL_STATE_TABLE, consumerHeartbeatId } from '../../lib/config/defaults.ts';
 import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
-import { STATUS_JSON_KEYS, statusLine, type StatusReport } from '../../lib/core/status-report.ts';
+import {
+  STATUS_JSON_KEYS,
+  statusLine,
+  type ScanLimits,
+  type StatusReport,
+} from '../../lib/core/status-report.ts';
 import { formatWait } from '../../lib/core/throttle.ts';
 import { collectStatus, type StatusSources } from '../../lib/engine/status.ts';
 import { configFrom, positiveInt, settingName, withSharedOptions, type Config } from '../config.ts';
@@ -149,6 +154,18 @@ async function statusSources(
 const num = (x: number): string => new Intl.NumberFormat('en-US').format(Math.round(x));
 const pct = (f: number | null): string => (f === null ? '?' : `${(f * 100).toFixed(1)}%`);
 
+/** The scan's limits now (`backfill set` changes them) and who changed them last. */
+export function renderLimits(l: ScanLimits): string {
+  const or = (v: number | null, fmt: (n: number) => string, none: string): string =>
+    v === null ? none : fmt(v);
+  return (
+    `Limits: ${or(l.rate, (n) => `rate ${num(n)} items/s`, 'no rate limit')}, ` +
+    `${or(l.maxBacklog, (n) => `max backlog ${num(n)}`, 'max backlog default')}, ` +
+    `${or(l.maxLagSeconds, (n) => `max lag ${formatWait(n * 1000)}`, 'max lag default')}` +
+    (l.changedBy ? ` (changed by ${l.changedBy} at ${l.changedAt ?? '?'})` : ' (as started)')
+  );
+}
+
 /** The human report: a gh-ost-like status line, then the details as tables. */
 export function renderStatus(r: StatusReport): string {
   const lines = [statusLine(r), ''];
@@ -180,6 +197,7 @@ export function renderStatus(r: StatusReport): string {
       `Scan ${s.runId} of ${s.table}: ${s.status}${s.pauseRequested ? ' (pause requested)' : ''}, ` +
         `${pct(s.fraction)} (${s.basis}), ${s.etaText}; started ${s.startedAt}, last activity ${s.updatedAt}`,
     );
+    lines.push(renderLimits(s.limits));
     const t = new Table({ head: ['segment', 'scanned', 'enqueued', 'skipped', 'done', 'updated'] });
     for (const g of s.segments) {
       t.push([

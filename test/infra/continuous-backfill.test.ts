@@ -216,6 +216,8 @@ describe('defaults (imported tables)', () => {
       STREAMFILL_QUEUE_URL: { Ref: only(t, 'AWS::SQS::Queue', 'WorkQueue')[0] },
       STREAMFILL_WRITE_CONCURRENCY: '16',
       STREAMFILL_MIGRATIONS: migrations,
+      // Where it records the backfill gate's canaries.
+      STREAMFILL_STATE_TABLE: { Ref: only(t, 'AWS::DynamoDB::Table', 'StateTable')[0] },
       POWERTOOLS_SERVICE_NAME: 'stream-consumer',
       POWERTOOLS_METRICS_NAMESPACE: 'streamfill',
       POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -309,6 +311,8 @@ describe('least privilege', () => {
       'sqs:SendMessage': [queue('DeadLetter'), queue('WorkQueue')],
       'sqs:GetQueueAttributes': [queue('DeadLetter'), queue('WorkQueue')],
       'sqs:GetQueueUrl': [queue('DeadLetter'), queue('WorkQueue')],
+      // The backfill gate's canaries, recorded as read: the state table only.
+      'dynamodb:PutItem': [state(t)],
     });
   });
 
@@ -353,7 +357,8 @@ describe('least privilege', () => {
 
   it('PutItem only on the state table (the migrated tables are only ever updated)', () => {
     const puts = allStatements(t).filter((s) => actionsOf(s).includes('dynamodb:PutItem'));
-    expect(puts.flatMap(resourcesOf).map(text)).toEqual([state(t)]);
+    // The worker (run state) and the consumer (the gate's canaries): the state table only.
+    expect(puts.flatMap(resourcesOf).map(text)).toEqual([state(t), state(t)]);
   });
 
   it('without the user-type migration, no user lookup is granted to the worker', () => {

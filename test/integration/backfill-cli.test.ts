@@ -24,7 +24,8 @@ beforeAll(async () => {
   clients = makeClients({ searchEndpoint: undefined });
   dir = await mkdtemp(join(tmpdir(), 'streamfill-bf-'));
   // The search migration off: sessions are filtered by the registry (a test of its own).
-  env = { ...process.env, CI: '1' };
+  // No stream consumer runs here (a fresh heartbeat stands for it): no canary to read.
+  env = { ...process.env, CI: '1', STREAMFILL_CANARY: 'off' };
   delete env.SEARCH_ENDPOINT;
 });
 afterAll(async () => {

@@ -13,6 +13,7 @@ import {
 } from '../../lib/config/defaults.ts';
 import type { Item, TableNames } from '../../lib/core/types.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
+import { continuityBreak } from '../../lib/core/backfill-run.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
 import { AppSimulator, type AppWriteKind } from '../../local/app-simulator.ts';
@@ -125,6 +126,17 @@ describe('convergence under live writes (issue 8, item 6)', () => {
           consumer: heartbeatProbe(state, consumerHeartbeatId(tables.session), {
             staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
           }),
+          // The runner pins LATEST seconds after it started (as AWS may): the canary proves
+          // the consumer reads before the first page.
+          canary: { doc: scanner.doc, table: 'session', tableName: tables.session, state },
+          // As the CLI: writes made before the consumer read are lost, so this first pass
+          // under the consumer runs without the filter (a migrated item may be stale).
+          continuity: async (lastRun) =>
+            continuityBreak(
+              await state.getHeartbeat(consumerHeartbeatId(tables.session)),
+              lastRun,
+              Date.now(),
+            ),
         },
       );
       backfillMs = performance.now() - b0;

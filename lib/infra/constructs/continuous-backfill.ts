@@ -238,6 +238,9 @@ export class ContinuousBackfill extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.stateTableRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
+    // The consumer records the backfill gate's canaries here (one PutItem per canary read).
+    live.fn.addEnvironment(ENV.stateTable, this.stateTable.tableName);
+    this.stateTable.grant(live.fn, 'dynamodb:PutItem');
 
     const migratesTags = this.migrations.some((m) => MIGRATIONS[m].table === 'tag');
     const usesUsers = this.migrations.some((m) => MIGRATIONS[m].lookups?.includes('user-type'));

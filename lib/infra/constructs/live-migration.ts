@@ -41,6 +41,12 @@ export interface LiveMigrationProps {
   /** The tag-definition table; passed to the handler as STREAMFILL_TAG_TABLE (no grant). */
   tagTableName?: string;
   /**
+   * The backfill state table (STREAMFILL_STATE_TABLE): the consumer records there each canary
+   * of `backfill`'s consumer-first gate it reads from the stream (PutItem on it only).
+   * @default - canaries are not recorded (then run `backfill --no-canary`)
+   */
+  stateTableName?: string;
+  /**
    * OpenSearch endpoint URL (SEARCH_ENDPOINT); unset turns the search-keyword migration off.
    * Requests to Amazon OpenSearch (`*.es.amazonaws.com`, `*.aoss.amazonaws.com`) are
    * SigV4-signed with the function's role; grant it with `searchDomainArn`.
@@ -182,6 +188,7 @@ export class LiveMigration extends Construct {
         // Failed keyword updates become delayed search-only repair tasks on the work queue.
         [ENV.workQueueUrl]: this.workQueue.queueUrl,
         [ENV.writeConcurrency]: String(props.writeConcurrency ?? WRITE_CONCURRENCY),
+        ...(props.stateTableName && { [ENV.stateTable]: props.stateTableName }),
         POWERTOOLS_SERVICE_NAME: STREAM_CONSUMER_METRICS.service,
         POWERTOOLS_METRICS_NAMESPACE: STREAM_CONSUMER_METRICS.namespace,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
@@ -213,6 +220,22 @@ export class LiveMigration extends Construct {
         resources: [this.userTable.tableArn],
       }),
     );
+    // The gate's canaries: one PutItem per canary read, on the state table only.
+    if (props.stateTableName) {
+      this.fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'RecordCanaries',
+          actions: ['dynamodb:PutItem'],
+          resources: [
+            Stack.of(this).formatArn({
+              service: 'dynamodb',
+              resource: 'table',
+              resourceName: props.stateTableName,
+            }),
+          ],
+        }),
+      );
+    }
     // Malformed items are parked by the handler itself (SendMessageBatch needs SendMessage);
     // the same grant serves the event source mapping's on-failure destination.
     this.dlq.grantSendMessages(this.fn);

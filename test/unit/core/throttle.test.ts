@@ -244,3 +244,18 @@ describe('Throttler', () => {
     expect(new Throttler().reserve(1e9)).toEqual({ go: true });
   });
 });
+
+describe('Throttler.setLimits (backfill set)', () => {
+  it('replaces the rate (null: unlimited) and the pause bounds of a running throttler', () => {
+    const th = new Throttler({ rate: 10, maxQueueBacklog: 100, now: () => 0 });
+    expect(th.reserve(10).go).toBe(true);
+    expect(th.reserve(10)).toMatchObject({ go: false, waitMs: 1000 });
+    th.setLimits({ rate: 1000 });
+    expect(th.reserve(500).go).toBe(true);
+    th.setLimits({ rate: null, maxQueueBacklog: 5 });
+    expect(th.reserve(1_000_000).go).toBe(true);
+    expect(th.limits()).toEqual({ rate: null, maxQueueBacklog: 5 });
+    th.observe({ queueBacklog: 6 });
+    expect(th.beforePage(0)).toMatchObject({ go: false, kind: 'paused' });
+  });
+});

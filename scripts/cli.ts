@@ -2,6 +2,7 @@
 // options to library functions.
 import { CommanderError } from 'commander';
 import { ENV } from '../lib/config/defaults.ts';
+import { nodeSupportNotice } from './node-support.ts';
 import { buildProgram } from './program.ts';
 
 export async function main(argv: string[]): Promise<number> {
@@ -16,4 +17,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+const notice = nodeSupportNotice(process.version, process.env);
+if (notice) console.error(notice);
 process.exitCode = await main(process.argv);

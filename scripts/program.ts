@@ -1,6 +1,7 @@
 // The CLI's command tree: each subcommand lives in scripts/commands/ and is loaded only when it
 // runs (or for the full help).
 import { Command } from 'commander';
+import pkg from '../package.json' with { type: 'json' };
 import { stackHook } from './stack-options.ts';
 
 type Register = (program: Command) => void;
@@ -30,6 +31,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .description(
       'Online DynamoDB data migrations: live changes via the stream, history via a backfill, no write freeze.',
     )
+    .version(pkg.version, '-V, --version', 'print the streamfill version')
     .showHelpAfterError()
     .exitOverride()
     // `--stack NAME`: fill the settings the operator did not give from the stack's outputs.

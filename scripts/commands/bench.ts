@@ -1,6 +1,5 @@
 // `streamfill bench`: benchmarks on the local stack (numbers, not pass/fail).
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { writeFile } from 'node:fs/promises';
 import {
   BENCH_DEFAULTS,
@@ -13,6 +12,7 @@ import {
 import { benchLive, type LiveBenchResult } from '../bench/live.ts';
 import { BATCH_SIZE } from '../../lib/config/defaults.ts';
 import { nonNegativeInt, positiveInt } from '../config.ts';
+import { newTable } from '../output.ts';
 
 export function registerBenchCommand(program: Command): void {
   const bench = program
@@ -128,9 +128,7 @@ export function registerBenchCommand(program: Command): void {
           log: (l) => console.error(l),
         });
         if (opts.json) await writeFile(opts.json, `${JSON.stringify(r, null, 2)}\n`);
-        const t = new Table({
-          head: ['items scanned', 'scanner peak RSS', 'scanner time', 'target'],
-        });
+        const t = newTable(['items scanned', 'scanner peak RSS', 'scanner time', 'target']);
         for (const run of r.runs)
           t.push([
             run.items,
@@ -171,14 +169,12 @@ function nodeFlags(value: string | undefined): string[] {
 }
 
 function renderBackfill(r: BackfillBenchResult, d: BackfillBenchDetails): string {
-  const t = new Table({
-    head: [
-      `backfill, ${r.items} items (medians of ${d.settings.runs})`,
-      'no latency',
-      'with latency',
-      'target',
-    ],
-  });
+  const t = newTable([
+    `backfill, ${r.items} items (medians of ${d.settings.runs})`,
+    'no latency',
+    'with latency',
+    'target',
+  ]);
   const [plain, delayed] = [
     d.runs['no latency'],
     Object.entries(d.runs).find(([k]) => k !== 'no latency')?.[1],
@@ -242,7 +238,7 @@ function renderBackfill(r: BackfillBenchResult, d: BackfillBenchDetails): string
 }
 
 function renderLive(r: LiveBenchResult): string {
-  const t = new Table({ head: ['live path', 'value', 'target'] });
+  const t = newTable(['live path', 'value', 'target']);
   t.push(
     [
       'application writes',

@@ -2,7 +2,6 @@
 // (consumer + worker) under live application writes, `backfill` through the queue, convergence,
 // `verify`, a summary — with no in-process shortcut for the historic pass.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { randomBytes } from 'node:crypto';
 import type { BackfillStateStore } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
@@ -27,6 +26,7 @@ import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../c
 import { makeRuntime, makeStateStore, runnerTargets, type Runtime } from '../runtime.ts';
 import { progressView, renderSummary } from './backfill.ts';
 import { renderVerifyReport } from './verify.ts';
+import { newTable } from '../output.ts';
 
 /** How long convergence may take once the scan is done (queue drain + stream catch-up). */
 const CONVERGE_TIMEOUT_MS = 10 * 60_000;
@@ -307,9 +307,15 @@ async function startLive(rt: Runtime, rate: number, stateStore: BackfillStateSto
 function printSummary(backfills: BackfillSummary[], r: LiveReport, drainedMs: number): void {
   const n = new Intl.NumberFormat('en-US');
   console.log('\nSummary');
-  const b = new Table({
-    head: ['backfill', 'scanned', 'enqueued', 'skipped', 'messages', 'scanned/s', 'enqueued/s'],
-  });
+  const b = newTable([
+    'backfill',
+    'scanned',
+    'enqueued',
+    'skipped',
+    'messages',
+    'scanned/s',
+    'enqueued/s',
+  ]);
   for (const s of backfills) {
     b.push([
       s.tableName,
@@ -324,7 +330,7 @@ function printSummary(backfills: BackfillSummary[], r: LiveReport, drainedMs: nu
   console.log(b.toString());
   for (const s of backfills) console.log(`  cost estimate ${s.tableName}: ${describeCost(s.cost)}`);
 
-  const w = new Table({ head: ['worker (work queue)', 'value'] });
+  const w = newTable(['worker (work queue)', 'value']);
   w.push(
     ['messages / items processed', `${n.format(r.workerMessages)} / ${n.format(r.workerItems)}`],
     ['items migrated', n.format(r.workerMigrated)],
@@ -336,7 +342,7 @@ function printSummary(backfills: BackfillSummary[], r: LiveReport, drainedMs: nu
   );
   console.log(w.toString());
 
-  const t = new Table({ head: ['live path (stream consumer)', 'value'] });
+  const t = newTable(['live path (stream consumer)', 'value']);
   t.push(
     [
       'application writes during the demo',

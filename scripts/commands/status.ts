@@ -1,7 +1,6 @@
 // `streamfill status`: one look at the whole migration — work queue, DLQ (peeked, never consumed),
 // the stream consumer and the scan's progress — locally or on AWS; `--watch` repeats it.
 import { Option, type Command } from 'commander';
-import Table from 'cli-table3';
 import { makeAwsObserver } from '../../lib/adapters/aws-metrics.ts';
 import {
   DynamoStateStore,
@@ -17,6 +16,7 @@ import { STATUS_JSON_KEYS, statusLine, type StatusReport } from '../../lib/core/
 import { formatWait } from '../../lib/core/throttle.ts';
 import { collectStatus, type StatusSources } from '../../lib/engine/status.ts';
 import { configFrom, positiveInt, settingName, withSharedOptions, type Config } from '../config.ts';
+import { newTable } from '../output.ts';
 
 /** Local when the SDK is pointed at local endpoints (as `makeClients` decides credentials). */
 export function isLocalMode(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -152,7 +152,7 @@ const pct = (f: number | null): string => (f === null ? '?' : `${(f * 100).toFix
 /** The human report: a gh-ost-like status line, then the details as tables. */
 export function renderStatus(r: StatusReport): string {
   const lines = [statusLine(r), ''];
-  const q = new Table({ head: ['queue', 'visible', 'in flight', 'delayed', 'oldest'] });
+  const q = newTable(['queue', 'visible', 'in flight', 'delayed', 'oldest']);
   q.push([
     r.queue.name,
     num(r.queue.visible),
@@ -180,7 +180,7 @@ export function renderStatus(r: StatusReport): string {
       `Scan ${s.runId} of ${s.table}: ${s.status}${s.pauseRequested ? ' (pause requested)' : ''}, ` +
         `${pct(s.fraction)} (${s.basis}), ${s.etaText}; started ${s.startedAt}, last activity ${s.updatedAt}`,
     );
-    const t = new Table({ head: ['segment', 'scanned', 'enqueued', 'skipped', 'done', 'updated'] });
+    const t = newTable(['segment', 'scanned', 'enqueued', 'skipped', 'done', 'updated']);
     for (const g of s.segments) {
       t.push([
         g.segment,

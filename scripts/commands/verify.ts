@@ -1,7 +1,6 @@
 // `streamfill verify`: the referee from the command line; exit 0 only when nothing is pending
 // and no search document is missing beyond what `--allow-missing-search` says is expected.
 import { InvalidArgumentError, type Command } from 'commander';
-import Table from 'cli-table3';
 import {
   isConverged,
   verifyAll,
@@ -12,6 +11,7 @@ import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
 import { withContract, type MigratedTable } from '../../lib/core/migrations/index.ts';
 import { configFrom, positiveInt, requireTable, withSharedOptions } from '../config.ts';
 import { makeRuntime } from '../runtime.ts';
+import { newTable } from '../output.ts';
 
 export function registerVerifyCommand(program: Command): void {
   withSharedOptions(
@@ -69,7 +69,7 @@ function allowMissing(value: string | boolean | undefined): number {
 }
 
 export function renderVerifyReport(r: VerifyReport, options: ConvergedOptions = {}): string {
-  const t = new Table({ head: ['', 'checked', 'pending', 'malformed', 'expired', 'missing'] });
+  const t = newTable(['', 'checked', 'pending', 'malformed', 'expired', 'missing']);
   t.push(['sessions', r.checked, r.pending, r.malformed, r.expired, '']);
   const others = Object.entries(r.tables);
   for (const [table, c] of others)

@@ -45,7 +45,7 @@ describe('CLI output', () => {
   });
 
   it('a terminal gets colour, unless NO_COLOR is set', async () => {
-    const env = { ...process.env, TERM: 'xterm' };
+    const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
     delete env.NO_COLOR;
     expect(await onTerminal(statusArgs, env)).toMatch(ANSI);
     const plain = await onTerminal(statusArgs, { ...env, NO_COLOR: '1' });

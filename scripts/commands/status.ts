@@ -10,7 +10,13 @@ import {
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import { tableExists } from '../../lib/adapters/tables.ts';
-import { ENV, LOCAL_STATE_TABLE, consumerHeartbeatId } from '../../lib/config/defaults.ts';
+import {
+  BACKFILL_MAX_LAG_SECONDS,
+  ENV,
+  LOCAL_STATE_TABLE,
+  consumerHeartbeatId,
+} from '../../lib/config/defaults.ts';
+import { CHECK_EXIT_HELP, checkStatus, type CheckResult } from '../../lib/core/status-check.ts';
 import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
 import { STATUS_JSON_KEYS, statusLine, type StatusReport } from '../../lib/core/status-report.ts';
 import { formatWait } from '../../lib/core/throttle.ts';
@@ -48,13 +54,15 @@ export async function openStateStore(
   return { store: new DynamoStateStore(clients.doc, opts.stateTable) };
 }
 
-const seconds = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new Error(`--watch must be a positive number of seconds, got "${value}"`);
-  }
-  return n;
-};
+const seconds =
+  (option: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new Error(`${option} must be a positive number of seconds, got "${value}"`);
+    }
+    return n;
+  };
 
 export function registerStatusCommand(program: Command): void {
   const cmd = withStateStoreOptions(
@@ -66,7 +74,7 @@ export function registerStatusCommand(program: Command): void {
             'Locally (AWS_ENDPOINT_URL_* set) from the state store; on AWS from CloudWatch and Lambda.',
         )
         .option('--json', 'print the report as JSON (keys below)', false)
-        .option('--watch <seconds>', 'repeat every SECONDS until interrupted', seconds)
+        .option('--watch <seconds>', 'repeat every SECONDS until interrupted', seconds('--watch'))
         .option('--table <name>', 'the table whose backfill run to show (default: --session-table)')
         .option(
           '--consumer-function <name>',
@@ -80,6 +88,7 @@ export function registerStatusCommand(program: Command): void {
         ),
     ),
   );
+  withCheckOptions(cmd);
   cmd.addHelpText(
     'after',
     `
@@ -91,11 +100,18 @@ Notes:
   Consumer: locally the heartbeat \`streamfill run\` writes to the state store (stale after 30 s);
   on AWS the event source mapping's State and IteratorAge (max over 5 min), with --consumer-function.
   Exit status: 0 whenever the report was produced; 1 on bad input or unreachable services.
+  With --check (once, for scripts and monitors):
+${CHECK_EXIT_HELP}
 
 JSON keys (--json; stable):
 ${STATUS_JSON_KEYS}`,
   );
   cmd.action(async (opts) => {
+    if (opts.check && opts.watch) {
+      throw new Error(
+        '--check judges one report: drop --watch (run it from your scheduler instead)',
+      );
+    }
     const config = configFrom(opts);
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });
     const mode = isLocalMode() ? 'local' : 'aws';
@@ -105,7 +121,13 @@ ${STATUS_JSON_KEYS}`,
       if (aws) sources.aws = aws;
       for (;;) {
         const report = await collectStatus(sources);
-        console.log(opts.json ? JSON.stringify(report, null, 2) : renderStatus(report));
+        const check = opts.check ? checkStatus(report, checkThresholds(opts)) : undefined;
+        console.log(
+          opts.json
+            ? JSON.stringify(check ? { ...report, check } : report, null, 2)
+            : renderStatus(report),
+        );
+        if (check) reportCheck(check);
         if (!opts.watch) break;
         await new Promise((r) => setTimeout(r, opts.watch * 1000));
         if (!opts.json) console.log('');
@@ -115,6 +137,37 @@ ${STATUS_JSON_KEYS}`,
       destroyClients(clients);
     }
   });
+}
+
+/** `--check` and its thresholds. */
+function withCheckOptions(cmd: Command): void {
+  cmd
+    .option('--check', 'judge the report: exit non-zero with the codes below on trouble', false)
+    .option(
+      '--max-lag-seconds <s>',
+      'with --check: the consumer lagging more is trouble',
+      seconds('--max-lag-seconds'),
+      BACKFILL_MAX_LAG_SECONDS,
+    )
+    .option(
+      '--stalled-after <s>',
+      'with --check: a running backfill with no checkpoint for this long has stopped',
+      seconds('--stalled-after'),
+      600,
+    );
+}
+
+function checkThresholds(opts: Record<string, unknown>) {
+  return {
+    maxLagMs: (opts.maxLagSeconds as number) * 1_000,
+    stalledAfterMs: (opts.stalledAfter as number) * 1_000,
+  };
+}
+
+/** Each problem on stderr (stdout stays the report) and the exit code. */
+function reportCheck(check: CheckResult): void {
+  for (const p of check.problems) console.error(`status --check: [${p.code}] ${p.reason}`);
+  process.exitCode = check.exitCode;
 }
 
 async function statusSources(

@@ -11,6 +11,7 @@ import {
   SEARCH_INDEX,
   TABLE_ENV,
 } from '../lib/config/defaults.ts';
+import { plainHttpSearchProblem } from '../lib/core/endpoints.ts';
 import { KEY_ATTRIBUTES, type TableNames, type TableRole } from '../lib/core/types.ts';
 
 export interface Config {
@@ -124,6 +125,8 @@ export function configFrom(opts: Record<string, unknown>): Config {
     searchEndpoint: endpoint ? read('searchEndpoint', url, endpoint) : undefined,
     searchIndex: read('searchIndex', name),
   };
+  const insecure = config.searchEndpoint && plainHttpSearchProblem(config.searchEndpoint);
+  if (insecure) problems.push(`${settingName('searchEndpoint')} ${insecure}`);
   if (problems.length) throw new Error(problems.join('; '));
   return config;
 }

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { stackHook } from './stack-options.ts';
+import { guardTarget } from './target.ts';
 
 type Register = (program: Command) => void;
 
@@ -34,8 +35,9 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .version(pkg.version, '-V, --version', 'print the streamfill version')
     .showHelpAfterError()
     .exitOverride()
-    // `--stack NAME`: fill the settings the operator did not give from the stack's outputs.
-    .hook('preAction', (root, action) => stackHook(root, action));
+    // Test data stays local; `--stack NAME` fills the settings the operator did not give from
+    // the stack's outputs; a local default name never reaches AWS; the target is said first.
+    .hook('preAction', (root, action) => guardTarget(action, stackHook, root));
   const named = argv.slice(2).find((a) => !a.startsWith('-'));
   const wanted = named !== undefined && named in COMMANDS ? [named] : Object.keys(COMMANDS);
   for (const register of await Promise.all(wanted.map((name) => COMMANDS[name]!())))

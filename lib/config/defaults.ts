@@ -55,12 +55,19 @@ export const LAMBDA_NODE_MAJOR = 22;
 /** Timeout of the Lambda functions (and of the local emulation's invocations). */
 export const FUNCTION_TIMEOUT_SECONDS = 60;
 
+/** Memory of the Lambda functions (the CDK constructs' default). */
+export const FUNCTION_MEMORY_MB = 512;
+
 /**
- * Visibility timeout of the work queue: AWS's guidance for a queue read by Lambda is at least
- * six times the function timeout (a batch may be retried by the poller while still in flight),
- * and Lambda refuses a mapping whose queue is below the function timeout.
+ * Visibility timeout of the work queue for a worker timeout: AWS's guidance for a queue read by
+ * Lambda is at least six times the function timeout (a batch may be retried by the poller while
+ * still in flight), and Lambda refuses a mapping whose queue is below the function timeout.
  */
-export const WORK_QUEUE_VISIBILITY_SECONDS = FUNCTION_TIMEOUT_SECONDS * 6;
+export const workQueueVisibilitySeconds = (workerTimeoutSeconds: number): number =>
+  workerTimeoutSeconds * 6;
+
+/** The work queue's visibility timeout at the default function timeout (360 s). */
+export const WORK_QUEUE_VISIBILITY_SECONDS = workQueueVisibilitySeconds(FUNCTION_TIMEOUT_SECONDS);
 
 /** Receives of a backfill message before SQS moves it to the dead-letter queue. */
 export const WORK_QUEUE_MAX_RECEIVES = 5;

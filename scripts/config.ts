@@ -1,4 +1,4 @@
-// The CLI side's configuration reader: shared options (DESIGN.md's contract), each with an
+// The CLI side's configuration reader: shared options (docs/DESIGN.md, "The CLI contract"), each with an
 // environment variable and a local default from lib/config/defaults.ts, validated with zod.
 import { Option, type Command } from 'commander';
 import { z } from 'zod';

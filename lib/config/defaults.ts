@@ -14,7 +14,7 @@ export const SCAN_SEGMENTS = 4;
 /** Items per Scan page. */
 export const SCAN_PAGE_SIZE = 500;
 
-/** Parallel Scan segments of `streamfill backfill` (DESIGN.md's CLI contract). */
+/** Parallel Scan segments of `streamfill backfill` (docs/DESIGN.md, "The CLI contract"). */
 export const BACKFILL_SEGMENTS = 16;
 
 /** `backfill` pauses while the work queue holds more messages than this (visible + in flight + delayed). */
@@ -104,7 +104,7 @@ export const DLQ_RETENTION_DAYS = 14;
 /** The OpenSearch index of session documents (Pika's name for it). */
 export const SEARCH_INDEX = 'session';
 
-/** Table names of the local stack (DESIGN.md's CLI contract); real deployments pass their own. */
+/** Table names of the local stack (docs/DESIGN.md, "The CLI contract"); real deployments pass their own. */
 export const LOCAL_TABLE_NAMES: TableNames = {
   session: 'chat-session-local',
   user: 'chat-user-local',

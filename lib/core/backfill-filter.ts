@@ -67,7 +67,7 @@ export function migratedShape(
  *
  * A present but stale derived value (e.g. `chat_app_sk` after an old app changed
  * `last_update`) cannot be told apart by a filter; such items are the stream consumer's once
- * it runs (DESIGN.md "consumer first"), and `--no-filter` scans everything.
+ * it runs (docs/DESIGN.md, "Why it converges", point 1), and `--no-filter` scans everything.
  */
 export function pendingFilter(
   table: TableRole,

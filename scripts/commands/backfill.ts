@@ -305,7 +305,7 @@ export function renderSummary(s: BackfillSummary): string {
 }
 
 const HELP_AFTER = `
-Start order (DESIGN.md "Why it converges"): the stream consumer must be running and caught
+Start order (docs/DESIGN.md, "Why it converges", point 1): the stream consumer must be running and caught
 up before the first page is read. Locally (AWS_ENDPOINT_URL_DYNAMODB on localhost) backfill
 reads the heartbeat \`streamfill run\` writes to the state table; on AWS the Lambda event
 source mapping on the table's stream must be Enabled and its IteratorAge within
@@ -337,7 +337,7 @@ export function registerBackfillCommand(program: Command): void {
     .description(
       'Scan the historic items and enqueue them for the backfill worker (one-shot, resumable, throttled).',
     );
-  // [flags, description, parser, default] — the contract's names (DESIGN.md) plus operability flags.
+  // [flags, description, parser, default] — the contract's names (docs/DESIGN.md) plus operability flags.
   const options: [string, string, ((v: string, prev: string[]) => unknown)?, unknown?][] = [
     [
       '--table <table>',

@@ -130,7 +130,10 @@ export const ENV = {
   workQueueUrl: 'STREAMFILL_QUEUE_URL',
   /** The backfill state table (run record, segment checkpoints, consumer heartbeat). */
   stateTable: 'STREAMFILL_STATE_TABLE',
-  /** Lambda only: comma-separated migration names to apply (unset: every registered one). */
+  /**
+   * Comma-separated migration names: what the functions apply (unset: every default one), and
+   * what `verify` checks (`--migrations`; a deployed stack's set with `--stack`).
+   */
   migrations: 'STREAMFILL_MIGRATIONS',
   searchEndpoint: 'SEARCH_ENDPOINT',
   searchIndex: 'STREAMFILL_SEARCH_INDEX',
@@ -198,6 +201,8 @@ export const STACK_OUTPUTS = {
   eventSourceMappingId: 'EventSourceMappingId',
   searchEndpoint: 'SearchEndpoint',
   searchIndex: 'SearchIndex',
+  /** The deployed migration set (comma-separated registry names), what `verify` checks. */
+  migrations: 'Migrations',
 } as const;
 
 export type StackOutputKey = keyof typeof STACK_OUTPUTS;

@@ -8,15 +8,21 @@ import {
   type VerifyReport,
 } from '../../lib/engine/verify.ts';
 import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
-import { withContract, type MigratedTable } from '../../lib/core/migrations/index.ts';
-import { configFrom, positiveInt, requireTable, withSharedOptions } from '../config.ts';
+import { MIGRATIONS, type MigratedTable } from '../../lib/core/migrations/index.ts';
+import {
+  configFrom,
+  migrationsOption,
+  migrationsToCheck,
+  positiveInt,
+  requireTable,
+  withSharedOptions,
+} from '../config.ts';
 import { makeRuntime } from '../runtime.ts';
 import { newTable } from '../output.ts';
 
 export function registerVerifyCommand(program: Command): void {
   withSharedOptions(
-    program
-      .command('verify')
+    migrationsOption(program.command('verify'))
       .description('Re-plan every item without writing; exit 0 only when nothing is pending.')
       .option('--json', 'print the report as JSON', false)
       .option('--tags', 'also verify the tag table', false)
@@ -34,7 +40,11 @@ export function registerVerifyCommand(program: Command): void {
   ).action(async (opts) => {
     const rt = makeRuntime(configFrom(opts));
     try {
-      const include: MigratedTable[] = opts.tags ? ['tag'] : [];
+      const migrations = migrationsToCheck(opts.migrations, opts.contract);
+      // A named set that migrates tags (a deployed stack with a tag table) checks them too.
+      const namesTags =
+        opts.migrations !== undefined && migrations.some((m) => MIGRATIONS[m].table === 'tag');
+      const include: MigratedTable[] = opts.tags || namesTags ? ['tag'] : [];
       for (const table of ['session' as const, ...include])
         await requireTable(rt.clients.dynamodb, rt.config.tables, table);
       const report = await verifyAll({
@@ -42,7 +52,8 @@ export function registerVerifyCommand(program: Command): void {
         tables: rt.config.tables,
         search: rt.search,
         include,
-        migrations: withContract(opts.contract),
+        // A stack's output arrives as text (set after parsing); a flag or variable is parsed.
+        migrations,
         segments: opts.segments,
       });
       const converged: ConvergedOptions = {

@@ -6,13 +6,16 @@ import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../../lib/infra/app.ts';
 import {
   ContinuousBackfill,
   type ContinuousBackfillProps,
 } from '../../lib/infra/constructs/continuous-backfill.ts';
 import { LiveMigration } from '../../lib/infra/constructs/live-migration.ts';
+
+// Synthesis takes seconds on a loaded machine (as in app.test.ts); nothing here is timed.
+vi.setConfig({ testTimeout: 120_000 });
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
@@ -232,6 +235,13 @@ describe('sizing, pausing and queue encryption as props', () => {
     expect(consumer.flatMap((s) => [s.Action].flat())).toEqual(
       expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']),
     );
+  });
+});
+
+describe('the deployed migration set', () => {
+  it('is a stack output, so `verify --stack` checks what was deployed', () => {
+    const t = synth({ ...IMPORTED, migrations: ['session-sort-key'] });
+    t.hasOutput('Migrations', { Value: 'session-sort-key' });
   });
 });
 

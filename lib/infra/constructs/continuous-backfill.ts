@@ -348,6 +348,7 @@ export class ContinuousBackfill extends Construct {
         consumerFunction: this.consumer.functionName,
         workerFunction: this.worker.functionName,
         eventSourceMappingId: this.consumerEventSource.eventSourceMappingId,
+        migrations,
         ...(search && {
           searchEndpoint: search.endpoint,
           searchIndex: search.index ?? SEARCH_INDEX,
@@ -393,6 +394,7 @@ const OUTPUT_DESCRIPTIONS: Record<StackOutputKey, string> = {
   eventSourceMappingId: 'aws lambda get-event-source-mapping --uuid <id>: State must be Enabled',
   searchEndpoint: `OpenSearch endpoint (${ENV.searchEndpoint})`,
   searchIndex: `OpenSearch index of session documents (${ENV.searchIndex})`,
+  migrations: `The deployed migrations: what verify --stack checks (${ENV.migrations})`,
 };
 
 interface Source {

@@ -116,7 +116,9 @@ const OPTIONAL = z.object({
   queueKmsKeyArn: text,
 });
 
-const KNOWN: readonly string[] = [...REQUIRED, ...Object.keys(OPTIONAL.shape)];
+/** Every context key the app reads (the runbook lists them all). */
+export const CONTEXT_KEYS: readonly string[] = [...REQUIRED, ...Object.keys(OPTIONAL.shape)];
+const KNOWN = CONTEXT_KEYS;
 
 /** cdk.json's demo tables: used only when none of the three required values is given. */
 export const DEMO_DEFAULTS_KEY = 'demoDefaults';

@@ -117,8 +117,8 @@ export class LiveMigrationAlarms extends Construct {
     this.dlqAlarm = new Alarm(this, 'DlqNotEmpty', {
       alarmDescription:
         'streamfill: records are parked in the dead-letter queue (malformed items, or records ' +
-        'that kept failing). Inspect them and fix the cause; `streamfill redrive`, which ' +
-        'brings them back, arrives with the historic (backfill) path.',
+        'that kept failing). See them with `streamfill status` (by kind) and fix the cause; ' +
+        '`streamfill redrive` brings them back.',
       metric: dlqDepth,
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,

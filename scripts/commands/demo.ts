@@ -26,7 +26,7 @@ import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../c
 import { makeRuntime, makeStateStore, runnerTargets, type Runtime } from '../runtime.ts';
 import { progressView, renderSummary } from './backfill.ts';
 import { renderVerifyReport } from './verify.ts';
-import { newTable } from '../output.ts';
+import { jsonOutput, jsonTarget, newTable } from '../output.ts';
 
 /** How long convergence may take once the scan is done (queue drain + stream catch-up). */
 const CONVERGE_TIMEOUT_MS = 10 * 60_000;
@@ -52,8 +52,32 @@ export function registerDemoCommand(program: Command): void {
         'application writes per second during the demo',
         positiveInt('--live-rate'),
         50,
+      )
+      .option(
+        '--json',
+        'print the summary as JSON on stdout (the narration goes to stderr)',
+        false,
       ),
   ).action(async (opts) => {
+    const json = jsonOutput(jsonTarget(opts.json));
+    try {
+      await demo(opts, json.emit);
+    } finally {
+      json.restore();
+    }
+  });
+}
+
+interface DemoOptions extends Record<string, unknown> {
+  sessions: number;
+  users: number;
+  malformed: number;
+  segments: number;
+  liveRate: number;
+}
+
+async function demo(opts: DemoOptions, emit: (value: unknown) => Promise<void>): Promise<void> {
+  {
     const step = (msg: string): void => console.log(`\n▶ ${msg}`);
     step('starting local services (DynamoDB Local, ElasticMQ, OpenSearch)');
     const t0 = Date.now();
@@ -145,6 +169,7 @@ export function registerDemoCommand(program: Command): void {
             : '\n✘ the data did not converge (see above)',
         );
         process.exitCode = ok ? 0 : 1;
+        await emit({ converged: ok, backfills, live: liveReport, drainedMs, verify: report });
       } finally {
         destroyClients(scanner);
         rt.close();
@@ -153,7 +178,7 @@ export function registerDemoCommand(program: Command): void {
       step('stopping local services');
       await services.stop();
     }
-  });
+  }
 }
 
 /** `streamfill backfill --table <table>` in-process: consumer-first gate, progress, summary. */

@@ -1,6 +1,6 @@
 // `streamfill backfill`: the one-shot historic pass (scanner → work queue → worker), plus
 // `backfill pause|resume`. Wires options to runBackfill and renders its progress.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import cliProgress from 'cli-progress';
@@ -54,6 +54,7 @@ import {
   type Config,
 } from '../config.ts';
 import { preflightLambda, renderFindings } from './preflight.ts';
+import { jsonOutput, jsonTarget } from '../output.ts';
 
 const count = new Intl.NumberFormat('en-US');
 
@@ -326,7 +327,7 @@ $${DEFAULT_PRICES.readPerMillion} per million read units, $${DEFAULT_PRICES.writ
 
 Examples:
   streamfill backfill --dry-run
-  streamfill backfill --rate 500 --json backfill.json
+  streamfill backfill --rate 500 --json backfill.json   # or --json alone: on stdout
   streamfill backfill --resume
   streamfill backfill pause      # keeps the position; \`backfill resume\` continues
 `;
@@ -377,7 +378,10 @@ export function registerBackfillCommand(program: Command): void {
       undefined,
       false,
     ],
-    ['--json <file>', 'write the summary as JSON to this file'],
+    [
+      '--json [file]',
+      'the summary as JSON: on stdout (no FILE, or -; the progress goes to stderr), or written to FILE',
+    ],
     ['--no-filter', 'enqueue every item, not only those the registry says are pending'],
     [
       '--max-backlog <n>',
@@ -460,6 +464,12 @@ export function registerBackfillCommand(program: Command): void {
           const store = await stateStoreOf(clients, opts as BackfillCliOptions, isLocalDynamo());
           const tableName = config.tables[table];
           const run = await store.setPauseRequested(tableName, paused);
+          if (jsonTarget(opts.json)?.kind === 'stdout') {
+            console.log(
+              JSON.stringify({ table: tableName, runId: run.runId, pauseRequested: paused }),
+            );
+            return;
+          }
           console.log(
             paused
               ? `backfill of ${tableName}: pause requested for run ${run.runId}; the scanner stops reading after its current pages and keeps its position (\`streamfill backfill resume\` continues)`
@@ -488,7 +498,7 @@ interface BackfillCliOptions extends Record<string, unknown> {
   user?: string[];
   keys?: string;
   distributed: boolean;
-  json?: string;
+  json?: string | boolean;
   filter: boolean;
   maxBacklog: number;
   maxLagSeconds: number;
@@ -534,6 +544,7 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   const summaries: BackfillSummary[] = [];
+  const json = jsonOutput(jsonTarget(opts.json));
   try {
     for (const table of tables) {
       const tableName = config.tables[table];
@@ -669,10 +680,7 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
         view.stop();
       }
     }
-    if (opts.json) {
-      const out = summaries.length === 1 ? summaries[0] : { tables: summaries };
-      await writeFile(opts.json, `${JSON.stringify(out, null, 2)}\n`);
-    }
+    if (opts.json) await json.emit(summaries.length === 1 ? summaries[0] : { tables: summaries });
     const last = summaries.at(-1);
     if (controller.signal.aborted || last?.outcome === 'stopped') {
       console.error(
@@ -697,6 +705,7 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
     }
     throw e;
   } finally {
+    json.restore();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
     lambda.lambda?.destroy();

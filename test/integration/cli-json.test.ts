@@ -1,5 +1,8 @@
 // `--json` on every command prints one JSON document on stdout (the human lines go to stderr),
 // on the real binary against the local services.
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
@@ -28,5 +31,20 @@ describe('--json prints to stdout', () => {
     expect(counts.streamRecords).toBeGreaterThanOrEqual(3);
     expect(counts.onFailure).toBe(0);
     expect(run.stderr).toContain('stopped: stream records');
+  });
+
+  it('backfill: --json alone on stdout; --json FILE (the contract form) still writes the file', async () => {
+    const opts = ['--dry-run', '--no-wait-for-consumer', '--segments', '2', ...tables];
+    const state = ['--queue-name', `${p}-bw`, '--dlq-name', `${p}-bd`, '--state-table', `${p}-bs`];
+    const out = await runCli(['backfill', ...opts, ...state, '--json'], env);
+    expect(out.code, out.stderr).toBe(0);
+    const summary = JSON.parse(out.stdout) as { scanned: number };
+    expect(summary.scanned).toBe(3);
+    expect(out.stderr).toContain('dry run');
+    const file = join(tmpdir(), `${p}-summary.json`);
+    const toFile = await runCli(['backfill', ...opts, ...state, '--json', file], env);
+    expect(toFile.code, toFile.stderr).toBe(0);
+    expect(() => JSON.parse(toFile.stdout)).toThrow();
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ scanned: 3 });
   });
 });

@@ -2,6 +2,8 @@
 // options to library functions.
 import { CommanderError } from 'commander';
 import { ENV } from '../lib/config/defaults.ts';
+import { describeConnectionError } from './connection-errors.ts';
+import { nodeSupportNotice } from './node-support.ts';
 import { buildProgram } from './program.ts';
 
 export async function main(argv: string[]): Promise<number> {
@@ -10,10 +12,12 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
-    console.error(`streamfill: ${(e as Error).message}`);
+    console.error(`streamfill: ${describeConnectionError(e, process.env) ?? (e as Error).message}`);
     if (process.env[ENV.debug]) console.error(e);
     return 1;
   }
 }
 
+const notice = nodeSupportNotice(process.version, process.env);
+if (notice) console.error(notice);
 process.exitCode = await main(process.argv);

@@ -1,4 +1,4 @@
-// The CLI side's configuration reader: shared options (DESIGN.md's contract), each with an
+// The CLI side's configuration reader: shared options (docs/DESIGN.md, "The CLI contract"), each with an
 // environment variable and a local default from lib/config/defaults.ts, validated with zod.
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
@@ -11,6 +11,12 @@ import {
   SEARCH_INDEX,
   TABLE_ENV,
 } from '../lib/config/defaults.ts';
+import { plainHttpSearchProblem } from '../lib/core/endpoints.ts';
+import {
+  ALL_MIGRATIONS,
+  DEFAULT_MIGRATIONS,
+  type MigrationName,
+} from '../lib/core/migrations/index.ts';
 import { KEY_ATTRIBUTES, type TableNames, type TableRole } from '../lib/core/types.ts';
 
 export interface Config {
@@ -124,6 +130,8 @@ export function configFrom(opts: Record<string, unknown>): Config {
     searchEndpoint: endpoint ? read('searchEndpoint', url, endpoint) : undefined,
     searchIndex: read('searchIndex', name),
   };
+  const insecure = config.searchEndpoint && plainHttpSearchProblem(config.searchEndpoint);
+  if (insecure) problems.push(`${settingName('searchEndpoint')} ${insecure}`);
   if (problems.length) throw new Error(problems.join('; '));
   return config;
 }
@@ -162,4 +170,46 @@ export async function requireNamedTable(
   if (!(await tableExists(dynamodb, tableName))) {
     throw new Error(`table "${tableName}" does not exist (set ${setting})`);
   }
+}
+
+/**
+ * `--migrations` (STREAMFILL_MIGRATIONS; a deployed stack's `Migrations` output with `--stack`):
+ * the migrations a command checks, by registry name. Unknown names are refused, naming the known.
+ */
+export function migrationsOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option(
+      '--migrations <names>',
+      'comma-separated migrations to check (default: every default migration; with --stack, the deployed set)',
+    )
+      .env(ENV.migrations)
+      .argParser(parseMigrations),
+  );
+}
+
+/** `a,b` → the registry names, or an error naming the unknown ones and the known. */
+export function parseMigrations(value: string): MigrationName[] {
+  const names = value
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !(ALL_MIGRATIONS as readonly string[]).includes(n));
+  if (unknown.length || !names.length) {
+    throw new Error(
+      `--migrations / ${ENV.migrations} ${unknown.length ? `names unknown migrations ${unknown.join(', ')}` : 'is empty'}` +
+        ` (known: ${ALL_MIGRATIONS.join(', ')})`,
+    );
+  }
+  return names as MigrationName[];
+}
+
+/** The set to check: the given one (plus the opt-in contract steps with `contract`), else the defaults. */
+export function migrationsToCheck(
+  given: readonly MigrationName[] | string | undefined,
+  contract: boolean,
+): readonly MigrationName[] {
+  const base = typeof given === 'string' ? parseMigrations(given) : (given ?? DEFAULT_MIGRATIONS);
+  if (!contract) return base;
+  const optIn = ALL_MIGRATIONS.filter((m) => !DEFAULT_MIGRATIONS.includes(m));
+  return [...new Set([...base, ...optIn])];
 }

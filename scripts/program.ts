@@ -1,7 +1,9 @@
 // The CLI's command tree: each subcommand lives in scripts/commands/ and is loaded only when it
 // runs (or for the full help).
 import { Command } from 'commander';
+import pkg from '../package.json' with { type: 'json' };
 import { stackHook } from './stack-options.ts';
+import { guardTarget } from './target.ts';
 
 type Register = (program: Command) => void;
 
@@ -24,16 +26,26 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   redrive: async () => (await import('./commands/redrive.ts')).registerRedriveCommand,
 };
 
-/** The command `argv` names (its first non-option word), or every command when none is known. */
-export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+/**
+ * The command `argv` names (its first non-option word), or every command when none is known.
+ * `checks: false` leaves out the target checks and the stack lookup (to parse without acting).
+ */
+export async function buildProgram(
+  argv: readonly string[] = [],
+  options: { checks?: boolean } = {},
+): Promise<Command> {
   const program = new Command('streamfill')
     .description(
       'Online DynamoDB data migrations: live changes via the stream, history via a backfill, no write freeze.',
     )
+    .version(pkg.version, '-V, --version', 'print the streamfill version')
     .showHelpAfterError()
     .exitOverride()
-    // `--stack NAME`: fill the settings the operator did not give from the stack's outputs.
-    .hook('preAction', (root, action) => stackHook(root, action));
+    // Test data stays local; `--stack NAME` fills the settings the operator did not give from
+    // the stack's outputs; a local default name never reaches AWS; the target is said first.
+    .hook('preAction', (root, action) =>
+      options.checks === false ? undefined : guardTarget(action, stackHook, root),
+    );
   const named = argv.slice(2).find((a) => !a.startsWith('-'));
   const wanted = named !== undefined && named in COMMANDS ? [named] : Object.keys(COMMANDS);
   for (const register of await Promise.all(wanted.map((name) => COMMANDS[name]!())))

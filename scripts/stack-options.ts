@@ -17,6 +17,7 @@ export const STACK_FILLS: Readonly<Record<string, StackOutputKey>> = {
   searchEndpoint: 'searchEndpoint',
   searchIndex: 'searchIndex',
   consumerFunction: 'consumerFunction',
+  migrations: 'migrations',
 };
 
 /**

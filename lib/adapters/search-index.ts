@@ -233,7 +233,12 @@ export class SearchIndex {
         },
       },
     ]);
-    const res = await this.client.bulk({ body, refresh: refresh ? 'wait_for' : false });
+    // `/<index>/_bulk`, not `/_bulk`: the functions' IAM grant covers the declared index only.
+    const res = await this.client.bulk({
+      index: this.index,
+      body,
+      refresh: refresh ? 'wait_for' : false,
+    });
     const items = (res.body as { items: BulkItem[] }).items;
     return items.map((item, i): SearchResult => {
       const u = item.update;

@@ -14,7 +14,7 @@ export const SCAN_SEGMENTS = 4;
 /** Items per Scan page. */
 export const SCAN_PAGE_SIZE = 500;
 
-/** Parallel Scan segments of `streamfill backfill` (DESIGN.md's CLI contract). */
+/** Parallel Scan segments of `streamfill backfill` (docs/DESIGN.md, "The CLI contract"). */
 export const BACKFILL_SEGMENTS = 16;
 
 /** `backfill` pauses while the work queue holds more messages than this (visible + in flight + delayed). */
@@ -55,12 +55,19 @@ export const LAMBDA_NODE_MAJOR = 22;
 /** Timeout of the Lambda functions (and of the local emulation's invocations). */
 export const FUNCTION_TIMEOUT_SECONDS = 60;
 
+/** Memory of the Lambda functions (the CDK constructs' default). */
+export const FUNCTION_MEMORY_MB = 512;
+
 /**
- * Visibility timeout of the work queue: AWS's guidance for a queue read by Lambda is at least
- * six times the function timeout (a batch may be retried by the poller while still in flight),
- * and Lambda refuses a mapping whose queue is below the function timeout.
+ * Visibility timeout of the work queue for a worker timeout: AWS's guidance for a queue read by
+ * Lambda is at least six times the function timeout (a batch may be retried by the poller while
+ * still in flight), and Lambda refuses a mapping whose queue is below the function timeout.
  */
-export const WORK_QUEUE_VISIBILITY_SECONDS = FUNCTION_TIMEOUT_SECONDS * 6;
+export const workQueueVisibilitySeconds = (workerTimeoutSeconds: number): number =>
+  workerTimeoutSeconds * 6;
+
+/** The work queue's visibility timeout at the default function timeout (360 s). */
+export const WORK_QUEUE_VISIBILITY_SECONDS = workQueueVisibilitySeconds(FUNCTION_TIMEOUT_SECONDS);
 
 /** Receives of a backfill message before SQS moves it to the dead-letter queue. */
 export const WORK_QUEUE_MAX_RECEIVES = 5;
@@ -104,7 +111,7 @@ export const DLQ_RETENTION_DAYS = 14;
 /** The OpenSearch index of session documents (Pika's name for it). */
 export const SEARCH_INDEX = 'session';
 
-/** Table names of the local stack (DESIGN.md's CLI contract); real deployments pass their own. */
+/** Table names of the local stack (docs/DESIGN.md, "The CLI contract"); real deployments pass their own. */
 export const LOCAL_TABLE_NAMES: TableNames = {
   session: 'chat-session-local',
   user: 'chat-user-local',
@@ -136,7 +143,10 @@ export const ENV = {
   workQueueUrl: 'STREAMFILL_QUEUE_URL',
   /** The backfill state table (run record, segment checkpoints, consumer heartbeat). */
   stateTable: 'STREAMFILL_STATE_TABLE',
-  /** Lambda only: comma-separated migration names to apply (unset: every registered one). */
+  /**
+   * Comma-separated migration names: what the functions apply (unset: every default one), and
+   * what `verify` checks (`--migrations`; a deployed stack's set with `--stack`).
+   */
   migrations: 'STREAMFILL_MIGRATIONS',
   searchEndpoint: 'SEARCH_ENDPOINT',
   searchIndex: 'STREAMFILL_SEARCH_INDEX',
@@ -213,6 +223,8 @@ export const STACK_OUTPUTS = {
   eventSourceMappingId: 'EventSourceMappingId',
   searchEndpoint: 'SearchEndpoint',
   searchIndex: 'SearchIndex',
+  /** The deployed migration set (comma-separated registry names), what `verify` checks. */
+  migrations: 'Migrations',
 } as const;
 
 export type StackOutputKey = keyof typeof STACK_OUTPUTS;

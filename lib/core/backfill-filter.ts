@@ -67,9 +67,9 @@ export function migratedShape(
  *
  * A present but stale derived value (e.g. `chat_app_sk` after an old app changed
  * `last_update`) cannot be told apart by a filter; such items are the stream consumer's while
- * it runs without a break ("consumer first"). After a break longer than the stream's retention
- * `backfill` scans without the filter by itself (`continuityBreak` in backfill-run.ts), and
- * `--no-filter` scans everything.
+ * it runs without a break (docs/DESIGN.md, "Why it converges", point 1). After a break longer
+ * than the stream's retention `backfill` scans without the filter by itself (`continuityBreak`
+ * in backfill-run.ts), and `--no-filter` scans everything.
  */
 export function pendingFilter(
   table: TableRole,

@@ -1,4 +1,4 @@
-// The one-shot backfill scanner: waits for the stream consumer (DESIGN.md "consumer first"),
+// The one-shot backfill scanner: waits for the stream consumer (docs/DESIGN.md, "Why it converges", point 1: consumer first),
 // reads every segment of a Parallel Scan (or given partitions / keys), packs the projected
 // inputs into work messages for the worker, and checkpoints each segment once SQS accepted its
 // page. The throttler decides every wait and the progress always says what it waits on.

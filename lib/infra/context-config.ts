@@ -36,6 +36,14 @@ export interface StreamfillConfig {
   workerMaxConcurrency?: number;
   workerReservedConcurrency?: number;
   oldestWorkMessageAgeMinutes?: number;
+  /** Memory (MB) and timeout (s) of both functions; the work queue's visibility is 6 × the timeout. */
+  memorySize?: number;
+  timeoutSeconds?: number;
+  /** false: the stream consumer's mapping (or the worker's) does not read — a pause by deployment. */
+  consumerEnabled?: boolean;
+  workerEnabled?: boolean;
+  /** A customer managed KMS key for the work queue and the DLQ. */
+  queueKmsKeyArn?: string;
   /** Sandbox only: the IndexMigration phase of the session GSI (and the one deployed before). */
   indexPhase?: string;
   previousIndexPhase?: string;
@@ -101,9 +109,16 @@ const OPTIONAL = z.object({
   oldestWorkMessageAgeMinutes: number,
   indexPhase: text,
   previousIndexPhase: text,
+  memorySize: number,
+  timeoutSeconds: number,
+  consumerEnabled: boolean,
+  workerEnabled: boolean,
+  queueKmsKeyArn: text,
 });
 
-const KNOWN: readonly string[] = [...REQUIRED, ...Object.keys(OPTIONAL.shape)];
+/** Every context key the app reads (the runbook lists them all). */
+export const CONTEXT_KEYS: readonly string[] = [...REQUIRED, ...Object.keys(OPTIONAL.shape)];
+const KNOWN = CONTEXT_KEYS;
 
 /** cdk.json's demo tables: used only when none of the three required values is given. */
 export const DEMO_DEFAULTS_KEY = 'demoDefaults';

@@ -5,7 +5,7 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import type { Role } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
-import { LAMBDA_NODE_MAJOR } from '../config/defaults.ts';
+import { LAMBDA_NODE_MAJOR, SEARCH_INDEX } from '../config/defaults.ts';
 
 /** What a streamfill function's role was granted that the pack flags. */
 export interface FunctionFindings {
@@ -14,8 +14,10 @@ export interface FunctionFindings {
   readonly readsStream?: boolean;
   /** Active X-Ray tracing (xray:PutTraceSegments/PutTelemetryRecords have none either). */
   readonly tracing?: boolean;
-  /** An OpenSearch domain ARN: the grant is on its HTTP paths, `<domainArn>/*`. */
+  /** An OpenSearch domain ARN: the grant is on the index's HTTP paths, `<domainArn>/<index>/*`. */
   readonly searchDomainArn?: string;
+  /** The index of that grant. @default 'session' (SEARCH_INDEX) */
+  readonly searchIndex?: string;
 }
 
 const acknowledge = (scope: IConstruct, id: string, reason: string): void =>
@@ -49,12 +51,13 @@ export function acknowledgeFunctionFindings(f: FunctionFindings): void {
     );
   }
   if (f.searchDomainArn !== undefined) {
-    const resource = Stack.of(f.fn).resolve(`${f.searchDomainArn}/*`) as unknown;
+    const index = f.searchIndex ?? SEARCH_INDEX;
+    const resource = Stack.of(f.fn).resolve(`${f.searchDomainArn}/${index}/*`) as unknown;
     acknowledge(
       policy,
-      `IAM5[Resource::${typeof resource === 'string' ? resource : '<search domain>/*'}]`,
-      'OpenSearch Service authorizes HTTP paths under the domain ARN (index, _bulk, _mapping); ' +
-        'the grant is limited to the one domain and to GET/HEAD/POST/PUT (no DELETE). Narrow ' +
+      `IAM5[Resource::${typeof resource === 'string' ? resource : '<search domain>/<index>/*'}]`,
+      'OpenSearch Service authorizes HTTP paths under the domain ARN: the grant is limited to the ' +
+        "one index's paths (_mapping, _bulk, _mget) and to GET/HEAD/POST/PUT (no DELETE). Narrow " +
         "further with the domain's fine-grained access control role mapping.",
     );
   }

@@ -105,8 +105,9 @@ export class SandboxStack extends Stack {
       userTable: this.userTable,
       tagTable: this.tagTable,
       ...tuningFromConfig(this, config),
-      // A sandbox leaves nothing behind.
+      // A sandbox leaves nothing behind: state table and log groups go with it.
       stateTableRemovalPolicy: RemovalPolicy.DESTROY,
+      logRemovalPolicy: RemovalPolicy.DESTROY,
     });
   }
 }

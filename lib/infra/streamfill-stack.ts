@@ -2,6 +2,7 @@
 // tables, configured from CDK context (`cdk deploy -c sessionTable=… -c sessionStreamArn=…
 // -c userTable=…`, read by ./context-config.ts). The tables are imported, never created here.
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { MigrationName } from '../core/migrations/index.ts';
@@ -65,6 +66,13 @@ export function tuningFromConfig(
       config.oldestWorkMessageAgeMinutes === undefined
         ? undefined
         : Duration.minutes(config.oldestWorkMessageAgeMinutes),
+    memorySize: config.memorySize,
+    timeout: seconds(config.timeoutSeconds),
+    consumerEnabled: config.consumerEnabled,
+    workerEnabled: config.workerEnabled,
+    queueEncryptionKey: config.queueKmsKeyArn
+      ? Key.fromKeyArn(scope, 'QueueKey', config.queueKmsKeyArn)
+      : undefined,
     alarmTopic: config.alarmTopicArn
       ? Topic.fromTopicArn(scope, 'AlarmTopic', config.alarmTopicArn)
       : undefined,

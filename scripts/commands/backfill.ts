@@ -75,6 +75,7 @@ import {
   type Config,
 } from '../config.ts';
 import { preflightLambda, renderFindings } from './preflight.ts';
+import { jsonOutput, jsonTarget } from '../output.ts';
 
 const count = new Intl.NumberFormat('en-US');
 
@@ -374,7 +375,7 @@ export function renderSummary(s: BackfillSummary): string {
 }
 
 const HELP_AFTER = `
-Start order (DESIGN.md "Why it converges"): the stream consumer must be running and caught
+Start order (docs/DESIGN.md, "Why it converges", point 1): the stream consumer must be running and caught
 up before the first page is read. Locally (AWS_ENDPOINT_URL_DYNAMODB on localhost) backfill
 reads the heartbeat \`streamfill run\` writes to the state table; on AWS the Lambda event
 source mapping on the table's stream must be Enabled and its IteratorAge within
@@ -418,7 +419,7 @@ $${DEFAULT_PRICES.readPerMillion} per million read units, $${DEFAULT_PRICES.writ
 
 Examples:
   streamfill backfill --dry-run
-  streamfill backfill --rate 500 --json backfill.json
+  streamfill backfill --rate 500 --json backfill.json   # or --json alone: on stdout
   streamfill backfill --resume
   streamfill backfill pause      # keeps the position; \`backfill resume\` continues
   streamfill backfill set --rate 300 --by ana
@@ -430,7 +431,7 @@ export function registerBackfillCommand(program: Command): void {
     .description(
       'Scan the historic items and enqueue them for the backfill worker (one-shot, resumable, throttled).',
     );
-  // [flags, description, parser, default] — the contract's names (DESIGN.md) plus operability flags.
+  // [flags, description, parser, default] — the contract's names (docs/DESIGN.md) plus operability flags.
   const options: [string, string, ((v: string, prev: string[]) => unknown)?, unknown?][] = [
     [
       '--table <table>',
@@ -472,7 +473,10 @@ export function registerBackfillCommand(program: Command): void {
       false,
     ],
     ['--detach', '--distributed: return once the tasks are enqueued', undefined, false],
-    ['--json <file>', 'write the summary as JSON to this file'],
+    [
+      '--json [file]',
+      'the summary as JSON: on stdout (no FILE, or -; the progress goes to stderr), or written to FILE',
+    ],
     ['--no-filter', 'enqueue every item, not only those the registry says are pending'],
     [
       '--contract',
@@ -567,6 +571,12 @@ export function registerBackfillCommand(program: Command): void {
           const store = await stateStoreOf(clients, opts as BackfillCliOptions, isLocalDynamo());
           const tableName = config.tables[table];
           const run = await store.setPauseRequested(tableName, paused);
+          if (jsonTarget(opts.json)?.kind === 'stdout') {
+            console.log(
+              JSON.stringify({ table: tableName, runId: run.runId, pauseRequested: paused }),
+            );
+            return;
+          }
           console.log(
             paused
               ? `backfill of ${tableName}: pause requested for run ${run.runId}; the scanner stops reading after its current pages and keeps its position (\`streamfill backfill resume\` continues)`
@@ -691,7 +701,7 @@ interface BackfillCliOptions extends Record<string, unknown> {
   keys?: string;
   distributed: boolean;
   detach: boolean;
-  json?: string;
+  json?: string | boolean;
   filter: boolean;
   contract: boolean;
   maxBacklog: number;
@@ -790,14 +800,15 @@ async function checkFlags(
     opts.segments,
     opts.pageSize,
   );
-  if (opts.json) {
-    const dir = dirname(resolve(opts.json));
+  const jsonFile = jsonTarget(opts.json);
+  if (jsonFile?.kind === 'file') {
+    const dir = dirname(resolve(jsonFile.path));
     const isDir = await stat(dir).then(
       (st) => st.isDirectory(),
       () => false,
     );
     if (!isDir)
-      throw new BackfillOptionError(`--json ${opts.json}: directory ${dir} does not exist`);
+      throw new BackfillOptionError(`--json ${jsonFile.path}: directory ${dir} does not exist`);
   }
   return opts.keys ? readKeysFile(opts.keys, tables[0] as MigratedTable) : undefined;
 }
@@ -837,6 +848,7 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   const summaries: BackfillSummary[] = [];
+  const json = jsonOutput(jsonTarget(opts.json));
   try {
     // Reads only: the tables exist and the run state allows the pass. Nothing is created, no
     // preflight runs, for a command that is going to be refused.
@@ -965,10 +977,7 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
         view.stop();
       }
     }
-    if (opts.json) {
-      const out = summaries.length === 1 ? summaries[0] : { tables: summaries };
-      await writeFile(opts.json, `${JSON.stringify(out, null, 2)}\n`);
-    }
+    if (opts.json) await json.emit(summaries.length === 1 ? summaries[0] : { tables: summaries });
     const last = summaries.at(-1);
     if (controller.signal.aborted || last?.outcome === 'stopped') {
       console.error(
@@ -1003,6 +1012,7 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
     }
     throw e;
   } finally {
+    json.restore();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
     lambda.lambda?.destroy();

@@ -1,7 +1,5 @@
 // `streamfill bench`: benchmarks on the local stack (numbers, not pass/fail).
 import type { Command } from 'commander';
-import Table from 'cli-table3';
-import { writeFile } from 'node:fs/promises';
 import {
   BENCH_DEFAULTS,
   benchBackfill,
@@ -13,6 +11,7 @@ import {
 import { benchLive, type LiveBenchResult } from '../bench/live.ts';
 import { BATCH_SIZE } from '../../lib/config/defaults.ts';
 import { nonNegativeInt, positiveInt } from '../config.ts';
+import { jsonOutput, jsonTarget, newTable } from '../output.ts';
 
 export function registerBenchCommand(program: Command): void {
   const bench = program
@@ -113,53 +112,61 @@ export function registerBenchCommand(program: Command): void {
       '--scanner-node-options <flags>',
       'node flags for the scanner process, space-separated (e.g. "--max-old-space-size=96")',
     )
-    .option('--json <file>', 'write the result (issue 8 keys) as JSON to this file')
+    .option(
+      '--json [file]',
+      'the result (issue 8 keys) as JSON: on stdout (no FILE, or -), or written to FILE',
+    )
     .action(async (opts) => {
-      if (opts.rssOnly !== undefined) {
-        const sizes = String(opts.rssOnly)
-          .split(',')
-          .map((v) => positiveInt('--rss-only')(v.trim()));
-        const r = await benchScannerRss({
-          sizes,
-          users: opts.users,
-          segments: opts.segments,
-          pageSize: opts.pageSize,
-          nodeOptions: nodeFlags(opts.scannerNodeOptions),
-          log: (l) => console.error(l),
-        });
-        if (opts.json) await writeFile(opts.json, `${JSON.stringify(r, null, 2)}\n`);
-        const t = new Table({
-          head: ['items scanned', 'scanner peak RSS', 'scanner time', 'target'],
-        });
-        for (const run of r.runs)
-          t.push([
-            run.items,
-            `${run.scannerRssMb} MB`,
-            `${run.scannerSeconds} s`,
-            '≤ 150 MB, flat',
-          ]);
-        t.push(['seeding', `${r.seedPerSecond} items/s`, `load ${r.loadAverage.join(' ')}`, '']);
-        console.log(t.toString());
-        return;
+      const json = jsonOutput(jsonTarget(opts.json));
+      try {
+        await benchBackfillAction(opts, json.emit);
+      } finally {
+        json.restore();
       }
-      const { result, details } = await benchBackfill({
-        items: opts.items,
-        naiveItems: opts.naiveItems,
-        users: opts.users,
-        latencyMs: opts.latencyMs,
-        noLatency: opts.latency === false,
-        runs: opts.runs,
-        workerConcurrency: opts.workerConcurrency,
-        workerBatchSize: opts.workerBatchSize,
-        writeConcurrency: opts.writeConcurrency,
-        segments: opts.segments,
-        pageSize: opts.pageSize,
-        nodeOptions: nodeFlags(opts.scannerNodeOptions),
-        log: (l) => console.error(l),
-      });
-      if (opts.json) await writeFile(opts.json, `${JSON.stringify(result, null, 2)}\n`);
-      console.log(renderBackfill(result, details));
     });
+}
+
+async function benchBackfillAction(
+  opts: Record<string, any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+  emit: (value: unknown) => Promise<void>,
+): Promise<void> {
+  if (opts.rssOnly !== undefined) {
+    const sizes = String(opts.rssOnly)
+      .split(',')
+      .map((v) => positiveInt('--rss-only')(v.trim()));
+    const r = await benchScannerRss({
+      sizes,
+      users: opts.users,
+      segments: opts.segments,
+      pageSize: opts.pageSize,
+      nodeOptions: nodeFlags(opts.scannerNodeOptions),
+      log: (l) => console.error(l),
+    });
+    await emit(r);
+    const t = newTable(['items scanned', 'scanner peak RSS', 'scanner time', 'target']);
+    for (const run of r.runs)
+      t.push([run.items, `${run.scannerRssMb} MB`, `${run.scannerSeconds} s`, '≤ 150 MB, flat']);
+    t.push(['seeding', `${r.seedPerSecond} items/s`, `load ${r.loadAverage.join(' ')}`, '']);
+    console.log(t.toString());
+    return;
+  }
+  const { result, details } = await benchBackfill({
+    items: opts.items,
+    naiveItems: opts.naiveItems,
+    users: opts.users,
+    latencyMs: opts.latencyMs,
+    noLatency: opts.latency === false,
+    runs: opts.runs,
+    workerConcurrency: opts.workerConcurrency,
+    workerBatchSize: opts.workerBatchSize,
+    writeConcurrency: opts.writeConcurrency,
+    segments: opts.segments,
+    pageSize: opts.pageSize,
+    nodeOptions: nodeFlags(opts.scannerNodeOptions),
+    log: (l) => console.error(l),
+  });
+  await emit(result);
+  console.log(renderBackfill(result, details));
 }
 
 /** `--scanner-node-options "--a --b=1"` → ['--a', '--b=1']; each must be a flag. */
@@ -171,14 +178,12 @@ function nodeFlags(value: string | undefined): string[] {
 }
 
 function renderBackfill(r: BackfillBenchResult, d: BackfillBenchDetails): string {
-  const t = new Table({
-    head: [
-      `backfill, ${r.items} items (medians of ${d.settings.runs})`,
-      'no latency',
-      'with latency',
-      'target',
-    ],
-  });
+  const t = newTable([
+    `backfill, ${r.items} items (medians of ${d.settings.runs})`,
+    'no latency',
+    'with latency',
+    'target',
+  ]);
   const [plain, delayed] = [
     d.runs['no latency'],
     Object.entries(d.runs).find(([k]) => k !== 'no latency')?.[1],
@@ -242,7 +247,7 @@ function renderBackfill(r: BackfillBenchResult, d: BackfillBenchDetails): string
 }
 
 function renderLive(r: LiveBenchResult): string {
-  const t = new Table({ head: ['live path', 'value', 'target'] });
+  const t = newTable(['live path', 'value', 'target']);
   t.push(
     [
       'application writes',

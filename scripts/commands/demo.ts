@@ -2,7 +2,6 @@
 // (consumer + worker) under live application writes, `backfill` through the queue, convergence,
 // `verify`, a summary — with no in-process shortcut for the historic pass.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { randomBytes } from 'node:crypto';
 import type { BackfillStateStore } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
@@ -29,6 +28,7 @@ import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../c
 import { makeRuntime, makeStateStore, runnerTargets, type Runtime } from '../runtime.ts';
 import { progressView, renderSummary } from './backfill.ts';
 import { renderVerifyReport } from './verify.ts';
+import { jsonOutput, jsonTarget, newTable } from '../output.ts';
 
 /** How long convergence may take once the scan is done (queue drain + stream catch-up). */
 const CONVERGE_TIMEOUT_MS = 10 * 60_000;
@@ -54,108 +54,131 @@ export function registerDemoCommand(program: Command): void {
         'application writes per second during the demo',
         positiveInt('--live-rate'),
         50,
+      )
+      .option(
+        '--json',
+        'print the summary as JSON on stdout (the narration goes to stderr)',
+        false,
       ),
   ).action(async (opts) => {
-    const step = (msg: string): void => console.log(`\n▶ ${msg}`);
-    step('starting local services (DynamoDB Local, ElasticMQ, OpenSearch)');
-    const t0 = Date.now();
-    const services = await startLocalServices({ log: (l) => console.log(`  ${l}`) });
+    const json = jsonOutput(jsonTarget(opts.json));
     try {
-      applyServiceEnv(services.env);
-      // A fresh DynamoDB Local database per demo run (it keys databases by access key).
-      if (services.provider !== 'env')
-        process.env.AWS_ACCESS_KEY_ID = `demo${randomBytes(4).toString('hex')}`;
-      console.log(`  ready in ${Date.now() - t0} ms via ${services.provider}`);
-      for (const [k, v] of Object.entries(services.env)) console.log(`  ${k}=${v}`);
-
-      const config = configFrom({ ...opts, searchEndpoint: services.env.SEARCH_ENDPOINT });
-      const rt = makeRuntime(config);
-      // The scanner's own clients, as `backfill` has them: few SDK retries, so the throttler sees throttling.
-      const scanner = makeClients({ maxAttempts: SCANNER_MAX_ATTEMPTS });
-      try {
-        step(`seeding ${opts.sessions} legacy sessions, ${opts.users} users and tag definitions`);
-        const seeded = await seed(
-          {
-            dynamodb: rt.clients.dynamodb,
-            doc: rt.clients.doc,
-            tables: config.tables,
-            search: { client: rt.clients.search!, index: config.searchIndex },
-          },
-          {
-            sessions: opts.sessions,
-            users: opts.users,
-            tags: true,
-            migratedFraction: 0.2,
-            malformed: opts.malformed,
-            // Every session has its document: a missing one would wait out its repair attempts
-            // (minutes); the repair path itself is tested in test/integration/search-repair.test.ts.
-            unindexed: 0,
-          },
-        );
-        console.log(
-          `  ${seeded.sessions.length} sessions, ${seeded.users.length} users, ${seeded.tags.length} tags`,
-        );
-
-        step('adding the keyword fields to the OpenSearch mapping (additive only)');
-        const added = await rt.search!.ensureMapping();
-        console.log(`  added: ${added.join(', ') || 'nothing (already present)'}`);
-
-        step(
-          '`streamfill run`: stream consumer + work-queue worker, and a live application writer (no write freeze)',
-        );
-        const state = await makeStateStore(rt.clients, { stateTable: LOCAL_STATE_TABLE });
-        const live = await startLive(rt, opts.liveRate, state);
-
-        const backfills: BackfillSummary[] = [];
-        const scanStart = performance.now();
-        for (const table of ['session', 'tag'] as const) {
-          step(
-            `\`streamfill backfill --table ${table}\`: segmented scan → work queue → worker (conditional writes, bulk search update)`,
-          );
-          const summary = await backfill(rt, scanner, state, live.runner, table, opts.segments);
-          console.log(renderSummary(summary));
-          backfills.push(summary);
-        }
-
-        step('waiting for convergence: work queue empty, stream caught up');
-        await live.runner.worker?.waitForIdle(CONVERGE_TIMEOUT_MS);
-        const drainedMs = performance.now() - scanStart;
-        // Let the application keep writing a little after the queue drained, then drain the stream.
-        const liveReport = await live.finish(2_000, CONVERGE_TIMEOUT_MS);
-        console.log(`  converged: queue drained ${Math.round(drainedMs)} ms after the scan began`);
-
-        step('verifying every item (re-plan without writing)');
-        const report = await verifyAll({
-          doc: rt.clients.doc,
-          tables: config.tables,
-          search: rt.search,
-          include: ['tag'],
-        });
-        console.log(renderVerifyReport(report));
-
-        printSummary(backfills, liveReport, drainedMs);
-        // Malformed items are reported with their reasons; everything else must converge.
-        const onlyMalformed = { ...report, malformed: 0, samples: [] };
-        const ok =
-          isConverged(onlyMalformed) &&
-          report.malformed === opts.malformed &&
-          backfills.every((b) => b.outcome === 'finished') &&
-          liveReport.onFailure === 0;
-        console.log(
-          ok
-            ? `\n✔ every seeded item is migrated or reported with a reason (${Date.now() - t0} ms in all)`
-            : '\n✘ the data did not converge (see above)',
-        );
-        process.exitCode = ok ? 0 : 1;
-      } finally {
-        destroyClients(scanner);
-        rt.close();
-      }
+      await demo(opts, json.emit);
     } finally {
-      step('stopping local services');
-      await services.stop();
+      json.restore();
     }
   });
+}
+
+interface DemoOptions extends Record<string, unknown> {
+  sessions: number;
+  users: number;
+  malformed: number;
+  segments: number;
+  liveRate: number;
+}
+
+async function demo(opts: DemoOptions, emit: (value: unknown) => Promise<void>): Promise<void> {
+  const step = (msg: string): void => console.log(`\n▶ ${msg}`);
+  step('starting local services (DynamoDB Local, ElasticMQ, OpenSearch)');
+  const t0 = Date.now();
+  const services = await startLocalServices({ log: (l) => console.log(`  ${l}`) });
+  try {
+    applyServiceEnv(services.env);
+    // A fresh DynamoDB Local database per demo run (it keys databases by access key).
+    if (services.provider !== 'env')
+      process.env.AWS_ACCESS_KEY_ID = `demo${randomBytes(4).toString('hex')}`;
+    console.log(`  ready in ${Date.now() - t0} ms via ${services.provider}`);
+    for (const [k, v] of Object.entries(services.env)) console.log(`  ${k}=${v}`);
+
+    const config = configFrom({ ...opts, searchEndpoint: services.env.SEARCH_ENDPOINT });
+    const rt = makeRuntime(config);
+    // The scanner's own clients, as `backfill` has them: few SDK retries, so the throttler sees throttling.
+    const scanner = makeClients({ maxAttempts: SCANNER_MAX_ATTEMPTS });
+    try {
+      step(`seeding ${opts.sessions} legacy sessions, ${opts.users} users and tag definitions`);
+      const seeded = await seed(
+        {
+          dynamodb: rt.clients.dynamodb,
+          doc: rt.clients.doc,
+          tables: config.tables,
+          search: { client: rt.clients.search!, index: config.searchIndex },
+        },
+        {
+          sessions: opts.sessions,
+          users: opts.users,
+          tags: true,
+          migratedFraction: 0.2,
+          malformed: opts.malformed,
+          // Every session has its document: a missing one would wait out its repair attempts
+          // (minutes); the repair path itself is tested in test/integration/search-repair.test.ts.
+          unindexed: 0,
+        },
+      );
+      console.log(
+        `  ${seeded.sessions.length} sessions, ${seeded.users.length} users, ${seeded.tags.length} tags`,
+      );
+
+      step('adding the keyword fields to the OpenSearch mapping (additive only)');
+      const added = await rt.search!.ensureMapping();
+      console.log(`  added: ${added.join(', ') || 'nothing (already present)'}`);
+
+      step(
+        '`streamfill run`: stream consumer + work-queue worker, and a live application writer (no write freeze)',
+      );
+      const state = await makeStateStore(rt.clients, { stateTable: LOCAL_STATE_TABLE });
+      const live = await startLive(rt, opts.liveRate, state);
+
+      const backfills: BackfillSummary[] = [];
+      const scanStart = performance.now();
+      for (const table of ['session', 'tag'] as const) {
+        step(
+          `\`streamfill backfill --table ${table}\`: segmented scan → work queue → worker (conditional writes, bulk search update)`,
+        );
+        const summary = await backfill(rt, scanner, state, live.runner, table, opts.segments);
+        console.log(renderSummary(summary));
+        backfills.push(summary);
+      }
+
+      step('waiting for convergence: work queue empty, stream caught up');
+      await live.runner.worker?.waitForIdle(CONVERGE_TIMEOUT_MS);
+      const drainedMs = performance.now() - scanStart;
+      // Let the application keep writing a little after the queue drained, then drain the stream.
+      const liveReport = await live.finish(2_000, CONVERGE_TIMEOUT_MS);
+      console.log(`  converged: queue drained ${Math.round(drainedMs)} ms after the scan began`);
+
+      step('verifying every item (re-plan without writing)');
+      const report = await verifyAll({
+        doc: rt.clients.doc,
+        tables: config.tables,
+        search: rt.search,
+        include: ['tag'],
+      });
+      console.log(renderVerifyReport(report));
+
+      printSummary(backfills, liveReport, drainedMs);
+      // Malformed items are reported with their reasons; everything else must converge.
+      const onlyMalformed = { ...report, malformed: 0, samples: [] };
+      const ok =
+        isConverged(onlyMalformed) &&
+        report.malformed === opts.malformed &&
+        backfills.every((b) => b.outcome === 'finished') &&
+        liveReport.onFailure === 0;
+      console.log(
+        ok
+          ? `\n✔ every seeded item is migrated or reported with a reason (${Date.now() - t0} ms in all)`
+          : '\n✘ the data did not converge (see above)',
+      );
+      process.exitCode = ok ? 0 : 1;
+      await emit({ converged: ok, backfills, live: liveReport, drainedMs, verify: report });
+    } finally {
+      destroyClients(scanner);
+      rt.close();
+    }
+  } finally {
+    step('stopping local services');
+    await services.stop();
+  }
 }
 
 /** `streamfill backfill --table <table>` in-process: consumer-first gate, progress, summary. */
@@ -321,9 +344,15 @@ async function startLive(rt: Runtime, rate: number, stateStore: BackfillStateSto
 function printSummary(backfills: BackfillSummary[], r: LiveReport, drainedMs: number): void {
   const n = new Intl.NumberFormat('en-US');
   console.log('\nSummary');
-  const b = new Table({
-    head: ['backfill', 'scanned', 'enqueued', 'skipped', 'messages', 'scanned/s', 'enqueued/s'],
-  });
+  const b = newTable([
+    'backfill',
+    'scanned',
+    'enqueued',
+    'skipped',
+    'messages',
+    'scanned/s',
+    'enqueued/s',
+  ]);
   for (const s of backfills) {
     b.push([
       s.tableName,
@@ -338,7 +367,7 @@ function printSummary(backfills: BackfillSummary[], r: LiveReport, drainedMs: nu
   console.log(b.toString());
   for (const s of backfills) console.log(`  cost estimate ${s.tableName}: ${describeCost(s.cost)}`);
 
-  const w = new Table({ head: ['worker (work queue)', 'value'] });
+  const w = newTable(['worker (work queue)', 'value']);
   w.push(
     ['messages / items processed', `${n.format(r.workerMessages)} / ${n.format(r.workerItems)}`],
     ['items migrated', n.format(r.workerMigrated)],
@@ -350,7 +379,7 @@ function printSummary(backfills: BackfillSummary[], r: LiveReport, drainedMs: nu
   );
   console.log(w.toString());
 
-  const t = new Table({ head: ['live path (stream consumer)', 'value'] });
+  const t = newTable(['live path (stream consumer)', 'value']);
   t.push(
     [
       'application writes during the demo',

@@ -1,7 +1,6 @@
 // `streamfill redrive`: the dead-letter queue back to work — worker messages re-sent, stream
 // on-failure ranges re-read into keys and re-enqueued, parked items moved only when fixed.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { writeFile } from 'node:fs/promises';
 import { destroyClients, makeClients } from '../../lib/adapters/clients.ts';
 import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
@@ -9,6 +8,7 @@ import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
 import { formatKey } from '../../lib/core/key-format.ts';
 import { REDRIVE_JSON_KEYS, redrive, type RedriveReport } from '../../lib/engine/redrive.ts';
 import { configFrom, positiveInt, settingName, withSharedOptions } from '../config.ts';
+import { newTable } from '../output.ts';
 
 export function registerRedriveCommand(program: Command): void {
   const cmd = withSharedOptions(
@@ -96,7 +96,7 @@ ${REDRIVE_JSON_KEYS}`,
 
 export function renderRedrive(r: RedriveReport): string {
   const moved = r.dryRun ? 'would move' : 'moved';
-  const t = new Table({ head: ['kind', 'found', moved, 'kept'] });
+  const t = newTable(['kind', 'found', moved, 'kept']);
   for (const k of DLQ_BREAKDOWN_KINDS) {
     const s = r.byKind[k];
     if (s.found) t.push([k, s.found, s.moved, s.kept]);

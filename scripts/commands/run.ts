@@ -27,6 +27,7 @@ import {
   withSharedOptions,
 } from '../config.ts';
 import { makeRuntime, makeStateStore, runnerTargets } from '../runtime.ts';
+import { jsonOutput, jsonTarget } from '../output.ts';
 
 export function registerRunCommand(program: Command): void {
   withSharedOptions(
@@ -129,6 +130,11 @@ export function registerRunCommand(program: Command): void {
         'seconds between status lines (0: none)',
         nonNegativeInt('--stats-interval'),
         10,
+      )
+      .option(
+        '--json',
+        'print the final counts as JSON on stdout (status lines go to stderr)',
+        false,
       ),
   ).action(async (opts) => {
     if (opts.startingPosition !== 'TRIM_HORIZON' && opts.startingPosition !== 'LATEST') {
@@ -146,6 +152,7 @@ export function registerRunCommand(program: Command): void {
         `--worker-batch-size must be at most 10 (SQS returns at most 10 messages per receive), got ${opts.workerBatchSize}`,
       );
     }
+    const json = jsonOutput(jsonTarget(opts.json));
     const rt = makeRuntime(configFrom(opts));
     await requireTable(rt.clients.dynamodb, rt.config.tables, 'session');
     await requireTable(rt.clients.dynamodb, rt.config.tables, 'user');
@@ -205,6 +212,8 @@ export function registerRunCommand(program: Command): void {
     } finally {
       await runner.stop();
       console.log(`stopped: ${line()}`);
+      await json.emit(runner.counts());
+      json.restore();
       rt.close();
     }
   });

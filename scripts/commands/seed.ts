@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
 import { seed } from '../../local/seed.ts';
 import { configFrom, nonNegativeInt, withSharedOptions } from '../config.ts';
+import { jsonOutput, jsonTarget } from '../output.ts';
 
 export function registerSeedCommand(program: Command): void {
   withSharedOptions(
@@ -30,10 +31,12 @@ export function registerSeedCommand(program: Command): void {
         nonNegativeInt('--malformed'),
         0,
       )
-      .option('--seed <n>', 'random seed for the data set', nonNegativeInt('--seed'), 1),
+      .option('--seed <n>', 'random seed for the data set', nonNegativeInt('--seed'), 1)
+      .option('--json', 'print what was written as JSON on stdout', false),
   ).action(async (opts) => {
     const config = configFrom(opts);
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });
+    const json = jsonOutput(jsonTarget(opts.json));
     try {
       const started = Date.now();
       const res = await seed(
@@ -57,7 +60,16 @@ export function registerSeedCommand(program: Command): void {
           ` in ${Date.now() - started} ms` +
           (res.createdTables.length ? ` (created ${res.createdTables.join(', ')})` : ''),
       );
+      await json.emit({
+        sessions: res.sessions.length,
+        users: res.users.length,
+        tags: res.tags.length,
+        createdTables: res.createdTables,
+        tables: config.tables,
+        ms: Date.now() - started,
+      });
     } finally {
+      json.restore();
       destroyClients(clients);
     }
   });

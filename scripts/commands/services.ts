@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { ensureLambdaNode } from '../../local/lambda-node.ts';
 import { resolveServiceJars } from '../../local/services/maven-jars.ts';
 import {
+  readServicesState,
   servicesDown,
   servicesEnvLines,
   servicesUp,
@@ -13,6 +14,8 @@ import {
 } from '../../local/services/index.ts';
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
+const JSON_HELP = 'print the result as JSON on stdout (instead of export lines)';
+const printJson = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 function parseProvider(value: string): ProviderChoice {
   if (value === 'auto' || value === 'java' || value === 'docker') return value;
@@ -52,7 +55,8 @@ Typical use:
     )
     .option('--provider <provider>', 'auto | java | docker', parseProvider, 'auto')
     .option('--timeout <seconds>', 'readiness deadline per service', parseSeconds)
-    .action(async (opts: { provider: ProviderChoice; timeout?: number }) => {
+    .option('--json', JSON_HELP, false)
+    .action(async (opts: { provider: ProviderChoice; timeout?: number; json: boolean }) => {
       const started = Date.now();
       const r = await servicesUp({
         provider: opts.provider,
@@ -70,7 +74,9 @@ Typical use:
         for (const [name, s] of Object.entries(r.state.services))
           err(`  ${name.padEnd(10)} pid ${s.pid}  ${s.logFile}`);
       }
-      process.stdout.write(`${renderEnvLines(r.env).join('\n')}\n`);
+      if (opts.json)
+        printJson({ provider: r.provider, alreadyRunning: r.alreadyRunning, env: r.env });
+      else process.stdout.write(`${renderEnvLines(r.env).join('\n')}\n`);
     });
 
   services
@@ -79,27 +85,35 @@ Typical use:
       "fetch the Java services' jars from Maven Central into .cache/services, and the Lambda " +
         "runtime's Node (npm package `node`) into .cache/node22 for the bundle tests (once)",
     )
-    .action(async () => {
+    .option('--json', 'print where everything landed as JSON on stdout', false)
+    .action(async (opts: { json: boolean }) => {
       const dirs = await resolveServiceJars();
       for (const [name, dir] of Object.entries(dirs)) err(`  ${name.padEnd(10)} ${dir}`);
-      err(`  ${'node'.padEnd(10)} ${await ensureLambdaNode()}`);
+      const node = await ensureLambdaNode();
+      err(`  ${'node'.padEnd(10)} ${node}`);
+      if (opts.json) printJson({ jars: dirs, lambdaNode: node });
     });
 
   services
     .command('down')
     .description('stop the services started by `services up`')
-    .action(async () => {
+    .option('--json', 'print what was stopped as JSON on stdout', false)
+    .action(async (opts: { json: boolean }) => {
       const r = await servicesDown();
       if (r.skipped.length > 0) {
         err(`left alone: pid ${r.skipped.join(', ')} (no longer a streamfill service process)`);
       }
       err(r.stopped ? `services stopped (${r.provider ?? 'java'})` : 'services were not running');
+      if (opts.json) printJson(r);
     });
 
   services
     .command('env')
     .description('print `export NAME=value` lines for the running services (for eval)')
-    .action(() => {
-      process.stdout.write(`${servicesEnvLines().join('\n')}\n`);
+    .option('--json', 'print the endpoints as a JSON object', false)
+    .action((opts: { json: boolean }) => {
+      const lines = servicesEnvLines(); // refuses when the services are not running
+      if (opts.json) printJson(readServicesState()?.env);
+      else process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -1,7 +1,6 @@
 // `streamfill status`: one look at the whole migration — work queue, DLQ (peeked, never consumed),
 // the stream consumer and the scan's progress — locally or on AWS; `--watch` repeats it.
 import { Option, type Command } from 'commander';
-import Table from 'cli-table3';
 import { makeAwsObserver } from '../../lib/adapters/aws-metrics.ts';
 import {
   DynamoStateStore,
@@ -11,7 +10,13 @@ import {
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import { tableExists } from '../../lib/adapters/tables.ts';
-import { ENV, LOCAL_STATE_TABLE, consumerHeartbeatId } from '../../lib/config/defaults.ts';
+import {
+  BACKFILL_MAX_LAG_SECONDS,
+  ENV,
+  LOCAL_STATE_TABLE,
+  consumerHeartbeatId,
+} from '../../lib/config/defaults.ts';
+import { CHECK_EXIT_HELP, checkStatus, type CheckResult } from '../../lib/core/status-check.ts';
 import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
 import {
   STATUS_JSON_KEYS,
@@ -22,6 +27,7 @@ import {
 import { formatWait } from '../../lib/core/throttle.ts';
 import { collectStatus, type StatusSources } from '../../lib/engine/status.ts';
 import { configFrom, positiveInt, settingName, withSharedOptions, type Config } from '../config.ts';
+import { newTable } from '../output.ts';
 
 /** Local when the SDK is pointed at local endpoints (as `makeClients` decides credentials). */
 export function isLocalMode(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -53,13 +59,15 @@ export async function openStateStore(
   return { store: new DynamoStateStore(clients.doc, opts.stateTable) };
 }
 
-const seconds = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new Error(`--watch must be a positive number of seconds, got "${value}"`);
-  }
-  return n;
-};
+const seconds =
+  (option: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new Error(`${option} must be a positive number of seconds, got "${value}"`);
+    }
+    return n;
+  };
 
 export function registerStatusCommand(program: Command): void {
   const cmd = withStateStoreOptions(
@@ -71,7 +79,7 @@ export function registerStatusCommand(program: Command): void {
             'Locally (AWS_ENDPOINT_URL_* set) from the state store; on AWS from CloudWatch and Lambda.',
         )
         .option('--json', 'print the report as JSON (keys below)', false)
-        .option('--watch <seconds>', 'repeat every SECONDS until interrupted', seconds)
+        .option('--watch <seconds>', 'repeat every SECONDS until interrupted', seconds('--watch'))
         .option('--table <name>', 'the table whose backfill run to show (default: --session-table)')
         .option(
           '--consumer-function <name>',
@@ -85,6 +93,7 @@ export function registerStatusCommand(program: Command): void {
         ),
     ),
   );
+  withCheckOptions(cmd);
   cmd.addHelpText(
     'after',
     `
@@ -96,11 +105,18 @@ Notes:
   Consumer: locally the heartbeat \`streamfill run\` writes to the state store (stale after 30 s);
   on AWS the event source mapping's State and IteratorAge (max over 5 min), with --consumer-function.
   Exit status: 0 whenever the report was produced; 1 on bad input or unreachable services.
+  With --check (once, for scripts and monitors):
+${CHECK_EXIT_HELP}
 
 JSON keys (--json; stable):
 ${STATUS_JSON_KEYS}`,
   );
   cmd.action(async (opts) => {
+    if (opts.check && opts.watch) {
+      throw new Error(
+        '--check judges one report: drop --watch (run it from your scheduler instead)',
+      );
+    }
     const config = configFrom(opts);
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });
     const mode = isLocalMode() ? 'local' : 'aws';
@@ -110,7 +126,13 @@ ${STATUS_JSON_KEYS}`,
       if (aws) sources.aws = aws;
       for (;;) {
         const report = await collectStatus(sources);
-        console.log(opts.json ? JSON.stringify(report, null, 2) : renderStatus(report));
+        const check = opts.check ? checkStatus(report, checkThresholds(opts)) : undefined;
+        console.log(
+          opts.json
+            ? JSON.stringify(check ? { ...report, check } : report, null, 2)
+            : renderStatus(report),
+        );
+        if (check) reportCheck(check);
         if (!opts.watch) break;
         await new Promise((r) => setTimeout(r, opts.watch * 1000));
         if (!opts.json) console.log('');
@@ -120,6 +142,37 @@ ${STATUS_JSON_KEYS}`,
       destroyClients(clients);
     }
   });
+}
+
+/** `--check` and its thresholds. */
+function withCheckOptions(cmd: Command): void {
+  cmd
+    .option('--check', 'judge the report: exit non-zero with the codes below on trouble', false)
+    .option(
+      '--max-lag-seconds <s>',
+      'with --check: the consumer lagging more is trouble',
+      seconds('--max-lag-seconds'),
+      BACKFILL_MAX_LAG_SECONDS,
+    )
+    .option(
+      '--stalled-after <s>',
+      'with --check: a running backfill with no checkpoint for this long has stopped',
+      seconds('--stalled-after'),
+      600,
+    );
+}
+
+function checkThresholds(opts: Record<string, unknown>) {
+  return {
+    maxLagMs: (opts.maxLagSeconds as number) * 1_000,
+    stalledAfterMs: (opts.stalledAfter as number) * 1_000,
+  };
+}
+
+/** Each problem on stderr (stdout stays the report) and the exit code. */
+function reportCheck(check: CheckResult): void {
+  for (const p of check.problems) console.error(`status --check: [${p.code}] ${p.reason}`);
+  process.exitCode = check.exitCode;
 }
 
 async function statusSources(
@@ -169,7 +222,7 @@ export function renderLimits(l: ScanLimits): string {
 /** The human report: a gh-ost-like status line, then the details as tables. */
 export function renderStatus(r: StatusReport): string {
   const lines = [statusLine(r), ''];
-  const q = new Table({ head: ['queue', 'visible', 'in flight', 'delayed', 'oldest'] });
+  const q = newTable(['queue', 'visible', 'in flight', 'delayed', 'oldest']);
   q.push([
     r.queue.name,
     num(r.queue.visible),
@@ -198,7 +251,7 @@ export function renderStatus(r: StatusReport): string {
         `${pct(s.fraction)} (${s.basis}), ${s.etaText}; started ${s.startedAt}, last activity ${s.updatedAt}`,
     );
     lines.push(renderLimits(s.limits));
-    const t = new Table({ head: ['segment', 'scanned', 'enqueued', 'skipped', 'done', 'updated'] });
+    const t = newTable(['segment', 'scanned', 'enqueued', 'skipped', 'done', 'updated']);
     for (const g of s.segments) {
       t.push([
         g.segment,

@@ -1,7 +1,6 @@
 // `streamfill verify`: the referee from the command line; exit 0 only when nothing is pending
 // and no search document is missing beyond what `--allow-missing-search` says is expected.
 import { InvalidArgumentError, type Command } from 'commander';
-import Table from 'cli-table3';
 import {
   isConverged,
   verifyAll,
@@ -9,22 +8,24 @@ import {
   type VerifyReport,
 } from '../../lib/engine/verify.ts';
 import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
-import { withContract, type MigratedTable } from '../../lib/core/migrations/index.ts';
+import { MIGRATIONS, type MigratedTable } from '../../lib/core/migrations/index.ts';
 import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
 import {
   configFrom,
+  migrationsOption,
+  migrationsToCheck,
   positiveInt,
   requireTable,
   settingName,
   withSharedOptions,
 } from '../config.ts';
 import { makeRuntime } from '../runtime.ts';
+import { newTable } from '../output.ts';
 
 export function registerVerifyCommand(program: Command): void {
   withSharedOptions(
-    program
-      .command('verify')
+    migrationsOption(program.command('verify'))
       .description(
         'Re-plan every item (no write, unless --repair mends search keywords); show what the DLQ holds by kind; exit 0 only when nothing is pending.',
       )
@@ -49,7 +50,11 @@ export function registerVerifyCommand(program: Command): void {
   ).action(async (opts) => {
     const rt = makeRuntime(configFrom(opts));
     try {
-      const include: MigratedTable[] = opts.tags ? ['tag'] : [];
+      const migrations = migrationsToCheck(opts.migrations, opts.contract);
+      // A named set that migrates tags (a deployed stack with a tag table) checks them too.
+      const namesTags =
+        opts.migrations !== undefined && migrations.some((m) => MIGRATIONS[m].table === 'tag');
+      const include: MigratedTable[] = opts.tags || namesTags ? ['tag'] : [];
       for (const table of ['session' as const, ...include])
         await requireTable(rt.clients.dynamodb, rt.config.tables, table);
       const dlqUrl = await existingQueueUrl(
@@ -63,7 +68,8 @@ export function registerVerifyCommand(program: Command): void {
         tables: rt.config.tables,
         search: rt.search,
         include,
-        migrations: withContract(opts.contract),
+        // A stack's output arrives as text (set after parsing); a flag or variable is parsed.
+        migrations,
         segments: opts.segments,
         repair: opts.repair,
       });
@@ -91,7 +97,7 @@ function allowMissing(value: string | boolean | undefined): number {
 }
 
 export function renderVerifyReport(r: VerifyReport, options: ConvergedOptions = {}): string {
-  const t = new Table({ head: ['', 'checked', 'pending', 'malformed', 'expired', 'missing'] });
+  const t = newTable(['', 'checked', 'pending', 'malformed', 'expired', 'missing']);
   t.push(['sessions', r.checked, r.pending, r.malformed, r.expired, '']);
   const others = Object.entries(r.tables);
   for (const [table, c] of others)

@@ -204,7 +204,8 @@ describe('a fully configured stack', () => {
         Sid: 'UpdateSearchDocuments',
         Effect: 'Allow',
         Action: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'],
-        Resource: `${DOMAIN_ARN}/*`,
+        // The declared index only, not every index of the domain.
+        Resource: [`${DOMAIN_ARN}/session-v2`, `${DOMAIN_ARN}/session-v2/*`],
       })),
     );
     // The tag table is migrated by the backfill worker only: the stream consumer never touches it.
@@ -248,7 +249,7 @@ describe('a fully configured stack', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
       (a) => (a as { Properties: Record<string, unknown> }).Properties,
     );
-    expect(alarms).toHaveLength(10);
+    expect(alarms).toHaveLength(12);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([TOPIC_ARN]);
       expect(alarm.OKActions).toEqual([TOPIC_ARN]);
@@ -292,23 +293,35 @@ describe('synth-time checks of the construct', () => {
     [
       'item 9: an Amazon OpenSearch endpoint without the domain ARN',
       { searchEndpoint: 'https://search-chat-abc.eu-west-1.es.amazonaws.com' },
-      /searchDomainArn is not set/,
+      /set searchDomainArn/,
+    ],
+    [
+      'an OpenSearch Serverless endpoint without the collection ARN',
+      { searchEndpoint: 'https://abc123.eu-west-1.aoss.amazonaws.com' },
+      /set searchCollectionArn/,
+    ],
+    [
+      'plain http to a remote search endpoint',
+      { searchEndpoint: 'http://search.internal:9200' },
+      /plain http to search.internal/,
     ],
   ])('refuses %s', (_name, props, message) => {
     expect(build(props)).toThrow(LiveMigrationPropsError);
     expect(build(props)).toThrow(message);
   });
 
-  it('item 9: grants aoss:APIAccessAll for an OpenSearch Serverless endpoint (no domain ARN there)', () => {
+  it('item 9: grants aoss:APIAccessAll on the given OpenSearch Serverless collection only', () => {
     const app = new App({ context: NO_BUNDLING });
     const stack = new Stack(app, 'S', { env: { account: '210987654321', region: 'eu-west-1' } });
     new LiveMigration(stack, 'Live', {
       ...base,
       searchEndpoint: 'https://abc123.eu-west-1.aoss.amazonaws.com',
+      searchCollectionArn: 'arn:aws:aoss:eu-west-1:210987654321:collection/abc123',
     });
     const policies = JSON.stringify(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
     expect(policies).toContain('aoss:APIAccessAll');
-    expect(policies).toContain('arn:aws:aoss:eu-west-1:210987654321:collection/*');
+    expect(policies).toContain('"arn:aws:aoss:eu-west-1:210987654321:collection/abc123"');
+    expect(policies).not.toContain('collection/*');
   });
 
   it('item 9 / 10: an alarm for a search index not ready; the work-queue URL, SendMessage and DescribeTable for the consumer', () => {

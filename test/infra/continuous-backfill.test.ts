@@ -369,7 +369,7 @@ describe('least privilege', () => {
 });
 
 describe('OpenSearch', () => {
-  it('a managed domain: es:ESHttp{Get,Head,Post,Put} on the domain for both, SigV4 (es)', () => {
+  it('a managed domain: es:ESHttp{Get,Head,Post,Put} on the declared index for both, SigV4 (es)', () => {
     const { template: t, construct } = synth({
       ...IMPORTED,
       search: { endpoint: DOMAIN_URL, domainArn: DOMAIN_ARN, index: 'sessions-v2' },
@@ -383,7 +383,11 @@ describe('OpenSearch', () => {
         'es:ESHttpPost',
         'es:ESHttpPut',
       ]);
-      expect(resourcesOf(es[0] as Statement)).toEqual([`${DOMAIN_ARN}/*`]);
+      // The declared index only (`/<index>/_bulk`, `_mapping`, `_mget`), not the whole domain.
+      expect(resourcesOf(es[0] as Statement)).toEqual([
+        `${DOMAIN_ARN}/sessions-v2`,
+        `${DOMAIN_ARN}/sessions-v2/*`,
+      ]);
     }
     for (const fn of [consumerOf(t), workerOf(t)]) {
       expect(envOf(fn)).toMatchObject({
@@ -638,8 +642,8 @@ describe('alarms and dashboard', () => {
     expect(notInvoked[0]?.TreatMissingData).toBe('notBreaching');
   });
 
-  it('no actions without a topic; ten alarms in all', () => {
-    expect(alarms()).toHaveLength(10);
+  it('no actions without a topic; twelve alarms in all', () => {
+    expect(alarms()).toHaveLength(12);
     for (const a of alarms()) expect(a.AlarmActions).toBeUndefined();
   });
 

@@ -337,9 +337,9 @@ describe('queues', () => {
 });
 
 describe('alarms and dashboard', () => {
-  it('has exactly the five alarms, without actions when no topic is given', () => {
+  it('has exactly the seven alarms, without actions when no topic is given', () => {
     // Not-invoked and throttle alarms of the consumer are BackfillAlarms' (write-aware).
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       const p = (alarm as { Properties: Record<string, unknown> }).Properties;
       expect(p.AlarmActions).toBeUndefined();

@@ -53,3 +53,8 @@ export function startCli(
   );
   return { child, done, out: () => both };
 }
+
+/** stderr without the target line every AWS command prints first (`streamfill: target …`). */
+export function stderrBeyondTarget(stderr: string): string {
+  return stderr.replace(/^streamfill: target [^\n]*\n/, '');
+}

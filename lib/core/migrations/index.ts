@@ -66,7 +66,7 @@ export interface SearchSpec {
 
 /**
  * The merged mapping and fields of `table`'s search migrations, or undefined when it has
- * none. They share one guard (the version guard of DESIGN.md point 5): a second guard would
+ * none. They share one guard (the version guard of docs/DESIGN.md, "Why it converges", point 5): a second guard would
  * need a second bulk request, so it is refused here rather than silently dropped.
  */
 export function searchSpecFor(table: TableRole): SearchSpec | undefined {

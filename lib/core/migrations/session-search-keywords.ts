@@ -41,8 +41,8 @@ export const SEARCH_KEYWORD_MAPPING = {
 
 /**
  * The guarded partial update, given `params.doc` (fields to set), `params.remove` (fields to
- * remove) and `params.version` (epoch ms of the inputs' `last_update`, or null). DESIGN.md
- * point 5: partial updates cannot use external versions, so the version travels as a
+ * remove) and `params.version` (epoch ms of the inputs' `last_update`, or null). docs/DESIGN.md
+ * ("Why it converges", point 5): partial updates cannot use external versions, so the version travels as a
  * parameter and is stored in the document. It is a no-op when
  * - the keywords already come from this version or a newer one (repeats are cheap no-ops);
  *   a repair (`params.repair`, `verify --repair`: derived from the item as it is now) applies

@@ -33,6 +33,8 @@ export const STREAM_CONSUMER_METRICS = {
 
 export interface LiveMigrationAlarmsProps {
   fn: IFunction;
+  /** The stream mapping: its event-count metrics (EventSourceMappingUUID dimension). */
+  eventSourceMappingId: string;
   dlq: IQueue;
   workQueue: IQueue;
   /** IteratorAge (max over a minute) above this for 3 minutes raises the alarm. @default 60 s (set by LiveMigration) */
@@ -44,8 +46,34 @@ export interface LiveMigrationAlarmsProps {
 }
 
 /**
- * Five alarms (DLQ not empty, IteratorAge, function errors, Failed items, search mapping not
- * ready) and a dashboard; BackfillAlarms adds the consumer's not-invoked and throttle alarms.
+ * The stream mapping's event-count metrics (`MetricsConfig: EventCount`), in AWS/Lambda by
+ * EventSourceMappingUUID. `DroppedEventCount` counts records dropped after their retries or past
+ * their maximum age that did not reach the on-failure destination.
+ */
+export const STREAM_MAPPING_EVENT_COUNTS = [
+  'PolledEventCount',
+  'FilteredOutEventCount',
+  'InvokedEventCount',
+  'FailedInvokeEventCount',
+  'DroppedEventCount',
+  'OnFailureDestinationDeliveredEventCount',
+] as const;
+
+/** One event-count metric of an event source mapping. */
+export function mappingMetric(mappingId: string, metricName: string): Metric {
+  return new Metric({
+    namespace: 'AWS/Lambda',
+    metricName,
+    dimensionsMap: { EventSourceMappingUUID: mappingId },
+    statistic: 'Sum',
+    period: Duration.minutes(1),
+  });
+}
+
+/**
+ * Seven alarms (DLQ not empty, IteratorAge, function errors, Failed items, search mapping not
+ * ready, on-failure delivery failures, records dropped by the mapping) and a dashboard;
+ * BackfillAlarms adds the consumer's not-invoked and throttle alarms.
  *
  * @example
  * new LiveMigrationAlarms(this, 'Alarms', { fn, dlq, workQueue, iteratorAgeThreshold: Duration.minutes(1) });
@@ -56,6 +84,10 @@ export class LiveMigrationAlarms extends Construct {
   readonly errorsAlarm: Alarm;
   readonly failedAlarm: Alarm;
   readonly searchNotReadyAlarm: Alarm;
+  /** Lambda could not deliver a failed batch's metadata to the DLQ: those records are lost. */
+  readonly destinationDeliveryFailuresAlarm: Alarm;
+  /** The mapping dropped records without parking them (DroppedEventCount). */
+  readonly droppedRecordsAlarm: Alarm;
   readonly dashboard: Dashboard;
 
   constructor(scope: Construct, id: string, props: LiveMigrationAlarmsProps) {
@@ -85,8 +117,8 @@ export class LiveMigrationAlarms extends Construct {
     this.dlqAlarm = new Alarm(this, 'DlqNotEmpty', {
       alarmDescription:
         'streamfill: records are parked in the dead-letter queue (malformed items, or records ' +
-        'that kept failing). Inspect them and fix the cause; `streamfill redrive`, which ' +
-        'brings them back, arrives with the historic (backfill) path.',
+        'that kept failing). See them with `streamfill status` (by kind) and fix the cause; ' +
+        '`streamfill redrive` brings them back.',
       metric: dlqDepth,
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -144,12 +176,32 @@ export class LiveMigrationAlarms extends Construct {
       emf(METRIC.searchMappingNotReady),
     );
 
+    // When the on-failure destination refuses (permissions, a KMS key, the 256 KB limit) the
+    // records are dropped after their retries and the DLQ stays empty: DlqNotEmpty never fires.
+    this.destinationDeliveryFailuresAlarm = anyOf(
+      'DestinationDeliveryFailures',
+      'streamfill: Lambda could not send failed stream batches to the dead-letter queue ' +
+        '(permissions, queue KMS key, message size): those records were dropped and are not in the ' +
+        'DLQ. Fix the destination, then run a historic pass over the affected time (backfill) and verify.',
+      props.fn.metric('DestinationDeliveryFailures', { statistic: 'Sum', period: minute }),
+    );
+    const dropped = mappingMetric(props.eventSourceMappingId, 'DroppedEventCount');
+    this.droppedRecordsAlarm = anyOf(
+      'StreamRecordsDropped',
+      'streamfill: the stream mapping dropped records (retries exhausted or older than the maximum ' +
+        'record age) without parking them in the DLQ. Find the cause (consumer errors, ' +
+        'DestinationDeliveryFailures), then run a historic pass (backfill) and verify.',
+      dropped,
+    );
+
     const alarms = [
       this.dlqAlarm,
       this.iteratorAgeAlarm,
       this.errorsAlarm,
       this.failedAlarm,
       this.searchNotReadyAlarm,
+      this.destinationDeliveryFailuresAlarm,
+      this.droppedRecordsAlarm,
     ];
     if (props.alarmTopic) {
       const action: IAlarmAction = new SnsAction(props.alarmTopic);
@@ -189,6 +241,26 @@ export class LiveMigrationAlarms extends Construct {
         left: [dlqDepth.with({ label: 'DLQ depth' })],
         right: [workDepth.with({ label: 'work queue depth' })],
         width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Stream mapping: events polled, invoked, failed, parked, dropped',
+        left: STREAM_MAPPING_EVENT_COUNTS.slice(0, 4).map((m) =>
+          mappingMetric(props.eventSourceMappingId, m).with({ label: m }),
+        ),
+        right: [
+          mappingMetric(props.eventSourceMappingId, 'OnFailureDestinationDeliveredEventCount').with(
+            {
+              label: 'parked in the DLQ (OnFailureDestinationDeliveredEventCount)',
+            },
+          ),
+          dropped.with({ label: 'dropped (DroppedEventCount)' }),
+          props.fn
+            .metric('DestinationDeliveryFailures', { statistic: 'Sum', period: minute })
+            .with({ label: 'DLQ delivery failures' }),
+        ],
+        width: 24,
       }),
     );
   }

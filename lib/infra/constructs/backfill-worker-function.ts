@@ -2,6 +2,7 @@
 // the work queue through an SQS event source mapping with partial batch responses and a
 // concurrency cap, with only the grants its messages need (item writes, distributed scan
 // pages, user lookups, run state, continuation tasks, parked items).
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { MetricType, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -10,7 +11,9 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS } from '../../config/defaults.ts';
 import { handlerEntry, handlerFunctionProps, handlerRole } from './handler-function.ts';
+import { grantTableKey } from './table-key.ts';
 
 export const BACKFILL_WORKER_ENTRY = handlerEntry('backfill-worker.ts');
 
@@ -37,6 +40,14 @@ export interface BackfillWorkerFunctionProps {
   readonly tracing?: boolean;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /** What happens to the log group when the stack is deleted. @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** @default 512 (FUNCTION_MEMORY_MB) */
+  readonly memorySize?: number;
+  /** Keep the work queue's visibility timeout at six times this. @default Duration.seconds(60) */
+  readonly timeout?: Duration;
+  /** Whether the work-queue mapping reads (`false` pauses the worker by a deployment). @default true */
+  readonly enabled?: boolean;
   /** Extra statements (e.g. OpenSearch access). @default - none */
   readonly extraStatements?: readonly PolicyStatement[];
 }
@@ -56,10 +67,13 @@ export class BackfillWorkerFunction extends Construct {
     super(scope, id);
     const logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.fn = new NodejsFunction(this, 'Function', {
       description: 'streamfill: migrates the historic items the backfill enqueued',
       ...handlerFunctionProps('backfill-worker.ts'),
+      memorySize: props.memorySize ?? FUNCTION_MEMORY_MB,
+      timeout: props.timeout ?? Duration.seconds(FUNCTION_TIMEOUT_SECONDS),
       logGroup,
       role: handlerRole(this, 'Role', logGroup),
       ...(props.reservedConcurrentExecutions !== undefined && {
@@ -79,7 +93,10 @@ export class BackfillWorkerFunction extends Construct {
         resources: migrated.map((t) => t.tableArn),
       }),
     );
+    // A migrated table's customer managed KMS key (the grants above are on ARNs only).
+    for (const t of migrated) grantTableKey(t, this.fn, 'readWrite');
     if (props.userTable) {
+      grantTableKey(props.userTable, this.fn, 'read');
       this.fn.addToRolePolicy(
         new PolicyStatement({
           sid: 'LookUpUserTypes',
@@ -112,6 +129,7 @@ export class BackfillWorkerFunction extends Construct {
       batchSize: props.batchSize,
       reportBatchItemFailures: true,
       maxConcurrency: props.maxConcurrency,
+      enabled: props.enabled ?? true,
       metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
     });
     this.fn.addEventSource(this.eventSource);

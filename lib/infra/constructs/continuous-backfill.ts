@@ -10,6 +10,7 @@ import {
   Table,
   type ITable,
 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -113,6 +114,33 @@ export interface ContinuousBackfillProps {
   readonly tracing?: boolean;
   /** Log retention of both functions. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * What happens to both functions' log groups when the stack is deleted (the sandbox stack
+   * deletes them; an attached stack keeps them for the post-mortem).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** Memory of both functions (128–10240 MB). @default 512 (FUNCTION_MEMORY_MB) */
+  readonly memorySize?: number;
+  /**
+   * Timeout of both functions (1 s – 15 min); the work queue's visibility timeout is six times
+   * it (AWS's guidance for a queue read by Lambda).
+   * @default Duration.seconds(60)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Whether the stream consumer's mapping reads. `false` pauses the live migration by a
+   * deployment (records wait in the stream, at most its 24 h retention).
+   * @default true
+   */
+  readonly consumerEnabled?: boolean;
+  /** Whether the worker's work-queue mapping reads (`false` pauses the worker). @default true */
+  readonly workerEnabled?: boolean;
+  /**
+   * A customer managed KMS key for the work queue and the DLQ (parked records carry items).
+   * @default - SQS-managed encryption (SSE-SQS)
+   */
+  readonly queueEncryptionKey?: IKey;
   /** POWERTOOLS_LOG_LEVEL of both functions. @default 'INFO' */
   readonly logLevel?: string;
 
@@ -192,9 +220,9 @@ export class ContinuousBackfill extends Construct {
     const searchStatement = search && searchAccessStatement(search);
 
     this.liveMigration = new LiveMigration(this, 'Live', {
-      sessionTableName: source.name,
-      sessionTableStreamArn: source.streamArn,
-      userTableName: this.userTable.tableName,
+      // The tables themselves: a KMS-encrypted table keeps its key for the consumer's grants.
+      sessionTable: this.sourceTable,
+      userTable: this.userTable,
       ...(tagName !== undefined && { tagTableName: tagName }),
       ...(search && {
         searchEndpoint: search.endpoint,
@@ -211,6 +239,12 @@ export class ContinuousBackfill extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       tracing: props.tracing,
       logRetention: props.logRetention,
+      logRemovalPolicy: props.logRemovalPolicy,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      workerTimeout: props.timeout,
+      enabled: props.consumerEnabled,
+      queueEncryptionKey: props.queueEncryptionKey,
       logLevel: props.logLevel,
       queueName: props.queueName,
       dlqName: props.dlqName,
@@ -256,6 +290,10 @@ export class ContinuousBackfill extends Construct {
       reservedConcurrentExecutions: props.workerReservedConcurrentExecutions,
       tracing: props.tracing,
       logRetention: props.logRetention,
+      logRemovalPolicy: props.logRemovalPolicy,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      enabled: props.workerEnabled,
       ...(searchStatement && { extraStatements: [searchStatement] }),
       environment: {
         // Read back by lib/config/lambda-env.ts.
@@ -291,7 +329,10 @@ export class ContinuousBackfill extends Construct {
     // The cdk-nag AwsSolutions findings accepted by design, each with its reason (../nag.ts).
     const accepted = {
       ...(props.tracing && { tracing: true }),
-      ...(search?.domainArn !== undefined && { searchDomainArn: search.domainArn }),
+      ...(search?.domainArn !== undefined && {
+        searchDomainArn: search.domainArn,
+        searchIndex: search.index ?? SEARCH_INDEX,
+      }),
     };
     acknowledgeFunctionFindings({ fn: this.consumer, readsStream: true, ...accepted });
     acknowledgeFunctionFindings({ fn: this.worker, ...accepted });
@@ -310,6 +351,7 @@ export class ContinuousBackfill extends Construct {
         consumerFunction: this.consumer.functionName,
         workerFunction: this.worker.functionName,
         eventSourceMappingId: this.consumerEventSource.eventSourceMappingId,
+        migrations,
         ...(search && {
           searchEndpoint: search.endpoint,
           searchIndex: search.index ?? SEARCH_INDEX,
@@ -355,6 +397,7 @@ const OUTPUT_DESCRIPTIONS: Record<StackOutputKey, string> = {
   eventSourceMappingId: 'aws lambda get-event-source-mapping --uuid <id>: State must be Enabled',
   searchEndpoint: `OpenSearch endpoint (${ENV.searchEndpoint})`,
   searchIndex: `OpenSearch index of session documents (${ENV.searchIndex})`,
+  migrations: `The deployed migrations: what verify --stack checks (${ENV.migrations})`,
 };
 
 interface Source {
@@ -498,6 +541,11 @@ function check(
     ' (0 would stop the consumer; leave it unset for unreserved)',
   );
   int('workerBatchSize', props.workerBatchSize, 1, 10);
+  int('memorySize', props.memorySize, 128, 10_240, ' (MB)');
+  const timeout = props.timeout?.toSeconds();
+  if (timeout !== undefined && (timeout < 1 || timeout > 900)) {
+    problems.push(`timeout must be between 1 second and 15 minutes, got ${timeout} s`);
+  }
   int('workerMaxConcurrency', props.workerMaxConcurrency, 2, 1_000, " (the SQS mapping's range)");
   int(
     'workerReservedConcurrentExecutions',

@@ -2,9 +2,10 @@
 // (handlers/stream-consumer.ts) through a Lambda event source mapping with Lambda's failure
 // semantics (partial batch responses, bisect, bounded retries, on-failure DLQ). The tables
 // belong to the application's stack: they are imported, never created or replaced here.
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { MetricType, StartingPosition, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -15,8 +16,10 @@ import { Construct } from 'constructs';
 import {
   BATCH_SIZE,
   DLQ_RETENTION_DAYS,
-  WORK_QUEUE_VISIBILITY_SECONDS,
   ENV,
+  FUNCTION_MEMORY_MB,
+  FUNCTION_TIMEOUT_SECONDS,
+  workQueueVisibilitySeconds,
   SEARCH_INDEX,
   STREAM_RETRY_ATTEMPTS,
   WORK_QUEUE_MAX_RECEIVES,
@@ -24,20 +27,32 @@ import {
 } from '../../config/defaults.ts';
 import { LiveMigrationAlarms, STREAM_CONSUMER_METRICS } from './alarms.ts';
 import { handlerEntry, handlerFunctionProps, handlerRole } from './handler-function.ts';
+import { searchAccessProblems, searchAccessStatement } from './search-access.ts';
+import { grantTableKey } from './table-key.ts';
 
 export { ESM_REQUIRE_BANNER } from './handler-function.ts';
 export const STREAM_CONSUMER_ENTRY = handlerEntry('stream-consumer.ts');
 
 export interface LiveMigrationProps {
-  /** The chat-session table (`chat-session-<stack>`), owned by the application's stack. */
-  sessionTableName: string;
   /**
-   * The session table's stream ARN (`NEW_AND_OLD_IMAGES`). Required: a stream ARN carries a
-   * creation label and cannot be derived from the table name at synth time.
+   * The chat-session table itself, with its stream. Preferred over the names: a table with a
+   * customer managed KMS key keeps it (imported: `Table.fromTableAttributes({ tableName,
+   * tableStreamArn, encryptionKey })`), and the grants include the key.
+   * @default - imported by `sessionTableName` + `sessionTableStreamArn` (no key)
    */
-  sessionTableStreamArn: string;
-  /** The chat-user table (`chat-user-<stack>`): read with BatchGetItem for `user_type`. */
-  userTableName: string;
+  sessionTable?: ITable;
+  /** The chat-session table (`chat-session-<stack>`), owned by the application's stack. @default - `sessionTable` */
+  sessionTableName?: string;
+  /**
+   * The session table's stream ARN (`NEW_AND_OLD_IMAGES`). Required with `sessionTableName`: a
+   * stream ARN carries a creation label and cannot be derived from the table name at synth time.
+   * @default - `sessionTable.tableStreamArn`
+   */
+  sessionTableStreamArn?: string;
+  /** The chat-user table, read with BatchGetItem for `user_type` (its key, if any, is granted). @default - imported by `userTableName` */
+  userTable?: ITable;
+  /** The chat-user table (`chat-user-<stack>`). @default - `userTable` */
+  userTableName?: string;
   /** The tag-definition table; passed to the handler as STREAMFILL_TAG_TABLE (no grant). */
   tagTableName?: string;
   /**
@@ -55,8 +70,13 @@ export interface LiveMigrationProps {
   searchEndpoint?: string;
   /** OpenSearch index of session documents. @default 'session' (SEARCH_INDEX) */
   searchIndex?: string;
-  /** OpenSearch domain ARN: grants es:ESHttpGet/Post/Put on `<domainArn>/*`. @default - no grant */
+  /**
+   * OpenSearch domain ARN: grants es:ESHttpGet/Head/Post/Put on the index only
+   * (`<domainArn>/<index>`, `<domainArn>/<index>/*`). @default - no grant
+   */
   searchDomainArn?: string;
+  /** OpenSearch Serverless collection ARN: grants aoss:APIAccessAll on it. @default - no grant */
+  searchCollectionArn?: string;
   /**
    * The composing construct grants search access itself (ContinuousBackfill does, for a domain
    * or a Serverless collection): no grant here, and no domain ARN required.
@@ -89,6 +109,32 @@ export interface LiveMigrationProps {
   tracing?: boolean;
   /** @default RetentionDays.ONE_MONTH */
   logRetention?: RetentionDays;
+  /**
+   * What happens to the log group when the stack is deleted (CloudFormation's default keeps it).
+   * @default RemovalPolicy.RETAIN
+   */
+  logRemovalPolicy?: RemovalPolicy;
+  /** The consumer's memory (128–10240 MB). @default 512 (FUNCTION_MEMORY_MB) */
+  memorySize?: number;
+  /** The consumer's timeout (1 s – 15 min). @default Duration.seconds(60) */
+  timeout?: Duration;
+  /**
+   * The timeout of the function that reads the work queue: the queue's visibility timeout is six
+   * times it (AWS's guidance for a queue read by Lambda).
+   * @default - `timeout`
+   */
+  workerTimeout?: Duration;
+  /**
+   * Whether the stream mapping reads: `false` pauses the consumer by a deployment (records wait
+   * in the stream, up to its 24 h retention), not by a change outside the template.
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * A customer managed KMS key for both queues (parked records carry item contents).
+   * @default - SQS-managed encryption (SSE-SQS)
+   */
+  queueEncryptionKey?: IKey;
   /** POWERTOOLS_LOG_LEVEL. @default 'INFO' */
   logLevel?: string;
 
@@ -135,11 +181,21 @@ export class LiveMigration extends Construct {
     super(scope, id);
     validate(this, props);
 
+    // Imported here under fixed ids, with the given table's KMS key when there is one: the
+    // stream mapping's logical id derives from this construct, so it stays the same whether the
+    // table came as a name or as an ITable (an upgrade never replaces the mapping).
+    const session = props.sessionTable;
     this.sessionTable = Table.fromTableAttributes(this, 'SessionTable', {
-      tableName: props.sessionTableName,
-      tableStreamArn: props.sessionTableStreamArn,
+      tableName: session?.tableName ?? (props.sessionTableName as string),
+      tableStreamArn: session?.tableStreamArn ?? (props.sessionTableStreamArn as string),
+      ...(session?.encryptionKey && { encryptionKey: session.encryptionKey }),
     });
-    this.userTable = Table.fromTableName(this, 'UserTable', props.userTableName);
+    const user = props.userTable;
+    this.userTable = Table.fromTableAttributes(this, 'UserTable', {
+      tableName: user?.tableName ?? (props.userTableName as string),
+      ...(user?.encryptionKey && { encryptionKey: user.encryptionKey }),
+    });
+    const sessionTableName = this.sessionTable.tableName;
     this.tagTable =
       props.tagTableName !== undefined
         ? Table.fromTableName(this, 'TagTable', props.tagTableName)
@@ -148,29 +204,37 @@ export class LiveMigration extends Construct {
     // A message keeps its original enqueue time when it moves to a DLQ, so the DLQ keeps
     // messages twice as long (DLQ_RETENTION_DAYS, the SQS maximum) as the work queue (7 days): a message
     // parked from the work queue still has at least 7 days to be inspected and redriven.
+    const encryption = props.queueEncryptionKey
+      ? { encryption: QueueEncryption.KMS, encryptionMasterKey: props.queueEncryptionKey }
+      : { encryption: QueueEncryption.SQS_MANAGED };
     this.dlq = new Queue(this, 'DeadLetterQueue', {
       ...(props.dlqName && { queueName: props.dlqName }),
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
       retentionPeriod: Duration.days(DLQ_RETENTION_DAYS),
     });
 
+    const timeout = props.timeout ?? Duration.seconds(FUNCTION_TIMEOUT_SECONDS);
+    const workerTimeout = props.workerTimeout ?? timeout;
     this.workQueue = new Queue(this, 'WorkQueue', {
       ...(props.queueName && { queueName: props.queueName }),
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
       retentionPeriod: Duration.days(7),
-      visibilityTimeout: Duration.seconds(WORK_QUEUE_VISIBILITY_SECONDS),
+      visibilityTimeout: Duration.seconds(workQueueVisibilitySeconds(workerTimeout.toSeconds())),
       deadLetterQueue: { queue: this.dlq, maxReceiveCount: WORK_QUEUE_MAX_RECEIVES },
     });
 
     const logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
 
     this.fn = new NodejsFunction(this, 'StreamConsumer', {
       description: 'streamfill: migrates every live change of the chat-session table',
       ...handlerFunctionProps('stream-consumer.ts'),
+      memorySize: props.memorySize ?? FUNCTION_MEMORY_MB,
+      timeout,
       logGroup,
       role: handlerRole(this, 'StreamConsumerRole', logGroup),
       ...(props.reservedConcurrentExecutions !== undefined && {
@@ -179,8 +243,8 @@ export class LiveMigration extends Construct {
       ...(props.tracing && { tracing: Tracing.ACTIVE }),
       environment: {
         // Read back by lib/config/lambda-env.ts.
-        [ENV.sessionTable]: props.sessionTableName,
-        [ENV.userTable]: props.userTableName,
+        [ENV.sessionTable]: sessionTableName,
+        [ENV.userTable]: this.userTable.tableName,
         ...(props.tagTableName && { [ENV.tagTable]: props.tagTableName }),
         ...(props.searchEndpoint && { [ENV.searchEndpoint]: props.searchEndpoint }),
         [ENV.searchIndex]: props.searchIndex ?? SEARCH_INDEX,
@@ -197,7 +261,9 @@ export class LiveMigration extends Construct {
     });
 
     // Least privilege: the migration only updates existing items (conditional UpdateItem) and
-    // reads one back when a condition fails; it never creates, replaces or deletes items.
+    // reads one back when a condition fails; it never creates, replaces or deletes items. On the
+    // table ARN only (`table.grant` would add `<table>/index/*`, which nothing here reads), plus
+    // the table's KMS key when it has one.
     this.fn.addToRolePolicy(
       new PolicyStatement({
         sid: 'MigrateSessionItems',
@@ -213,6 +279,7 @@ export class LiveMigration extends Construct {
         resources: [this.sessionTable.tableArn],
       }),
     );
+    grantTableKey(this.sessionTable, this.fn, 'readWrite');
     this.fn.addToRolePolicy(
       new PolicyStatement({
         sid: 'LookUpUserTypes',
@@ -220,6 +287,7 @@ export class LiveMigration extends Construct {
         resources: [this.userTable.tableArn],
       }),
     );
+    grantTableKey(this.userTable, this.fn, 'read');
     // The gate's canaries: one PutItem per canary read, on the state table only.
     if (props.stateTableName) {
       this.fn.addToRolePolicy(
@@ -241,26 +309,15 @@ export class LiveMigration extends Construct {
     this.dlq.grantSendMessages(this.fn);
     // Search-only repair tasks (a keyword update that failed or found no document).
     this.workQueue.grantSendMessages(this.fn);
-    const grantSearch = !props.searchAccessGrantedByParent;
-    if (grantSearch && props.searchEndpoint && AOSS_ENDPOINT.test(hostOf(props.searchEndpoint))) {
-      // Serverless has no domain ARN: data access policies on the collection decide the rest.
-      const { region, account } = Stack.of(this);
-      this.fn.addToRolePolicy(
-        new PolicyStatement({
-          sid: 'UpdateServerlessSearchDocuments',
-          actions: ['aoss:APIAccessAll'],
-          resources: [`arn:aws:aoss:${region}:${account}:collection/*`],
-        }),
-      );
-    }
-    if (grantSearch && props.searchDomainArn) {
-      this.fn.addToRolePolicy(
-        new PolicyStatement({
-          sid: 'UpdateSearchDocuments',
-          actions: ['es:ESHttpGet', 'es:ESHttpPost', 'es:ESHttpPut'],
-          resources: [`${props.searchDomainArn}/*`],
-        }),
-      );
+    if (!props.searchAccessGrantedByParent && props.searchEndpoint) {
+      // The same one statement ContinuousBackfill gives both of its functions.
+      const statement = searchAccessStatement({
+        endpoint: props.searchEndpoint,
+        ...(props.searchIndex && { index: props.searchIndex }),
+        ...(props.searchDomainArn && { domainArn: props.searchDomainArn }),
+        ...(props.searchCollectionArn && { collectionArn: props.searchCollectionArn }),
+      });
+      if (statement) this.fn.addToRolePolicy(statement);
     }
 
     // History is the backfill's job: the mapping starts at LATEST, so it must be running
@@ -274,6 +331,7 @@ export class LiveMigration extends Construct {
       retryAttempts: props.retryAttempts ?? STREAM_RETRY_ATTEMPTS.aws,
       maxRecordAge: props.maxRecordAge ?? Duration.hours(24),
       parallelizationFactor: props.parallelizationFactor ?? 1,
+      enabled: props.enabled ?? true,
       onFailure: new SqsDlq(this.dlq),
       // Polled/filtered/failed event counts of the mapping itself, beside the function's metrics.
       metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
@@ -282,6 +340,7 @@ export class LiveMigration extends Construct {
 
     this.alarms = new LiveMigrationAlarms(this, 'Alarms', {
       fn: this.fn,
+      eventSourceMappingId: this.eventSource.eventSourceMappingId,
       dlq: this.dlq,
       workQueue: this.workQueue,
       iteratorAgeThreshold: props.iteratorAgeThreshold ?? Duration.seconds(60),
@@ -297,15 +356,6 @@ export class LiveMigrationPropsError extends Error {
 }
 
 const STREAM_ARN = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/([^/]+)\/stream\/.+$/;
-const ES_ENDPOINT = /\.es\.amazonaws\.com$/i;
-const AOSS_ENDPOINT = /\.aoss\.amazonaws\.com$/i;
-const hostOf = (endpoint: string): string => {
-  try {
-    return new URL(endpoint).hostname;
-  } catch {
-    return endpoint;
-  }
-};
 const DOMAIN_ARN = /^arn:aws[a-z-]*:es:[a-z0-9-]+:\d{12}:domain\/[a-z][a-z0-9-]{2,27}$/;
 
 /** Clear errors at synth time for what CloudFormation would only reject mid-deploy. */
@@ -313,7 +363,15 @@ function validate(scope: Construct, props: LiveMigrationProps): void {
   const fail = (message: string): never => {
     throw new LiveMigrationPropsError(`LiveMigration ${scope.node.path}: ${message}`);
   };
-  const arn = props.sessionTableStreamArn;
+  if (!props.sessionTable && (!props.sessionTableName || !props.sessionTableStreamArn)) {
+    fail('give sessionTable, or sessionTableName and sessionTableStreamArn');
+  }
+  if (props.sessionTable && props.sessionTable.tableStreamArn === undefined) {
+    fail(`sessionTable ${props.sessionTable.node.path} has no stream (NEW_AND_OLD_IMAGES)`);
+  }
+  if (!props.userTable && !props.userTableName) fail('give userTable or userTableName');
+  const arn = props.sessionTable?.tableStreamArn ?? props.sessionTableStreamArn ?? '';
+  const name = props.sessionTable?.tableName ?? props.sessionTableName ?? '';
   if (!Token.isUnresolved(arn)) {
     const table = STREAM_ARN.exec(arn)?.[1];
     if (!table) {
@@ -322,8 +380,8 @@ function validate(scope: Construct, props: LiveMigrationProps): void {
           '(arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>)',
       );
     }
-    if (!Token.isUnresolved(props.sessionTableName) && table !== props.sessionTableName) {
-      fail(`sessionTableStreamArn belongs to table ${table}, not ${props.sessionTableName}`);
+    if (!Token.isUnresolved(name) && table !== name) {
+      fail(`sessionTableStreamArn belongs to table ${table}, not ${name}`);
     }
     const region = arn.split(':')[3];
     const stackRegion = Stack.of(scope).region;
@@ -332,19 +390,31 @@ function validate(scope: Construct, props: LiveMigrationProps): void {
     }
   }
   const endpoint = props.searchEndpoint;
-  if (
-    endpoint &&
-    !Token.isUnresolved(endpoint) &&
-    ES_ENDPOINT.test(hostOf(endpoint)) &&
-    !props.searchDomainArn &&
-    !props.searchAccessGrantedByParent
-  ) {
-    fail(
-      `searchEndpoint ${JSON.stringify(endpoint)} is an Amazon OpenSearch domain but searchDomainArn ` +
-        'is not set: without the grant every bulk request is a 403 (set searchDomainArn, e.g. ' +
-        'arn:aws:es:<region>:<account>:domain/<name>; with fine-grained access control also map ' +
-        "the function's role to a role with write access to the index)",
+  if (endpoint && !props.searchAccessGrantedByParent) {
+    const problems = searchAccessProblems({
+      endpoint,
+      ...(props.searchDomainArn && { domainArn: props.searchDomainArn }),
+      ...(props.searchCollectionArn && { collectionArn: props.searchCollectionArn }),
+    }).map((p) =>
+      p.replace(
+        /search\.(endpoint|domainArn|collectionArn)/g,
+        (_, k: string) => `search${k[0]!.toUpperCase()}${k.slice(1)}`,
+      ),
     );
+    if (problems.length) fail(problems.join('; '));
+  }
+  const memory = props.memorySize;
+  if (memory !== undefined && (!Number.isInteger(memory) || memory < 128 || memory > 10_240)) {
+    fail(`memorySize must be an integer from 128 to 10240 (MB), got ${memory}`);
+  }
+  for (const [setting, d] of [
+    ['timeout', props.timeout],
+    ['workerTimeout', props.workerTimeout],
+  ] as const) {
+    const t = d?.toSeconds();
+    if (t !== undefined && (t < 1 || t > 900)) {
+      fail(`${setting} must be between 1 second and 15 minutes, got ${t} s`);
+    }
   }
   const reserved = props.reservedConcurrentExecutions;
   if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {

@@ -3,7 +3,8 @@
 // collection). Checked at synth so that a missing grant is an error here, not a 403 per batch.
 import { Token } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { ENV } from '../../config/defaults.ts';
+import { ENV, SEARCH_INDEX } from '../../config/defaults.ts';
+import { plainHttpSearchProblem } from '../../core/endpoints.ts';
 
 /** Where the session documents live and what grants access to them. */
 export interface SearchAccessProps {
@@ -12,7 +13,9 @@ export interface SearchAccessProps {
   /** The index of session documents. @default 'session' (SEARCH_INDEX) */
   readonly index?: string;
   /**
-   * An Amazon OpenSearch Service domain: grants es:ESHttpGet/Head/Post/Put on `<domainArn>/*`
+   * An Amazon OpenSearch Service domain: grants es:ESHttpGet/Head/Post/Put on the index only
+   * (`<domainArn>/<index>` and `<domainArn>/<index>/*`: the mapping check, the additive mapping,
+   * `/<index>/_bulk` and `/<index>/_mget`)
    * and signs with SigV4 (service `es`). With fine-grained access control, map the functions'
    * roles to an OpenSearch role as well (see docs/runbook.md).
    * @default - none; required for an endpoint on `*.es.amazonaws.com`
@@ -44,6 +47,8 @@ export function searchAccessProblems(search: SearchAccessProps): string[] {
       problems.push(`search.endpoint ${JSON.stringify(endpoint)} is not an http(s) URL`);
     }
   }
+  const insecure = known(endpoint) ? plainHttpSearchProblem(endpoint) : undefined;
+  if (insecure) problems.push(`search.endpoint ${insecure}`);
   if (domainArn !== undefined && collectionArn !== undefined) {
     problems.push(
       'search.domainArn and search.collectionArn are both set: give the one the endpoint belongs to',
@@ -79,12 +84,14 @@ export function searchAccessProblems(search: SearchAccessProps): string[] {
 
 /** The statement that lets a function read and update the session documents, if any is needed. */
 export function searchAccessStatement(search: SearchAccessProps): PolicyStatement | undefined {
+  const index = search.index ?? SEARCH_INDEX;
   if (search.domainArn !== undefined) {
     return new PolicyStatement({
       sid: 'UpdateSearchDocuments',
-      // GET/HEAD: mapping and index checks; POST: bulk updates; PUT: the additive mapping.
+      // GET/HEAD: mapping and index checks; POST: bulk updates; PUT: the additive mapping. Only
+      // the declared index: the documents of other indices (other apps' chats) stay out of reach.
       actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'],
-      resources: [`${search.domainArn}/*`],
+      resources: [`${search.domainArn}/${index}`, `${search.domainArn}/${index}/*`],
     });
   }
   if (search.collectionArn !== undefined) {

@@ -1,6 +1,6 @@
 // `streamfill backfill`: the one-shot historic pass (scanner → work queue → worker), plus
 // `backfill pause|resume`. Wires options to runBackfill and renders its progress.
-import { stat, readFile, writeFile } from 'node:fs/promises';
+import { stat, readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';

@@ -11,6 +11,7 @@ import {
   drainQueueKeys,
   freshHeartbeat,
   type BackfillFixture,
+  fixtureFlags,
 } from '../support/backfill-fixture.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { useLocalServices } from '../support/env.ts';
@@ -32,21 +33,6 @@ afterAll(async () => {
   destroyClients(clients);
   await rm(dir, { recursive: true, force: true });
 });
-
-const targets = (f: BackfillFixture): string[] => [
-  '--session-table',
-  f.tables.session,
-  '--user-table',
-  f.tables.user,
-  '--tag-table',
-  f.tables.tag,
-  '--queue-name',
-  f.queueName,
-  '--dlq-name',
-  f.dlqName,
-  '--state-table',
-  f.stateTable,
-];
 
 const streamfill = (...args: string[]) => runCli(args, env);
 
@@ -81,7 +67,7 @@ describe('streamfill backfill (CLI)', () => {
     const PAGE = 20;
     const args = [
       'backfill',
-      ...targets(f),
+      ...fixtureFlags(f),
       '--segments',
       String(SEGMENTS),
       '--page-size',
@@ -99,15 +85,15 @@ describe('streamfill backfill (CLI)', () => {
     const run1 = await f.state.getRun(f.tables.session);
     expect(run1?.status).toBe('running');
 
-    const pause = await streamfill('backfill', 'pause', ...targets(f));
+    const pause = await streamfill('backfill', 'pause', ...fixtureFlags(f));
     expect(pause.code).toBe(0);
     expect(pause.stdout).toContain(`pause requested for run ${run1?.runId}`);
     expect((await f.state.getRun(f.tables.session))?.pauseRequested).toBe(true);
-    const resume = await streamfill('backfill', 'resume', ...targets(f));
+    const resume = await streamfill('backfill', 'resume', ...fixtureFlags(f));
     expect(resume.code).toBe(0);
     expect((await f.state.getRun(f.tables.session))?.pauseRequested).toBe(false);
 
-    const refused = await streamfill('backfill', ...targets(f));
+    const refused = await streamfill('backfill', ...fixtureFlags(f));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('has not finished');
     expect(refused.stderr).toContain('--restart');
@@ -130,7 +116,7 @@ describe('streamfill backfill (CLI)', () => {
 
     const last = await streamfill(
       'backfill',
-      ...targets(f),
+      ...fixtureFlags(f),
       '--resume',
       '--json',
       join(dir, 'kill.json'),
@@ -153,7 +139,7 @@ describe('streamfill backfill (CLI)', () => {
     const f = await backfillFixture(clients, 'bfcli-dry', 120);
     const r = await streamfill(
       'backfill',
-      ...targets(f),
+      ...fixtureFlags(f),
       '--dry-run',
       '--samples',
       '2',
@@ -204,7 +190,7 @@ describe('streamfill backfill (CLI)', () => {
 
   it('rejects bad input with specific errors and exit 1', async () => {
     const f = await backfillFixture(clients, 'bfcli-bad', 10);
-    const t = targets(f);
+    const t = fixtureFlags(f);
     const badKeys = join(dir, 'bad-keys.jsonl');
     await writeFile(badKeys, '{"user_id":"u1","session_id":"s1"}\n{"user_id":"u1"}\nnope\n');
     const cases: [string[], string][] = [

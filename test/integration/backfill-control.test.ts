@@ -26,7 +26,7 @@ import {
   drainQueueKeys,
   freshHeartbeat,
   sessionId,
-  type BackfillFixture,
+  fixtureFlags,
 } from '../support/backfill-fixture.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
@@ -48,21 +48,6 @@ afterAll(async () => {
   destroyClients(clients);
   await rm(dir, { recursive: true, force: true });
 });
-
-const targets = (f: BackfillFixture): string[] => [
-  '--session-table',
-  f.tables.session,
-  '--user-table',
-  f.tables.user,
-  '--tag-table',
-  f.tables.tag,
-  '--queue-name',
-  f.queueName,
-  '--dlq-name',
-  f.dlqName,
-  '--state-table',
-  f.stateTable,
-];
 
 const streamfill = (...args: string[]) => runCli(args, env);
 
@@ -184,7 +169,7 @@ describe('backfill: items that cannot be carried', () => {
     const json = join(dir, 'park.json');
     const r = await streamfill(
       'backfill',
-      ...targets(f),
+      ...fixtureFlags(f),
       '--segments',
       '2',
       '--page-size',
@@ -243,7 +228,7 @@ describe('backfill: the consumer continuity decides the scan filter', () => {
       firstSeenMs: now - 3 * day,
       continuousSinceMs: now - 3_600_000,
     });
-    const r = await streamfill('backfill', ...targets(f), '--segments', '2');
+    const r = await streamfill('backfill', ...fixtureFlags(f), '--segments', '2');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(
       'scanning without the filter: the stream consumer was stopped for longer than',
@@ -254,7 +239,7 @@ describe('backfill: the consumer continuity decides the scan filter', () => {
     expect((await f.state.getRun(f.tables.session))?.options.unfiltered).toBe(true);
 
     // That unfiltered pass repaired the break: the next pass may filter again.
-    const again = await streamfill('backfill', ...targets(f), '--segments', '2');
+    const again = await streamfill('backfill', ...fixtureFlags(f), '--segments', '2');
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).not.toContain('scanning without the filter');
     expect(new Set((await drainQueueKeys(clients.sqs, f.queueUrl)).keys)).toEqual(f.pending);
@@ -264,7 +249,7 @@ describe('backfill: the consumer continuity decides the scan filter', () => {
     const f = await backfillFixture(clients, 'bfc-nohb', 20);
     const r = await streamfill(
       'backfill',
-      ...targets(f),
+      ...fixtureFlags(f),
       '--segments',
       '2',
       '--no-wait-for-consumer',
@@ -286,7 +271,7 @@ describe('backfill set: the limits of a running scan', () => {
     const scan = startCli(
       [
         'backfill',
-        ...targets(f),
+        ...fixtureFlags(f),
         '--segments',
         '2',
         '--page-size',
@@ -309,7 +294,7 @@ describe('backfill set: the limits of a running scan', () => {
     const set = await streamfill(
       'backfill',
       'set',
-      ...targets(f),
+      ...fixtureFlags(f),
       '--rate',
       'unlimited',
       '--max-backlog',
@@ -326,7 +311,7 @@ describe('backfill set: the limits of a running scan', () => {
     expect(done.stdout).toContain(
       'no rate limit (limits changed by ana@ops: rate 10 → unlimited, max-backlog 2000 → 5000)',
     );
-    const status = await streamfill('status', ...targets(f), '--json');
+    const status = await streamfill('status', ...fixtureFlags(f), '--json');
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout).scan.limits).toMatchObject({
       rate: null,
@@ -334,12 +319,12 @@ describe('backfill set: the limits of a running scan', () => {
       maxLagSeconds: 60,
       changedBy: 'ana@ops',
     });
-    const human = await streamfill('status', ...targets(f));
+    const human = await streamfill('status', ...fixtureFlags(f));
     expect(human.stdout).toContain(
       'Limits: no rate limit, max backlog 5,000, max lag 1 min (changed by ana@ops',
     );
 
-    const none = await streamfill('backfill', 'set', ...targets(f), '--rate', '5');
+    const none = await streamfill('backfill', 'set', ...fixtureFlags(f), '--rate', '5');
     expect(none.code).toBe(1);
     expect(none.stderr).toContain(`backfill of ${f.tables.session}: no unfinished run to change`);
   });
@@ -351,7 +336,7 @@ describe('backfill --distributed', () => {
     await freshHeartbeat(f);
     const r = await streamfill(
       'backfill',
-      ...targets(f),
+      ...fixtureFlags(f),
       '--distributed',
       '--detach',
       '--segments',
@@ -387,7 +372,7 @@ describe('backfill --distributed', () => {
       const r = await runCli(
         [
           'backfill',
-          ...targets(f),
+          ...fixtureFlags(f),
           '--distributed',
           '--segments',
           '3',

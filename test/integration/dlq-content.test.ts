@@ -4,11 +4,7 @@
 // item by its key.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import {
-  DeleteMessageCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
@@ -23,6 +19,7 @@ import { redrive } from '../../lib/engine/redrive.ts';
 import { processStreamBatch } from '../../lib/engine/stream-batch.ts';
 import { ensurePikaTables } from '../../local/pika-tables.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
+import { takeAllMessages } from '../support/work-queue.ts';
 
 useLocalServices('dlqcontent');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -39,26 +36,6 @@ beforeAll(async () => {
   queues = await ensureQueues(clients.sqs, { queueName: `${p}-work`, dlqName: `${p}-dlq` });
 });
 afterAll(() => destroyClients(clients));
-
-async function takeAll(queueUrl: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (let empty = 0; empty < 2;) {
-    const r = await clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
-    );
-    if (!r.Messages?.length) {
-      empty++;
-      continue;
-    }
-    for (const m of r.Messages) {
-      bodies.push(m.Body ?? '');
-      await clients.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }),
-      );
-    }
-  }
-  return bodies;
-}
 
 /** The consumer's batch with one malformed record (chat_app_id is a list) and chat contents. */
 async function parkOne(id: string, keepImages: boolean | undefined): Promise<void> {
@@ -100,7 +77,7 @@ describe('issue 15 item 5: what a parked message carries', () => {
   it('issue 15 item 5: by default the key, table and reason only — no item image; redrive re-reads the item', async () => {
     delete process.env.STREAMFILL_DLQ_KEEP_IMAGES;
     await parkOne('s-default', undefined);
-    const [body, ...more] = await takeAll(queues.dlq);
+    const [body, ...more] = await takeAllMessages(clients.sqs, queues.dlq);
     expect(more).toEqual([]);
     expect(body).not.toContain(SECRET);
     expect(body).not.toContain('NewImage');
@@ -137,7 +114,7 @@ describe('issue 15 item 5: what a parked message carries', () => {
       { includeMalformed: true },
     );
     expect(r.byKind.parked).toEqual({ found: 1, moved: 1, kept: 0 });
-    const work = (await takeAll(queues.work)).map(decodeWorkMessage);
+    const work = (await takeAllMessages(clients.sqs, queues.work)).map(decodeWorkMessage);
     expect(work).toMatchObject([
       { kind: 'items', items: [{ key: { user_id: 'u1', session_id: 's-default' } }] },
     ]);
@@ -150,7 +127,7 @@ describe('issue 15 item 5: what a parked message carries', () => {
     } finally {
       delete process.env.STREAMFILL_DLQ_KEEP_IMAGES;
     }
-    const [body] = await takeAll(queues.dlq);
+    const [body] = await takeAllMessages(clients.sqs, queues.dlq);
     expect(body).toContain(SECRET);
     expect(Buffer.byteLength(body!)).toBeLessThanOrEqual(262_144);
     expect(JSON.parse(body!).record.dynamodb.Keys).toBeDefined();

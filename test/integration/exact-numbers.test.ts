@@ -5,7 +5,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +27,7 @@ import { DynamoDBStreamMapping } from '../../local/event-source/dynamodb-stream-
 import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
 import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
-import { sqsEvent } from '../support/work-queue.ts';
+import { sqsEvent, takeAllMessages } from '../support/work-queue.ts';
 
 useLocalServices('exactnumbers');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -53,26 +52,6 @@ const deps = () => ({
   ...engineDeps(clients, { tables, searchIndex: 'unused' }),
   search: undefined,
 });
-
-async function takeAll(queueUrl: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (let empty = 0; empty < 2;) {
-    const r = await clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
-    );
-    if (!r.Messages?.length) {
-      empty++;
-      continue;
-    }
-    for (const m of r.Messages) {
-      bodies.push(m.Body ?? '');
-      await clients.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }),
-      );
-    }
-  }
-  return bodies;
-}
 
 describe('item 6: numbers are carried exactly', () => {
   it('item 6: a non-input number past 2^53 in a stream image: the change is migrated, not parked; the number is untouched', async () => {
@@ -165,7 +144,7 @@ describe('item 6: numbers are carried exactly', () => {
       },
     );
     expect(scan.enqueued).toBe(2);
-    const bodies = await takeAll(queues.work);
+    const bodies = await takeAllMessages(clients.sqs, queues.work);
     expect(bodies.join()).toContain(BIG); // its text, not 9007199254740994
     let summary: WorkBatchSummary | undefined;
     const worker = createBackfillWorker({

@@ -2,7 +2,6 @@
 // repair that gave up, a work message that does not decode — carries its table and document id
 // or item keys, is classed by kind by status, verify and redrive, and redrive returns it.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { ReceiveMessageCommand, DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackfillWorker } from '../../handlers/backfill-worker.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
@@ -21,7 +20,7 @@ import { createLambdaContext } from '../../local/event-source/lambda-context.ts'
 import { putItems } from '../../local/pika-tables.ts';
 import { freshSessionStack } from '../support/session-stack.ts';
 import { useLocalServices } from '../support/env.ts';
-import { sqsEvent } from '../support/work-queue.ts';
+import { sqsEvent, takeAllMessages } from '../support/work-queue.ts';
 
 useLocalServices('parkedkinds');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -50,26 +49,6 @@ beforeAll(async () => {
   ]);
 });
 afterAll(() => destroyClients(clients));
-
-async function takeAll(queueUrl: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (let empty = 0; empty < 2;) {
-    const r = await clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
-    );
-    if (!r.Messages?.length) {
-      empty++;
-      continue;
-    }
-    for (const m of r.Messages) {
-      bodies.push(m.Body ?? '');
-      await clients.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }),
-      );
-    }
-  }
-  return bodies;
-}
 
 describe('item 4: parked repairs and undecodable messages', () => {
   it('item 4: are parked with their table and document id or keys, classed by kind, and redrive returns them', async () => {
@@ -180,7 +159,7 @@ describe('item 4: parked repairs and undecodable messages', () => {
     expect(r.byKind['parked-undecodable']).toEqual({ found: 3, moved: 1, kept: 2 });
     expect(r.byKind.unknown.found).toBe(0);
     expect(r.advice.join('\n')).toContain('undecodable');
-    const work = (await takeAll(queues.work)).map(decodeWorkMessage);
+    const work = (await takeAllMessages(clients.sqs, queues.work)).map(decodeWorkMessage);
     expect(work).toContainEqual(
       expect.objectContaining({ kind: 'search-repair', docId: 's-never-indexed', attempt: 1 }),
     );

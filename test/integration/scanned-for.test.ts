@@ -5,7 +5,6 @@
 // good); it says the sets differ; and `verify --repair` mends a document left wrong at its
 // own version.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +28,7 @@ import { createLambdaContext } from '../../local/event-source/lambda-context.ts'
 import { putItems } from '../../local/pika-tables.ts';
 import { freshSessionStack } from '../support/session-stack.ts';
 import { useLocalServices } from '../support/env.ts';
-import { sqsEvent } from '../support/work-queue.ts';
+import { sqsEvent, takeAllMessages } from '../support/work-queue.ts';
 
 useLocalServices('scannedfor');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -41,26 +40,6 @@ beforeAll(() => {
 afterAll(() => destroyClients(clients));
 
 const T = '2025-03-01T10:00:00.000Z';
-
-async function takeAll(queueUrl: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (let empty = 0; empty < 2;) {
-    const r = await clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
-    );
-    if (!r.Messages?.length) {
-      empty++;
-      continue;
-    }
-    for (const m of r.Messages) {
-      bodies.push(m.Body ?? '');
-      await clients.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }),
-      );
-    }
-  }
-  return bodies;
-}
 
 describe('item 1: what a work message was scanned for', () => {
   it('item 1: a scan without search, a worker with search: no keyword planned from a projection without its inputs; the mismatch is told; keywords converge', async () => {
@@ -113,7 +92,7 @@ describe('item 1: what a work message was scanned for', () => {
       },
     });
     const res = await worker(
-      sqsEvent(await takeAll(queues.work)),
+      sqsEvent(await takeAllMessages(clients.sqs, queues.work)),
       createLambdaContext({ functionName: 'test-worker' }),
     );
     expect(res.batchItemFailures).toEqual([]);

@@ -3,7 +3,6 @@
 // backfill worker (default migrations, no contract of its own) — until
 // `streamfill verify --tags --contract` reports 0 pending.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackfillWorker } from '../../handlers/backfill-worker.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
@@ -12,10 +11,10 @@ import { engineDeps } from '../../lib/engine/deps.ts';
 import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
 import { legacyTags } from '../../local/legacy-data.ts';
 import { putItems } from '../../local/pika-tables.ts';
-import { backfillFixture, type BackfillFixture } from '../support/backfill-fixture.ts';
+import { backfillFixture, fixtureFlags } from '../support/backfill-fixture.ts';
 import { runCli } from '../support/cli.ts';
 import { useLocalServices } from '../support/env.ts';
-import { scanAll, sqsEvent } from '../support/work-queue.ts';
+import { scanAll, sqsEvent, takeAllMessages } from '../support/work-queue.ts';
 
 useLocalServices('tagcontract');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -28,41 +27,6 @@ beforeAll(() => {
   delete env.SEARCH_ENDPOINT;
 });
 afterAll(() => destroyClients(clients));
-
-const targets = (f: BackfillFixture): string[] => [
-  '--session-table',
-  f.tables.session,
-  '--user-table',
-  f.tables.user,
-  '--tag-table',
-  f.tables.tag,
-  '--queue-name',
-  f.queueName,
-  '--dlq-name',
-  f.dlqName,
-  '--state-table',
-  f.stateTable,
-];
-
-async function takeAll(queueUrl: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (let empty = 0; empty < 2;) {
-    const r = await clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
-    );
-    if (!r.Messages?.length) {
-      empty++;
-      continue;
-    }
-    for (const m of r.Messages) {
-      bodies.push(m.Body ?? '');
-      await clients.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }),
-      );
-    }
-  }
-  return bodies;
-}
 
 describe('item 2: the tag contract step through scanner → queue → worker', () => {
   it('item 2: backfill --contract carries chat_app_id to the worker, which removes it; verify --tags --contract reaches 0 pending', async () => {
@@ -78,16 +42,16 @@ describe('item 2: the tag contract step through scanner → queue → worker', (
       logger: new Logger({ logLevel: 'SILENT' }),
     });
     const work = async (): Promise<void> => {
-      const bodies = await takeAll(f.queueUrl);
+      const bodies = await takeAllMessages(clients.sqs, f.queueUrl);
       expect(bodies.length).toBeGreaterThan(0);
       const res = await worker(sqsEvent(bodies), createLambdaContext({ functionName: 'w' }));
       expect(res.batchItemFailures).toEqual([]);
     };
     const verify = (...extra: string[]) =>
-      runCli(['verify', '--tags', '--json', ...extra, ...targets(f).slice(0, -2)], env);
+      runCli(['verify', '--tags', '--json', ...extra, ...fixtureFlags(f).slice(0, -2)], env);
 
     // Expand first: usage_mode set, chat_app_id kept.
-    const expand = await runCli(['backfill', '--table', 'tag', ...targets(f)], env);
+    const expand = await runCli(['backfill', '--table', 'tag', ...fixtureFlags(f)], env);
     expect(expand.code, expand.stderr).toBe(0);
     await work();
     const expanded = JSON.parse((await verify()).stdout);
@@ -98,7 +62,10 @@ describe('item 2: the tag contract step through scanner → queue → worker', (
     expect((await verify('--contract')).code).toBe(1);
 
     // Contract: the expanded tags are not filtered out, chat_app_id travels, the worker removes it.
-    const contract = await runCli(['backfill', '--table', 'tag', '--contract', ...targets(f)], env);
+    const contract = await runCli(
+      ['backfill', '--table', 'tag', '--contract', ...fixtureFlags(f)],
+      env,
+    );
     expect(contract.code, contract.stderr).toBe(0);
     expect(contract.stdout).toMatch(/enqueued 16 in/);
     await work();
@@ -138,22 +105,22 @@ describe('item 2: the tag contract step through scanner → queue → worker', (
         '--distributed',
         '--segments',
         '2',
-        ...targets(f),
+        ...fixtureFlags(f),
       ],
       env,
     );
     expect(started.code, started.stderr).toBe(0);
     // The workers' loop: scan-segment pages, their items and continuations, until none is left.
     for (
-      let bodies = await takeAll(f.queueUrl);
+      let bodies = await takeAllMessages(clients.sqs, f.queueUrl);
       bodies.length;
-      bodies = await takeAll(f.queueUrl)
+      bodies = await takeAllMessages(clients.sqs, f.queueUrl)
     ) {
       const res = await worker(sqsEvent(bodies), createLambdaContext({ functionName: 'w' }));
       expect(res.batchItemFailures).toEqual([]);
     }
     const done = await runCli(
-      ['verify', '--tags', '--contract', '--json', ...targets(f).slice(0, -2)],
+      ['verify', '--tags', '--contract', '--json', ...fixtureFlags(f).slice(0, -2)],
       env,
     );
     expect(done.code, done.stdout).toBe(0);

@@ -22,6 +22,22 @@ export interface BackfillFixture {
   all: Item[];
 }
 
+/** The CLI flags that aim a command at the fixture's tables, queues and state table. */
+export const fixtureFlags = (f: BackfillFixture): string[] => [
+  '--session-table',
+  f.tables.session,
+  '--user-table',
+  f.tables.user,
+  '--tag-table',
+  f.tables.tag,
+  '--queue-name',
+  f.queueName,
+  '--dlq-name',
+  f.dlqName,
+  '--state-table',
+  f.stateTable,
+];
+
 export const sessionId = (i: Item | Record<string, unknown>): string =>
   `${i.user_id as string}|${i.session_id as string}`;
 

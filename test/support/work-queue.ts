@@ -1,6 +1,6 @@
 // Test helpers for the historic path: items messages built the way the scanner builds them
 // (projection from the scanner's scanProjection), SQS events by hand, DLQ draining.
-import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ParkedRecord } from '../../lib/adapters/dead-letters.ts';
@@ -89,4 +89,25 @@ export async function drainParked(sqs: SQSClient, QueueUrl: string): Promise<Par
     if (!r.Messages?.length) return out;
     for (const m of r.Messages) out.push(JSON.parse(m.Body ?? '{}') as ParkedRecord);
   }
+}
+
+/** Receives and deletes every message of a queue (two empty polls in a row end it); their bodies. */
+export async function takeAllMessages(sqs: SQSClient, queueUrl: string): Promise<string[]> {
+  const bodies: string[] = [];
+  for (let empty = 0; empty < 2;) {
+    const r = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+    );
+    if (!r.Messages?.length) {
+      empty++;
+      continue;
+    }
+    for (const m of r.Messages) {
+      bodies.push(m.Body ?? '');
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }),
+      );
+    }
+  }
+  return bodies;
 }

@@ -103,6 +103,8 @@ describe('item 2: the tag contract step through scanner → queue → worker', (
         'tag',
         '--contract',
         '--distributed',
+        // The tasks are worked below, by this test: return once they are enqueued.
+        '--detach',
         '--segments',
         '2',
         ...fixtureFlags(f),

@@ -176,11 +176,11 @@ export async function requireNamedTable(
  * `--migrations` (STREAMFILL_MIGRATIONS; a deployed stack's `Migrations` output with `--stack`):
  * the migrations a command checks, by registry name. Unknown names are refused, naming the known.
  */
-export function migrationsOption(cmd: Command): Command {
+export function migrationsOption(cmd: Command, purpose = 'to check'): Command {
   return cmd.addOption(
     new Option(
       '--migrations <names>',
-      'comma-separated migrations to check (default: every default migration; with --stack, the deployed set)',
+      `comma-separated migrations ${purpose} (default: every default migration; with --stack, the deployed set)`,
     )
       .env(ENV.migrations)
       .argParser(parseMigrations),

@@ -47,8 +47,8 @@ import { DEFAULT_PRICES, describeCost } from '../../lib/core/cost-estimate.ts';
 import { formatKey } from '../../lib/core/key-format.ts';
 import {
   MIGRATED_TABLES,
-  withContract,
   type MigratedTable,
+  type MigrationName,
 } from '../../lib/core/migrations/index.ts';
 import { formatWait } from '../../lib/core/throttle.ts';
 import { KEY_ATTRIBUTES, type Key } from '../../lib/core/types.ts';
@@ -68,6 +68,8 @@ import { planRun } from '../../lib/engine/backfill-run-record.ts';
 import { runPreflight } from '../../lib/engine/preflight.ts';
 import {
   configFrom,
+  migrationsOption,
+  migrationsToCheck,
   positiveInt,
   requireNamedTable,
   settingName,
@@ -538,6 +540,8 @@ export function registerBackfillCommand(program: Command): void {
     if (fallback !== undefined) opt.default(fallback);
     cmd.addOption(opt);
   }
+  // With --stack the deployed set: the scan carries what the deployed worker plans, no more.
+  migrationsOption(cmd, 'to scan for');
   const backfill = withSharedOptions(addStateOptions(cmd.addHelpText('after', HELP_AFTER))).action(
     async (opts) => {
       process.exitCode = await backfillAction(opts);
@@ -704,6 +708,8 @@ interface BackfillCliOptions extends Record<string, unknown> {
   json?: string | boolean;
   filter: boolean;
   contract: boolean;
+  /** A stack's output arrives as text (set after parsing); a flag or variable is parsed. */
+  migrations?: readonly MigrationName[] | string;
   maxBacklog: number;
   maxLagSeconds: number;
   waitForConsumer: boolean;
@@ -742,7 +748,7 @@ function engineOptions(
     ...(keys && { keys }),
     distributed: opts.distributed,
     filter: opts.filter,
-    migrations: withContract(opts.contract),
+    migrations: migrationsToCheck(opts.migrations, opts.contract),
     searchEnabled,
     maxBacklog: opts.maxBacklog,
     maxLagMs: opts.maxLagSeconds * 1000,

@@ -20,7 +20,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { queueStats } from '../../lib/adapters/work-queue.ts';
 import { packMessage } from '../../lib/core/work-message.ts';
 import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
-import { sqsEvent } from '../support/work-queue.ts';
+import { sqsEvent, takeAllMessages } from '../support/work-queue.ts';
 import {
   backfillFixture,
   drainQueueKeys,
@@ -131,6 +131,7 @@ describe('backfill: refusals before any side effect', () => {
         `directory ${join(dir, 'no-such-dir')} does not exist`,
       ],
       [['--table', 'all', '--user', 'u1'], '--user and --keys name items of one table'],
+      [['--migrations', 'session-sort-key,nope'], 'names unknown migrations nope'],
       // Needs a read of the run state, still before anything is created.
       [['--resume'], `nothing to resume for ${f.tables.session}`],
     ];
@@ -146,6 +147,25 @@ describe('backfill: refusals before any side effect', () => {
     expect(await queueExists(`${p}-work`)).toBe(false);
     expect(await queueExists(`${p}-dlq`)).toBe(false);
     expect(await tableExists(`${p}-state`)).toBe(false);
+  });
+});
+
+describe('backfill: the migration set it scans for', () => {
+  it('--migrations (what --stack fills from the deployed set) is what the messages name and project', async () => {
+    const f = await backfillFixture(clients, 'bfc-set', 8);
+    await freshHeartbeat(f);
+    const r = await streamfill('backfill', ...fixtureFlags(f), '--migrations', 'session-sort-key');
+    expect(r.code, r.stderr).toBe(0);
+    const bodies = await takeAllMessages(clients.sqs, f.queueUrl);
+    expect(bodies.length).toBeGreaterThan(0);
+    for (const body of bodies) {
+      const msg = decodeWorkMessage(body);
+      expect(msg.kind).toBe('items');
+      if (msg.kind !== 'items') continue;
+      expect(msg.scannedFor?.migrations).toEqual(['session-sort-key']);
+      // session-user-type's input is not carried: a worker cannot plan it from these messages.
+      expect(msg.scannedFor?.projection).not.toContain('user_type');
+    }
   });
 });
 

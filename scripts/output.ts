@@ -3,13 +3,15 @@
 // by every command.
 import Table from 'cli-table3';
 
-/** Colour on stdout: a terminal, NO_COLOR unset or empty, TERM not `dumb`. */
+/** Colour on stdout: a terminal, NO_COLOR unset or empty, TERM not `dumb`, no `CI` variable. */
 export function colorEnabled(
   stream: { isTTY?: boolean } = process.stdout,
   env: NodeJS.ProcessEnv = process.env,
 ): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
   if (env.TERM === 'dumb') return false;
+  // A CI log is plain text; cli-table3's colour library decides the same, so say it here too.
+  if (env.CI !== undefined) return false;
   return Boolean(stream.isTTY);
 }
 

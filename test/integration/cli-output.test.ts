@@ -47,7 +47,9 @@ describe('CLI output', () => {
   it('a terminal gets colour, unless NO_COLOR is set', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
     delete env.NO_COLOR;
+    delete env.CI; // an operator's shell, not a CI log
     expect(await onTerminal(statusArgs, env)).toMatch(ANSI);
+    expect(await onTerminal(statusArgs, { ...env, CI: 'true' })).not.toMatch(ANSI);
     const plain = await onTerminal(statusArgs, { ...env, NO_COLOR: '1' });
     expect(plain).toContain('DLQ: empty');
     expect(plain).not.toMatch(ANSI);

@@ -7,6 +7,7 @@ describe('colour', () => {
     expect(colorEnabled({ isTTY: true }, { NO_COLOR: '' })).toBe(true);
     expect(colorEnabled({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
     expect(colorEnabled({ isTTY: true }, { TERM: 'dumb' })).toBe(false);
+    expect(colorEnabled({ isTTY: true }, { CI: 'true' })).toBe(false);
     expect(colorEnabled({ isTTY: false }, {})).toBe(false);
     expect(colorEnabled({}, {})).toBe(false);
   });

@@ -6,6 +6,9 @@ import { withSharedOptions } from '../../../scripts/config.ts';
 
 function parse(args: string[], env: Record<string, string> = {}): Command {
   const saved = { ...process.env };
+  // Only `env` sets the settings: an operator's exported STREAMFILL_* or SEARCH_ENDPOINT must not.
+  for (const k of Object.keys(process.env))
+    if (k.startsWith('STREAMFILL_') || k === 'SEARCH_ENDPOINT') delete process.env[k];
   Object.assign(process.env, env);
   try {
     const cmd = withSharedOptions(new Command('x'))

@@ -8,6 +8,7 @@
 //   before the checkpoint was saved);
 // - SQS: the delete of a processed message is skipped, so it comes back after its visibility
 //   timeout with ApproximateReceiveCount + 1.
+import { prng } from '../legacy-data.ts';
 
 export interface RedeliveryOptions {
   /** Chance (0..1) per successful batch (stream) or message (SQS). 0 turns it off. */
@@ -24,23 +25,11 @@ export function checkRedelivery(o: RedeliveryOptions): void {
     throw new Error(`redelivery seed must be an integer, got ${o.seed}`);
 }
 
-/** mulberry32: small, fast and seedable (no crypto needed to pick duplicates). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** The dice: true with probability `rate`; undefined when redelivery is off. */
 export function redeliveryDice(o: RedeliveryOptions | undefined): (() => boolean) | undefined {
   if (!o) return undefined;
   checkRedelivery(o);
   if (o.rate === 0) return undefined;
-  const random = seededRandom(o.seed ?? 1);
+  const random = prng(o.seed ?? 1); // seedable, so a run's duplicates can be replayed
   return () => random() < o.rate;
 }

@@ -1,6 +1,7 @@
 // The at-least-once dice of the local mappings: seeded, bounded, off at 0.
 import { describe, expect, it } from 'vitest';
-import { redeliveryDice, seededRandom } from '../../../local/event-source/redelivery.ts';
+import { redeliveryDice } from '../../../local/event-source/redelivery.ts';
+import { prng } from '../../../local/legacy-data.ts';
 import { redeliveryRate } from '../../../scripts/commands/run.ts';
 
 describe('redelivery dice', () => {
@@ -14,7 +15,7 @@ describe('redelivery dice', () => {
     const hits = roll(3).filter(Boolean).length;
     expect(hits).toBeGreaterThan(800);
     expect(hits).toBeLessThan(1_200);
-    expect(seededRandom(1)()).toBeLessThan(1);
+    expect(prng(1)()).toBeLessThan(1);
   });
 
   it('is off at rate 0 and always on at 1', () => {

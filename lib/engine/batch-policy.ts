@@ -1,5 +1,5 @@
-// What every entry point does with a batch's results, whatever carried the items (stream
-// records today, SQS messages for the backfill worker still to come): park malformed items at once, count
+// What every entry point does with a batch's results, whatever carried the items (stream records
+// for the consumer, SQS messages for the backfill worker): park malformed items at once, count
 // outcomes into metrics, and report the records that did not settle as partial failures.
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';

@@ -238,6 +238,23 @@ describe('sizing, pausing and queue encryption as props', () => {
   });
 });
 
+describe('what parked messages keep', () => {
+  const envOf = (t: Template, hint: string) =>
+    (
+      byHint(t, 'AWS::Lambda::Function', hint)[0]![1].Properties.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+  it('keys and reasons by default; the item images only with dlqKeepImages, in both functions', () => {
+    const plain = synth(IMPORTED);
+    const keeping = synth({ ...IMPORTED, dlqKeepImages: true });
+    for (const hint of ['StreamConsumer', 'Worker']) {
+      expect(envOf(plain, hint).STREAMFILL_DLQ_KEEP_IMAGES, hint).toBeUndefined();
+      expect(envOf(keeping, hint).STREAMFILL_DLQ_KEEP_IMAGES, hint).toBe('true');
+    }
+  });
+});
+
 describe('the deployed migration set', () => {
   it('is a stack output, so `verify --stack` checks what was deployed', () => {
     const t = synth({ ...IMPORTED, migrations: ['session-sort-key'] });

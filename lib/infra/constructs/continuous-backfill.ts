@@ -110,6 +110,11 @@ export interface ContinuousBackfillProps {
   readonly workerReservedConcurrentExecutions?: number;
   /** Conditional writes in flight per batch, both functions (≥ 1). @default 16 (WRITE_CONCURRENCY) */
   readonly writeConcurrency?: number;
+  /**
+   * Parked DLQ messages keep the item images (chat contents, for Pika) for the queue's 14 days,
+   * instead of the table, key and reason only (redrive re-reads the item). @default false
+   */
+  readonly dlqKeepImages?: boolean;
   /** Active X-Ray tracing of both functions. @default false */
   readonly tracing?: boolean;
   /** Log retention of both functions. @default RetentionDays.ONE_MONTH */
@@ -259,6 +264,10 @@ export class ContinuousBackfill extends Construct {
     this.dlq = live.dlq;
     const migrations = this.migrations.join(',');
     live.fn.addEnvironment(ENV.migrations, migrations);
+    const keepImages: Record<string, string> = props.dlqKeepImages
+      ? { [ENV.dlqKeepImages]: 'true' }
+      : {};
+    for (const [k, v] of Object.entries(keepImages)) live.fn.addEnvironment(k, v);
     for (const [k, v] of Object.entries(searchEnvironment(search, SEARCH_INDEX))) {
       live.fn.addEnvironment(k, v);
     }
@@ -307,6 +316,7 @@ export class ContinuousBackfill extends Construct {
         [ENV.stateTable]: this.stateTable.tableName,
         [ENV.writeConcurrency]: String(props.writeConcurrency ?? WRITE_CONCURRENCY),
         [ENV.migrations]: migrations,
+        ...keepImages,
         POWERTOOLS_SERVICE_NAME: SERVICES.backfillWorker.service,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',

@@ -45,10 +45,9 @@ export interface StatusSources {
 
 export async function collectStatus(src: StatusSources): Promise<StatusReport> {
   const nowMs = src.nowMs ?? Date.now();
-  const [workStats, dlqStats, peeked, consumer, scan, oldest, mismatch] = await Promise.all([
+  const [workStats, [dlqStats, peeked], consumer, scan, oldest, mismatch] = await Promise.all([
     queueStats(src.sqs, src.queues.work.url),
-    queueStats(src.sqs, src.queues.dlq.url),
-    peekQueue(src.sqs, src.queues.dlq.url, { max: src.dlqSample ?? 100 }),
+    dlqStatsThenPeek(src),
     consumerStatus(src, nowMs),
     (async () => {
       const run = await src.store?.getRun(src.tableName);
@@ -70,6 +69,14 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
     scan,
     migrationSetMismatch: mismatch ?? null,
   };
+}
+
+// In that order: a peek leaves its messages in flight for a moment, so counting during or after
+// it would report them as in flight rather than visible.
+async function dlqStatsThenPeek(src: StatusSources) {
+  const stats = await queueStats(src.sqs, src.queues.dlq.url);
+  const peeked = await peekQueue(src.sqs, src.queues.dlq.url, { max: src.dlqSample ?? 100 });
+  return [stats, peeked] as const;
 }
 
 async function oldestAge(

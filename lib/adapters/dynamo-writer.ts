@@ -6,14 +6,7 @@ import { WRITE_CONCURRENCY } from '../config/defaults.ts';
 import { mapLimit } from '../core/concurrency.ts';
 import { changeAlreadyApplied } from '../core/plan.ts';
 import { sdkValue, unmarshallExact } from './exact-numbers.ts';
-import type {
-  Condition,
-  Item,
-  ItemChange,
-  TableNames,
-  TableRole,
-  WriteOutcome,
-} from '../core/types.ts';
+import type { Condition, Item, ItemChange, WriteOutcome } from '../core/types.ts';
 
 export interface ApplyResult {
   change: ItemChange;
@@ -94,14 +87,17 @@ export class DynamoWriter {
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly tables: TableNames,
+    /** Logical table (a TableRole or a declared table's name) → physical name. */
+    private readonly tables: Readonly<Record<string, string>>,
     options: WriterOptions = {},
   ) {
     this.concurrency = options.concurrency ?? WRITE_CONCURRENCY;
   }
 
-  tableName(role: TableRole): string {
-    return this.tables[role];
+  tableName(table: string): string {
+    const name = this.tables[table];
+    if (name === undefined) throw new Error(`no physical table name for table "${table}"`);
+    return name;
   }
 
   async apply(change: ItemChange): Promise<ApplyResult> {
@@ -110,7 +106,7 @@ export class DynamoWriter {
       await this.doc.send(
         new UpdateCommand({
           TableName,
-          Key: change.key,
+          Key: sdkValue(change.key) as Record<string, unknown>,
           ...compileUpdate(change),
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -145,7 +141,11 @@ export class DynamoWriter {
 
   private async read(TableName: string, change: ItemChange): Promise<Item | undefined> {
     const res = await this.doc.send(
-      new GetCommand({ TableName, Key: change.key, ConsistentRead: true }),
+      new GetCommand({
+        TableName,
+        Key: sdkValue(change.key) as Record<string, unknown>,
+        ConsistentRead: true,
+      }),
     );
     return res.Item;
   }

@@ -2,9 +2,10 @@
 // (park it with its reason), a missing lookup is a bug in the caller (fail loudly).
 import { isExactNumber } from './exact-number.ts';
 import { formatKey } from './key-format.ts';
-import type { Item, Key, TableRole } from './types.ts';
+import type { Item, Key } from './types.ts';
 
-export type MalformedProblem = 'missing' | 'wrong-type' | 'empty' | 'not-a-version';
+/** `reason`: a free reason (a declared derivation's `malformed(…)`, a key rule), in `detail.reason`. */
+export type MalformedProblem = 'missing' | 'wrong-type' | 'empty' | 'not-a-version' | 'reason';
 
 /** A readable type name for error messages (`null`, `list`, `map`, ... rather than `object`). */
 export function describeType(value: unknown): string {
@@ -22,21 +23,25 @@ export function describeType(value: unknown): string {
  */
 export class MalformedItemError extends Error {
   override readonly name = 'MalformedItemError';
-  readonly table: TableRole;
+  /** The logical table: a TableRole of the registry or a declared table's name. */
+  readonly table: string;
   /** The key attributes the item has (possibly incomplete when a key attribute is broken). */
   readonly key: Key;
+  /** The attribute at fault ('' when the reason names no single attribute). */
   readonly field: string;
   readonly problem: MalformedProblem;
+  /** For `reason`: the reason as given. */
+  readonly reason: string | undefined;
   /** For `wrong-type`: the type found and the type required. */
   readonly actualType: string | undefined;
   readonly expectedType: string | undefined;
 
   constructor(
-    table: TableRole,
+    table: string,
     key: Key,
     field: string,
     problem: MalformedProblem,
-    detail: { actualType?: string; expectedType?: string; value?: unknown } = {},
+    detail: { actualType?: string; expectedType?: string; value?: unknown; reason?: string } = {},
   ) {
     const expectedType = problem === 'wrong-type' ? (detail.expectedType ?? 'string') : undefined;
     const what =
@@ -47,13 +52,18 @@ export class MalformedItemError extends Error {
           : problem === 'not-a-version'
             ? `is ${JSON.stringify(detail.value)}, not a version the search guard can order (ISO-8601, or whole epoch seconds or milliseconds as a number or digit string)`
             : `has type ${detail.actualType ?? 'unknown'}, expected ${expectedType}`;
-    super(`${table} item ${formatKey(key)}: field "${field}" ${what}`);
+    super(
+      problem === 'reason'
+        ? `${table} item ${formatKey(key)}: ${field ? `field "${field}" ` : ''}${detail.reason ?? 'is malformed'}`
+        : `${table} item ${formatKey(key)}: field "${field}" ${what}`,
+    );
     this.table = table;
     this.key = key;
     this.field = field;
     this.problem = problem;
     this.actualType = problem === 'wrong-type' ? (detail.actualType ?? 'unknown') : undefined;
     this.expectedType = expectedType;
+    this.reason = problem === 'reason' ? (detail.reason ?? 'is malformed') : undefined;
   }
 }
 
@@ -63,22 +73,32 @@ export function isMalformedItemError(e: unknown): e is MalformedItemError {
 }
 
 /**
- * Planning needed a user's type that the caller did not look up. Adapters must look users up
+ * Planning needed a lookup result that the caller did not look up. Adapters must look up
  * before planning: a failed lookup is retried, never silently turned into a default.
  */
 export class LookupMissingError extends Error {
   override readonly name = 'LookupMissingError';
-  readonly table: TableRole;
+  readonly table: string;
   readonly key: Key;
+  /** The looked-up key (for the registry's user-type lookup: the user id). */
   readonly userId: string;
+  /** The declared lookup's name ('user-type' for the registry's). */
+  readonly lookup: string;
 
-  constructor(table: TableRole, key: Key, userId: string) {
+  /**
+   * @param lookup a declared lookup's name and what it describes, e.g. the lookup key's id;
+   * @default the registry's user-type lookup (`userId` is the user id)
+   */
+  constructor(table: string, key: Key, userId: string, lookup?: { name: string; what: string }) {
     super(
-      `${table} item ${formatKey(key)}: user_type of user ${JSON.stringify(userId)} was not looked up before planning`,
+      lookup
+        ? `${table} item ${formatKey(key)}: lookup "${lookup.name}" of ${lookup.what} was not looked up before planning`
+        : `${table} item ${formatKey(key)}: user_type of user ${JSON.stringify(userId)} was not looked up before planning`,
     );
     this.table = table;
     this.key = key;
     this.userId = userId;
+    this.lookup = lookup?.name ?? 'user-type';
   }
 }
 
@@ -90,7 +110,7 @@ export function isLookupMissingError(e: unknown): e is LookupMissingError {
 // MalformedItemError naming the field, so no rule ever interpolates `undefined` or `null`.
 
 /** A required, non-empty string attribute. */
-export function requireString(table: TableRole, key: Key, item: Item, field: string): string {
+export function requireString(table: string, key: Key, item: Item, field: string): string {
   const value = item[field];
   if (value === undefined) throw new MalformedItemError(table, key, field, 'missing');
   if (typeof value !== 'string') {
@@ -104,7 +124,7 @@ export function requireString(table: TableRole, key: Key, item: Item, field: str
 
 /** An optional string attribute: absent → undefined; present but not a string → error. */
 export function optionalString(
-  table: TableRole,
+  table: string,
   key: Key,
   item: Item,
   field: string,

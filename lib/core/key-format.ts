@@ -17,7 +17,13 @@ export function orderedKeyNames(key: Key): string[] {
 export function formatKey(key: Key): string {
   const parts = orderedKeyNames(key).map((name) => {
     const value = key[name];
-    return `${name}=${typeof value === 'string' ? JSON.stringify(value) : String(value)}`;
+    const shown =
+      typeof value === 'string'
+        ? JSON.stringify(value)
+        : value instanceof Uint8Array
+          ? `binary:${Buffer.from(value).toString('base64')}`
+          : String(value);
+    return `${name}=${shown}`;
   });
   return `{${parts.join(', ')}}`;
 }

@@ -5,10 +5,13 @@ import { orderedKeyNames } from './key-format.ts';
 import { KEY_ATTRIBUTES, type Item, type Key, type TableRole } from './types.ts';
 
 /** Stable, unambiguous id of an item (dedupe sets, log correlation): `session:{"user_id":"u1",...}`. */
-export function keyId(table: TableRole, key: Key): string {
+export function keyId(table: string, key: Key): string {
   const ordered: Key = {};
-  for (const name of orderedKeyNames(key)) ordered[name] = key[name] as string | number;
-  return `${table}:${JSON.stringify(ordered)}`;
+  for (const name of orderedKeyNames(key)) ordered[name] = key[name] as Key[string];
+  // Binary key values (declared tables) as base64: unambiguous and short.
+  return `${table}:${JSON.stringify(ordered, (_, v: unknown) =>
+    v instanceof Uint8Array ? { $binary: Buffer.from(v).toString('base64') } : v,
+  )}`;
 }
 
 /**

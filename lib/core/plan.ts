@@ -1,6 +1,6 @@
 // Composition: all enabled migrations of an item become at most ONE conditional UpdateItem
 // (plus, for tables with search migrations, one partial search-document update).
-import { sameScalar } from './exact-number.ts';
+import { sameValue } from './item-equality.ts';
 import { keyId } from './keys.ts';
 import { DEFAULT_MIGRATIONS, migrationsFor, planSearchFor } from './migrations/index.ts';
 import {
@@ -42,7 +42,7 @@ function sameCondition(a: Condition, b: Condition): boolean {
   return (
     a.op === b.op &&
     a.attribute === b.attribute &&
-    (a.op !== 'equals' || (b.op === 'equals' && sameScalar(a.value, b.value)))
+    (a.op !== 'equals' || (b.op === 'equals' && sameValue(a.value, b.value)))
   );
 }
 
@@ -69,7 +69,7 @@ export function mergeChanges(changes: readonly ItemChange[]): ItemChange | null 
       );
     }
     for (const [attribute, value] of Object.entries(change.set)) {
-      if (attribute in merged.set && !sameScalar(merged.set[attribute], value)) {
+      if (attribute in merged.set && !sameValue(merged.set[attribute], value)) {
         throw new Error(`conflicting values for ${attribute} in ${id}`);
       }
       merged.set[attribute] = value;
@@ -96,7 +96,7 @@ export function conditionsHold(item: Item | undefined, conditions: readonly Cond
     const value = item?.[c.attribute];
     if (c.op === 'exists') return value !== undefined;
     if (c.op === 'notExists') return value === undefined;
-    return sameScalar(value, c.value);
+    return sameValue(value, c.value);
   });
 }
 
@@ -109,7 +109,7 @@ export function changeAlreadyApplied(current: Item, change: ItemChange): boolean
   const written = new Set([...Object.keys(change.set), ...change.remove]);
   return (
     Object.entries(change.set).every(([attribute, value]) =>
-      sameScalar(current[attribute], value),
+      sameValue(current[attribute], value),
     ) &&
     change.remove.every((attribute) => current[attribute] === undefined) &&
     conditionsHold(

@@ -3,7 +3,9 @@
 import type { ExactNumber } from './exact-number.ts';
 
 export type Item = Record<string, unknown>;
-export type Key = Record<string, string | number>;
+/** A key attribute's value: DynamoDB keys are strings, numbers or binary. */
+export type KeyValue = string | number | ExactNumber | Uint8Array;
+export type Key = Record<string, KeyValue>;
 
 /**
  * The logical tables streamfill knows, each with its key attributes (partition key first).
@@ -40,13 +42,16 @@ export type MigrationId = string;
 export type Condition =
   | { op: 'exists'; attribute: string }
   | { op: 'notExists'; attribute: string }
-  | { op: 'equals'; attribute: string; value: string | number | boolean | ExactNumber };
+  /** `value`: any DynamoDB value as unmarshalled (scalars, ExactNumber, maps, lists, sets, binary). */
+  | { op: 'equals'; attribute: string; value: unknown };
 
 /** What one item needs: attributes to SET and REMOVE, valid only under `conditions`. */
 export interface ItemChange {
-  table: TableRole;
+  /** A logical table: a TableRole of the registry, or a declared table's name. */
+  table: string;
   key: Key;
-  set: Record<string, string | number | boolean>;
+  /** Any DynamoDB value as unmarshalled (the writer marshals ExactNumbers, maps, sets, …). */
+  set: Record<string, unknown>;
   remove: string[];
   conditions: Condition[];
   /** The migrations that contributed to this change (registry names), for counting and logs. */

@@ -1,0 +1,141 @@
+// Declared lookups: the keys a page of items needs (one BatchGetItem per looked-up table) and
+// the results handed back to planning. The engine reads; a derivation only sees the results.
+import { MalformedItemError } from '../errors.ts';
+import { keyId } from '../keys.ts';
+import type { Item, Key } from '../types.ts';
+import type { LookupDef, MigrationDef, TableDef } from './define.ts';
+import { keyOfItem } from './item-key.ts';
+import { ConfigError, show } from './resolve.ts';
+
+/** lookup name → looked-up key id (`lookupKeyId`) → the item read, or null when there is none. */
+export type LookupResults = ReadonlyMap<string, ReadonlyMap<string, Item | null>>;
+
+/** The item a derivation (and its lookups' `key`) sees: declared inputs and the key only. */
+export function restrictItem(item: Item, attributes: readonly string[]): Item {
+  const seen: Item = {};
+  for (const a of attributes) if (item[a] !== undefined) seen[a] = item[a];
+  return Object.freeze(seen);
+}
+
+/** The attributes a migration's derive and lookups may read. */
+export function readableAttributes(table: TableDef, m: MigrationDef): readonly string[] {
+  return [...new Set([...table.key, ...m.inputs])];
+}
+
+/**
+ * The key `lookup` reads for an item (as restricted for `migration`), or null: nothing to
+ * read. A key attribute the item cannot supply makes the item malformed; a key of the wrong
+ * shape is a config error.
+ */
+export function lookupKeyOf(
+  lookup: LookupDef,
+  migration: string,
+  seen: Item,
+  item: { table: string; key: Key },
+): Key | null {
+  const raw = lookup.key(seen);
+  if (raw === null) return null;
+  const names = lookup.table.key as readonly string[];
+  if (
+    typeof raw !== 'object' ||
+    Array.isArray(raw) ||
+    Object.keys(raw).length !== names.length ||
+    !names.every((n) => n in raw)
+  ) {
+    throw new ConfigError([
+      `lookup "${lookup.name}" (migration "${migration}"): key must return null or exactly ${show(names)}, got ${show(raw)}`,
+    ]);
+  }
+  try {
+    return keyOfItem(lookup.table, raw);
+  } catch (e) {
+    throw new MalformedItemError(item.table, item.key, '', 'reason', {
+      reason: `lookup "${lookup.name}" (migration "${migration}") has no usable key: ${(e as Error).message}`,
+    });
+  }
+}
+
+/** The id a lookup result is filed under in LookupResults. */
+export function lookupKeyId(lookup: LookupDef, key: Key): string {
+  return keyId(lookup.table.name, key);
+}
+
+/** What one page of items needs read: per looked-up table, its distinct keys. */
+export interface LookupReads {
+  /** Declared table name → distinct keys to read (one BatchGetItem per table). */
+  readonly byTable: ReadonlyMap<string, readonly Key[]>;
+  /** Lookup name → key ids it needs (to file the results, see `lookupResults`). */
+  readonly byLookup: ReadonlyMap<string, ReadonlyMap<string, Key>>;
+}
+
+/**
+ * The distinct keys the items' migrations look up. An item whose key or lookup key is
+ * malformed is skipped here (planning parks it with the reason).
+ */
+export function collectLookupReads(
+  table: TableDef,
+  migrations: readonly MigrationDef[],
+  items: readonly Item[],
+): LookupReads {
+  const byLookup = new Map<string, Map<string, Key>>();
+  const byTable = new Map<string, Map<string, Key>>();
+  for (const item of items) {
+    let key: Key;
+    try {
+      key = keyOfItem(table, item);
+    } catch {
+      continue;
+    }
+    for (const m of migrations) {
+      if (!m.lookups?.length) continue;
+      const seen = restrictItem(item, readableAttributes(table, m));
+      for (const l of m.lookups) {
+        let lk: Key | null;
+        try {
+          lk = lookupKeyOf(l, m.name, seen, { table: table.name, key });
+        } catch (e) {
+          if (e instanceof ConfigError) throw e;
+          continue;
+        }
+        if (lk === null) continue;
+        const id = lookupKeyId(l, lk);
+        if (!byLookup.has(l.name)) byLookup.set(l.name, new Map());
+        byLookup.get(l.name)!.set(id, lk);
+        if (!byTable.has(l.table.name)) byTable.set(l.table.name, new Map());
+        byTable.get(l.table.name)!.set(id, lk);
+      }
+    }
+  }
+  return {
+    byTable: new Map([...byTable].map(([t, keys]) => [t, [...keys.values()]])),
+    byLookup,
+  };
+}
+
+/**
+ * Files the items read (per declared table) as LookupResults: every key the page needed gets
+ * its item, or null when the table has no such item. A table missing from `read` (its read
+ * failed) leaves its keys out, so planning the items that need them throws LookupMissingError.
+ */
+export function lookupResults(
+  reads: LookupReads,
+  lookups: ReadonlyMap<string, LookupDef>,
+  read: ReadonlyMap<string, readonly Item[]>,
+): LookupResults {
+  const results = new Map<string, Map<string, Item | null>>();
+  for (const [name, ids] of reads.byLookup) {
+    const lookup = lookups.get(name);
+    const items = lookup && read.get(lookup.table.name);
+    if (!lookup || !items) continue;
+    const found = new Map<string, Item>();
+    for (const item of items) {
+      try {
+        found.set(lookupKeyId(lookup, keyOfItem(lookup.table, item)), item);
+      } catch {
+        // An item without a usable key cannot be the one asked for.
+      }
+    }
+    results.set(name, new Map([...ids.keys()].map((id) => [id, found.get(id) ?? null])));
+  }
+  return results;
+}

@@ -1,0 +1,123 @@
+// The engine's one entry to a resolved config: the same questions it asks the registry today
+// (lib/core/migrations/index.ts, lib/core/plan.ts), keyed by declared table name.
+import { keyId } from '../keys.ts';
+import { applyChange, mergeChanges, type PlanResult } from '../plan.ts';
+import type { Item, ItemChange, Key, SearchChange } from '../types.ts';
+import type { AnyMigrationDef, LookupDef, MigrationDef, SearchDef, TableDef } from './define.ts';
+import { isExpiredItem, keyOfItem, partialKeyOf } from './item-key.ts';
+import {
+  collectLookupReads,
+  lookupResults,
+  type LookupReads,
+  type LookupResults,
+} from './lookups.ts';
+import { planDerived, type DeclaredPlanContext } from './plan-derived.ts';
+import { planSearchDoc, searchSpecs, type DeclaredSearchSpec } from './plan-search.ts';
+import { isItemMigration, isSearchMigration, type ResolvedConfig } from './resolve.ts';
+
+export interface Planner {
+  readonly resolved: ResolvedConfig;
+  /** Declared names of the tables some migration drives, in config order. */
+  readonly migratedTables: readonly string[];
+  readonly defaultMigrations: readonly string[];
+  readonly allMigrations: readonly string[];
+  /** The declared table, or an Error naming the unknown name. */
+  table(name: string): TableDef;
+  /** Enabled migrations of `table`, in planning order. @default enabled: the default ones */
+  migrationsFor(table: string, enabled?: readonly string[]): AnyMigrationDef[];
+  /** Lookups the enabled migrations of `table` declare. */
+  lookupsFor(table: string, enabled?: readonly string[]): LookupDef[];
+  /** The validated key (schema order); throws MalformedItemError naming the attribute. */
+  keyOf(table: string, item: Item): Key;
+  /** The valid key attributes an item has (to name broken items); never throws. */
+  partialKey(table: string, item: Item): Key;
+  keyId(table: string, key: Key): string;
+  isExpired(table: string, item: Item, nowSeconds: number | undefined): boolean;
+  /**
+   * The merged DynamoDB change and the search update of an item (see lib/core/plan.ts
+   * planItem). Throws MalformedItemError, LookupMissingError, ConfigError.
+   */
+  planItem(
+    table: string,
+    item: Item,
+    ctx: DeclaredPlanContext,
+    enabled?: readonly string[],
+  ): PlanResult;
+  /** One spec per index of the table's enabled searches. */
+  searchSpecsFor(table: string, enabled?: readonly string[]): DeclaredSearchSpec[];
+  /** The one search spec of the table, undefined without searches; throws for two indices. */
+  searchSpecFor(table: string, enabled?: readonly string[]): DeclaredSearchSpec | undefined;
+  /** The search update of the (migrated) item for the table's one index. */
+  planSearchFor(table: string, item: Item, enabled?: readonly string[]): SearchChange | null;
+  /** Per page of items: the distinct keys to read, per looked-up table. */
+  collectLookups(table: string, items: readonly Item[], enabled?: readonly string[]): LookupReads;
+  /** Files what was read (declared table → items) as the plan context's `lookups`. */
+  lookupResults(reads: LookupReads, read: ReadonlyMap<string, readonly Item[]>): LookupResults;
+}
+
+/** Compiles a resolved config into the planner the engine calls. Pure. */
+export function compilePlanner(resolved: ResolvedConfig): Planner {
+  const table = (name: string): TableDef => {
+    const t = resolved.tables.get(name);
+    if (!t) throw new Error(`table "${name}" is not declared in the config`);
+    return t;
+  };
+  const migrationsFor = (name: string, enabled = resolved.defaultMigrations) =>
+    resolved.migrations.filter((m) => m.table.name === name && enabled.includes(m.name));
+  const itemMigrations = (name: string, enabled?: readonly string[]): MigrationDef[] =>
+    migrationsFor(name, enabled).filter(isItemMigration);
+  const searchSpecsFor = (name: string, enabled?: readonly string[]) =>
+    searchSpecs(migrationsFor(name, enabled).filter(isSearchMigration) as SearchDef[]);
+  const searchSpecFor = (name: string, enabled?: readonly string[]) => {
+    const specs = searchSpecsFor(name, enabled);
+    if (specs.length > 1) {
+      throw new Error(
+        `table "${name}" has searches on ${specs.length} indices (${specs.map((s) => s.index).join(', ')}): use searchSpecsFor`,
+      );
+    }
+    return specs[0];
+  };
+  const planSearchFor = (name: string, item: Item, enabled?: readonly string[]) => {
+    const spec = searchSpecFor(name, enabled);
+    const t = table(name);
+    return spec ? planSearchDoc(t, spec, item, keyOfItem(t, item)) : null;
+  };
+
+  return {
+    resolved,
+    migratedTables: resolved.migratedTables,
+    defaultMigrations: resolved.defaultMigrations,
+    allMigrations: resolved.allMigrations,
+    table,
+    migrationsFor,
+    lookupsFor: (name, enabled) => [
+      ...new Set(itemMigrations(name, enabled).flatMap((m) => m.lookups ?? [])),
+    ],
+    keyOf: (name, item) => keyOfItem(table(name), item),
+    partialKey: (name, item) => partialKeyOf(table(name), item),
+    keyId: (name, key) => keyId(name, key),
+    isExpired: (name, item, nowSeconds) => isExpiredItem(table(name), item, nowSeconds),
+    planItem(name, item, ctx, enabled) {
+      const t = table(name);
+      if (isExpiredItem(t, item, ctx.nowSeconds))
+        return { change: null, search: null, expired: true };
+      const key = keyOfItem(t, item);
+      const changes: ItemChange[] = [];
+      for (const m of itemMigrations(name, enabled)) {
+        const change = planDerived(m, t, item, key, ctx);
+        if (change) changes.push(change);
+      }
+      const change = mergeChanges(changes);
+      return {
+        change,
+        search: planSearchFor(name, change ? applyChange(item, change) : item, enabled),
+      };
+    },
+    searchSpecsFor,
+    searchSpecFor,
+    planSearchFor,
+    collectLookups: (name, items, enabled) =>
+      collectLookupReads(table(name), itemMigrations(name, enabled), items),
+    lookupResults: (reads, read) => lookupResults(reads, resolved.lookups, read),
+  };
+}

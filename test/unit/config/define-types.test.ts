@@ -8,6 +8,8 @@ import {
 } from '../../../lib/core/config/define.ts';
 const orders = defineTable({ name: 'orders', key: ['tenant_id', 'order_no'], ttl: 'expires_at' });
 const customers = defineTable({ name: 'customers', key: ['customer_id'] });
+// @ts-expect-error a key has 1 or 2 attribute names
+defineTable({ name: 'wide', key: ['a', 'b', 'c'] });
 const tier = defineLookup({
   name: 'customer-tier',
   table: customers,
@@ -48,6 +50,15 @@ export default defineConfig({
       writes: ['b'],
       // @ts-expect-error undeclared write
       derive: (item) => ({ b: item.a, c: 1 }),
+    }),
+    defineMigration({
+      name: 'bad3',
+      table: orders,
+      inputs: ['customer_id'],
+      writes: ['customer_tier'],
+      lookups: [tier],
+      // @ts-expect-error undeclared lookup attribute (tier declares only `tier`)
+      derive: (_item, ctx) => ({ customer_tier: ctx.lookup(tier)?.discount }),
     }),
     defineSearch({
       name: 'order-keywords',

@@ -63,4 +63,12 @@ export default tseslint.config(
       message: 'lib/adapters know no migration rule: take field names and guards as parameters.',
     }),
   },
+  {
+    // A preset is a config as a user writes it: the public API (lib/index.ts), nothing else.
+    files: ['lib/presets/**/*.ts'],
+    rules: boundary(HARNESS, {
+      regex: '^(\\.(?!\\./index\\.ts$)|/|@aws-sdk/|@opensearch-project/|aws-cdk-lib|node:)',
+      message: 'lib/presets import only the public API (../index.ts), as a user config would.',
+    }),
+  },
 );

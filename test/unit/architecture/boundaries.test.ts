@@ -25,6 +25,8 @@ describe('import boundaries (lint)', () => {
     ['lib/core/x.ts', "import { DynamoWriter } from '../adapters/dynamo-writer.ts';"],
     ['lib/core/migrations/x.ts', "import { x } from '../../engine/migrate-items.ts';"],
     ['lib/adapters/x.ts', "import { x } from '../core/migrations/session-sort-key.ts';"],
+    ['lib/presets/x.ts', "import { defineTable } from '../core/config/define.ts';"],
+    ['lib/presets/x.ts', "import { keyOf } from './../core/keys.ts';"],
   ];
   it.each(violations)('%s: %s fails lint', async (file, code) => {
     const messages = await lintAs(file, `${code}\nexport const y = 1;\n`);
@@ -36,6 +38,7 @@ describe('import boundaries (lint)', () => {
     ['local/x.ts', "import { handler } from '../handlers/stream-consumer.ts';"],
     ['handlers/x.ts', "import { keyOf } from '../lib/core/keys.ts';"],
     ['lib/engine/x.ts', "import { keyOf } from '../core/keys.ts';"],
+    ['lib/presets/x.ts', "import { defineTable as keyOf } from '../index.ts';"],
   ])('%s: %s is allowed', async (file, code) => {
     const messages = await lintAs(file, `${code}\nexport const y = keyOf ?? handler;\n`);
     expect(messages.filter((m) => m.startsWith('no-restricted-imports'))).toEqual([]);

@@ -10,10 +10,27 @@ import { ConfigError, show } from './resolve.ts';
 /** lookup name → looked-up key id (`lookupKeyId`) → the item read, or null when there is none. */
 export type LookupResults = ReadonlyMap<string, ReadonlyMap<string, Item | null>>;
 
-/** The item a derivation (and its lookups' `key`) sees: declared inputs and the key only. */
+/** A deep copy of an unmarshalled value (ExactNumbers are immutable and kept). */
+function copyValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copyValue);
+  if (value instanceof Set) return new Set([...value].map(copyValue));
+  if (value instanceof Uint8Array) return value.slice();
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype
+  )
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copyValue(v)]));
+  return value;
+}
+
+/**
+ * The item a derivation (and its lookups' `key`) sees: declared inputs and the key only, as a
+ * copy, so a derive that mutates what it reads cannot change the item the engine diffs.
+ */
 export function restrictItem(item: Item, attributes: readonly string[]): Item {
   const seen: Item = {};
-  for (const a of attributes) if (item[a] !== undefined) seen[a] = item[a];
+  for (const a of attributes) if (item[a] !== undefined) seen[a] = copyValue(item[a]);
   return Object.freeze(seen);
 }
 

@@ -101,6 +101,24 @@ describe('derive', () => {
     expect(seen).toEqual({ tenant_id: 't1', order_no: 7, a: 'x' });
   });
 
+  it('a derive that mutates what it reads changes neither the item nor the conditions', () => {
+    const mutating = defineMigration({
+      name: 'mutating',
+      table: orders,
+      inputs: ['tags'],
+      writes: ['tag_count'],
+      derive: (item) => {
+        const tags = item.tags as string[];
+        tags.push('added');
+        return { tag_count: tags.length };
+      },
+    });
+    const item = { ...order, tags: ['a'] };
+    const r = plannerOf(mutating).planItem('orders', item, {});
+    expect(item.tags).toEqual(['a']);
+    expect(r.change?.conditions).toContainEqual({ op: 'equals', attribute: 'tags', value: ['a'] });
+  });
+
   it('a returned attribute outside writes is a config error naming the migration and it', () => {
     const bad = defineMigration({
       name: 'bad',

@@ -12,8 +12,53 @@ import {
   type LookupResults,
 } from './lookups.ts';
 import { planDerived, type DeclaredPlanContext } from './plan-derived.ts';
-import { planSearchDoc, searchSpecs, type DeclaredSearchSpec } from './plan-search.ts';
+import {
+  KEYWORDS_VERSION_FIELD,
+  planSearchDoc,
+  searchSpecs,
+  type DeclaredSearchSpec,
+} from './plan-search.ts';
 import { isItemMigration, isSearchMigration, type ResolvedConfig } from './resolve.ts';
+
+/** A migration as the scanner, the worker and `status` see it (the registry's MigrationInfo). */
+export interface MigrationSummary {
+  readonly name: string;
+  readonly table: string;
+  readonly target: 'dynamodb' | 'search';
+  /** Every attribute its planning reads besides the key: what a scan must project. */
+  readonly inputs: readonly string[];
+  /** Item attributes it writes, or the search fields (and version field) it updates. */
+  readonly writes: readonly string[];
+  /** Lookups it reads (names). */
+  readonly lookups: readonly string[];
+  readonly optIn: boolean;
+  readonly description: string;
+}
+
+/** The summary of one declared migration. */
+export function summarize(m: AnyMigrationDef): MigrationSummary {
+  const common = { name: m.name, table: m.table.name, optIn: m.optIn === true };
+  if (isItemMigration(m)) {
+    return {
+      ...common,
+      target: 'dynamodb',
+      inputs: m.inputs,
+      writes: m.writes,
+      lookups: (m.lookups ?? []).map((l) => l.name),
+      description:
+        m.description ?? `${m.writes.join(', ')} from ${m.inputs.join(', ') || 'the key'}`,
+    };
+  }
+  const s = m as SearchDef;
+  return {
+    ...common,
+    target: 'search',
+    inputs: [...new Set([s.version, ...Object.values(s.fields)])],
+    writes: [...Object.keys(s.fields), KEYWORDS_VERSION_FIELD],
+    lookups: [],
+    description: s.description ?? `keyword copies in the ${s.index} index`,
+  };
+}
 
 export interface Planner {
   readonly resolved: ResolvedConfig;
@@ -23,6 +68,8 @@ export interface Planner {
   readonly allMigrations: readonly string[];
   /** The declared table, or an Error naming the unknown name. */
   table(name: string): TableDef;
+  /** Every migration's summary, by name, in planning order. */
+  readonly summaries: ReadonlyMap<string, MigrationSummary>;
   /** Enabled migrations of `table`, in planning order. @default enabled: the default ones */
   migrationsFor(table: string, enabled?: readonly string[]): AnyMigrationDef[];
   /** Lookups the enabled migrations of `table` declare. */
@@ -88,6 +135,7 @@ export function compilePlanner(resolved: ResolvedConfig): Planner {
     migratedTables: resolved.migratedTables,
     defaultMigrations: resolved.defaultMigrations,
     allMigrations: resolved.allMigrations,
+    summaries: new Map(resolved.migrations.map((m) => [m.name, summarize(m)])),
     table,
     migrationsFor,
     lookupsFor: (name, enabled) => [

@@ -10,11 +10,17 @@ import { sameValue } from '../../../lib/core/item-equality.ts';
 import {
   ALL_MIGRATIONS,
   DEFAULT_MIGRATIONS,
+  REGISTRY,
   searchSpecFor,
 } from '../../../lib/core/migrations/index.ts';
 import { VERSION_GUARDED_UPDATE } from '../../../lib/core/migrations/session-search-keywords.ts';
 import { planItem, type PlanResult } from '../../../lib/core/plan.ts';
-import type { Condition, Item, TableRole } from '../../../lib/core/types.ts';
+import {
+  KEY_ATTRIBUTES,
+  type Condition,
+  type Item,
+  type TableRole,
+} from '../../../lib/core/types.ts';
 import pika from '../../../lib/presets/pika.ts';
 import {
   REFERENCE_NOW_SECONDS,
@@ -162,6 +168,16 @@ describe('Pika preset ≡ the registry', () => {
     expect(planner.allMigrations).toEqual(ALL_MIGRATIONS);
     expect(planner.defaultMigrations).toEqual(DEFAULT_MIGRATIONS);
     expect(planner.migratedTables).toEqual(['session', 'tag']);
+  });
+
+  it('summaries: the registry inputs (a superset) and writes of each migration', () => {
+    for (const m of REGISTRY) {
+      const summary = planner.summaries.get(m.name)!;
+      expect(summary).toMatchObject({ table: m.table, target: m.target, writes: m.writes });
+      const keys: readonly string[] = KEY_ATTRIBUTES[m.table];
+      const declared = new Set([...keys, ...summary.inputs]);
+      for (const input of m.inputs) expect(declared.has(input)).toBe(true);
+    }
   });
 
   it('no user read for a session that has a user_type', () => {

@@ -141,7 +141,7 @@ function itemMigrationIssues(m: MigrationDef, tables: ReadonlyMap<string, TableD
   const table = tables.get(m.table?.name);
   if (table && Array.isArray(m.writes)) {
     for (const w of m.writes) {
-      if ((table.key as readonly string[]).includes(w))
+      if (Array.isArray(table.key) && (table.key as readonly string[]).includes(w))
         issues.push(`${what}: writes ${show(w)}, a key attribute of table "${table.name}"`);
       if (w === table.ttl)
         issues.push(`${what}: writes ${show(w)}, the ttl attribute of table "${table.name}"`);
@@ -194,7 +194,7 @@ function crossIssues(migrations: readonly AnyMigrationDef[]): string[] {
         const other = writers.get(id);
         if (other && other !== m.name)
           issues.push(
-            `migration "${m.name}": writes ${show(w)}, already written by migration "${other}" of table "${m.table.name}"`,
+            `migration "${m.name}": writes ${show(w)}, already written by migration "${other}" of table "${m.table?.name}"`,
           );
         else writers.set(id, m.name);
       }

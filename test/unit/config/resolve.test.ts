@@ -1,4 +1,5 @@
 // resolveConfig: every rule, each problem named by its declaration and showing the bad value.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   defineLookup,
@@ -171,5 +172,48 @@ describe('resolveConfig', () => {
     expect(
       issuesOf([table({ ttl: 'tenant_id' })], [mig({ optIn: 1 }), search({ index: 7 })]),
     ).toHaveLength(4);
+  });
+});
+
+describe('resolveConfig on arbitrary input', () => {
+  it('throws only ConfigError, whatever the shape of the declarations', () => {
+    const junk = fc.oneof(
+      fc.constantFrom(undefined, null, 0, '', 'x', [], {}, () => 1),
+      fc.constant(['a', 'a']),
+    );
+    const field = (name: string) => fc.record({ [name]: junk }, { requiredKeys: [] });
+    const tableArb = fc
+      .tuple(fc.constantFrom(orders, customers), field('key'), field('ttl'), field('name'))
+      .map(([t, ...over]) => Object.assign({}, t, ...over) as unknown);
+    const migrationArb = fc
+      .tuple(
+        fc.constantFrom<unknown>(statusSk, keywords),
+        fc.constantFrom(
+          'table',
+          'inputs',
+          'writes',
+          'lookups',
+          'derive',
+          'fields',
+          'index',
+          'name',
+        ),
+        junk,
+      )
+      .map(([m, k, v]) => ({ ...(m as object), [k]: v }) as unknown);
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(tableArb, junk), { maxLength: 3 }),
+        fc.array(fc.oneof(migrationArb, junk), { maxLength: 3 }),
+        (tables, migrations) => {
+          try {
+            resolveConfig({ tables, migrations });
+          } catch (e) {
+            expect(e).toBeInstanceOf(ConfigError);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

@@ -155,6 +155,24 @@ describe('Pika preset ≡ the registry', () => {
     );
   });
 
+  it('a junk key attribute: malformed (or a number key, which DynamoDB types rule out), never a crash', () => {
+    fc.assert(
+      fc.property(
+        sessionItemArb(),
+        fc.constantFrom('user_id', 'session_id'),
+        junkArb,
+        (item, field, junk) => {
+          const mutated = withField(item, field, junk);
+          const reads = planner.collectLookups('session', [mutated]);
+          const lookups = planner.lookupResults(reads, new Map([['user', []]]));
+          const v = verdict(() => planner.planItem('session', mutated, { lookups }));
+          expect(v.malformed).toBe(!Number.isFinite(junk));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it('the search spec: same fields, mapping and guard script as the registry', () => {
     const today = searchSpecFor('session')!;
     const preset = planner.searchSpecFor('session')!;

@@ -166,7 +166,7 @@ export function defineMigration<
   const I extends readonly string[],
   const W extends readonly string[],
   const L extends readonly LookupDef[] = [],
-  R extends Derived<W[number]> = Derived<W[number]>,
+  R = Derived<W[number]>,
 >(migration: {
   name: N;
   table: T;

@@ -60,6 +60,14 @@ export default defineConfig({
       // @ts-expect-error undeclared lookup attribute (tier declares only `tier`)
       derive: (_item, ctx) => ({ customer_tier: ctx.lookup(tier)?.discount }),
     }),
+    defineMigration({
+      name: 'bad4',
+      table: orders,
+      inputs: ['a'],
+      writes: ['b'],
+      // @ts-expect-error undeclared write, even alone
+      derive: () => ({ c: 1 }),
+    }),
     defineSearch({
       name: 'order-keywords',
       table: orders,

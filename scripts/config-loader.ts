@@ -41,15 +41,35 @@ export interface LoadConfigOptions {
   readonly preset: () => Promise<unknown>;
 }
 
+// The built-in Pika preset, by URL so this module does not need it to type-check or load.
+const PRESET_URL = new URL('../lib/presets/pika.ts', import.meta.url);
+
+/**
+ * The built-in preset's config (its default export, or a named `config`). Without one, says how
+ * to name a config instead.
+ */
+export async function builtInPreset(): Promise<unknown> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(PRESET_URL.href)) as Record<string, unknown>;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    throw new ConfigLoadError(
+      `no config: pass ${CONFIG_FLAG} FILE, set ${CONFIG_ENV}, or add ${DEFAULT_CONFIG_FILE} to the working directory (this build has no built-in preset)`,
+    );
+  }
+  return exportOf(mod);
+}
+
 /** `--config FILE` / `STREAMFILL_CONFIG`, for an error or the target line. */
 export function describeSource(source: ConfigSource): string {
   switch (source.kind) {
     case 'flag':
-      return `${source.path} (from ${CONFIG_FLAG})`;
+      return `${shortPath(source.path)} (from ${CONFIG_FLAG})`;
     case 'env':
-      return `${source.path} (from ${CONFIG_ENV})`;
+      return `${shortPath(source.path)} (from ${CONFIG_ENV})`;
     case 'default':
-      return `${source.path} (the default ${DEFAULT_CONFIG_FILE} in the working directory)`;
+      return `${shortPath(source.path)} (the default ${DEFAULT_CONFIG_FILE} in the working directory)`;
     case 'preset':
       return 'the built-in preset';
   }

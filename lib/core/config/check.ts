@@ -19,6 +19,7 @@ export type CheckName =
   | 'declared-writes'
   | 'malformed-only'
   | 'derives-something'
+  | 'lookup-key'
   | 'search-id';
 
 /** The checklist line of each check, as the text output prints it. */
@@ -30,6 +31,7 @@ export const CHECK_LABELS: Record<CheckName, string> = {
   'declared-writes': 'returns only its declared writes (an object or null)',
   'malformed-only': 'rejects bad input with malformed(…) only',
   'derives-something': 'derives some generated item (not all rejected)',
+  'lookup-key': 'each lookup key is null or exactly its table key, from inputs and the key',
   'search-id': 'id is a non-empty string for every generated key',
 };
 
@@ -117,6 +119,7 @@ const ITEM_CHECKS: readonly CheckName[] = [
   'declared-writes',
   'malformed-only',
   'derives-something',
+  'lookup-key',
 ];
 
 function checkMigration(m: MigrationDef, options: CheckOptions): MigrationCheck {
@@ -132,6 +135,7 @@ function checkMigration(m: MigrationDef, options: CheckOptions): MigrationCheck 
 
   for (const item of cases) {
     const lookups = generateLookups(declaredLookups, rand);
+    for (const l of declaredLookups) checkLookupKey(l, item, readable, m, clock, findings);
     // One derive: its outcome, with every read outside the declarations and every mutation noted.
     const derive = (input: Item, clock: Clock): Outcome => {
       const watched = watch(input, readable);
@@ -272,6 +276,94 @@ function checkMigration(m: MigrationDef, options: CheckOptions): MigrationCheck 
       `rejects all ${cases.length} generated items with malformed(…): the other checks saw no result`,
     );
   return report(m, 'migration', cases.length, malformedCount, findings.outcomes(ITEM_CHECKS));
+}
+
+/**
+ * A lookup's key, computed by the engine from the same carried item: it may read only the
+ * inputs and the key, and must be null or exactly the looked-up table's key attributes.
+ */
+function checkLookupKey(
+  l: LookupDef,
+  item: Item,
+  readable: ReadonlySet<string>,
+  m: MigrationDef,
+  clock: { a: Clock; b: Clock },
+  findings: Findings,
+): void {
+  const of = `lookup "${l.name}"`;
+  const run = (c: Clock): Outcome => {
+    const watched = watch(item, readable);
+    const outcome = c.run(() => {
+      try {
+        return { result: l.key(watched.item) as unknown };
+      } catch (error) {
+        return { error };
+      }
+    });
+    for (const attr of watched.reads)
+      findings.add(
+        'declared-reads',
+        'error',
+        `${of}: key reads "${attr}", which is neither an input [${m.inputs.join(', ')}] nor the key [${(m.table.key as readonly string[]).join(', ')}]: the backfill does not carry it`,
+        item,
+      );
+    return outcome;
+  };
+  const first = run(clock.a);
+  const second = run(clock.b);
+  if ('error' in first) {
+    if (!isMalformedDerivation(first.error))
+      findings.add(
+        'lookup-key',
+        'warning',
+        `${of}: key throws ${describeError(first.error)}: return null when there is nothing to look up`,
+        item,
+      );
+    return;
+  }
+  if ('error' in second || !sameValue(first.result, second.result)) {
+    findings.add(
+      'deterministic',
+      'error',
+      `${of}: key given twice: ${show(first.result)}, then ${'error' in second ? `throws ${describeError(second.error)}` : show(second.result)}`,
+      item,
+    );
+  }
+  const key = first.result;
+  if (key === null) return;
+  const wanted = l.table.key as readonly string[];
+  if (!isPlainObject(key)) {
+    findings.add(
+      'lookup-key',
+      'error',
+      `${of}: key returns ${show(key)}: expected an object or null`,
+      item,
+    );
+    return;
+  }
+  const missing = wanted.filter((a) => !(a in key));
+  const extra = Object.keys(key).filter((a) => !wanted.includes(a));
+  if (missing.length || extra.length) {
+    findings.add(
+      'lookup-key',
+      'error',
+      `${of}: key returns ${show(key)}, not the key [${wanted.join(', ')}] of table ${l.table.name}`,
+      item,
+    );
+    return;
+  }
+  const bad = wanted.filter((a) => !isKeyValue(key[a]));
+  if (bad.length)
+    findings.add(
+      'lookup-key',
+      'warning',
+      `${of}: key returns ${bad.map((a) => `${a}: ${show(key[a])}`).join(', ')}, not a key value (a non-empty string, a number or binary): return null when there is nothing to look up`,
+      item,
+    );
+}
+
+function isKeyValue(v: unknown): boolean {
+  return (typeof v === 'string' && v !== '') || typeof v === 'number' || v instanceof Uint8Array;
 }
 
 const SEARCH_CHECKS: readonly CheckName[] = ['search-id', 'deterministic', 'declared-reads'];

@@ -32,7 +32,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('streamfill config check', () => {
+// Each test starts the CLI once (a second idle, more while three other suites share 2 cores).
+describe('streamfill config check', { timeout: 30_000 }, () => {
   it('passes a good config: exit 0 and a checklist of ✓', async () => {
     const r = await runCli(['config', 'check', '--config', `${FIXTURES}/orders.config.ts`], ENV);
     expect(r.code, r.stderr).toBe(0);
@@ -97,7 +98,7 @@ describe('streamfill config check', () => {
     expect(r.stderr).toContain('config check: FAILED');
   });
 
-  it('reads STREAMFILL_CONFIG and the default streamfill.config.ts of the working directory', async () => {
+  it('reads STREAMFILL_CONFIG', async () => {
     const viaEnv = await runCli(['config', 'check'], {
       ...ENV,
       STREAMFILL_CONFIG: `${FIXTURES}/orders.config.ts`,
@@ -106,7 +107,9 @@ describe('streamfill config check', () => {
     expect(viaEnv.stdout).toContain(
       `config: ${FIXTURES}/orders.config.ts (from STREAMFILL_CONFIG)`,
     );
+  });
 
+  it('reads the default streamfill.config.ts of the working directory', async () => {
     await writeFile(
       join(dir, 'streamfill.config.ts'),
       `import { defineConfig, defineTable } from ${JSON.stringify(LIB)};\n` +

@@ -18,7 +18,10 @@ const customers = defineTable({ name: 'customers', key: ['customer_id'] });
 const tier = defineLookup({
   name: 'customer-tier',
   table: customers,
-  key: (item) => (typeof item.customer_id === 'string' ? { customer_id: item.customer_id } : null),
+  key: (item) =>
+    typeof item.customer_id === 'string' && item.customer_id !== ''
+      ? { customer_id: item.customer_id }
+      : null,
   attributes: ['tier'],
 });
 
@@ -240,7 +243,7 @@ describe('config check', () => {
     const undeclared = defineMigration({
       name: 'undeclared-lookup',
       table: orders,
-      inputs: [],
+      inputs: ['customer_id'],
       writes: ['x'],
       lookups: [tier],
       derive: (_item, ctx) => ({
@@ -284,6 +287,66 @@ describe('config check', () => {
       },
     });
     expect(failing(only('picky', picky))).toEqual([['derives-something', 'warning']]);
+  });
+
+  it("catches a lookup key that reads beyond the inputs or is not the looked-up table's key", () => {
+    const wide = defineLookup({
+      name: 'wide',
+      table: customers,
+      key: (item) => ({ customer_id: item.customer_ref }),
+      attributes: ['tier'],
+    });
+    const partial = defineLookup({
+      name: 'partial',
+      table: orders,
+      key: (item) => ({ tenant_id: item.tenant_id }),
+      attributes: ['x'],
+    });
+    const uses = (name: string, l: typeof wide | typeof partial) =>
+      defineMigration({
+        name,
+        table: orders,
+        inputs: [],
+        writes: ['v'],
+        lookups: [l],
+        derive: (_item, ctx) => ({ v: ctx.lookup(l as never) === null ? 'none' : 'some' }),
+      });
+    const report = check(uses('uses-wide', wide), uses('uses-partial', partial));
+    const [w, p] = report.migrations;
+    expect(failing(w!)).toEqual([
+      ['declared-reads', 'error'],
+      ['lookup-key', 'warning'],
+    ]);
+    expect(w!.checks.find((c) => c.check === 'declared-reads')!.message).toBe(
+      'lookup "wide": key reads "customer_ref", which is neither an input [] nor the key [tenant_id, order_no]: the backfill does not carry it',
+    );
+    expect(failing(p!)).toEqual([['lookup-key', 'error']]);
+    expect(p!.checks.find((c) => c.check === 'lookup-key')!.message).toMatch(
+      /^lookup "partial": key returns \{.*\}, not the key \[tenant_id, order_no\] of table orders$/,
+    );
+  });
+
+  it('warns about a lookup key with an absent or empty value (null means nothing to look up)', () => {
+    const loose = defineLookup({
+      name: 'loose',
+      table: customers,
+      key: (item) => ({ customer_id: item.customer_id }),
+      attributes: ['tier'],
+    });
+    const m = defineMigration({
+      name: 'loose-key',
+      table: orders,
+      inputs: ['customer_id'],
+      writes: ['v'],
+      lookups: [loose],
+      derive: (_item, ctx) => ({ v: ctx.lookup(loose)?.tier ?? 'none' }),
+    });
+    const r = only('loose-key', m);
+    expect(r.ok).toBe(true);
+    expect(failing(r)).toEqual([['lookup-key', 'warning']]);
+    expect(r.checks.find((c) => c.check === 'lookup-key')!.message).toMatch(
+      /^lookup "loose": key returns customer_id: .*, not a key value \(a non-empty string, a number or binary\): return null when there is nothing to look up$/,
+    );
   });
 
   it('catches a search id that is empty or reads beyond the key', () => {

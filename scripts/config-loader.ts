@@ -5,7 +5,14 @@
 import { stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
 import { ConfigError, resolveConfig, type ResolvedConfig } from '../lib/core/config/resolve.ts';
+import {
+  resolveTableNames,
+  TABLE_NAME_ENV,
+  TABLE_NAME_FLAG,
+  type PhysicalTableName,
+} from '../lib/core/config/table-names.ts';
 
 export const CONFIG_ENV = 'STREAMFILL_CONFIG';
 export const CONFIG_FLAG = '--config';
@@ -59,6 +66,38 @@ export async function builtInPreset(): Promise<unknown> {
     );
   }
   return exportOf(mod);
+}
+
+/** `--config <file>` and the repeatable `--table-name <name=physical>` of a command. */
+export function withConfigOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      `${CONFIG_FLAG} <file>`,
+      `the config file (env: ${CONFIG_ENV}; default: ./${DEFAULT_CONFIG_FILE}, else the built-in preset)`,
+    )
+    .option(
+      `${TABLE_NAME_FLAG} <name=physical>`,
+      `the physical table of a declared table, repeatable (env: ${TABLE_NAME_ENV}, a JSON object)`,
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    );
+}
+
+/**
+ * The physical name of every table of a loaded config: `--table-name` values, then
+ * STREAMFILL_TABLES, then the stack's outputs (declared name → physical name). Throws
+ * TableNameError naming each bad value.
+ */
+export function tableNamesFor(
+  resolved: ResolvedConfig,
+  opts: { tableName?: readonly string[] },
+  env: NodeJS.ProcessEnv = process.env,
+  stack?: Readonly<Record<string, string>>,
+): ReadonlyMap<string, PhysicalTableName> {
+  return resolveTableNames(resolved.tables.values(), {
+    flags: opts.tableName ?? [],
+    env: env[TABLE_NAME_ENV],
+    ...(stack && { stack }),
+  });
 }
 
 /** `--config FILE` / `STREAMFILL_CONFIG`, for an error or the target line. */

@@ -1,6 +1,6 @@
 // `streamfill config check`: loads the config as every command does, then runs each derive on
 // generated items (lib/core/config/check.ts). Exit 0: no error; 1: a derive breaks a rule;
-// 2: the config cannot be loaded or is not a config.
+// 2: the config cannot be loaded, is not a config, or a table name is bad.
 import type { Command } from 'commander';
 import {
   CHECK_LABELS,
@@ -9,11 +9,17 @@ import {
   type ConfigCheckReport,
 } from '../../lib/core/config/check.ts';
 import {
+  describeTableNameSource,
+  TableNameError,
+  type PhysicalTableName,
+} from '../../lib/core/config/table-names.ts';
+import {
   builtInPreset,
-  CONFIG_ENV,
   ConfigLoadError,
   describeSource,
   loadConfig,
+  tableNamesFor,
+  withConfigOptions,
   type ConfigSource,
 } from '../config-loader.ts';
 import { jsonOutput, jsonTarget } from '../output.ts';
@@ -21,8 +27,17 @@ import { jsonOutput, jsonTarget } from '../output.ts';
 const MARK: Record<CheckOutcome['level'], string> = { ok: '✓', warning: '⚠', error: '✗' };
 
 /** The checklist: one block per migration, its first offending item under each failed check. */
-export function renderCheck(report: ConfigCheckReport, source: ConfigSource): string {
-  const lines = [`config: ${describeSource(source)}`];
+export function renderCheck(
+  report: ConfigCheckReport,
+  source: ConfigSource,
+  tables: ReadonlyMap<string, PhysicalTableName>,
+): string {
+  const lines = [
+    `config: ${describeSource(source)}`,
+    `tables: ${[...tables]
+      .map(([declared, t]) => `${declared} → ${t.name} (${describeTableNameSource(t.from)})`)
+      .join(', ')}`,
+  ];
   for (const m of report.migrations) {
     const worst = m.checks.some((c) => c.level === 'error')
       ? 'error'
@@ -53,26 +68,29 @@ export function renderCheck(report: ConfigCheckReport, source: ConfigSource): st
 
 interface CheckOptions {
   config?: string;
+  tableName?: string[];
   json?: boolean;
 }
 
 export async function configCheckAction(opts: CheckOptions): Promise<number> {
   const out = jsonOutput(jsonTarget(opts.json));
   try {
-    let loaded;
+    let loaded, tables;
     try {
       loaded = await loadConfig({ flag: opts.config, preset: builtInPreset });
+      tables = tableNamesFor(loaded.resolved, opts);
     } catch (e) {
-      if (!(e instanceof ConfigLoadError)) throw e;
+      if (!(e instanceof ConfigLoadError || e instanceof TableNameError)) throw e;
       console.error(`streamfill: ${e.message}`);
       await out.emit({ ok: false, error: e.message, issues: e.issues, migrations: [] });
       return 2;
     }
     const report = checkConfig(loaded.resolved);
-    console.log(renderCheck(report, loaded.source));
+    console.log(renderCheck(report, loaded.source, tables));
     await out.emit({
       config: loaded.source.kind === 'preset' ? 'preset' : loaded.source.path,
       configFrom: loaded.source.kind,
+      tables: Object.fromEntries(tables),
       ...report,
     });
     return report.ok ? 0 : 1;
@@ -85,15 +103,13 @@ export function registerConfigCommand(program: Command): void {
   const config = program
     .command('config')
     .description('Check a streamfill config (streamfill.config.ts).');
-  config
-    .command('check')
-    .description(
-      'Validate the config, then run every derive twice on generated items: catches impure or non-idempotent derives, undeclared reads, lookups and writes. Exit 0: no error; 1: errors; 2: the config cannot be loaded.',
-    )
-    .option(
-      '--config <file>',
-      `the config file (env: ${CONFIG_ENV}; default: ./streamfill.config.ts, else the built-in preset)`,
-    )
+  withConfigOptions(
+    config
+      .command('check')
+      .description(
+        'Validate the config and its table names, then run every derive twice on generated items: catches impure or non-idempotent derives, undeclared reads, lookups and writes. Exit 0: no error; 1: errors; 2: the config or a table name is unusable.',
+      ),
+  )
     .option('--json', 'print the report as one JSON document on stdout')
     .action(async (opts: CheckOptions) => {
       process.exitCode = await configCheckAction(opts);

@@ -123,7 +123,7 @@ export function resolveTableNames(
     byPhysical.set(name, [...(byPhysical.get(name) ?? []), table]);
   for (const [physical, shared] of byPhysical) {
     if (shared.length > 1) {
-      const each = shared.map((t) => `"${t}" (${describeSource(names.get(t)!.from)})`);
+      const each = shared.map((t) => `"${t}" (${describeTableNameSource(names.get(t)!.from)})`);
       issues.push(
         `tables ${each.join(' and ')} are both mapped to the physical table "${physical}"`,
       );
@@ -133,7 +133,8 @@ export function resolveTableNames(
   return names;
 }
 
-function describeSource(from: TableNameSource): string {
+/** How the CLI names where a physical name came from. */
+export function describeTableNameSource(from: TableNameSource): string {
   switch (from) {
     case 'flag':
       return TABLE_NAME_FLAG;

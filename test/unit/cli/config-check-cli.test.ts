@@ -177,6 +177,49 @@ describe('streamfill config check', { timeout: 30_000 }, () => {
     });
   });
 
+  it('shows each physical table name and where it came from', async () => {
+    const r = await runCli(
+      [
+        'config',
+        'check',
+        '--config',
+        `${FIXTURES}/orders.config.ts`,
+        '--table-name',
+        'orders=orders-prod',
+      ],
+      { ...ENV, STREAMFILL_TABLES: '{"customers":"customers-prod"}' },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      'tables: orders → orders-prod (--table-name), customers → customers-prod (STREAMFILL_TABLES)\n',
+    );
+  });
+
+  it('exits 2 for a bad table name, naming the flag, the variable and the value', async () => {
+    const r = await runCli(
+      [
+        'config',
+        'check',
+        '--config',
+        `${FIXTURES}/orders.config.ts`,
+        '--table-name',
+        'order=o-prod',
+        '--json',
+      ],
+      { ...ENV, STREAMFILL_TABLES: '{"customers":7}' },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'streamfill: invalid table names:\n' +
+        '  - --table-name "order=o-prod": no table "order" is declared (declared: orders, customers)\n' +
+        '  - STREAMFILL_TABLES "customers": 7: the physical name must be a string\n',
+    );
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: false,
+      issues: [expect.stringContaining('"order=o-prod"'), expect.any(String)],
+    });
+  });
+
   it('exits 2 for a file without a default export', async () => {
     const r = await runCli(
       ['config', 'check', '--config', `${FIXTURES}/no-default.config.ts`],

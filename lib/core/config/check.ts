@@ -137,7 +137,7 @@ function checkMigration(m: MigrationDef, options: CheckOptions): MigrationCheck 
     const lookups = generateLookups(declaredLookups, rand);
     for (const l of declaredLookups) checkLookupKey(l, item, readable, m, clock, findings);
     // One derive: its outcome, with every read outside the declarations and every mutation noted.
-    const derive = (input: Item, clock: Clock): Outcome => {
+    const derive = (input: Item, at: Clock): Outcome => {
       const watched = watch(input, readable);
       const ctx = {
         lookup: (l: LookupDef) => {
@@ -155,7 +155,7 @@ function checkMigration(m: MigrationDef, options: CheckOptions): MigrationCheck 
           return lookups[name!] === null ? null : structuredClone(lookups[name!]!);
         },
       };
-      const outcome = clock.run(() => {
+      const outcome = at.run(() => {
         try {
           return { result: m.derive(watched.item as never, ctx as never) as unknown };
         } catch (error) {
@@ -376,9 +376,9 @@ function checkSearch(s: SearchDef, options: CheckOptions): MigrationCheck {
   const rand = seeded(options.seed ?? 13);
   const keys = generateKeys(key, rand, options.items ?? 200);
   for (const item of keys) {
-    const id = (clock: Clock): Outcome => {
+    const id = (at: Clock): Outcome => {
       const watched = watch(item, readable);
-      const outcome = clock.run(() => {
+      const outcome = at.run(() => {
         try {
           return { result: s.id(watched.item as never) as unknown };
         } catch (error) {

@@ -222,4 +222,19 @@ console.log(file);`;
     expect(some.status, some.stderr).toBe(0);
     expect(some.stdout).toContain('export SEARCH_ENDPOINT=http://127.0.0.1:3');
   });
+
+  it('services up finds the installed pom and fetches the jars into the cache directory', () => {
+    // No Maven on PATH: up stops at the first download, naming where the jars would go. A pom
+    // looked for beside the working directory or under dist/ would fail earlier ("missing …").
+    const cache = join(dir, 'cache-up');
+    const bin = join(dir, 'node_modules/streamfill/bin/streamfill.js');
+    const r = inApp(process.execPath, [bin, 'services', 'up', '--provider', 'java'], {
+      STREAMFILL_CACHE_DIR: cache,
+      PATH: join(dir, 'no-such-bin'),
+    });
+    expect(r.stderr).toContain(
+      `Maven (mvn) is needed once to download the dynamodb jars into ${join(cache, 'services', 'dynamodb')}`,
+    );
+    expect(r.status).toBe(1);
+  });
 });

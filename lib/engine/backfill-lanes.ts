@@ -123,10 +123,20 @@ async function pageLane(
   }
 }
 
+/** What every page read of a lane asks for: the projection, the filter, the page size. */
+function pageRequest(pass: Pass, start: StartKey) {
+  const { projection, filter } = pass.scope;
+  return {
+    tableName: pass.tableName,
+    projection,
+    ...(filter && { filter }),
+    pageSize: pass.pageSize,
+    ...(start && { exclusiveStartKey: start }),
+  };
+}
+
 /** --user: one lane per partition key (Query), no checkpoint. */
 async function userLanes(pass: Pass): Promise<void> {
-  const { deps, tableName, pageSize } = pass;
-  const { projection, filter } = pass.scope;
   const pk = KEY_ATTRIBUTES[pass.table][0];
   await Promise.all(
     (pass.options.users as string[]).map((user, i) =>
@@ -137,13 +147,9 @@ async function userLanes(pass: Pass): Promise<void> {
           i,
           undefined,
           (start) =>
-            queryPartitionPage(deps.doc, {
-              tableName,
+            queryPartitionPage(pass.deps.doc, {
+              ...pageRequest(pass, start),
               partitionKey: { [pk]: user },
-              projection,
-              ...(filter && { filter }),
-              pageSize,
-              ...(start && { exclusiveStartKey: start }),
             }),
           false,
         ),
@@ -154,8 +160,7 @@ async function userLanes(pass: Pass): Promise<void> {
 
 /** The Parallel Scan: one lane per segment not done yet, each from its checkpoint. */
 async function scanLanes(pass: Pass): Promise<void> {
-  const { deps, tableName, pageSize, totalSegments } = pass;
-  const { projection, filter } = pass.scope;
+  const { totalSegments } = pass;
   const bySegment = new Map(pass.checkpoints.map((c) => [c.segment, c]));
   await Promise.all(
     Array.from({ length: totalSegments }, (_, segment) => {
@@ -168,14 +173,10 @@ async function scanLanes(pass: Pass): Promise<void> {
           segment,
           cp?.lastEvaluatedKey,
           (start) =>
-            scanSegmentPage(deps.doc, {
-              tableName,
+            scanSegmentPage(pass.deps.doc, {
+              ...pageRequest(pass, start),
               segment,
               totalSegments,
-              projection,
-              ...(filter && { filter }),
-              pageSize,
-              ...(start && { exclusiveStartKey: start }),
             }),
           true,
         ),

@@ -8,6 +8,7 @@ import {
   describeLimitChange,
   RunStateError,
   type RunLimits,
+  type RunRecord,
 } from '../../../lib/core/backfill-run.ts';
 import type { MigratedTable } from '../../../lib/core/migrations/index.ts';
 import { BackfillOptionError } from '../../../lib/engine/backfill.ts';
@@ -88,25 +89,8 @@ export function registerSetCommand(backfill: Command): void {
     )
     .option('--by <name>', 'who makes the change, shown on the progress line (default: user@host)')
     .action(async (own: { by?: string }) => {
-      // The parent parses --rate, --max-backlog and --max-lag-seconds wherever they appear; only
-      // those given on the command line change (the others keep the run's value, not a default).
       const opts = backfill.opts();
-      const given = (name: string): boolean => backfill.getOptionValueSource(name) === 'cli';
-      const rate = given('rate')
-        ? opts.rate === 'unlimited'
-          ? null
-          : (opts.rate as number)
-        : undefined;
-      const changes: Partial<RunLimits> = {
-        ...(rate !== undefined && { rate }),
-        ...(given('maxBacklog') && { maxBacklog: opts.maxBacklog as number }),
-        ...(given('maxLagSeconds') && { maxLagSeconds: opts.maxLagSeconds as number }),
-      };
-      if (!Object.keys(changes).length) {
-        throw new Error(
-          'backfill set: give at least one of --rate, --max-backlog, --max-lag-seconds',
-        );
-      }
+      const changes = givenLimits(backfill);
       if (opts.table === 'all') throw new Error('--table all: change one table at a time');
       const by = own.by ?? operatorName();
       if (!by.trim()) throw new Error('--by must not be empty');
@@ -124,21 +108,9 @@ export function registerSetCommand(backfill: Command): void {
         if (!run || (run.status !== 'running' && run.status !== 'paused')) {
           throw new RunStateError(`backfill of ${tableName}: no unfinished run to change`);
         }
-        const before: RunLimits = run.limits ?? {
-          rate: typeof run.options.rate === 'number' ? run.options.rate : null,
-          ...(typeof run.options.maxBacklog === 'number' && { maxBacklog: run.options.maxBacklog }),
-          ...(typeof run.options.maxLagSeconds === 'number' && {
-            maxLagSeconds: run.options.maxLagSeconds,
-          }),
-        };
+        const before = limitsInForce(run);
         const after: RunLimits = { ...before, ...changes, changedBy: by, changedAtMs: Date.now() };
-        const segments = run.totalSegments;
-        const floor = minDistributedRate(segments);
-        if (run.options.mode === 'distributed' && after.rate !== null && after.rate < floor) {
-          throw new BackfillOptionError(
-            `--rate ${after.rate} is too low for the distributed run over ${segments} segments: at least ${floor.toPrecision(3)} items/s`,
-          );
-        }
+        checkDistributedRate(run, after);
         const store2 = await stateStoreOf(clients, opts as BackfillCliOptions, isLocalDynamo());
         await store2.setLimits(tableName, after);
         console.log(
@@ -155,4 +127,52 @@ export function registerSetCommand(backfill: Command): void {
         destroyClients(clients);
       }
     });
+}
+
+/**
+ * The limits `backfill set` changes: the parent parses --rate, --max-backlog and
+ * --max-lag-seconds wherever they appear; only those given on the command line change (the
+ * others keep the run's value, not a default).
+ */
+function givenLimits(backfill: Command): Partial<RunLimits> {
+  const opts = backfill.opts();
+  const given = (name: string): boolean => backfill.getOptionValueSource(name) === 'cli';
+  const rate = given('rate')
+    ? opts.rate === 'unlimited'
+      ? null
+      : (opts.rate as number)
+    : undefined;
+  const changes: Partial<RunLimits> = {
+    ...(rate !== undefined && { rate }),
+    ...(given('maxBacklog') && { maxBacklog: opts.maxBacklog as number }),
+    ...(given('maxLagSeconds') && { maxLagSeconds: opts.maxLagSeconds as number }),
+  };
+  if (!Object.keys(changes).length) {
+    throw new Error('backfill set: give at least one of --rate, --max-backlog, --max-lag-seconds');
+  }
+  return changes;
+}
+
+/** The run's limits now: its last `backfill set`, else the options it started with. */
+function limitsInForce(run: RunRecord): RunLimits {
+  return (
+    run.limits ?? {
+      rate: typeof run.options.rate === 'number' ? run.options.rate : null,
+      ...(typeof run.options.maxBacklog === 'number' && { maxBacklog: run.options.maxBacklog }),
+      ...(typeof run.options.maxLagSeconds === 'number' && {
+        maxLagSeconds: run.options.maxLagSeconds,
+      }),
+    }
+  );
+}
+
+/** A distributed run's segments cannot go slower than one item per SQS maximal delay. */
+function checkDistributedRate(run: RunRecord, after: RunLimits): void {
+  const segments = run.totalSegments;
+  const floor = minDistributedRate(segments);
+  if (run.options.mode === 'distributed' && after.rate !== null && after.rate < floor) {
+    throw new BackfillOptionError(
+      `--rate ${after.rate} is too low for the distributed run over ${segments} segments: at least ${floor.toPrecision(3)} items/s`,
+    );
+  }
 }

@@ -1,6 +1,6 @@
 // One backfill pass's shared state: what its steps (consumer gate, lanes, observer, summary)
 // read and update, handed to each of them explicitly; and the progress snapshot made from it.
-import type { SegmentCheckpoint } from '../core/backfill-run.ts';
+import type { RunRecord, SegmentCheckpoint } from '../core/backfill-run.ts';
 import type { MigratedTable } from '../core/migrations/index.ts';
 import { ScanProgress } from '../core/scan-progress.ts';
 import type { Throttler } from '../core/throttle.ts';
@@ -99,17 +99,7 @@ export function newPass(
   const { options, deps, hooks, mode, plan } = start;
   const run = plan.resume?.run;
   const checkpoints = plan.resume?.checkpoints ?? [];
-  if (run && options.segments !== undefined && options.segments !== run.totalSegments) {
-    log(
-      `--segments ${options.segments} ignored: run ${run.runId} was started with ${run.totalSegments} segments`,
-    );
-  }
-  const totalSegments =
-    mode === 'users'
-      ? (options.users as string[]).length
-      : mode === 'keys'
-        ? 1
-        : (run?.totalSegments ?? start.requestedSegments);
+  const totalSegments = lanesOf(options, mode, run, start.requestedSegments, log);
   const progress = new ScanProgress(totalSegments, { now });
   for (const cp of checkpoints) progress.restore(cp.segment, cp.counts);
   const pass: Pass = {
@@ -159,6 +149,24 @@ export function newPass(
     observerError: undefined,
   };
   return pass;
+}
+
+/** How many lanes the pass runs: one per user, one for --keys, else the (resumed run's) segments. */
+function lanesOf(
+  options: BackfillOptions,
+  mode: BackfillMode,
+  run: RunRecord | undefined,
+  requestedSegments: number,
+  log: (line: string) => void,
+): number {
+  if (run && options.segments !== undefined && options.segments !== run.totalSegments) {
+    log(
+      `--segments ${options.segments} ignored: run ${run.runId} was started with ${run.totalSegments} segments`,
+    );
+  }
+  if (mode === 'users') return (options.users as string[]).length;
+  if (mode === 'keys') return 1;
+  return run?.totalSegments ?? requestedSegments;
 }
 
 /** Notes a problem for the summary (the first few only). */

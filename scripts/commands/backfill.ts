@@ -65,6 +65,7 @@ import {
   validateBackfillOptions,
 } from '../../lib/engine/backfill-options.ts';
 import { planRun } from '../../lib/engine/backfill-run-record.ts';
+import { checkLivePaths, oneShotWarning } from '../../lib/engine/live-path.ts';
 import { runPreflight } from '../../lib/engine/preflight.ts';
 import {
   configFrom,
@@ -512,6 +513,12 @@ export function registerBackfillCommand(program: Command): void {
     ],
     ['--skip-preflight', 'start even when preflight finds a failure', undefined, false],
     [
+      '--one-shot',
+      'accept a migrated table without a NEW_AND_OLD_IMAGES stream: one pass, later application writes to it are not migrated (warns)',
+      undefined,
+      false,
+    ],
+    [
       '--price-read-per-million <usd>',
       `on-demand read price (default ${DEFAULT_PRICES.readPerMillion})`,
       nonNegativeNumber('--price-read-per-million'),
@@ -716,6 +723,7 @@ interface BackfillCliOptions extends Record<string, unknown> {
   canary: boolean;
   consumerFunction?: string;
   skipPreflight: boolean;
+  oneShot: boolean;
   priceReadPerMillion?: number;
   priceWritePerMillion?: number;
   pollIntervalMs: number;
@@ -862,6 +870,25 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
       const tableName = config.tables[table];
       await requireNamedTable(clients.dynamodb, tableName, settingName(`${table}Table`));
     }
+    // Every migrated table needs its live path (a stream the consumer reads), or `--one-shot`.
+    const livePaths = await checkLivePaths(
+      clients.dynamodb,
+      tables.map((table) => ({ table, tableName: config.tables[table] })),
+    );
+    const withoutLivePath = livePaths.filter((l) => !l.ok);
+    if (withoutLivePath.length && !opts.oneShot) {
+      for (const l of withoutLivePath) console.error(`backfill: ${l.problem}`);
+      if (!opts.dryRun) {
+        console.error(
+          'backfill: refused: a table without a live path never converges while the app writes; ' +
+            'enable its stream, or pass --one-shot to migrate it once',
+        );
+        return 1;
+      }
+      console.error('backfill: a real run would stop here (dry run continues)');
+    }
+    const oneShot = opts.oneShot ? withoutLivePath.map(oneShotWarning) : [];
+    for (const w of oneShot) console.error(`backfill: WARNING ${w}`);
     const searchEnabled = Boolean(clients.search);
     if (keepsRun(engineOptions(opts, 'session', '', keys, searchEnabled))) {
       const existing = await existingStateStore(clients, opts, local);
@@ -904,8 +931,8 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
       if (controller.signal.aborted) break;
       const tableName = config.tables[table];
       let consumer: ConsumerProbe | undefined;
-      // Only the session table has a stream consumer (the live path); the tag pass is one-shot.
-      if (table === 'session') {
+      // A table with a live path has a stream consumer to wait for; a --one-shot table none.
+      if (livePaths.some((l) => l.table === table && l.ok)) {
         if (local) {
           consumer = heartbeatProbe(state, consumerHeartbeatId(tableName), {
             staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
@@ -983,7 +1010,13 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
         view.stop();
       }
     }
-    if (opts.json) await json.emit(summaries.length === 1 ? summaries[0] : { tables: summaries });
+    const warnings = oneShot.length ? { warnings: oneShot } : {};
+    if (opts.json)
+      await json.emit(
+        summaries.length === 1
+          ? { ...summaries[0], ...warnings }
+          : { tables: summaries, ...warnings },
+      );
     const last = summaries.at(-1);
     if (controller.signal.aborted || last?.outcome === 'stopped') {
       console.error(

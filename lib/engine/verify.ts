@@ -16,13 +16,16 @@ import {
   type MappingProblem,
   type SearchIndex,
 } from '../adapters/search-index.ts';
-import { scanPages } from '../adapters/table-scan.ts';
+import { scanSegment } from '../adapters/segment-scanner.ts';
+import { SCAN_PAGE_SIZE, SCAN_SEGMENTS } from '../config/defaults.ts';
 import { isLookupMissingError, isMalformedItemError } from '../core/errors.ts';
 import { formatKey } from '../core/key-format.ts';
 import { partialKey } from '../core/keys.ts';
 import {
   migrationsFor,
   ALL_MIGRATIONS,
+  DEFAULT_MIGRATIONS,
+  MIGRATED_TABLES,
   type MigratedTable,
   type MigrationName,
 } from '../core/migrations/index.ts';
@@ -63,7 +66,7 @@ export interface SearchReport {
 
 /** The session table's counts at the top level (the CLI's `--json` contract), then the rest. */
 export interface VerifyReport extends TableReport {
-  /** The other tables verified (see `VerifyDeps.include`). */
+  /** The other migrated tables verified (see `VerifyDeps.only`), each with its own counts. */
   tables: Partial<Record<MigratedTable, TableReport>>;
   search: SearchReport | null;
   /**
@@ -83,8 +86,12 @@ export interface VerifyDeps {
   search?: SearchIndex;
   /** The migrations that must hold (`--contract` adds the contract steps). @default DEFAULT_MIGRATIONS */
   migrations?: readonly MigrationName[];
-  /** Migrated tables to verify besides the session table. @default [] */
-  include?: readonly MigratedTable[];
+  /**
+   * The migrated tables to verify. By default every migrated table one of `migrations` drives
+   * (tags included: a table is converged only when verified). A table left out is not reported.
+   * @default the tables of `migrations`
+   */
+  only?: readonly MigratedTable[];
   /** Parallel Scan segments. @default 4 (SCAN_SEGMENTS) */
   segments?: number;
   /** @default 20 */
@@ -112,10 +119,10 @@ const emptyTable = (): TableReport => ({
 });
 
 /**
- * Verifies the session table (and `include`d ones) against every registered migration.
+ * Verifies every migrated table (or the `only` ones) against its registered migrations.
  *
  * @example
- * const report = await verifyAll({ doc, tables, search, include: ['tag'] });
+ * const report = await verifyAll({ doc, tables, search });
  * process.exitCode = isConverged(report) ? 0 : 1;
  */
 export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
@@ -140,8 +147,12 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
   };
   if (deps.search && report.search) await checkMapping(deps.search, report.search, sample);
   const nowSeconds = deps.nowSeconds ?? Math.floor(Date.now() / 1000);
-  for (const table of ['session' as const, ...(deps.include ?? [])]) {
-    const counts = table === 'session' ? report : (report.tables[table] = emptyTable());
+  const selected =
+    deps.only ??
+    MIGRATED_TABLES.filter((t) => migrationsFor(t, deps.migrations ?? DEFAULT_MIGRATIONS).length);
+  for (const table of selected) {
+    // The first migrated table's counts stay at the top level (the `--json` contract).
+    const counts = table === MIGRATED_TABLES[0] ? report : (report.tables[table] = emptyTable());
     await verifyTable(table, deps, counts, report.search, sample, nowSeconds);
   }
   return report;
@@ -161,10 +172,9 @@ async function verifyTable(
   // Keys, inputs and derived attributes of every registered migration (the phases of opt-in
   // ones included), never the rest of the item.
   const projection = scanProjection(table, ALL_MIGRATIONS);
-  for await (const page of scanPages(deps.doc, deps.tables[table], {
-    segments: deps.segments,
-    projection,
-  })) {
+  // The scanner's own segmented reads (the historic pass's), segments side by side.
+  const totalSegments = deps.segments ?? SCAN_SEGMENTS;
+  const checkPage = async (page: readonly Item[]): Promise<void> => {
     const searchChecks: SearchChange[] = [];
     for (const item of page) {
       if (isCanary(table, item)) continue; // the backfill gate's canary, not an application item
@@ -175,7 +185,20 @@ async function verifyTable(
     }
     if (deps.search && search)
       await checkSearch(deps.search, searchChecks, search, sample, deps.repair ?? false);
-  }
+  };
+  await Promise.all(
+    Array.from({ length: totalSegments }, async (_, segment) => {
+      for await (const page of scanSegment(deps.doc, {
+        tableName: deps.tables[table],
+        segment,
+        totalSegments,
+        projection,
+        pageSize: SCAN_PAGE_SIZE,
+      })) {
+        await checkPage(page.items);
+      }
+    }),
+  );
 }
 
 /** Per migration (enabled or not), whether it would still write this item. */

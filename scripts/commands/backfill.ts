@@ -29,6 +29,7 @@ import {
   runBackfill,
   type BackfillSummary,
 } from '../../lib/engine/backfill.ts';
+import { oneShotWarning } from '../../lib/engine/live-path.ts';
 import { runPreflight } from '../../lib/engine/preflight.ts';
 import { configFrom, migrationsOption, withSharedOptions, type Config } from '../config.ts';
 import { jsonOutput, jsonTarget } from '../output.ts';
@@ -81,6 +82,8 @@ interface Session {
   keys: Key[] | undefined;
   searchEnabled: boolean;
   signal: AbortSignal;
+  /** The tables with a live path: a consumer to wait for (a --one-shot table has none). */
+  streamed: ReadonlySet<string>;
 }
 
 async function backfillAction(opts: BackfillCliOptions): Promise<number> {
@@ -109,7 +112,9 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
   const summaries: BackfillSummary[] = [];
   const json = jsonOutput(jsonTarget(opts.json));
   try {
-    await checkServices(clients, config, opts, tables, keys, local);
+    const livePaths = await checkServices(clients, config, opts, tables, keys, local);
+    const oneShot = opts.oneShot ? livePaths.filter((l) => !l.ok).map(oneShotWarning) : [];
+    for (const w of oneShot) console.error(`backfill: WARNING ${w}`);
     const session: Session = {
       opts,
       config,
@@ -122,13 +127,20 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
       keys,
       searchEnabled: Boolean(clients.search),
       signal: interrupt.signal,
+      streamed: new Set(livePaths.filter((l) => l.ok).map((l) => l.table)),
     };
     if (tables.includes('session') && !(await preflightAllows(session))) return 1;
     for (const table of tables) {
       if (interrupt.signal.aborted) break;
       summaries.push(await backfillTable(session, table));
     }
-    if (opts.json) await json.emit(summaries.length === 1 ? summaries[0] : { tables: summaries });
+    const warnings = oneShot.length ? { warnings: oneShot } : {};
+    if (opts.json)
+      await json.emit(
+        summaries.length === 1
+          ? { ...summaries[0], ...warnings }
+          : { tables: summaries, ...warnings },
+      );
     return exitStatus(opts, summaries, interrupt.signal.aborted);
   } catch (e) {
     if (
@@ -203,15 +215,14 @@ async function preflightAllows(s: Session): Promise<boolean> {
 
 /**
  * The table's stream consumer to wait for: locally the heartbeat `streamfill run` writes, on AWS
- * the event source mapping. Only the session table has one (the live path); the tag pass is
- * one-shot.
+ * the event source mapping. A --one-shot table has none.
  */
 async function consumerOf(
   s: Session,
   table: MigratedTable,
   tableName: string,
 ): Promise<ConsumerProbe | undefined> {
-  if (table !== 'session') return undefined;
+  if (!s.streamed.has(table)) return undefined;
   if (s.local) {
     return heartbeatProbe(s.state, consumerHeartbeatId(tableName), {
       staleMs: CONSUMER_HEARTBEAT.staleAfterMs,

@@ -152,7 +152,6 @@ async function demo(opts: DemoOptions, emit: (value: unknown) => Promise<void>):
         doc: rt.clients.doc,
         tables: config.tables,
         search: rt.search,
-        include: ['tag'],
       });
       console.log(renderVerifyReport(report));
 

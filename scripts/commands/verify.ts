@@ -8,7 +8,11 @@ import {
   type VerifyReport,
 } from '../../lib/engine/verify.ts';
 import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
-import { MIGRATIONS, type MigratedTable } from '../../lib/core/migrations/index.ts';
+import {
+  MIGRATED_TABLES,
+  migrationsFor,
+  type MigratedTable,
+} from '../../lib/core/migrations/index.ts';
 import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
 import {
@@ -30,7 +34,12 @@ export function registerVerifyCommand(program: Command): void {
         'Re-plan every item (no write, unless --repair mends search keywords); show what the DLQ holds by kind; exit 0 only when nothing is pending.',
       )
       .option('--json', 'print the report as JSON', false)
-      .option('--tags', 'also verify the tag table', false)
+      .option(
+        '--table <name>',
+        `the migrated table to verify: ${[...MIGRATED_TABLES, 'all'].join(', ')} (default: every table a checked migration drives)`,
+        'all',
+      )
+      .option('--tags', 'kept for old scripts: the tag table is verified by default', false)
       .option(
         '--contract',
         'the contract steps (tag-usage-mode-contract: chat_app_id removed) must hold too',
@@ -51,11 +60,12 @@ export function registerVerifyCommand(program: Command): void {
     const rt = makeRuntime(configFrom(opts));
     try {
       const migrations = migrationsToCheck(opts.migrations, opts.contract);
-      // A named set that migrates tags (a deployed stack with a tag table) checks them too.
-      const namesTags =
-        opts.migrations !== undefined && migrations.some((m) => MIGRATIONS[m].table === 'tag');
-      const include: MigratedTable[] = opts.tags || namesTags ? ['tag'] : [];
-      for (const table of ['session' as const, ...include])
+      // Every migrated table a checked migration drives (a live path per table: tags too).
+      const selected: MigratedTable[] =
+        opts.table === 'all'
+          ? MIGRATED_TABLES.filter((t) => migrationsFor(t, migrations).length)
+          : tablesOf(opts.table);
+      for (const table of selected)
         await requireTable(rt.clients.dynamodb, rt.config.tables, table);
       const dlqUrl = await existingQueueUrl(
         rt.clients.sqs,
@@ -67,7 +77,7 @@ export function registerVerifyCommand(program: Command): void {
         doc: rt.clients.doc,
         tables: rt.config.tables,
         search: rt.search,
-        include,
+        only: selected,
         // A stack's output arrives as text (set after parsing); a flag or variable is parsed.
         migrations,
         segments: opts.segments,
@@ -83,6 +93,14 @@ export function registerVerifyCommand(program: Command): void {
       rt.close();
     }
   });
+}
+
+/** `--table`: one migrated table, or `all`. */
+function tablesOf(value: string): MigratedTable[] {
+  if ((MIGRATED_TABLES as readonly string[]).includes(value)) return [value as MigratedTable];
+  throw new InvalidArgumentError(
+    `--table must be one of ${[...MIGRATED_TABLES, 'all'].join(', ')}, got "${value}"`,
+  );
 }
 
 /** `--allow-missing-search` alone allows any number; with a value, that many. */

@@ -1,6 +1,7 @@
-// The foundation end to end on the real local services: seed legacy data, migrate it
-// through the one writer, and prove the invariants (exact outcomes, no lost update,
-// no resurrection, idempotence, additive-only search mapping).
+// The foundation end to end on the real local services: seed legacy data, migrate it through
+// the one historic pass (backfill → work queue → worker, as `streamfill run` runs it) and the
+// one writer, and prove the invariants (exact outcomes, no lost update, no resurrection,
+// idempotence, additive-only search mapping).
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { makeClients, destroyClients, type Clients } from '../../lib/adapters/clients.ts';
@@ -8,11 +9,24 @@ import { DynamoWriter } from '../../lib/adapters/dynamo-writer.ts';
 import { MappingConflictError, SearchIndex } from '../../lib/adapters/search-index.ts';
 import { UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
 import { planSessionItem } from '../../lib/core/plan.ts';
-import { migrationNamesFor, searchSpecFor, withContract } from '../../lib/core/migrations/index.ts';
+import {
+  migrationNamesFor,
+  searchSpecFor,
+  withContract,
+  type MigratedTable,
+  type MigrationName,
+} from '../../lib/core/migrations/index.ts';
 import type { Item, TableNames } from '../../lib/core/types.ts';
-import { migrateItems, type EngineDeps } from '../../lib/engine/migrate-items.ts';
-import { migrateTable } from '../../lib/engine/migrate-table.ts';
+import { DynamoStateStore, ensureStateTable } from '../../lib/adapters/backfill-state.ts';
+import { runBackfill } from '../../lib/engine/backfill.ts';
+import {
+  countOutcomes,
+  migrateItems,
+  type EngineDeps,
+  type ItemResult,
+} from '../../lib/engine/migrate-items.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
+import { startLocalRunner } from '../../local/runner.ts';
 import { seed, type SeedResult } from '../../local/seed.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
@@ -60,6 +74,71 @@ beforeAll(async () => {
 
 afterAll(() => destroyClients(clients));
 
+const quiet = { info: () => {}, warn: () => {}, error: () => {} };
+
+/**
+ * One historic pass over `table` on the real path: `backfill` scans and enqueues every item
+ * (no filter), the worker of `streamfill run` migrates them. Fresh queues and state table per
+ * pass; the stream consumer starts at LATEST (the seed is history). Returns the worker's
+ * outcome counts.
+ */
+async function historicPass(
+  table: MigratedTable,
+  migrations?: readonly MigrationName[],
+): Promise<{ scanned: number; counts: Record<string, number>; problems: ItemResult[] }> {
+  const p = uniqueName('pass');
+  await ensureStateTable(clients.dynamodb, `${p}-state`);
+  const state = new DynamoStateStore(clients.doc, `${p}-state`);
+  const results: ItemResult[] = [];
+  const runner = await startLocalRunner({
+    clients,
+    tables,
+    queueName: `${p}-work`,
+    dlqName: `${p}-dlq`,
+    deps: { ...deps, ...(migrations && { migrations }) },
+    stateStore: state,
+    startingPosition: 'LATEST',
+    latestPositionDelayMs: 0,
+    handlerLogLevel: 'SILENT',
+    logger: quiet,
+    onWorkerResults: (summary) => results.push(...summary.items),
+  });
+  try {
+    const summary = await runBackfill(
+      {
+        table,
+        tableName: tables[table],
+        searchEnabled: true,
+        filter: false,
+        ...(migrations && { migrations }),
+      },
+      {
+        doc: clients.doc,
+        dynamodb: clients.dynamodb,
+        sqs: clients.sqs,
+        queueUrl: runner.queues.work,
+        state,
+      },
+    );
+    expect(summary.outcome).toBe('finished');
+    // Every item enqueued has its worker result; then the stream records of the worker's own
+    // writes are read. (Not runner.waitForIdle: the keyword updates of sessions without a
+    // document wait in the queue as delayed repair tasks, by design.)
+    const deadline = Date.now() + 60_000;
+    while (results.length < summary.enqueued && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(results).toHaveLength(summary.enqueued);
+    await Promise.all([...runner.streams.values()].map((m) => m.waitForIdle(60_000)));
+    return {
+      scanned: summary.scanned,
+      counts: countOutcomes(results),
+      problems: results.filter((r) => r.reason),
+    };
+  } finally {
+    await runner.stop();
+  }
+}
+
 const get = async (table: string, Key: Item): Promise<Item | undefined> =>
   (await clients.doc.send(new GetCommand({ TableName: table, Key, ConsistentRead: true }))).Item;
 
@@ -68,20 +147,22 @@ describe('historic migration of 1,000 legacy sessions', () => {
     const before = await verifyAll({ doc: clients.doc, tables, search: deps.search });
     expect(before).toMatchObject({ checked: 1000, pending: 795, malformed: 5 });
     expect(before.samples.length).toBeGreaterThan(0);
-    const res = await migrateTable(clients.doc, deps, {
-      table: 'session',
-      tableName: tables.session,
-      refresh: true,
-    });
+    const res = await historicPass('session');
     expect(res.scanned).toBe(1000);
+    const { 'search-migrated': searchMigrated = 0, 'search-unchanged': searchUnchanged = 0 } =
+      res.counts;
     expect(res.counts).toEqual({
       migrated: 795,
       unchanged: 200,
       malformed: 5,
-      // The 10 unindexed sessions have no document: counted, never created.
-      'search-missing': 10,
-      'search-migrated': 985,
+      // The 10 unindexed sessions have no document: never created, a delayed repair task each.
+      'search-repair-queued': 10,
+      // Every indexed session's keywords: by the worker, or first by the stream consumer reading
+      // the worker's own write (then the worker finds them in place).
+      'search-migrated': searchMigrated,
+      ...(searchUnchanged && { 'search-unchanged': searchUnchanged }),
     });
+    expect(searchMigrated + searchUnchanged).toBe(985);
     for (const p of res.problems) expect(p.reason).toMatch(/field "(chat_app_id|last_update)"/);
 
     // Derived values computed independently of the planner.
@@ -107,10 +188,7 @@ describe('historic migration of 1,000 legacy sessions', () => {
   });
 
   it('is idempotent: a second pass writes nothing', async () => {
-    const res = await migrateTable(clients.doc, deps, {
-      table: 'session',
-      tableName: tables.session,
-    });
+    const res = await historicPass('session');
     expect(res.counts.migrated ?? 0).toBe(0);
     expect(res.counts.unchanged).toBe(995);
     expect(res.counts['search-migrated'] ?? 0).toBe(0);
@@ -206,7 +284,7 @@ describe('the one writer under concurrent application writes', () => {
 
 describe('tags', () => {
   it('item 7: expand sets usage_mode and keeps chat_app_id; the opt-in contract removes it; verify reports each phase', async () => {
-    const res = await migrateTable(clients.doc, deps, { table: 'tag', tableName: tables.tag });
+    const res = await historicPass('tag');
     expect(res.counts).toEqual({ migrated: seeded.tags.length });
     const withAppId = seeded.tags.filter((t) => t.chat_app_id !== undefined).length;
     expect(withAppId).toBeGreaterThan(0);
@@ -216,7 +294,7 @@ describe('tags', () => {
       expect(item?.usage_mode).toBe(global ? 'global' : 'chat-app');
       expect(item?.chat_app_id).toEqual(t.chat_app_id); // a 0.4 app still reads it
     }
-    const expanded = await verifyAll({ doc: clients.doc, tables, include: ['tag'] });
+    const expanded = await verifyAll({ doc: clients.doc, tables, only: ['tag'] });
     expect(expanded.tables.tag).toMatchObject({
       pending: 0,
       phases: { 'tag-usage-mode': 0, 'tag-usage-mode-contract': withAppId },
@@ -224,15 +302,11 @@ describe('tags', () => {
     const contract = await verifyAll({
       doc: clients.doc,
       tables,
-      include: ['tag'],
+      only: ['tag'],
       migrations: withContract(true),
     });
     expect(contract.tables.tag?.pending).toBe(withAppId);
-    const res2 = await migrateTable(
-      clients.doc,
-      { ...deps, migrations: withContract(true) },
-      { table: 'tag', tableName: tables.tag },
-    );
+    const res2 = await historicPass('tag', withContract(true));
     expect(res2.counts.migrated).toBe(withAppId);
     for (const t of seeded.tags) {
       const item = await get(tables.tag, { scope: t.scope, tag: t.tag });
@@ -241,7 +315,7 @@ describe('tags', () => {
     const done = await verifyAll({
       doc: clients.doc,
       tables,
-      include: ['tag'],
+      only: ['tag'],
       migrations: withContract(true),
     });
     expect(done.tables.tag).toMatchObject({

@@ -51,7 +51,10 @@ describe('item 2: the tag contract step through scanner → queue → worker', (
       runCli(['verify', '--tags', '--json', ...extra, ...fixtureFlags(f).slice(0, -2)], env);
 
     // Expand first: usage_mode set, chat_app_id kept.
-    const expand = await runCli(['backfill', '--table', 'tag', ...fixtureFlags(f)], env);
+    const expand = await runCli(
+      ['backfill', '--table', 'tag', '--no-wait-for-consumer', ...fixtureFlags(f)],
+      env,
+    );
     expect(expand.code, expand.stderr).toBe(0);
     await work();
     const expanded = JSON.parse((await verify()).stdout);
@@ -63,7 +66,7 @@ describe('item 2: the tag contract step through scanner → queue → worker', (
 
     // Contract: the expanded tags are not filtered out, chat_app_id travels, the worker removes it.
     const contract = await runCli(
-      ['backfill', '--table', 'tag', '--contract', ...fixtureFlags(f)],
+      ['backfill', '--table', 'tag', '--contract', '--no-wait-for-consumer', ...fixtureFlags(f)],
       env,
     );
     expect(contract.code, contract.stderr).toBe(0);
@@ -107,6 +110,8 @@ describe('item 2: the tag contract step through scanner → queue → worker', (
         '--detach',
         '--segments',
         '2',
+        // The tag table's stream consumer is not what this test is about (no app writes).
+        '--no-wait-for-consumer',
         ...fixtureFlags(f),
       ],
       env,

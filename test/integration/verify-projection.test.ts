@@ -12,7 +12,11 @@ useLocalServices('verify-projection');
 
 let clients: Clients;
 let tables: TableNames;
-const scans: { projection: string | undefined; names: Record<string, string> }[] = [];
+const scans: {
+  table: string | undefined;
+  projection: string | undefined;
+  names: Record<string, string>;
+}[] = [];
 
 beforeAll(async () => {
   clients = makeClients();
@@ -29,10 +33,12 @@ beforeAll(async () => {
     (next, context) => async (args) => {
       if (context.commandName === 'ScanCommand') {
         const input = args.input as {
+          TableName?: string;
           ProjectionExpression?: string;
           ExpressionAttributeNames?: Record<string, string>;
         };
         scans.push({
+          table: input.TableName,
           projection: input.ProjectionExpression,
           names: input.ExpressionAttributeNames ?? {},
         });
@@ -54,7 +60,14 @@ describe('verify reads keys and inputs only', () => {
     for (const scan of scans) {
       expect(scan.projection).toBeDefined();
       const read = Object.values(scan.names);
-      expect(read).toEqual(expect.arrayContaining(['user_id', 'session_id', 'chat_app_id']));
+      // Every migrated table is verified (the tag table too), each read by its own keys and inputs.
+      expect(read).toEqual(
+        expect.arrayContaining(
+          scan.table === tables.session
+            ? ['user_id', 'session_id', 'chat_app_id']
+            : ['scope', 'tag', 'usage_mode'],
+        ),
+      );
       expect(read).not.toContain('transcript_blob');
     }
   });

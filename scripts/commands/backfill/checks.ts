@@ -10,6 +10,7 @@ import type { Key } from '../../../lib/core/types.ts';
 import { BackfillOptionError } from '../../../lib/engine/backfill.ts';
 import { keepsRun, validateBackfillOptions } from '../../../lib/engine/backfill-options.ts';
 import { planRun } from '../../../lib/engine/backfill-run-record.ts';
+import { checkLivePaths, type LivePath } from '../../../lib/engine/live-path.ts';
 import { requireNamedTable, settingName, type Config } from '../../config.ts';
 import { jsonTarget } from '../../output.ts';
 import { engineOptions, type BackfillCliOptions } from './flags.ts';
@@ -62,8 +63,9 @@ export async function checkFlags(
 }
 
 /**
- * Reads only: the tables exist and the run state allows the pass. Nothing is created, no
- * preflight runs, for a command that is going to be refused.
+ * Reads only: the tables exist, each has its live path (or `--one-shot`) and the run state
+ * allows the pass. Nothing is created, no preflight runs, for a command that is going to be
+ * refused. Returns each table's live path.
  */
 export async function checkServices(
   clients: Clients,
@@ -72,11 +74,16 @@ export async function checkServices(
   tables: MigratedTable[],
   keys: Key[] | undefined,
   local: boolean,
-): Promise<void> {
+): Promise<LivePath[]> {
   for (const table of tables) {
     const tableName = config.tables[table];
     await requireNamedTable(clients.dynamodb, tableName, settingName(`${table}Table`));
   }
+  const livePaths = await checkLivePaths(
+    clients.dynamodb,
+    tables.map((table) => ({ table, tableName: config.tables[table] })),
+  );
+  requireLivePaths(livePaths, opts);
   const searchEnabled = Boolean(clients.search);
   if (keepsRun(engineOptions(opts, 'session', '', keys, searchEnabled))) {
     const existing = await existingStateStore(clients, opts, local);
@@ -84,4 +91,23 @@ export async function checkServices(
       await planRun(existing, config.tables[table], opts, Date.now());
     }
   }
+  return livePaths;
+}
+
+/**
+ * Every migrated table needs its live path (a stream the consumer reads): a table without one
+ * never converges while the app writes. `--one-shot` accepts that; a dry run only says so.
+ */
+function requireLivePaths(livePaths: readonly LivePath[], opts: BackfillCliOptions): void {
+  const without = livePaths.filter((l) => !l.ok);
+  if (!without.length || opts.oneShot) return;
+  for (const l of without) console.error(`backfill: ${l.problem}`);
+  if (opts.dryRun) {
+    console.error('backfill: a real run would stop here (dry run continues)');
+    return;
+  }
+  throw new BackfillOptionError(
+    'refused: a table without a live path never converges while the app writes; ' +
+      'enable its stream, or pass --one-shot to migrate it once',
+  );
 }

@@ -122,6 +122,12 @@ const BACKFILL_FLAGS: [string, string, ((v: string, prev: string[]) => unknown)?
   ],
   ['--skip-preflight', 'start even when preflight finds a failure', undefined, false],
   [
+    '--one-shot',
+    'accept a migrated table without a NEW_AND_OLD_IMAGES stream: one pass, later application writes to it are not migrated (warns)',
+    undefined,
+    false,
+  ],
+  [
     '--price-read-per-million <usd>',
     `on-demand read price (default ${DEFAULT_PRICES.readPerMillion})`,
     nonNegativeNumber('--price-read-per-million'),
@@ -200,6 +206,7 @@ export interface BackfillCliOptions extends Record<string, unknown> {
   canary: boolean;
   consumerFunction?: string;
   skipPreflight: boolean;
+  oneShot: boolean;
   priceReadPerMillion?: number;
   priceWritePerMillion?: number;
   pollIntervalMs: number;

@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   preflight: async () => (await import('./commands/preflight.ts')).registerPreflightCommand,
   status: async () => (await import('./commands/status.ts')).registerStatusCommand,
   redrive: async () => (await import('./commands/redrive.ts')).registerRedriveCommand,
+  config: async () => (await import('./commands/config.ts')).registerConfigCommand,
 };
 
 /**

@@ -14,6 +14,7 @@ const ALL = [
   'preflight',
   'status',
   'redrive',
+  'config',
 ];
 const names = async (...args: string[]) =>
   (await buildProgram(['node', 'streamfill', ...args])).commands.map((c) => c.name());
@@ -22,6 +23,7 @@ describe('the CLI program', () => {
   it('registers only the command named on the command line', async () => {
     expect(await names('status', '--json')).toEqual(['status']);
     expect(await names('backfill', 'pause', '--table', 'session')).toEqual(['backfill']);
+    expect(await names('config', 'check', '--json')).toEqual(['config']);
   });
 
   it('registers every command for help, no command or an unknown one (so the error lists them)', async () => {

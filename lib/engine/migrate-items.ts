@@ -1,5 +1,5 @@
-// The one migration pipeline shared by every entry point (stream consumer, in-process historic
-// pass, demo; the SQS backfill worker, still to come, will call it too): look users up once per batch, plan purely, write through
+// The one migration pipeline shared by every entry point (the stream consumer, the SQS backfill
+// worker, the in-process historic pass of migrate-table.ts): look users up once per batch, plan purely, write through
 // the one writer, then send one bulk request to OpenSearch. Entry points differ only in
 // which items they feed in. Every item whose DynamoDB state is settled gets its guarded keyword
 // update, our own write's record included: the guard makes a repeat a cheap no-op, and an

@@ -1,6 +1,7 @@
 // The in-process historic pass: a segmented scan of one migrated table, each page pushed
-// through the migration pipeline. The demo and tests use it today; the SQS-distributed
-// backfill (scanner → queue → worker) does not exist yet and arrives with the historic path.
+// through the migration pipeline, with no queue in between. Only tests use it (the pipeline
+// without the transport); operators and the demo run `streamfill backfill` (scanner → work
+// queue → worker, lib/engine/backfill.ts).
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { scanPages } from '../adapters/table-scan.ts';
 import { ALL_MIGRATIONS, type MigratedTable } from '../core/migrations/index.ts';

@@ -13,6 +13,7 @@ import { verifyAll, type VerifyReport } from '../../lib/engine/verify.ts';
 import { AppSimulator } from '../../local/app-simulator.ts';
 import { LatencyTracker } from '../../local/latency-tracker.ts';
 import { startLocalRunner } from '../../local/runner.ts';
+import { benchRunnerOptions } from './runner-options.ts';
 import { DynamoDBStreamMapping } from '../../local/event-source/dynamodb-stream-mapping.ts';
 import { MemoryCheckpointStore } from '../../local/event-source/checkpoint.ts';
 import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
@@ -102,16 +103,10 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
     let dynamoWrites = 0;
     let conflicts = 0;
     const runner = await startLocalRunner({
-      clients,
-      deps,
-      tables,
-      queueName: `${p}-work`,
-      dlqName: `${p}-dlq`,
+      ...benchRunnerOptions({ clients, deps, tables, prefix: p, warn: o.log }),
       batchSize: o.batchSize,
       // At least once, as on AWS: some deliveries are made twice on purpose.
       redelivery: LOCAL_REDELIVERY,
-      handlerLogLevel: 'SILENT',
-      logger: { info: () => {}, warn: o.log, error: o.log },
       onResults: (results, event) => {
         // The batch's writes and its search update are done when this runs.
         latency.observe(event);

@@ -12,6 +12,7 @@ import { engineDeps } from '../../lib/engine/deps.ts';
 import { legacySessions, legacyUsers } from '../../local/legacy-data.ts';
 import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
 import { startLocalRunner } from '../../local/runner.ts';
+import { benchRunnerOptions } from './runner-options.ts';
 import { mapLimit } from '../../lib/core/concurrency.ts';
 import { migrateItems } from '../../lib/engine/migrate-items.ts';
 import type { Item } from '../../lib/core/types.ts';
@@ -62,14 +63,8 @@ async function main(): Promise<void> {
     let writes = 0;
     const r0 = performance.now();
     const runner = await startLocalRunner({
-      clients,
-      deps,
-      tables,
-      queueName: `${p}-work`,
-      dlqName: `${p}-dlq`,
+      ...benchRunnerOptions({ clients, deps, tables, prefix: p }),
       startingPosition: 'TRIM_HORIZON',
-      handlerLogLevel: 'SILENT',
-      logger: { info: () => {}, warn: () => {}, error: () => {} },
       onResults: (results) => {
         for (const r of results.values()) if (r.outcome === 'migrated') writes++;
       },

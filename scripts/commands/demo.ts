@@ -26,7 +26,7 @@ import { seed } from '../../local/seed.ts';
 import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
 import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../config.ts';
 import { makeRuntime, makeStateStore, runnerTargets, type Runtime } from '../runtime.ts';
-import { progressView, renderSummary } from './backfill.ts';
+import { progressView, renderSummary } from './backfill/render.ts';
 import { renderVerifyReport } from './verify.ts';
 import { jsonOutput, jsonTarget, newTable } from '../output.ts';
 

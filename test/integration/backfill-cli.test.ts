@@ -1,11 +1,9 @@
 // `streamfill backfill` as an operator runs it (a child process through tsx): SIGINT stops
 // cleanly (exit 130), SIGKILL mid-run then --resume skips no segment and re-sends at most one
 // page per segment, pause/resume subcommands, dry run, --help and specific errors.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
+import { describe, expect, it } from 'vitest';
 import {
   backfillFixture,
   drainQueueKeys,
@@ -13,32 +11,18 @@ import {
   type BackfillFixture,
   fixtureFlags,
 } from '../support/backfill-fixture.ts';
-import { runCli, startCli } from '../support/cli.ts';
+import { useBackfillCli } from '../support/backfill-cli.ts';
+import { startCli } from '../support/cli.ts';
 import { useLocalServices } from '../support/env.ts';
 
 useLocalServices('backfillcli');
 
-let clients: Clients;
-let dir: string;
-let env: NodeJS.ProcessEnv;
-beforeAll(async () => {
-  clients = makeClients({ searchEndpoint: undefined });
-  dir = await mkdtemp(join(tmpdir(), 'streamfill-bf-'));
-  // The search migration off: sessions are filtered by the registry (a test of its own).
-  // No stream consumer runs here (a fresh heartbeat stands for it): no canary to read.
-  env = { ...process.env, CI: '1', STREAMFILL_CANARY: 'off' };
-  delete env.SEARCH_ENDPOINT;
-});
-afterAll(async () => {
-  destroyClients(clients);
-  await rm(dir, { recursive: true, force: true });
-});
-
-const streamfill = (...args: string[]) => runCli(args, env);
+const cli = useBackfillCli('streamfill-bf-');
+const { streamfill } = cli;
 
 /** The CLI as a child to signal; `done` is its exit code. */
 function start(args: string[]) {
-  const { child, done, out } = startCli(args, env);
+  const { child, done, out } = startCli(args, cli.env);
   return { child, done: done.then((r) => r.code), out };
 }
 
@@ -61,7 +45,7 @@ async function checkpointsReach(
 
 describe('streamfill backfill (CLI)', () => {
   it('SIGINT stops with exit 130 and checkpoints; SIGKILL then --resume skips no segment and re-sends at most a page per segment', async () => {
-    const f = await backfillFixture(clients, 'bfcli-kill', 800);
+    const f = await backfillFixture(cli.clients, 'bfcli-kill', 800);
     await freshHeartbeat(f);
     const SEGMENTS = 4;
     const PAGE = 20;
@@ -119,7 +103,7 @@ describe('streamfill backfill (CLI)', () => {
       ...fixtureFlags(f),
       '--resume',
       '--json',
-      join(dir, 'kill.json'),
+      join(cli.dir, 'kill.json'),
     );
     expect(last.code, last.stderr).toBe(0);
     const run2 = await f.state.getRun(f.tables.session);
@@ -129,14 +113,14 @@ describe('streamfill backfill (CLI)', () => {
     expect(cps.map((c) => c.segment)).toEqual([0, 1, 2, 3]);
     expect(cps.every((c) => c.counts.done)).toBe(true);
 
-    const q = await drainQueueKeys(clients.sqs, f.queueUrl);
+    const q = await drainQueueKeys(cli.clients.sqs, f.queueUrl);
     expect(new Set(q.keys)).toEqual(f.pending); // nothing skipped
     // duplicates only from pages sent but not checkpointed when killed: ≤ one page per segment
     expect(q.keys.length - f.pending.size).toBeLessThanOrEqual(SEGMENTS * PAGE);
   });
 
   it('--dry-run prints counts, sample diffs and the cost estimate, and enqueues nothing', async () => {
-    const f = await backfillFixture(clients, 'bfcli-dry', 120);
+    const f = await backfillFixture(cli.clients, 'bfcli-dry', 120);
     const r = await streamfill(
       'backfill',
       ...fixtureFlags(f),
@@ -156,7 +140,7 @@ describe('streamfill backfill (CLI)', () => {
       /cost estimate: ~\$[\d.]+: scan .* read units .* writes .*write units/,
     );
     expect(r.stdout).toContain('prices from --price-read-per-million / --price-write-per-million');
-    expect((await drainQueueKeys(clients.sqs, f.queueUrl)).messages).toBe(0);
+    expect((await drainQueueKeys(cli.clients.sqs, f.queueUrl)).messages).toBe(0);
     expect(await f.state.getRun(f.tables.session)).toBeUndefined();
   });
 
@@ -189,15 +173,15 @@ describe('streamfill backfill (CLI)', () => {
   });
 
   it('rejects bad input with specific errors and exit 1', async () => {
-    const f = await backfillFixture(clients, 'bfcli-bad', 10);
+    const f = await backfillFixture(cli.clients, 'bfcli-bad', 10);
     const t = fixtureFlags(f);
-    const badKeys = join(dir, 'bad-keys.jsonl');
+    const badKeys = join(cli.dir, 'bad-keys.jsonl');
     await writeFile(badKeys, '{"user_id":"u1","session_id":"s1"}\n{"user_id":"u1"}\nnope\n');
     const cases: [string[], string][] = [
       [['--table', 'nope'], '--table must be one of session, tag, all, got "nope"'],
       [['--limit', '0'], '--limit must be an integer >= 1, got "0"'],
       [['--rate', 'fast'], '--rate must be a positive number, got "fast"'],
-      [['--keys', join(dir, 'none.jsonl')], 'cannot read it (ENOENT)'],
+      [['--keys', join(cli.dir, 'none.jsonl')], 'cannot read it (ENOENT)'],
       [['--keys', badKeys], `--keys ${badKeys} line 2: session keys are user_id, session_id`],
       [['--resume'], `nothing to resume for ${f.tables.session}`],
       [

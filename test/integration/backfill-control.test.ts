@@ -4,12 +4,10 @@
 // running scan, and `--distributed` carrying --rate and followed to its end.
 import { DescribeTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoStateStore } from '../../lib/adapters/backfill-state.ts';
-import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { consumerHeartbeatId } from '../../lib/config/defaults.ts';
 import { decodeWorkMessage } from '../../lib/core/work-message.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
@@ -28,37 +26,23 @@ import {
   sessionId,
   fixtureFlags,
 } from '../support/backfill-fixture.ts';
+import { useBackfillCli } from '../support/backfill-cli.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('backfillcontrol');
 
-let clients: Clients;
-let dir: string;
-let env: NodeJS.ProcessEnv;
-beforeAll(async () => {
-  clients = makeClients({ searchEndpoint: undefined });
-  dir = await mkdtemp(join(tmpdir(), 'streamfill-bfc-'));
-  // The search migration off: sessions are filtered by the registry unless continuity is broken.
-  // No stream consumer runs here (a fresh heartbeat stands for it): no canary to read.
-  env = { ...process.env, CI: '1', STREAMFILL_CANARY: 'off' };
-  delete env.SEARCH_ENDPOINT;
-});
-afterAll(async () => {
-  destroyClients(clients);
-  await rm(dir, { recursive: true, force: true });
-});
-
-const streamfill = (...args: string[]) => runCli(args, env);
+const cli = useBackfillCli('streamfill-bfc-');
+const { streamfill } = cli;
 
 const queueExists = async (QueueName: string): Promise<boolean> =>
-  clients.sqs.send(new GetQueueUrlCommand({ QueueName })).then(
+  cli.clients.sqs.send(new GetQueueUrlCommand({ QueueName })).then(
     () => true,
     () => false,
   );
 
 const tableExists = async (TableName: string): Promise<boolean> =>
-  clients.dynamodb.send(new DescribeTableCommand({ TableName })).then(
+  cli.clients.dynamodb.send(new DescribeTableCommand({ TableName })).then(
     () => true,
     (e: unknown) => {
       if (e instanceof ResourceNotFoundException) return false;
@@ -70,7 +54,7 @@ const tableExists = async (TableName: string): Promise<boolean> =>
 async function drainBodies(QueueUrl: string): Promise<unknown[]> {
   const out: unknown[] = [];
   for (let empty = 0; empty < 2;) {
-    const r = await clients.sqs.send(
+    const r = await cli.clients.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl,
         MaxNumberOfMessages: 10,
@@ -90,7 +74,7 @@ async function drainBodies(QueueUrl: string): Promise<unknown[]> {
 
 describe('backfill: refusals before any side effect', () => {
   it('refuses bad flag combinations, options and --keys files: exit 1, no queue or state table created, no preflight', async () => {
-    const f = await backfillFixture(clients, 'bfc-refuse', 5);
+    const f = await backfillFixture(cli.clients, 'bfc-refuse', 5);
     // Queues and state table of names nothing has created: a refusal must leave them absent.
     const p = uniqueName('bfc-none');
     const fresh = [
@@ -105,7 +89,7 @@ describe('backfill: refusals before any side effect', () => {
       '--state-table',
       `${p}-state`,
     ];
-    const badKeys = join(dir, 'bad-keys.jsonl');
+    const badKeys = join(cli.dir, 'bad-keys.jsonl');
     await writeFile(badKeys, '{"user_id":"u1"}\n');
     const cases: [string[], string][] = [
       [['--resume', '--restart'], '--resume and --restart cannot be combined'],
@@ -115,7 +99,7 @@ describe('backfill: refusals before any side effect', () => {
       [['--distributed', '--limit', '5'], '--limit cannot be combined with --distributed'],
       [['--distributed', '--resume'], '--resume of a distributed run'],
       [
-        ['--distributed', '--checkpoint-file', join(dir, 'state.json')],
+        ['--distributed', '--checkpoint-file', join(cli.dir, 'state.json')],
         '--distributed cannot keep its run in --checkpoint-file',
       ],
       [['--detach'], '--detach applies to --distributed only'],
@@ -127,8 +111,8 @@ describe('backfill: refusals before any side effect', () => {
       [['--keys', badKeys], `--keys ${badKeys} line 1: session keys are user_id, session_id`],
       [['--keys', badKeys, '--user', 'u1'], '--user and --keys cannot be combined'],
       [
-        ['--json', join(dir, 'no-such-dir', 'out.json')],
-        `directory ${join(dir, 'no-such-dir')} does not exist`,
+        ['--json', join(cli.dir, 'no-such-dir', 'out.json')],
+        `directory ${join(cli.dir, 'no-such-dir')} does not exist`,
       ],
       [['--table', 'all', '--user', 'u1'], '--user and --keys name items of one table'],
       [['--migrations', 'session-sort-key,nope'], 'names unknown migrations nope'],
@@ -141,7 +125,7 @@ describe('backfill: refusals before any side effect', () => {
       expect(r.stderr, args.join(' ')).toContain(message);
       expect(r.stdout, args.join(' ')).not.toContain('preflight');
     }
-    const badEnv = await runCli(['backfill', ...fresh], { ...env, STREAMFILL_CANARY: 'maybe' });
+    const badEnv = await runCli(['backfill', ...fresh], { ...cli.env, STREAMFILL_CANARY: 'maybe' });
     expect(badEnv.code).toBe(1);
     expect(badEnv.stderr).toContain('STREAMFILL_CANARY must be on or off, got "maybe"');
     expect(await queueExists(`${p}-work`)).toBe(false);
@@ -152,11 +136,11 @@ describe('backfill: refusals before any side effect', () => {
 
 describe('backfill: the migration set it scans for', () => {
   it('--migrations (what --stack fills from the deployed set) is what the messages name and project', async () => {
-    const f = await backfillFixture(clients, 'bfc-set', 8);
+    const f = await backfillFixture(cli.clients, 'bfc-set', 8);
     await freshHeartbeat(f);
     const r = await streamfill('backfill', ...fixtureFlags(f), '--migrations', 'session-sort-key');
     expect(r.code, r.stderr).toBe(0);
-    const bodies = await takeAllMessages(clients.sqs, f.queueUrl);
+    const bodies = await takeAllMessages(cli.clients.sqs, f.queueUrl);
     expect(bodies.length).toBeGreaterThan(0);
     for (const body of bodies) {
       const msg = decodeWorkMessage(body);
@@ -171,7 +155,7 @@ describe('backfill: the migration set it scans for', () => {
 
 describe('backfill: items that cannot be carried', () => {
   it('parks a malformed and a too-large item with their reasons, counts them, exits 3, and finishes the scan', async () => {
-    const f = await backfillFixture(clients, 'bfc-park', 60);
+    const f = await backfillFixture(cli.clients, 'bfc-park', 60);
     await freshHeartbeat(f);
     const huge = {
       user_id: 'u1',
@@ -185,8 +169,8 @@ describe('backfill: items that cannot be carried', () => {
       chat_app_id: new Uint8Array([1, 2, 3]),
       last_update: '2025-01-01T00:00:00.000Z',
     };
-    await putItems(clients.doc, f.tables.session, [huge, binary]);
-    const json = join(dir, 'park.json');
+    await putItems(cli.clients.doc, f.tables.session, [huge, binary]);
+    const json = join(cli.dir, 'park.json');
     const r = await streamfill(
       'backfill',
       ...fixtureFlags(f),
@@ -203,14 +187,14 @@ describe('backfill: items that cannot be carried', () => {
     const summary = JSON.parse(await (await import('node:fs/promises')).readFile(json, 'utf8'));
     expect(summary).toMatchObject({ outcome: 'finished', unsendable: 2, parked: 2 });
     // Every other pending item went through the queue; the run finished and checkpointed.
-    const q = await drainQueueKeys(clients.sqs, f.queueUrl);
+    const q = await drainQueueKeys(cli.clients.sqs, f.queueUrl);
     expect(new Set(q.keys)).toEqual(f.pending);
     const run = await f.state.getRun(f.tables.session);
     expect(run?.status).toBe('finished');
     const cps = await f.state.getCheckpoints(run!.runId);
     expect(cps.every((c) => c.counts.done)).toBe(true);
     // Each parked with its table, key and reason.
-    const dlqUrl = (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: f.dlqName })))
+    const dlqUrl = (await cli.clients.sqs.send(new GetQueueUrlCommand({ QueueName: f.dlqName })))
       .QueueUrl as string;
     const parked = (await drainBodies(dlqUrl)) as {
       source: string;
@@ -234,7 +218,7 @@ describe('backfill: items that cannot be carried', () => {
 
 describe('backfill: the consumer continuity decides the scan filter', () => {
   it('after a consumer break longer than the stream retention, scans without the filter and says why', async () => {
-    const f = await backfillFixture(clients, 'bfc-break', 40);
+    const f = await backfillFixture(cli.clients, 'bfc-break', 40);
     // The fixture's migrated sessions carry a stale chat_app_sk ("weather#user#x"): present, so
     // the filter would skip them.
     const now = Date.now() + 5 * 60_000;
@@ -254,7 +238,7 @@ describe('backfill: the consumer continuity decides the scan filter', () => {
       'scanning without the filter: the stream consumer was stopped for longer than',
     );
     expect(r.stdout).toContain('filter: none: the stream consumer was stopped');
-    const q = await drainQueueKeys(clients.sqs, f.queueUrl);
+    const q = await drainQueueKeys(cli.clients.sqs, f.queueUrl);
     expect(new Set(q.keys)).toEqual(new Set(f.all.map(sessionId)));
     expect((await f.state.getRun(f.tables.session))?.options.unfiltered).toBe(true);
 
@@ -262,11 +246,11 @@ describe('backfill: the consumer continuity decides the scan filter', () => {
     const again = await streamfill('backfill', ...fixtureFlags(f), '--segments', '2');
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).not.toContain('scanning without the filter');
-    expect(new Set((await drainQueueKeys(clients.sqs, f.queueUrl)).keys)).toEqual(f.pending);
+    expect(new Set((await drainQueueKeys(cli.clients.sqs, f.queueUrl)).keys)).toEqual(f.pending);
   });
 
   it('with no consumer heartbeat at all (--no-wait-for-consumer), scans without the filter', async () => {
-    const f = await backfillFixture(clients, 'bfc-nohb', 20);
+    const f = await backfillFixture(cli.clients, 'bfc-nohb', 20);
     const r = await streamfill(
       'backfill',
       ...fixtureFlags(f),
@@ -278,7 +262,7 @@ describe('backfill: the consumer continuity decides the scan filter', () => {
     expect(r.stdout).toContain(
       'scanning without the filter: no consumer heartbeat in the state store',
     );
-    expect(new Set((await drainQueueKeys(clients.sqs, f.queueUrl)).keys)).toEqual(
+    expect(new Set((await drainQueueKeys(cli.clients.sqs, f.queueUrl)).keys)).toEqual(
       new Set(f.all.map(sessionId)),
     );
   });
@@ -286,7 +270,7 @@ describe('backfill: the consumer continuity decides the scan filter', () => {
 
 describe('backfill set: the limits of a running scan', () => {
   it('changes the rate of a running scan through the state table; the progress line shows it and who; status shows the limits', async () => {
-    const f = await backfillFixture(clients, 'bfc-set', 400, 1_000);
+    const f = await backfillFixture(cli.clients, 'bfc-set', 400, 1_000);
     await freshHeartbeat(f);
     const scan = startCli(
       [
@@ -303,7 +287,7 @@ describe('backfill set: the limits of a running scan', () => {
         '--progress-interval',
         '1',
       ],
-      env,
+      cli.env,
     );
     // Wait for the run to exist and scan, then raise the rate from elsewhere.
     for (;;) {
@@ -352,7 +336,7 @@ describe('backfill set: the limits of a running scan', () => {
 
 describe('backfill --distributed', () => {
   it('carries --rate into the segment tasks (--detach returns at once)', async () => {
-    const f = await backfillFixture(clients, 'bfc-dist-rate', 10);
+    const f = await backfillFixture(cli.clients, 'bfc-dist-rate', 10);
     await freshHeartbeat(f);
     const r = await streamfill(
       'backfill',
@@ -371,12 +355,12 @@ describe('backfill --distributed', () => {
   });
 
   it("follows the segment tasks' checkpoints with the progress line until the scan is done, and finishes the run", async () => {
-    const f = await backfillFixture(clients, 'bfc-dist-follow', 120);
-    const state = new DynamoStateStore(clients.doc, f.stateTable);
+    const f = await backfillFixture(cli.clients, 'bfc-dist-follow', 120);
+    const state = new DynamoStateStore(cli.clients.doc, f.stateTable);
     const runner = await startLocalRunner({
-      clients,
+      clients: cli.clients,
       deps: {
-        ...engineDeps(clients, { tables: f.tables, searchIndex: 'unused' }),
+        ...engineDeps(cli.clients, { tables: f.tables, searchIndex: 'unused' }),
         search: undefined,
       },
       tables: f.tables,
@@ -401,7 +385,7 @@ describe('backfill --distributed', () => {
           '--poll-interval-ms',
           '200',
         ],
-        { ...env, STREAMFILL_CANARY: 'on' },
+        { ...cli.env, STREAMFILL_CANARY: 'on' },
       );
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain('the stream consumer read the canary');
@@ -415,8 +399,8 @@ describe('backfill --distributed', () => {
   });
 
   it("paces a segment's continuation by its share of the rate; the run record's limits (backfill set) win", async () => {
-    const f = await backfillFixture(clients, 'bfc-dist-pace', 30);
-    const state = new DynamoStateStore(clients.doc, f.stateTable);
+    const f = await backfillFixture(cli.clients, 'bfc-dist-pace', 30);
+    const state = new DynamoStateStore(cli.clients.doc, f.stateTable);
     const runId = 'run-pace';
     await state.startRun({
       runId,
@@ -432,11 +416,11 @@ describe('backfill --distributed', () => {
     });
     const worker = createBackfillWorker({
       deps: {
-        ...engineDeps(clients, { tables: f.tables, searchIndex: 'unused' }),
+        ...engineDeps(cli.clients, { tables: f.tables, searchIndex: 'unused' }),
         search: undefined,
       },
-      workQueue: { sqs: clients.sqs, url: f.queueUrl },
-      doc: clients.doc,
+      workQueue: { sqs: cli.clients.sqs, url: f.queueUrl },
+      doc: cli.clients.doc,
       stateStore: state,
       logger: new Logger({ logLevel: 'SILENT' }),
     });
@@ -454,7 +438,7 @@ describe('backfill --distributed', () => {
     const ctx = createLambdaContext({ functionName: 'test-worker' });
     // 10 items at 0.02 items/s: the next page waits 500 s (a delayed continuation).
     await worker(sqsEvent([task(0.02)]), ctx);
-    const paced = await queueStats(clients.sqs, f.queueUrl);
+    const paced = await queueStats(cli.clients.sqs, f.queueUrl);
     expect(paced.delayed).toBe(1);
     expect(paced.visible).toBe(1); // the page's items
     await drainBodies(f.queueUrl);
@@ -465,7 +449,7 @@ describe('backfill --distributed', () => {
       changedAtMs: Date.now(),
     });
     await worker(sqsEvent([task(0.02)]), ctx);
-    const after = await queueStats(clients.sqs, f.queueUrl);
+    const after = await queueStats(cli.clients.sqs, f.queueUrl);
     expect(after.delayed).toBe(1); // still only the first continuation
     expect(after.visible).toBeGreaterThanOrEqual(2); // the items and the continuation
   });

@@ -82,35 +82,61 @@ async function expectNothingLanded(sessionId: string, index: string, outcomes: s
   expect((await clients.search!.indices.exists({ index })).body).toBe(false);
 }
 
+/** What the cases share of a mapping: run it until idle, then stop it. */
+interface Mapping {
+  start(): Promise<void>;
+  waitForIdle(timeoutMs: number): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Puts the session the late work aims at, then runs the mapping `mappingOf` builds around a
+ * handler that, on its first invocation only, outlives its deadline doing `lateWork`; returns
+ * the mapping (for its stats) and what the late work's requests came to.
+ */
+async function lateInvocation<M extends Mapping>(
+  sessionId: string,
+  index: string,
+  mappingOf: (handler: () => Promise<void>) => M,
+): Promise<{ mapping: M; outcomes: string[] }> {
+  await putItems(clients.doc, tables.session, [
+    { user_id: 'u1', session_id: sessionId, chat_app_id: 'a', last_update: '2024-01-01' },
+  ]);
+  let late: Promise<string[]> | undefined;
+  const mapping = mappingOf(async () => {
+    if (late) return;
+    late = lateWork(sessionId, index);
+    await late;
+  });
+  try {
+    await mapping.start();
+    await mapping.waitForIdle(30_000);
+  } finally {
+    await mapping.stop();
+  }
+  return { mapping, outcomes: await late! };
+}
+
 describe('a timed-out invocation is stopped', () => {
   it('stream mapping: nothing the handler tries after its deadline lands', async () => {
     const index = uniqueName('late-stream');
-    await putItems(clients.doc, tables.session, [
-      { user_id: 'u1', session_id: 's-stream', chat_app_id: 'a', last_update: '2024-01-01' },
-    ]);
-    let late: Promise<string[]> | undefined;
-    const m = new DynamoDBStreamMapping({
-      streams: clients.streams,
-      dynamodb: clients.dynamodb,
-      tableName: tables.session,
-      functionTimeoutMs: TIMEOUT_MS,
-      maximumRetryAttempts: 0,
-      retryBackoffMs: 10,
-      logger: quiet,
-      handler: async () => {
-        if (late) return;
-        late = lateWork('s-stream', index);
-        await late;
-      },
-    });
-    try {
-      await m.start();
-      await m.waitForIdle(30_000);
-    } finally {
-      await m.stop();
-    }
-    expect(m.stats().failures).toBe(1);
-    await expectNothingLanded('s-stream', index, await late!);
+    const { mapping, outcomes } = await lateInvocation(
+      's-stream',
+      index,
+      (handler) =>
+        new DynamoDBStreamMapping({
+          streams: clients.streams,
+          dynamodb: clients.dynamodb,
+          tableName: tables.session,
+          functionTimeoutMs: TIMEOUT_MS,
+          maximumRetryAttempts: 0,
+          retryBackoffMs: 10,
+          logger: quiet,
+          handler,
+        }),
+    );
+    expect(mapping.stats().failures).toBe(1);
+    await expectNothingLanded('s-stream', index, outcomes);
   });
 
   it('SQS mapping: nothing the handler tries after its deadline lands', async () => {
@@ -119,30 +145,21 @@ describe('a timed-out invocation is stopped', () => {
       queueName: uniqueName('to-in'),
       dlqName: uniqueName('to-in-dlq'),
     });
-    await putItems(clients.doc, tables.session, [
-      { user_id: 'u1', session_id: 's-sqs', chat_app_id: 'a', last_update: '2024-01-01' },
-    ]);
     await clients.sqs.send(new SendMessageCommand({ QueueUrl: input, MessageBody: 'job' }));
-    let late: Promise<string[]> | undefined;
-    const m = new SqsMapping({
-      queueUrl: input,
-      sqs: clients.sqs,
-      functionTimeoutMs: TIMEOUT_MS,
-      retryDelaySeconds: 0,
-      logger: quiet,
-      handler: async () => {
-        if (late) return;
-        late = lateWork('s-sqs', index);
-        await late;
-      },
-    });
-    try {
-      await m.start();
-      await m.waitForIdle(30_000);
-    } finally {
-      await m.stop();
-    }
-    expect(m.stats().handlerErrors).toBe(1);
-    await expectNothingLanded('s-sqs', index, await late!);
+    const { mapping, outcomes } = await lateInvocation(
+      's-sqs',
+      index,
+      (handler) =>
+        new SqsMapping({
+          queueUrl: input,
+          sqs: clients.sqs,
+          functionTimeoutMs: TIMEOUT_MS,
+          retryDelaySeconds: 0,
+          logger: quiet,
+          handler,
+        }),
+    );
+    expect(mapping.stats().handlerErrors).toBe(1);
+    await expectNothingLanded('s-sqs', index, outcomes);
   });
 });

@@ -1,0 +1,87 @@
+// The backfill's pre-start checks, in one place: everything refused before anything is created
+// or sent. First without touching a service (flags, their combinations, the --keys file, where
+// --json goes), then reads only (the tables exist, the run state allows the pass).
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Clients } from '../../../lib/adapters/clients.ts';
+import { ENV } from '../../../lib/config/defaults.ts';
+import type { MigratedTable } from '../../../lib/core/migrations/index.ts';
+import type { Key } from '../../../lib/core/types.ts';
+import { BackfillOptionError } from '../../../lib/engine/backfill.ts';
+import { keepsRun, validateBackfillOptions } from '../../../lib/engine/backfill-options.ts';
+import { planRun } from '../../../lib/engine/backfill-run-record.ts';
+import { requireNamedTable, settingName, type Config } from '../../config.ts';
+import { jsonTarget } from '../../output.ts';
+import { engineOptions, type BackfillCliOptions } from './flags.ts';
+import { readKeysFile } from './keys-file.ts';
+import { existingStateStore } from './stores.ts';
+
+/**
+ * Everything that can be refused without touching a service: flag values and combinations, the
+ * --keys file, where --json goes. Returns the keys read.
+ */
+export async function checkFlags(
+  opts: BackfillCliOptions,
+  tables: MigratedTable[],
+): Promise<Key[] | undefined> {
+  if (tables.length > 1 && (opts.user || opts.keys)) {
+    throw new BackfillOptionError(
+      '--user and --keys name items of one table: pass --table session or --table tag',
+    );
+  }
+  if (opts.distributed && opts.checkpointFile) {
+    throw new BackfillOptionError(
+      '--distributed cannot keep its run in --checkpoint-file: the workers read and write the run through the state table (--state-table)',
+    );
+  }
+  const canaryEnv = process.env[ENV.canary];
+  if (canaryEnv !== undefined && canaryEnv !== 'on' && canaryEnv !== 'off') {
+    throw new BackfillOptionError(`${ENV.canary} must be on or off, got "${canaryEnv}"`);
+  }
+  if (opts.detach && !opts.distributed) {
+    throw new BackfillOptionError('--detach applies to --distributed only');
+  }
+  const probe = engineOptions(opts, tables[0] as MigratedTable, '', undefined, false);
+  // Mode checks see --keys as given; the file itself is read (and checked) just after.
+  validateBackfillOptions(
+    { ...probe, ...(opts.keys && { keys: [{}] }) },
+    opts.segments,
+    opts.pageSize,
+  );
+  const jsonFile = jsonTarget(opts.json);
+  if (jsonFile?.kind === 'file') {
+    const dir = dirname(resolve(jsonFile.path));
+    const isDir = await stat(dir).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
+    if (!isDir)
+      throw new BackfillOptionError(`--json ${jsonFile.path}: directory ${dir} does not exist`);
+  }
+  return opts.keys ? readKeysFile(opts.keys, tables[0] as MigratedTable) : undefined;
+}
+
+/**
+ * Reads only: the tables exist and the run state allows the pass. Nothing is created, no
+ * preflight runs, for a command that is going to be refused.
+ */
+export async function checkServices(
+  clients: Clients,
+  config: Config,
+  opts: BackfillCliOptions,
+  tables: MigratedTable[],
+  keys: Key[] | undefined,
+  local: boolean,
+): Promise<void> {
+  for (const table of tables) {
+    const tableName = config.tables[table];
+    await requireNamedTable(clients.dynamodb, tableName, settingName(`${table}Table`));
+  }
+  const searchEnabled = Boolean(clients.search);
+  if (keepsRun(engineOptions(opts, 'session', '', keys, searchEnabled))) {
+    const existing = await existingStateStore(clients, opts, local);
+    for (const table of tables) {
+      await planRun(existing, config.tables[table], opts, Date.now());
+    }
+  }
+}

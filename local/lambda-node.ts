@@ -1,33 +1,45 @@
 // The Lambda runtime's Node major on this machine, for running the deployed bundles as Lambda
-// would: the npm registry's `node` package (a real Node binary) installed under .cache/ by
-// `streamfill services install` (CI's install step), never into the project's node_modules.
+// would: the npm registry's `node` package (a real Node binary) installed into the user's cache
+// directory (local/cache-dir.ts) by `streamfill services install` (CI's install step) or on first
+// use, never into a project's node_modules.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LAMBDA_NODE_MAJOR } from '../lib/config/defaults.ts';
+import { cacheDir } from './cache-dir.ts';
 
-const PREFIX = fileURLToPath(new URL(`../.cache/node${LAMBDA_NODE_MAJOR}`, import.meta.url));
+/** The npm prefix the binary is installed under: `<cache>/node<major>`. */
+export const lambdaNodePrefix = (cache: string = cacheDir()): string =>
+  join(cache, `node${LAMBDA_NODE_MAJOR}`);
 
 /** Where the binary lands. */
-export const LAMBDA_NODE_BIN = `${PREFIX}/node_modules/node/bin/node`;
+export const lambdaNodeBin = (cache: string = cacheDir()): string =>
+  join(lambdaNodePrefix(cache), 'node_modules', 'node', 'bin', 'node');
 
-/** The command that installs it (from the repository root). */
-export const LAMBDA_NODE_INSTALL = `npm install --no-save --no-audit --no-fund --prefix .cache/node${LAMBDA_NODE_MAJOR} node@${LAMBDA_NODE_MAJOR}`;
+/** The npm arguments that install it under `prefix`. */
+const installArgs = (prefix: string): string[] => [
+  'install',
+  '--no-save',
+  '--no-audit',
+  '--no-fund',
+  '--prefix',
+  prefix,
+  `node@${LAMBDA_NODE_MAJOR}`,
+];
 
 /**
- * Installs Node `LAMBDA_NODE_MAJOR` under .cache/ when missing; returns the binary's path.
+ * Installs Node `LAMBDA_NODE_MAJOR` into the cache when missing; returns the binary's path.
  *
  * @example
- * const node = await ensureLambdaNode(); // …/.cache/node22/node_modules/node/bin/node
+ * const node = await ensureLambdaNode(); // ~/.cache/streamfill/node22/node_modules/node/bin/node
  */
-export async function ensureLambdaNode(): Promise<string> {
-  if (!existsSync(LAMBDA_NODE_BIN)) {
-    const [cmd, ...args] = LAMBDA_NODE_INSTALL.replace(
-      `.cache/node${LAMBDA_NODE_MAJOR}`,
-      PREFIX,
-    ).split(' ') as [string, ...string[]];
-    await promisify(execFile)(cmd, args, { maxBuffer: 16 * 1024 * 1024 });
+export async function ensureLambdaNode(cache: string = cacheDir()): Promise<string> {
+  const bin = lambdaNodeBin(cache);
+  if (!existsSync(bin)) {
+    await promisify(execFile)('npm', installArgs(lambdaNodePrefix(cache)), {
+      maxBuffer: 16 * 1024 * 1024,
+    });
   }
-  return LAMBDA_NODE_BIN;
+  return bin;
 }

@@ -1,11 +1,18 @@
 // The CLI's command tree: each subcommand lives in scripts/commands/ and is loaded only when it
 // runs (or for the full help).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import pkg from '../package.json' with { type: 'json' };
+import { PACKAGE_ROOT } from '../local/cache-dir.ts';
 import { stackHook } from './stack-options.ts';
 import { guardTarget } from './target.ts';
 
 type Register = (program: Command) => void;
+
+// Read, not imported: an import of '../package.json' would resolve to dist/package.json once built.
+const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+};
 
 /**
  * Each subcommand's module, loaded only when that command runs (or for the full help): a

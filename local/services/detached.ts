@@ -1,6 +1,8 @@
 // Detached local services for the CLI (`streamfill services up|down|env`): they outlive the
-// command and are described by .cache/run/services.json; one up/down at a time per state file.
+// command and are described by a state file in the cache, one per working directory (two
+// checkouts or projects never find, nor stop, each other's); one up/down at a time per file.
 
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -10,18 +12,22 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { PACKAGE_ROOT } from '../cache-dir.ts';
 import { composeDown, composeHealthy, composeUp } from './docker.ts';
 import { commandLine, isAlive, runTag, taggedPids, terminatePid } from './java-process.ts';
 import { startJavaServices, type JavaServiceInfo } from './java.ts';
-import { cachePaths, REPO_ROOT, SERVICE_NAMES, type Log, type ServiceName } from './maven-jars.ts';
+import { cachePaths, SERVICE_NAMES, type Log, type ServiceName } from './maven-jars.ts';
 import { probeDynamoDb, probeOpenSearch, probeSqs } from './probes.ts';
 import { chooseProvider, providerFromEnv, type ProviderChoice } from './provider.ts';
 import { renderEnvLines, type ServiceEnv } from './service-env.ts';
 
 export interface DetachedOptions {
+  /** streamfill's package root (docker-compose.yml, the pom). @default PACKAGE_ROOT */
   root?: string;
-  /** @default `<root>/.cache/run/services.json` */
+  /** Whose services these are. @default process.cwd() */
+  cwd?: string;
+  /** @default `<cache>/run/detached/<cwd's name>-<hash of cwd>/services.json` */
   stateFile?: string;
 }
 
@@ -69,8 +75,13 @@ export interface ServicesDownResult {
 
 const NOT_RUNNING = 'services are not running: run `streamfill services up`';
 
+/** The state file of the working directory's detached services (see DetachedOptions). */
 export function servicesStateFile(opts: DetachedOptions = {}): string {
-  return opts.stateFile ?? join(cachePaths(opts.root ?? REPO_ROOT).run, 'services.json');
+  if (opts.stateFile) return opts.stateFile;
+  const project = resolve(opts.cwd ?? process.cwd());
+  const id = createHash('sha256').update(project).digest('hex').slice(0, 12);
+  const key = `${basename(project) || 'root'}-${id}`;
+  return join(cachePaths().run, 'detached', key, 'services.json');
 }
 
 function detachedDir(opts: DetachedOptions): string {
@@ -152,7 +163,7 @@ async function stopDetached(
   const skipped: number[] = [];
   let stopped = false;
   if (state?.provider === 'docker') {
-    await composeDown(opts.root ?? REPO_ROOT);
+    await composeDown(opts.root ?? PACKAGE_ROOT);
     stopped = true;
   } else if (state?.provider === 'java') {
     await Promise.all(
@@ -196,7 +207,7 @@ export async function servicesUp(opts: ServicesUpOptions = {}): Promise<Services
     const { provider } = await chooseProvider(opts.provider ?? providerFromEnv() ?? 'auto');
     let state: ServicesState;
     if (provider === 'docker') {
-      const env = await composeUp(opts.root ?? REPO_ROOT, opts.timeoutMs);
+      const env = await composeUp(opts.root ?? PACKAGE_ROOT, opts.timeoutMs);
       state = { version: 1, provider, startedAt: new Date().toISOString(), env };
     } else {
       const s = await startJavaServices({

@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceEnv } from './service-env.ts';
 import { freePort, renderElasticMqConf } from './java.ts';
-import { REPO_ROOT } from './maven-jars.ts';
+import { PACKAGE_ROOT } from '../cache-dir.ts';
 import { probeDynamoDb, probeOpenSearch, probeSqs } from './probes.ts';
 
 /** Pinned to the same versions as the jars in services/maven/pom.xml. */
@@ -251,7 +251,7 @@ export async function composeHealthy(env: ServiceEnv = COMPOSE_ENV): Promise<boo
 }
 
 export async function composeUp(
-  root: string = REPO_ROOT,
+  root: string = PACKAGE_ROOT,
   timeoutMs = 180_000,
 ): Promise<ServiceEnv> {
   const r = await compose(['up', '-d'], root);
@@ -269,7 +269,7 @@ export async function composeUp(
   return COMPOSE_ENV;
 }
 
-export async function composeDown(root: string = REPO_ROOT): Promise<void> {
+export async function composeDown(root: string = PACKAGE_ROOT): Promise<void> {
   const r = await compose(['down', '--remove-orphans'], root);
   if (r.code !== 0)
     throw new Error(`docker compose down failed (exit ${r.code}):\n${r.output.trim()}`);

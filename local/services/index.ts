@@ -3,7 +3,7 @@
 //
 // In-process (`startLocalServices`) the services die with the caller. Detached
 // (`servicesUp`/`servicesDown`/`servicesEnvLines`, behind `streamfill services up|down|env`)
-// they outlive the CLI and are described by .cache/run/services.json.
+// they outlive the CLI and are described by a state file per working directory in the cache.
 
 export * from './detached.ts';
 export * from './provider.ts';

@@ -1,5 +1,5 @@
 // Supervises the services' JVMs: spawning them (attached ones die with this process), stopping
-// them, and the run directories under .cache/run/ that hold their logs and state.
+// them, and the run directories under <cache>/run/ that hold their logs and state.
 //
 // Every JVM carries `-Dstreamfill.run=<state dir>` on its command line: that tag is how a
 // later process proves a pid is one of ours before signalling it, and how orphans of a dead
@@ -21,7 +21,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { cachePaths, REPO_ROOT } from './maven-jars.ts';
+import { PACKAGE_ROOT } from '../cache-dir.ts';
+import { cachePaths } from './maven-jars.ts';
 
 const RUN_TAG = '-Dstreamfill.run=';
 const STOP_GRACE_MS = 10_000;
@@ -289,7 +290,7 @@ export function runTag(stateDir: string): string {
 // Run directories
 
 /** Removes run dirs whose owner process is gone, killing any JVM of theirs still alive. */
-export function pruneRunDirs(root: string = REPO_ROOT, keep: string[] = []): void {
+export function pruneRunDirs(root: string = PACKAGE_ROOT, keep: string[] = []): void {
   const { run } = cachePaths(root);
   let entries: string[];
   try {

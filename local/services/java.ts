@@ -20,8 +20,8 @@ import {
   spawnJava,
   terminateChild,
 } from './java-process.ts';
+import { PACKAGE_ROOT } from '../cache-dir.ts';
 import {
-  REPO_ROOT,
   resolveServiceJars,
   ServiceSetupError,
   stderrLog,
@@ -144,7 +144,7 @@ export class ServiceStartError extends Error {
 
 export interface JavaServicesOptions {
   root?: string;
-  /** Where logs, configs and OpenSearch data go; default `.cache/run/<new id>/`. */
+  /** Where logs, configs and OpenSearch data go; default `<cache>/run/<new id>/` (local/cache-dir.ts). */
   stateDir?: string;
   /** Detached processes outlive this one (used by `streamfill services up`). */
   detached?: boolean;
@@ -374,7 +374,7 @@ function startOpenSearch(
 export async function startJavaServices(
   opts: JavaServicesOptions = {},
 ): Promise<StartedJavaServices> {
-  const root = opts.root ?? REPO_ROOT;
+  const root = opts.root ?? PACKAGE_ROOT;
   const detached = opts.detached ?? false;
   const timeoutMs =
     opts.timeoutMs ?? (Number(process.env.STREAMFILL_SERVICES_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS);

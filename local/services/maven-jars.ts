@@ -1,5 +1,5 @@
-// Resolves the services' jars from Maven Central through services/maven/pom.xml into the
-// git-ignored .cache/; after the first resolution everything works offline.
+// Resolves the services' jars from Maven Central through services/maven/pom.xml into the user's
+// cache directory (local/cache-dir.ts); after the first resolution everything works offline.
 
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,18 +12,17 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { cacheDir, PACKAGE_ROOT } from '../cache-dir.ts';
 
-// Also the pom's Maven profiles and the directory names under .cache/services/.
+// Also the pom's Maven profiles and the directory names under <cache>/services/.
 export const SERVICE_NAMES = ['dynamodb', 'elasticmq', 'opensearch'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
-/** Repository root (this file lives in local/services/). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
 export interface CachePaths {
+  /** streamfill's package root: where services/maven/pom.xml is. */
   root: string;
+  /** The user's cache directory (cacheDir()): downloads and run state, shared by every project. */
   cache: string;
   m2: string;
   services: string;
@@ -31,8 +30,7 @@ export interface CachePaths {
   pom: string;
 }
 
-export function cachePaths(root: string = REPO_ROOT): CachePaths {
-  const cache = join(root, '.cache');
+export function cachePaths(root: string = PACKAGE_ROOT, cache: string = cacheDir()): CachePaths {
   return {
     root,
     cache,
@@ -78,7 +76,7 @@ export interface ResolveOptions {
 }
 
 /**
- * Makes sure `.cache/services/<service>/` holds the jars pinned by services/maven/pom.xml and
+ * Makes sure `<cache>/services/<service>/` holds the jars pinned by services/maven/pom.xml and
  * returns those directories. A `.resolved-<pom hash>` marker makes later calls a few stat()s;
  * Maven runs offline first (the per-repo local repository usually has everything) and only
  * goes to Maven Central when that fails.
@@ -127,7 +125,7 @@ export async function resolveServiceJars(
       }
       if (r.code !== 0) {
         log(
-          `streamfill: downloading ${name} jars from Maven Central into .cache/services (first run only)...`,
+          `streamfill: downloading ${name} jars from Maven Central into ${p.services} (first run only)...`,
         );
         rmSync(tmp, { recursive: true, force: true });
         r = await run('mvn', args(false), p.root);

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { build } from 'esbuild';
 import { DynamoStateStore, ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { DynamoWriter } from '../../lib/adapters/dynamo-writer.ts';
@@ -37,27 +37,36 @@ import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
 import type { EventSourceLogger } from '../../local/event-source/lambda-context.ts';
 import { SqsMapping } from '../../local/event-source/sqs-mapping.ts';
 import { startLocalRunner } from '../../local/runner.ts';
+import { PACKAGE_ROOT } from '../../local/cache-dir.ts';
 import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
 
-const REPO_ROOT = resolve(import.meta.dirname, '../..');
 /**
- * The scanner runs as a packaged CLI would: the CLI bundled by esbuild (dependencies left to
- * node_modules) on plain node. Through tsx it also carries the TypeScript loader (about 30 MB
- * more RSS and 1 s more start-up), which is the checkout's convenience, not the scanner's cost.
+ * The scanner runs as a packaged CLI would: on plain node, the compiled CLI beside this module
+ * when it runs from dist/, else (a checkout) the CLI bundled by esbuild, dependencies left to
+ * node_modules. Through tsx it also carries the TypeScript loader (about 30 MB more RSS and 1 s
+ * more start-up), which is the checkout's convenience, not the scanner's cost.
  */
-const CLI_BUNDLE = join(REPO_ROOT, '.cache/bench/streamfill-cli.mjs');
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const CLI_BUNDLE = FROM_SOURCE
+  ? join(PACKAGE_ROOT, '.cache/bench/streamfill-cli.mjs')
+  : fileURLToPath(new URL('../cli.js', import.meta.url));
 let cliBundled: Promise<void> | undefined;
 const bundleCli = (): Promise<void> =>
-  (cliBundled ??= build({
-    entryPoints: [join(REPO_ROOT, 'scripts/cli.ts')],
-    outfile: CLI_BUNDLE,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'error',
-  }).then(() => undefined));
+  (cliBundled ??= FROM_SOURCE
+    ? // esbuild is a dev dependency: imported only here, so the installed CLI never needs it.
+      import('esbuild').then(({ build }) =>
+        build({
+          entryPoints: [join(PACKAGE_ROOT, 'scripts/cli.ts')],
+          outfile: CLI_BUNDLE,
+          bundle: true,
+          platform: 'node',
+          format: 'esm',
+          target: 'node20',
+          packages: 'external',
+          logLevel: 'error',
+        }).then(() => undefined),
+      )
+    : Promise.resolve());
 /** The ceiling's writes in flight (issue 8's definition of the local ceiling). */
 const CEILING_CONCURRENCY = 64;
 
@@ -501,7 +510,7 @@ async function spawnScanner(
     ...extraArgs,
   ];
   return spawn(process.execPath, [...(o.nodeOptions ?? []), ...args], {
-    cwd: REPO_ROOT,
+    cwd: PACKAGE_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -39,8 +39,9 @@ export function registerServicesCommand(program: Command): void {
       'after',
       `
 Without Docker the services run as Java processes (Java 17+; the jars are fetched once from
-Maven Central with Maven into .cache/services). With a reachable Docker engine, \`up\` uses
-docker-compose.yml instead. Set STREAMFILL_SERVICES_PROVIDER=java|docker to force one.
+Maven Central with Maven into the user's cache directory: $STREAMFILL_CACHE_DIR, else
+$XDG_CACHE_HOME/streamfill, else ~/.cache/streamfill). With a reachable Docker engine, \`up\` uses
+streamfill's docker-compose.yml instead. Each working directory has its own detached services. Set STREAMFILL_SERVICES_PROVIDER=java|docker to force one.
 
 Typical use:
   eval "$(streamfill services up)"     start (or find running) services, export their endpoints
@@ -82,8 +83,8 @@ Typical use:
   services
     .command('install')
     .description(
-      "fetch the Java services' jars from Maven Central into .cache/services, and the Lambda " +
-        "runtime's Node (npm package `node`) into .cache/node22 for the bundle tests (once)",
+      "fetch the Java services' jars from Maven Central, and the Lambda runtime's Node (npm " +
+        'package `node`) for the bundle tests, into the cache directory (once per machine)',
     )
     .option('--json', 'print where everything landed as JSON on stdout', false)
     .action(async (opts: { json: boolean }) => {

@@ -1,7 +1,8 @@
 // Each deployed bundle (stream consumer, backfill worker), built as `cdk synth` builds it, is run
 // on the Lambda runtime's Node major (LAMBDA_NODE_MAJOR): imported, its handler invoked with a tiny
-// event, its size printed. The test installs that Node under .cache/ itself when it is missing (from
-// the npm registry, once), so `npm ci && npm test` on a fresh clone needs no other step.
+// event, its size printed. The test installs that Node into the cache directory itself when it is
+// missing (from the npm registry, once), so `npm ci && npm test` on a fresh clone needs no other
+// step.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

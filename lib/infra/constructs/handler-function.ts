@@ -1,6 +1,9 @@
 // How every streamfill Lambda function is built: a handler in handlers/ bundled by the local
 // esbuild (no Docker) into one ESM file for Node 22 on arm64. One definition for the stream
-// consumer and the backfill worker, so both run exactly what the tests ran.
+// consumer and the backfill worker, so both run exactly what the tests ran. From a checkout the
+// entry is the handler's .ts source; from the installed package, the compiled .js in dist/.
+import { existsSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -10,12 +13,31 @@ import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { FUNCTION_TIMEOUT_SECONDS, LAMBDA_NODE_MAJOR } from '../../config/defaults.ts';
 
-/** The repository root: handler entries and the lock file are found from here. */
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** `.ts` when this module runs from source, `.js` from dist/: the handlers are compiled alike. */
+const OWN_EXTENSION = extname(fileURLToPath(import.meta.url));
 
-/** The absolute path of a Lambda entry in handlers/ (e.g. `stream-consumer.ts`). */
+/** The package root: lib/infra/constructs/ is three levels down, four under dist/. */
+const PACKAGE_ROOT = fileURLToPath(
+  new URL(OWN_EXTENSION === '.ts' ? '../../../' : '../../../../', import.meta.url),
+);
+
+/**
+ * The absolute path of a Lambda entry in handlers/, named by its source (`stream-consumer.ts`):
+ * that file from a checkout, the compiled `stream-consumer.js` beside this module from dist/.
+ */
 export const handlerEntry = (file: string): string =>
-  fileURLToPath(new URL(`../../../handlers/${file}`, import.meta.url));
+  fileURLToPath(
+    new URL(`../../../handlers/${file.replace(/\.ts$/, OWN_EXTENSION)}`, import.meta.url),
+  );
+
+/**
+ * A checkout bundles from its own root with its own lock file. npm never publishes a package's
+ * lock file, so an installed streamfill leaves both to CDK: the app's lock file, found from the
+ * working directory, and its directory as the project root (the entry in node_modules is under it).
+ */
+const CHECKOUT_LOCK = join(PACKAGE_ROOT, 'package-lock.json');
+const projectRootProps = (): Pick<NodejsFunctionProps, 'projectRoot' | 'depsLockFilePath'> =>
+  existsSync(CHECKOUT_LOCK) ? { projectRoot: PACKAGE_ROOT, depsLockFilePath: CHECKOUT_LOCK } : {};
 
 /**
  * ESM output that still runs CommonJS dependencies: esbuild's ESM bundles have no `require`,
@@ -43,8 +65,7 @@ export function handlerFunctionProps(file: string): NodejsFunctionProps {
   return {
     entry: handlerEntry(file),
     handler: 'handler',
-    projectRoot: REPO_ROOT,
-    depsLockFilePath: fileURLToPath(new URL('../../../package-lock.json', import.meta.url)),
+    ...projectRootProps(),
     runtime: LAMBDA_RUNTIME,
     architecture: Architecture.ARM_64,
     memorySize: 512,

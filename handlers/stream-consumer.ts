@@ -1,7 +1,8 @@
-// Lambda entry for the chat-session table's stream: every live change is migrated within the
-// batch that carries it. Builds its dependencies once per container, checks at cold start that
-// the stream carries new images and the search index is ready (lib/engine/consumer-start.ts),
-// and hands each batch to the engine (lib/engine/stream-batch.ts).
+// Lambda entry for the streams of every migrated table (one event source mapping each): every
+// live change is migrated within the batch that carries it, with its table's migrations. Builds
+// its dependencies once per container, checks before a table's first batch that its stream
+// carries new images and, for a table with search migrations, that the search index is ready
+// (lib/engine/consumer-start.ts), and hands each batch to the engine (lib/engine/stream-batch.ts).
 import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -13,6 +14,7 @@ import type { DeadLetters } from '../lib/adapters/dead-letters.ts';
 import { METRICS_NAMESPACE, SERVICES } from '../lib/config/defaults.ts';
 import { checkConsumerStart } from '../lib/engine/consumer-start.ts';
 import { engineFromEnv } from '../lib/engine/deps.ts';
+import { MIGRATED_TABLES, searchSpecFor } from '../lib/core/migrations/index.ts';
 import type { EngineDeps } from '../lib/engine/migrate-items.ts';
 import { processStreamBatch, type StreamBatchOptions } from '../lib/engine/stream-batch.ts';
 
@@ -58,13 +60,14 @@ export function createStreamConsumer(options: StreamConsumerOptions): Handler {
 
 let lambda: ReturnType<typeof engineFromEnv> | undefined;
 let deployed: Handler | undefined;
-let started: Promise<void> | undefined;
+/** Per table name: its start check, passed or in flight (a failed one is dropped and redone). */
+const started = new Map<string, Promise<void>>();
 /**
  * The deployed entry point: adapters built once per container from the environment. Before
- * the first batch with a change to migrate, the container checks that the stream carries new
- * images and that the search index exists with its keyword mapping; a failed check fails the
- * invocation (retried, logged) and is checked again by the next one. A batch of REMOVE records
- * only needs neither.
+ * the first batch of a table with a change to migrate, the container checks that the table's
+ * stream carries new images and, when the table has search migrations, that the search index
+ * exists with its keyword mapping; a failed check fails the invocation (retried, logged) and is
+ * checked again by the next one. A batch of REMOVE records only needs neither.
  */
 export const handler: Handler = async (event, context) => {
   const engine = (lambda ??= engineFromEnv());
@@ -78,16 +81,26 @@ export const handler: Handler = async (event, context) => {
       canaries: new DynamoStateStore(engine.clients.doc, engine.config.stateTable),
     }),
   });
-  if (event.Records.some((r) => r.eventName !== 'REMOVE')) {
-    started ??= checkConsumerStart({
-      dynamodb: engine.clients.dynamodb,
-      sessionTable: engine.config.tables.session,
-      ...(engine.deps.search && { search: engine.deps.search }),
-    }).catch((e: unknown) => {
-      started = undefined;
-      throw e;
-    });
-    await started;
+  const changed = new Set(
+    event.Records.filter((r) => r.eventName !== 'REMOVE').map((r) => r.eventSourceARN),
+  );
+  for (const table of MIGRATED_TABLES) {
+    const tableName = engine.config.tables[table];
+    // A record of no migrated table is failed by the engine with its reason, not checked here.
+    if (![...changed].some((arn) => arn?.includes(`:table/${tableName}/`))) continue;
+    let check = started.get(tableName);
+    if (!check) {
+      check = checkConsumerStart({
+        dynamodb: engine.clients.dynamodb,
+        tableName,
+        ...(engine.deps.search && searchSpecFor(table) && { search: engine.deps.search }),
+      }).catch((e: unknown) => {
+        started.delete(tableName);
+        throw e;
+      });
+      started.set(tableName, check);
+    }
+    await check;
   }
   return deployed(event, context);
 };

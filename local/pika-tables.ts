@@ -2,6 +2,7 @@
 import {
   CreateTableCommand,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
   type CreateTableCommandInput,
@@ -11,7 +12,7 @@ import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dyn
 import type { Client } from '@opensearch-project/opensearch';
 import { backoffMs } from '../lib/core/concurrency.ts';
 import { TTL_ATTRIBUTES, type Item, type TableNames } from '../lib/core/types.ts';
-import { tableExists } from '../lib/adapters/tables.ts';
+import { describeTableStream, tableExists } from '../lib/adapters/tables.ts';
 
 /** Pika's table shapes (the migrations' schema facts), for local stacks and tests. */
 function tableDefinitions(names: TableNames): CreateTableCommandInput[] {
@@ -47,6 +48,8 @@ function tableDefinitions(names: TableNames): CreateTableCommandInput[] {
         { AttributeName: 'scope', KeyType: 'HASH' },
         { AttributeName: 'tag', KeyType: 'RANGE' },
       ],
+      // A migrated table: its stream is its live path (the consumer migrates later app writes).
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
     },
   ];
 }
@@ -59,7 +62,10 @@ export async function ensurePikaTables(
   const created: string[] = [];
   for (const def of tableDefinitions(names)) {
     const TableName = def.TableName as string;
-    if (await tableExists(dynamodb, TableName)) continue;
+    if (await tableExists(dynamodb, TableName)) {
+      await enableStream(dynamodb, def);
+      continue;
+    }
     try {
       await dynamodb.send(new CreateTableCommand(def));
       created.push(TableName);
@@ -168,4 +174,17 @@ export async function indexSessionDocs(
     if ((res.body as { errors: boolean }).errors)
       throw new Error(`indexing session docs into ${index} failed`);
   }
+}
+
+/**
+ * A local table created before its migrations had a live path gets the stream its definition
+ * asks for (seeding an older local stack must not leave a migrated table one-shot).
+ */
+async function enableStream(dynamodb: DynamoDBClient, def: CreateTableCommandInput): Promise<void> {
+  const TableName = def.TableName as string;
+  if (!def.StreamSpecification) return;
+  if ((await describeTableStream(dynamodb, TableName))?.enabled) return;
+  await dynamodb.send(
+    new UpdateTableCommand({ TableName, StreamSpecification: def.StreamSpecification }),
+  );
 }

@@ -1,6 +1,6 @@
 // `streamfill run` in library form: the deployed stream-consumer and backfill-worker handlers, fed
-// by the local event source mappings (DynamoDB Local's stream, the work queue), failures parked
-// in the DLQ, and the consumer's heartbeat published for the scanner to wait on.
+// by the local event source mappings (one per migrated table's stream, the work queue), failures
+// parked in the DLQ, and each table consumer's heartbeat published for the scanner to wait on.
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -26,7 +26,13 @@ import {
   type ServiceName,
 } from '../lib/config/defaults.ts';
 import { continuityOnStart, type ConsumerHeartbeat } from '../lib/core/backfill-run.ts';
+import {
+  MIGRATED_TABLES,
+  searchSpecFor,
+  type MigratedTable,
+} from '../lib/core/migrations/index.ts';
 import type { TableNames } from '../lib/core/types.ts';
+import { describeTableStream } from '../lib/adapters/tables.ts';
 import type { EngineDeps, ItemResult } from '../lib/engine/migrate-items.ts';
 import type { WorkBatchSummary } from '../lib/engine/work-batch.ts';
 import { FileCheckpointStore, MemoryCheckpointStore } from './event-source/checkpoint.ts';
@@ -36,7 +42,7 @@ import {
   type StreamMappingStats,
 } from './event-source/dynamodb-stream-mapping.ts';
 import { fenceOpenSearchClient, fenceSdkClient } from './event-source/invocation-fence.ts';
-import type { EventSourceLogger } from './event-source/lambda-context.ts';
+import { defaultLogger, type EventSourceLogger } from './event-source/lambda-context.ts';
 import type { RedeliveryOptions } from './event-source/redelivery.ts';
 import { SqsMapping, type SqsMappingStats } from './event-source/sqs-mapping.ts';
 
@@ -127,16 +133,20 @@ export interface RunnerCounts {
 }
 
 export interface LocalRunner {
+  /** The mapping of the first migrated table with a live path (the session table's). */
   stream: DynamoDBStreamMapping;
+  /** One mapping per migrated table with a stream (tables without one have no live path). */
+  streams: ReadonlyMap<MigratedTable, DynamoDBStreamMapping>;
   /** Undefined when started with `worker: false`. */
   worker: SqsMapping | undefined;
   queues: QueueUrls;
+  /** The stats of `stream`. */
   stats(): StreamMappingStats;
   workerStats(): SqsMappingStats | undefined;
   counts(): RunnerCounts;
-  /** The stream consumer's heartbeat as of now (what is published). */
-  heartbeat(): ConsumerHeartbeat;
-  /** Resolves once the stream is caught up and the work queue is empty, both at once. */
+  /** The heartbeat of `table`'s stream consumer as of now (what is published). @default `stream`'s table */
+  heartbeat(table?: MigratedTable): ConsumerHeartbeat;
+  /** Resolves once every stream is caught up and the work queue is empty, all at once. */
   waitForIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -152,7 +162,9 @@ export function fenceLocalClients(clients: Clients): void {
 }
 
 /**
- * Starts the stream consumer on the local stack's session table.
+ * Starts the stream consumer on every migrated table with a stream (a stream of another view
+ * type than NEW_AND_OLD_IMAGES is refused; a table without a stream is left out with a warning:
+ * `backfill` refuses it unless `--one-shot`), and the worker on the work queue.
  *
  * @example
  * const runner = await startLocalRunner({ clients, deps, tables, queueName, dlqName });
@@ -189,7 +201,8 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
       else if (r.outcome === 'conflict') counts.conflicts++;
     }
   };
-  let lastBatchAtMs = 0;
+  /** Per physical table, when its consumer last handled a batch. */
+  const lastBatchAtMs = new Map<string, number>();
   const handler = createStreamConsumer({
     deps: opts.deps,
     deadLetters,
@@ -201,34 +214,69 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     // EMF lines on stdout are for CloudWatch; locally they would drown the operator's view.
     metrics: localMetrics(SERVICES.streamConsumer.service),
     onResults: (results, event) => {
-      lastBatchAtMs = Date.now();
+      const arn = event.Records[0]?.eventSourceARN;
+      const name = arn?.match(/:table\/([^/]+)/)?.[1];
+      if (name) lastBatchAtMs.set(name, Date.now());
       tally(results.values());
       // Parking happens before onResults: a malformed result seen here was parked.
       for (const r of results.values()) if (r.outcome === 'malformed') counts.parked++;
       opts.onResults?.(results, event);
     },
   });
-  const stream = new DynamoDBStreamMapping({
-    tableName: opts.tables.session,
-    handler,
-    streams: opts.clients.streams,
-    dynamodb: opts.clients.dynamodb,
-    batchSize: opts.batchSize ?? BATCH_SIZE,
-    maximumBatchingWindowMs: opts.batchingWindowMs ?? 0,
-    parallelizationFactor: opts.parallelizationFactor ?? 1,
-    maximumRetryAttempts: opts.maxRetries ?? STREAM_RETRY_ATTEMPTS.local,
-    maximumRecordAgeSeconds: opts.maxRecordAgeSeconds ?? -1,
-    retryBackoffMs: opts.retryBackoffMs,
-    startingPosition: opts.startingPosition ?? 'TRIM_HORIZON',
-    latestPositionDelayMs: opts.latestPositionDelayMs ?? LATEST_POSITION_DELAY_MS,
-    pollIntervalMs: opts.pollIntervalMs,
-    onFailure: { queueUrl: queues.dlq, sqs: opts.clients.sqs },
-    checkpoint: opts.checkpointDir
-      ? new FileCheckpointStore(join(opts.checkpointDir))
-      : new MemoryCheckpointStore(),
-    logger: opts.logger,
-    ...(opts.redelivery && { redelivery: opts.redelivery }),
-  });
+  // Which migrated tables have a live path, checked as the deployed consumer does at cold start
+  // (a stream without NEW_AND_OLD_IMAGES or a missing search index is refused before anything
+  // is read).
+  const live: MigratedTable[] = [];
+  for (const table of MIGRATED_TABLES) {
+    const tableName = opts.tables[table];
+    const described = await describeTableStream(opts.clients.dynamodb, tableName);
+    if (!described?.enabled) {
+      (opts.logger ?? defaultLogger).warn(
+        `table ${tableName} (${table}) ${described ? 'has no stream' : 'does not exist'}: no live path, later application writes to it are not migrated`,
+      );
+      continue;
+    }
+    await checkConsumerStart({
+      dynamodb: opts.clients.dynamodb,
+      tableName,
+      ...(opts.deps.search && searchSpecFor(table) && { search: opts.deps.search }),
+    });
+    live.push(table);
+  }
+  if (!live.length)
+    throw new Error(
+      `no migrated table has a stream (${MIGRATED_TABLES.map((t) => opts.tables[t]).join(', ')}): nothing for the stream consumer to read`,
+    );
+  const checkpoints = opts.checkpointDir
+    ? new FileCheckpointStore(join(opts.checkpointDir))
+    : new MemoryCheckpointStore();
+  const streams = new Map<MigratedTable, DynamoDBStreamMapping>(
+    live.map((table) => [
+      table,
+      new DynamoDBStreamMapping({
+        tableName: opts.tables[table],
+        handler,
+        streams: opts.clients.streams,
+        dynamodb: opts.clients.dynamodb,
+        batchSize: opts.batchSize ?? BATCH_SIZE,
+        maximumBatchingWindowMs: opts.batchingWindowMs ?? 0,
+        parallelizationFactor: opts.parallelizationFactor ?? 1,
+        maximumRetryAttempts: opts.maxRetries ?? STREAM_RETRY_ATTEMPTS.local,
+        maximumRecordAgeSeconds: opts.maxRecordAgeSeconds ?? -1,
+        retryBackoffMs: opts.retryBackoffMs,
+        startingPosition: opts.startingPosition ?? 'TRIM_HORIZON',
+        latestPositionDelayMs: opts.latestPositionDelayMs ?? LATEST_POSITION_DELAY_MS,
+        pollIntervalMs: opts.pollIntervalMs,
+        onFailure: { queueUrl: queues.dlq, sqs: opts.clients.sqs },
+        checkpoint: checkpoints,
+        logger: opts.logger,
+        ...(opts.redelivery && { redelivery: opts.redelivery }),
+      }),
+    ]),
+  );
+  const [firstTable] = live as [MigratedTable];
+  const stream = streams.get(firstTable) as DynamoDBStreamMapping;
+  const allStreams = [...streams.values()];
 
   const functionTimeoutMs = opts.workerFunctionTimeoutMs ?? FUNCTION_TIMEOUT_SECONDS * 1000;
   const workerHandler = createBackfillWorker({
@@ -283,74 +331,77 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
           },
         });
 
-  const heartbeat = (): ConsumerHeartbeat => {
-    const s = stream.stats();
+  const heartbeat = (table: MigratedTable = firstTable): ConsumerHeartbeat => {
+    const m = streams.get(table);
+    const s = m?.stats();
     const now = Date.now();
     return {
-      component: consumerHeartbeatId(opts.tables.session),
-      lastBatchAtMs,
-      lagMs: s.iteratorAgeMs,
+      component: consumerHeartbeatId(opts.tables[table]),
+      lastBatchAtMs: lastBatchAtMs.get(opts.tables[table]) ?? 0,
+      lagMs: s?.iteratorAgeMs ?? 0,
       // Caught up: the last poll of every shard found nothing new and nothing is pending.
-      caughtUp: s.running && s.shards.length > 0 && s.shards.every((sh) => sh.caughtUp),
+      caughtUp:
+        s !== undefined && s.running && s.shards.length > 0 && s.shards.every((sh) => sh.caughtUp),
       updatedAtMs: now,
     };
   };
-  const publisher = opts.stateStore
-    ? new HeartbeatPublisher(
-        opts.stateStore,
-        heartbeat,
-        opts.heartbeatIntervalMs ?? CONSUMER_HEARTBEAT.intervalMs,
-        opts.logger,
+  const publishers = opts.stateStore
+    ? live.map(
+        (table) =>
+          new HeartbeatPublisher(
+            opts.stateStore as BackfillStateStore,
+            () => heartbeat(table),
+            opts.heartbeatIntervalMs ?? CONSUMER_HEARTBEAT.intervalMs,
+            opts.logger,
+          ),
       )
-    : undefined;
+    : [];
+  const stopStreams = async (): Promise<void> => {
+    await Promise.all(allStreams.map((m) => m.stop()));
+  };
 
-  // As the deployed consumer does at cold start: a stream without NEW_AND_OLD_IMAGES or a
-  // missing search index / mistyped keyword field is refused before anything is read.
-  await checkConsumerStart({
-    dynamodb: opts.clients.dynamodb,
-    sessionTable: opts.tables.session,
-    ...(opts.deps.search && { search: opts.deps.search }),
-  });
-  await stream.start();
-  // The first heartbeat is written before the worker takes any message: whoever sees work
-  // done also sees the consumer that was running.
-  await publisher?.start();
+  await Promise.all(allStreams.map((m) => m.start()));
+  // The first heartbeats are written before the worker takes any message: whoever sees work
+  // done also sees the consumers that were running.
+  await Promise.all(publishers.map((p) => p.start()));
   try {
     await worker?.start();
   } catch (e) {
-    await Promise.all([stream.stop(), publisher?.stop()]);
+    await Promise.all([stopStreams(), ...publishers.map((p) => p.stop())]);
     throw e;
   }
+  const sumStreams = (f: (s: StreamMappingStats) => number): number =>
+    allStreams.reduce((n, m) => n + f(m.stats()), 0);
   return {
     stream,
+    streams,
     worker,
     queues,
     stats: () => stream.stats(),
     workerStats: () => worker?.stats(),
     counts: () => ({
       ...counts,
-      streamRecords: stream.stats().recordsProcessed,
-      onFailure: counts.onFailure + stream.stats().recordsToOnFailure,
+      streamRecords: sumStreams((s) => s.recordsProcessed),
+      onFailure: counts.onFailure + sumStreams((s) => s.recordsToOnFailure),
       duplicates:
-        stream.stats().redeliveries +
-        stream.stats().replays +
-        (worker?.stats().duplicatesScheduled ?? 0),
+        sumStreams((s) => s.redeliveries + s.replays) + (worker?.stats().duplicatesScheduled ?? 0),
     }),
     heartbeat,
     waitForIdle: async (ms = 30_000) => {
       const deadline = Date.now() + ms;
       const left = (): number => Math.max(1, deadline - Date.now());
-      // The worker's writes make stream records of their own: the stream is checked again after.
-      await stream.waitForIdle(left());
+      const streamsIdle = () => Promise.all(allStreams.map((m) => m.waitForIdle(left())));
+      // The worker's writes make stream records of their own: the streams are checked again after.
+      await streamsIdle();
       if (worker) {
         await worker.waitForIdle(left());
-        await stream.waitForIdle(left());
+        await streamsIdle();
       }
     },
     stop: async () => {
-      await Promise.all([stream.stop(), worker?.stop()]);
-      // A last heartbeat says the consumer stopped (a killed runner just goes stale).
-      await publisher?.stop();
+      await Promise.all([stopStreams(), worker?.stop()]);
+      // A last heartbeat says each consumer stopped (a killed runner just goes stale).
+      await Promise.all(publishers.map((p) => p.stop()));
     },
   };
 }

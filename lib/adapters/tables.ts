@@ -14,3 +14,30 @@ export async function tableExists(dynamodb: DynamoDBClient, TableName: string): 
     throw e;
   }
 }
+
+/** A table's stream as DescribeTable reports it. */
+export interface TableStream {
+  enabled: boolean;
+  viewType?: string;
+  arn?: string;
+}
+
+/** The table's stream, or undefined when the table does not exist. */
+export async function describeTableStream(
+  dynamodb: DynamoDBClient,
+  TableName: string,
+): Promise<TableStream | undefined> {
+  try {
+    const { Table: t = {} } = await dynamodb.send(new DescribeTableCommand({ TableName }));
+    return {
+      enabled: t.StreamSpecification?.StreamEnabled === true,
+      ...(t.StreamSpecification?.StreamViewType && {
+        viewType: t.StreamSpecification.StreamViewType,
+      }),
+      ...(t.LatestStreamArn && { arn: t.LatestStreamArn }),
+    };
+  } catch (e) {
+    if (e instanceof ResourceNotFoundException) return undefined;
+    throw e;
+  }
+}

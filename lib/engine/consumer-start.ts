@@ -1,6 +1,6 @@
-// What the stream consumer checks before its first batch (Lambda cold start, `streamfill run`):
-// the session table's stream carries new images, and the search index exists with its keyword
-// mapping (extended additively). Refusing loudly here beats acknowledging records that do nothing
+// What the stream consumer checks before its first batch of a table (Lambda cold start,
+// `streamfill run`): the table's stream carries new images, and, for a table with search
+// migrations, the search index exists with its keyword mapping (extended additively). Refusing loudly here beats acknowledging records that do nothing
 // or letting OpenSearch auto-create a typo'd index.
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SearchIndex } from '../adapters/search-index.ts';
@@ -14,8 +14,8 @@ export class ConsumerStartError extends Error {
 export interface ConsumerStartInput {
   dynamodb: DynamoDBClient;
   /** The real name of the table whose stream is consumed. */
-  sessionTable: string;
-  /** The search index the keyword updates go to (absent: search migration off). */
+  tableName: string;
+  /** The search index the table's keyword updates go to (absent: none, or search migration off). */
   search?: SearchIndex;
 }
 
@@ -24,15 +24,15 @@ export interface ConsumerStartInput {
  * SearchNotReadyError when the index does not exist or a keyword field has another type.
  *
  * @example
- * await checkConsumerStart({ dynamodb: clients.dynamodb, sessionTable: tables.session, search: deps.search });
+ * await checkConsumerStart({ dynamodb: clients.dynamodb, tableName: tables.session, search: deps.search });
  */
 export async function checkConsumerStart(input: ConsumerStartInput): Promise<void> {
   const { Table: t = {} } = await input.dynamodb.send(
-    new DescribeTableCommand({ TableName: input.sessionTable }),
+    new DescribeTableCommand({ TableName: input.tableName }),
   );
   const enabled = t.StreamSpecification?.StreamEnabled === true;
   const finding = streamFinding({
-    table: input.sessionTable,
+    table: input.tableName,
     stream: {
       enabled,
       ...(t.StreamSpecification?.StreamViewType && {

@@ -1,5 +1,7 @@
-// The stream consumer's batch, end to end: decode the records (a record that cannot be decoded
-// is parked alone), keep the newest per item, migrate them through the pipeline, hand keyword
+// The stream consumer's batch, end to end: route each record to its table's role by the table its
+// eventSourceARN names (one consumer serves every migrated table's stream), decode the records (a
+// record that cannot be decoded is parked alone), keep the newest per item, migrate them through
+// the pipeline with that table's migrations, hand keyword
 // updates that did not land to delayed search-only repair tasks, then apply the shared batch
 // policy (park, count, report failures). The Lambda handler only wires this to its dependencies.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -7,6 +9,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { unmarshallExact } from '../adapters/exact-numbers.ts';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { METRIC } from '../config/defaults.ts';
+import { MIGRATED_TABLES } from '../core/migrations/index.ts';
 import { KEY_ATTRIBUTES, type Item, type Key, type TableRole } from '../core/types.ts';
 import { keyId } from '../core/keys.ts';
 import { canaryNonce, isCanary } from '../core/canary.ts';
@@ -24,8 +27,6 @@ import { deferSearchFailures, type SearchRepairTarget } from './search-repair.ts
 
 export interface StreamBatchOptions extends BatchPolicy {
   deps: EngineDeps;
-  /** The logical table whose stream this is. @default 'session' */
-  table?: TableRole;
   /**
    * Where keyword updates that failed or found no document go once the DynamoDB write settled
    * (the work queue). Absent: such records fail and are retried like any failure.
@@ -98,12 +99,54 @@ export async function processStreamBatch(
   event: DynamoDBStreamEvent,
   options: StreamBatchOptions,
 ): Promise<DynamoDBBatchResponse> {
-  const table = options.table ?? 'session';
-  const decoded = event.Records.map((r) => decode(table, r));
-  const ok = decoded.flatMap((d) => (d.ok ? [d] : []));
   const bySeq = new Map<string, ItemResult>();
-  const tableOf = (r: DynamoDBRecord) =>
-    tableFromArn(r.eventSourceARN) ?? options.deps.writer.tableName(table);
+  const units: BatchUnit<DynamoDBRecord>[] = [];
+  const unitResults: ItemResult[] = [];
+  // A mapping delivers one table's stream; grouping keeps a mixed event (a misrouted mapping,
+  // a test) correct too. A record of no migrated table fails (retried, then parked by the
+  // mapping's on-failure destination): acknowledging it would skip a change unmigrated.
+  const groups = new Map<TableRole, DynamoDBRecord[]>();
+  for (const r of event.Records) {
+    const role = roleOfRecord(r, options.deps);
+    if (role) groups.set(role, [...(groups.get(role) ?? []), r]);
+    else {
+      const res: ItemResult = {
+        key: (image(r.dynamodb?.Keys) ?? {}) as Key,
+        outcome: 'failed',
+        reason:
+          `stream record of ${tableFromArn(r.eventSourceARN) ?? 'an unnamed table'} (${r.eventSourceARN ?? 'no eventSourceARN'}): ` +
+          `not a migrated table (${MIGRATED_TABLES.map((t) => options.deps.writer.tableName(t)).join(', ')})`,
+      };
+      bySeq.set(seqOf(r), res);
+    }
+  }
+  for (const [table, records] of groups)
+    await processTableRecords(table, records, options, bySeq, units, unitResults);
+  const parked = await parkMalformed(units, unitResults, options);
+  options.onResults?.(bySeq, event);
+  publishCounts(options.metrics, tallyResults(bySeq.values(), parked.size));
+  publishDelay(options, event);
+  return reportFailures(event, 'stream', seqOf, bySeq, parked, options.logger);
+}
+
+/** The migrated table whose stream carried `r`, by the table name in its eventSourceARN. */
+function roleOfRecord(r: DynamoDBRecord, deps: EngineDeps): TableRole | undefined {
+  const name = tableFromArn(r.eventSourceARN);
+  return MIGRATED_TABLES.find((t) => deps.writer.tableName(t) === name);
+}
+
+/** One table's records of the batch: decoded, newest per item, migrated; results into `bySeq`. */
+async function processTableRecords(
+  table: TableRole,
+  records: readonly DynamoDBRecord[],
+  options: StreamBatchOptions,
+  bySeq: Map<string, ItemResult>,
+  units: BatchUnit<DynamoDBRecord>[],
+  unitResults: ItemResult[],
+): Promise<void> {
+  const decoded = records.map((r) => decode(table, r));
+  const ok = decoded.flatMap((d) => (d.ok ? [d] : []));
+  const tableOf = (): string => options.deps.writer.tableName(table);
   // Canaries prove to `backfill` that this consumer reads the stream: recorded, never migrated
   // or counted; a failed record is retried like any failure.
   const good = ok.filter((d) => !d.newImage || !isCanary(table, d.newImage));
@@ -119,13 +162,11 @@ export async function processStreamBatch(
     (d) => d.id,
   );
   // Undecodable records are parked alone (malformed): retrying cannot fix them.
-  const units: BatchUnit<DynamoDBRecord>[] = [];
-  const unitResults: ItemResult[] = [];
   for (const d of decoded) {
     if (d.ok) continue;
     const res: ItemResult = { key: d.key, outcome: 'malformed', reason: d.reason };
     bySeq.set(seqOf(d.record), res);
-    units.push({ id: seqOf(d.record), record: d.record, table: tableOf(d.record) });
+    units.push({ id: seqOf(d.record), record: d.record, table: tableOf() });
     unitResults.push(res);
   }
   // REMOVE (including TTL expiry) needs nothing: there is no item left to migrate. Any other
@@ -151,21 +192,16 @@ export async function processStreamBatch(
     results.forEach((res, i) => {
       const d = live[i] as (typeof live)[number];
       bySeq.set(seqOf(d.record), res);
-      units.push({ id: seqOf(d.record), record: d.record, table: tableOf(d.record) });
+      units.push({ id: seqOf(d.record), record: d.record, table: tableOf() });
       unitResults.push(res);
     });
   }
-  const parked = await parkMalformed(units, unitResults, options);
-  options.onResults?.(bySeq, event);
-  publishCounts(options.metrics, tallyResults(bySeq.values(), parked.size));
-  publishDelay(options, event);
-  return reportFailures(event, 'stream', seqOf, bySeq, parked, options.logger);
 }
 
 async function recordCanaries(
   table: TableRole,
   canaries: readonly Extract<Decoded, { ok: true }>[],
-  tableOf: (r: DynamoDBRecord) => string,
+  tableOf: () => string,
   options: StreamBatchOptions,
   bySeq: Map<string, ItemResult>,
 ): Promise<void> {
@@ -173,7 +209,7 @@ async function recordCanaries(
   for (const d of canaries) {
     const key = d.newImage as Item;
     try {
-      await options.canaries.putCanarySeen(tableOf(d.record), canaryNonce(table, key), Date.now());
+      await options.canaries.putCanarySeen(tableOf(), canaryNonce(table, key), Date.now());
     } catch (e) {
       bySeq.set(seqOf(d.record), {
         key: key as Key,

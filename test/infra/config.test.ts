@@ -289,7 +289,11 @@ describe('synth-time checks of the construct', () => {
     ['a parallelization factor above 10', { parallelizationFactor: 11 }, /1 to 10/],
     ['a fractional batch size', { batchSize: 2.5 }, /batchSize/],
     ['no concurrent writes', { writeConcurrency: 0 }, /writeConcurrency/],
-    ['item 9: reservedConcurrency = 0', { reservedConcurrentExecutions: 0 }, /reservedConcurrency/],
+    [
+      'item 9: reservedConcurrentExecutions = 0',
+      { reservedConcurrentExecutions: 0 },
+      /reservedConcurrentExecutions must be an integer from 1 to \d+ \(0 would stop the consumer/,
+    ],
     [
       'item 9: an Amazon OpenSearch endpoint without the domain ARN',
       { searchEndpoint: 'https://search-chat-abc.eu-west-1.es.amazonaws.com' },

@@ -2,7 +2,7 @@
 // refusal, least privilege and the CLI's outputs. Syntheses skip bundling
 // (`aws:cdk:bundling-stacks: []`); the real bundles are run in bundles.test.ts.
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
@@ -248,6 +248,132 @@ describe('defaults (imported tables)', () => {
     expect(construct.worker.functionName).toBeDefined();
     expect(construct.workerEventSource.eventSourceMappingId).toBeDefined();
     expect(construct.tagTable).toBeUndefined();
+  });
+});
+
+describe('a live path per migrated table (issue 13)', () => {
+  const TAG_STREAM =
+    'arn:aws:dynamodb:eu-west-1:123456789012:table/pika-tag-def-prod/stream/2026-03-04T05:06:07.089';
+  const withTagStream = {
+    ...IMPORTED,
+    tagTableName: 'pika-tag-def-prod',
+    tagTableStreamArn: TAG_STREAM,
+  };
+  const streamMappings = (t: Template) =>
+    Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))
+      .map((m) => (m as Resource).Properties)
+      .filter((p) => p.StartingPosition !== undefined);
+
+  it('one stream mapping per table with a stream, each with the same batch, bisect and on-failure settings', () => {
+    const { template: t, construct } = synth({
+      ...withTagStream,
+      batchSize: 50,
+      retryAttempts: 4,
+      parallelizationFactor: 2,
+    });
+    const mappings = streamMappings(t);
+    expect(mappings.map((m) => m.EventSourceArn).sort()).toEqual([STREAM_ARN, TAG_STREAM].sort());
+    const dlq = only(t, 'AWS::SQS::Queue', 'DeadLetter')[0];
+    for (const m of mappings) {
+      expect(m).toMatchObject({
+        StartingPosition: 'LATEST',
+        BatchSize: 50,
+        MaximumRetryAttempts: 4,
+        ParallelizationFactor: 2,
+        BisectBatchOnFunctionError: true,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
+      });
+    }
+    expect([...construct.consumerEventSources.keys()]).toEqual(['session', 'tag']);
+    expect(construct.consumerEventSource).toBe(construct.consumerEventSources.get('session'));
+  });
+
+  it('the consumer updates, reads back and checks the stream of every streamed table', () => {
+    const { template: t } = synth(withTagStream);
+    const statements = statementsOf(t, 'StreamConsumerRole');
+    const resourcesFor = (action: string) =>
+      statements
+        .filter((s) => actionsOf(s).includes(action))
+        .flatMap(resourcesOf)
+        .map(text)
+        .sort();
+    const tables = [TABLE('chat-session-prod'), TABLE('pika-tag-def-prod')].sort();
+    expect(resourcesFor('dynamodb:UpdateItem')).toEqual(tables);
+    expect(resourcesFor('dynamodb:GetItem')).toEqual(tables);
+    expect(resourcesFor('dynamodb:DescribeTable')).toEqual(tables);
+    expect(resourcesFor('dynamodb:GetRecords')).toEqual([STREAM_ARN, TAG_STREAM].sort());
+  });
+
+  it("the dropped-records alarm and the dashboard count every mapping; IteratorAge is the function's maximum", () => {
+    const { template: t } = synth(withTagStream);
+    const [, dropped] = only(t, 'AWS::CloudWatch::Alarm', 'StreamRecordsDropped');
+    const metrics = dropped.Properties.Metrics as { Id: string; Expression?: string }[];
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe(
+      'FILL(droppedEventCount0, 0) + FILL(droppedEventCount1, 0)',
+    );
+    expect(metrics.filter((m) => !m.Expression)).toHaveLength(2);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'IteratorAge',
+      Statistic: 'Maximum',
+      Dimensions: [{ Name: 'FunctionName', Value: Match.anyValue() }],
+    });
+    const body = text(
+      (
+        only(t, 'AWS::CloudWatch::Dashboard', 'Dashboard')[1].Properties as {
+          DashboardBody: unknown;
+        }
+      ).DashboardBody,
+    );
+    expect(body).toContain('FILL(droppedEventCount0, 0) + FILL(droppedEventCount1, 0)');
+  });
+
+  it('a tag table of this app with a stream gets its mapping by reference', () => {
+    const { template: t } = synth((stack) => ({
+      ...IMPORTED,
+      tagTable: new Table(stack, 'Tags', {
+        partitionKey: { name: 'scope', type: AttributeType.STRING },
+        sortKey: { name: 'tag', type: AttributeType.STRING },
+        stream: StreamViewType.NEW_AND_OLD_IMAGES,
+      }),
+    }));
+    const [tags] = only(t, 'AWS::DynamoDB::Table', 'Tags');
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [tags, 'StreamArn'] },
+    });
+    expect(streamMappings(t)).toHaveLength(2);
+  });
+
+  it('a tag table without a stream: no mapping of its own, and synth warns that it is one-shot', () => {
+    const { template: t, stack } = synth({ ...IMPORTED, tagTableName: 'pika-tag-def-prod' });
+    expect(streamMappings(t)).toHaveLength(1);
+    Annotations.fromStack(stack).hasWarning(
+      '*',
+      Match.stringLikeRegexp(
+        'tag table pika-tag-def-prod has no stream given .*backfill --one-shot',
+      ),
+    );
+  });
+
+  it.each<[string, (stack: Stack) => ContinuousBackfillProps, RegExp]>([
+    [
+      'a tag stream ARN of another table',
+      () => ({ ...withTagStream, tagTableName: 'other-tags' }),
+      /tagTableStreamArn belongs to table pika-tag-def-prod, not other-tags/,
+    ],
+    [
+      'a tag table with another view type',
+      (stack) => ({
+        ...IMPORTED,
+        tagTable: new Table(stack, 'Tags', {
+          partitionKey: { name: 'scope', type: AttributeType.STRING },
+          stream: StreamViewType.NEW_IMAGE,
+        }),
+      }),
+      /tagTable Test\/Tags has stream view type NEW_IMAGE/,
+    ],
+  ])('refuses %s', (_name, props, message) => {
+    expect(refusal(props)).toMatch(message);
   });
 });
 

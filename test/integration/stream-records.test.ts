@@ -99,13 +99,13 @@ describe('item 5: the stream must carry new images', () => {
       ),
     );
     await expect(
-      checkConsumerStart({ dynamodb: clients.dynamodb, sessionTable: table }),
+      checkConsumerStart({ dynamodb: clients.dynamodb, tableName: table }),
     ).rejects.toThrow(/view type KEYS_ONLY.*NEW_AND_OLD_IMAGES/);
     const s = await stack('start-ok');
     await expect(
       checkConsumerStart({
         dynamodb: clients.dynamodb,
-        sessionTable: s.tables.session,
+        tableName: s.tables.session,
         search: s.deps.search!,
       }),
     ).resolves.toBeUndefined();
@@ -132,7 +132,7 @@ describe('item 10: a typo in the search index at start', () => {
     const typo = uniqueName('no-such-index');
     const search = new SearchIndex(clients.search!, typo, searchSpecFor('session')!);
     await expect(
-      checkConsumerStart({ dynamodb: clients.dynamodb, sessionTable: s.tables.session, search }),
+      checkConsumerStart({ dynamodb: clients.dynamodb, tableName: s.tables.session, search }),
     ).rejects.toThrow(/does not exist/);
     expect((await clients.search!.indices.exists({ index: typo })).body).toBe(false);
   });

@@ -12,6 +12,8 @@ import {
   Dashboard,
   GraphWidget,
   Metric,
+  MathExpression,
+  type IMetric,
   TreatMissingData,
   type IAlarmAction,
 } from 'aws-cdk-lib/aws-cloudwatch';
@@ -33,8 +35,12 @@ export const STREAM_CONSUMER_METRICS = {
 
 export interface LiveMigrationAlarmsProps {
   fn: IFunction;
-  /** The stream mapping: its event-count metrics (EventSourceMappingUUID dimension). */
-  eventSourceMappingId: string;
+  /**
+   * The stream mappings, one per migrated table with a stream: their event-count metrics
+   * (EventSourceMappingUUID dimension), summed. IteratorAge is the function's, the maximum over
+   * every mapping: one lagging table raises it.
+   */
+  eventSourceMappingIds: readonly string[];
   dlq: IQueue;
   workQueue: IQueue;
   /** IteratorAge (max over a minute) above this for 3 minutes raises the alarm. @default 60 s (set by LiveMigration) */
@@ -58,6 +64,31 @@ export const STREAM_MAPPING_EVENT_COUNTS = [
   'DroppedEventCount',
   'OnFailureDestinationDeliveredEventCount',
 ] as const;
+
+/**
+ * One event-count metric summed over the mappings (one mapping: the metric itself; a missing
+ * datapoint of a mapping counts 0).
+ */
+export function mappingsMetric(
+  mappingIds: readonly string[],
+  metricName: string,
+): Metric | MathExpression {
+  const [only] = mappingIds;
+  if (mappingIds.length === 1 && only !== undefined) return mappingMetric(only, metricName);
+  // Ids unique per metric name: one graph shows several of these sums.
+  const prefix = metricName[0]!.toLowerCase() + metricName.slice(1);
+  const usingMetrics = Object.fromEntries(
+    mappingIds.map((id, i) => [`${prefix}${i}`, mappingMetric(id, metricName)]),
+  );
+  return new MathExpression({
+    expression: Object.keys(usingMetrics)
+      .map((k) => `FILL(${k}, 0)`)
+      .join(' + '),
+    usingMetrics,
+    label: metricName,
+    period: Duration.minutes(1),
+  });
+}
 
 /** One event-count metric of an event source mapping. */
 export function mappingMetric(mappingId: string, metricName: string): Metric {
@@ -128,7 +159,8 @@ export class LiveMigrationAlarms extends Construct {
     this.iteratorAgeAlarm = new Alarm(this, 'IteratorAgeHigh', {
       alarmDescription:
         `streamfill: the stream consumer lags more than ${props.iteratorAgeThreshold.toSeconds()} s ` +
-        'behind the application (records expire from the stream after 24 h).',
+        "behind the application on some migrated table's stream (the maximum over every mapping; " +
+        'records expire from the stream after 24 h).',
       metric: iteratorAge,
       threshold: props.iteratorAgeThreshold.toMilliseconds(),
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -159,7 +191,7 @@ export class LiveMigrationAlarms extends Construct {
     // The consumer's not-invoked and throttle alarms are BackfillAlarms' (they need the
     // source table's write metric to tell a stopped consumer from an idle table).
     // Any datapoint above 0 is trouble; no datapoint is fine.
-    const anyOf = (id: string, alarmDescription: string, metric: Metric, evaluationPeriods = 1) =>
+    const anyOf = (id: string, alarmDescription: string, metric: IMetric, evaluationPeriods = 1) =>
       new Alarm(this, id, {
         alarmDescription,
         metric,
@@ -185,7 +217,7 @@ export class LiveMigrationAlarms extends Construct {
         'DLQ. Fix the destination, then run a historic pass over the affected time (backfill) and verify.',
       props.fn.metric('DestinationDeliveryFailures', { statistic: 'Sum', period: minute }),
     );
-    const dropped = mappingMetric(props.eventSourceMappingId, 'DroppedEventCount');
+    const dropped = mappingsMetric(props.eventSourceMappingIds, 'DroppedEventCount');
     this.droppedRecordsAlarm = anyOf(
       'StreamRecordsDropped',
       'streamfill: the stream mapping dropped records (retries exhausted or older than the maximum ' +
@@ -247,14 +279,15 @@ export class LiveMigrationAlarms extends Construct {
       new GraphWidget({
         title: 'Stream mapping: events polled, invoked, failed, parked, dropped',
         left: STREAM_MAPPING_EVENT_COUNTS.slice(0, 4).map((m) =>
-          mappingMetric(props.eventSourceMappingId, m).with({ label: m }),
+          mappingsMetric(props.eventSourceMappingIds, m).with({ label: m }),
         ),
         right: [
-          mappingMetric(props.eventSourceMappingId, 'OnFailureDestinationDeliveredEventCount').with(
-            {
-              label: 'parked in the DLQ (OnFailureDestinationDeliveredEventCount)',
-            },
-          ),
+          mappingsMetric(
+            props.eventSourceMappingIds,
+            'OnFailureDestinationDeliveredEventCount',
+          ).with({
+            label: 'parked in the DLQ (OnFailureDestinationDeliveredEventCount)',
+          }),
           dropped.with({ label: 'dropped (DroppedEventCount)' }),
           props.fn
             .metric('DestinationDeliveryFailures', { statistic: 'Sum', period: minute })

@@ -1,4 +1,5 @@
-// Deploy once and leave it running: the live path (LiveMigration: stream consumer, its mapping,
+// Deploy once and leave it running: the live path (LiveMigration: stream consumer, a mapping per
+// migrated table with a stream,
 // work queue and DLQ, the live alarms and dashboard) plus the historic path's backfill worker on
 // the work queue, the backfill state table, their alarms and the outputs the CLI reads.
 import { CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
@@ -32,8 +33,10 @@ import {
   ALL_MIGRATIONS,
   migrationNamesFor,
   MIGRATIONS,
+  type MigratedTable,
   type MigrationName,
 } from '../../core/migrations/index.ts';
+import { consumerSettingsProblems, failOnProblems, streamArnProblems } from './props-validation.ts';
 import { acknowledgeFunctionFindings } from '../nag.ts';
 import { BackfillAlarms } from './backfill-alarms.ts';
 import { BackfillWorkerFunction } from './backfill-worker-function.ts';
@@ -64,10 +67,21 @@ export interface ContinuousBackfillProps {
   readonly userTable?: ITable;
   /** @default - `userTable` */
   readonly userTableName?: string;
-  /** The tag-definition table, migrated by the backfill only (tag-usage-mode). @default - none */
+  /**
+   * The tag-definition table (tag-usage-mode). With a `NEW_AND_OLD_IMAGES` stream it gets its
+   * own live path (a stream mapping of the consumer, like the session table's); without one its
+   * migration is one-shot (`backfill --one-shot`) and synth warns.
+   * @default - none
+   */
   readonly tagTable?: ITable;
   /** @default - `tagTable` */
   readonly tagTableName?: string;
+  /**
+   * The imported tag table's stream ARN (`aws dynamodb describe-table --query
+   * Table.LatestStreamArn`): its live path.
+   * @default - `tagTable.tableStreamArn`
+   */
+  readonly tagTableStreamArn?: string;
   /**
    * The migrations to apply, by registry name (lib/core/migrations/index.ts).
    * @default - every session-table migration (session-search-keywords only with `search`),
@@ -199,7 +213,10 @@ export class ContinuousBackfill extends Construct {
   /** The stream consumer part (function, mapping, queues, live alarms, dashboard). */
   readonly liveMigration: LiveMigration;
   readonly consumer: IFunction;
+  /** The session table's stream mapping. */
   readonly consumerEventSource: DynamoEventSource;
+  /** One stream mapping per migrated table with a stream. */
+  readonly consumerEventSources: ReadonlyMap<MigratedTable, DynamoEventSource>;
   readonly worker: IFunction;
   readonly workerEventSource: SqsEventSource;
   readonly workQueue: IQueue;
@@ -228,7 +245,10 @@ export class ContinuousBackfill extends Construct {
       // The tables themselves: a KMS-encrypted table keeps its key for the consumer's grants.
       sessionTable: this.sourceTable,
       userTable: this.userTable,
-      ...(tagName !== undefined && { tagTableName: tagName }),
+      ...(props.tagTable
+        ? { tagTable: props.tagTable }
+        : tagName !== undefined && { tagTableName: tagName }),
+      ...(props.tagTableStreamArn !== undefined && { tagTableStreamArn: props.tagTableStreamArn }),
       ...(search && {
         searchEndpoint: search.endpoint,
         searchIndex: search.index,
@@ -260,6 +280,7 @@ export class ContinuousBackfill extends Construct {
     const live = this.liveMigration;
     this.consumer = live.fn;
     this.consumerEventSource = live.eventSource;
+    this.consumerEventSources = live.eventSources;
     this.workQueue = live.workQueue;
     this.dlq = live.dlq;
     const migrations = this.migrations.join(',');
@@ -416,13 +437,7 @@ interface Source {
 }
 
 function fail(scope: Construct, problems: string[]): void {
-  if (problems.length === 0) return;
-  const prefix = `ContinuousBackfill ${scope.node.path}:`;
-  throw new ContinuousBackfillPropsError(
-    problems.length === 1
-      ? `${prefix} ${problems[0]}`
-      : `${prefix}\n  - ${problems.join('\n  - ')}`,
-  );
+  failOnProblems(scope, 'ContinuousBackfill', problems, (m) => new ContinuousBackfillPropsError(m));
 }
 
 /** The source table's name and stream ARN, from a table of this app or from the import props. */
@@ -533,29 +548,35 @@ function check(
   }
   if (props.search) problems.push(...searchAccessProblems(props.search));
 
+  if (props.tagTable) {
+    const view = streamViewTypeOf(props.tagTable);
+    if (view !== undefined && view !== StreamViewType.NEW_AND_OLD_IMAGES) {
+      problems.push(
+        `tagTable ${props.tagTable.node.path} has stream view type ${view}: the migrations read the new ` +
+          'and the old image (NEW_AND_OLD_IMAGES)',
+      );
+    }
+  }
+  if (both(props.tagTable?.tableStreamArn, props.tagTableStreamArn)) {
+    problems.push('tagTable has a stream and tagTableStreamArn is set: give one');
+  }
+  const tagName = props.tagTable?.tableName ?? props.tagTableName;
+  if (props.tagTableStreamArn !== undefined && tagName === undefined) {
+    problems.push('tagTableStreamArn is set without tagTableName');
+  } else if (props.tagTableStreamArn !== undefined && tagName !== undefined) {
+    problems.push(
+      ...streamArnProblems(scope, 'tagTableStreamArn', props.tagTableStreamArn, tagName),
+    );
+  }
+  // The consumer's settings, checked as LiveMigration checks them (one message each).
+  problems.push(...consumerSettingsProblems(props));
   const int = (setting: string, value: number | undefined, min: number, max: number, why = '') => {
     if (value === undefined || Token.isUnresolved(value)) return;
     if (!Number.isInteger(value) || value < min || value > max) {
       problems.push(`${setting} must be an integer from ${min} to ${max}${why}, got ${value}`);
     }
   };
-  int('batchSize', props.batchSize, 1, 10_000);
-  int('retryAttempts', props.retryAttempts, 0, 10_000);
-  int('parallelizationFactor', props.parallelizationFactor, 1, 10);
-  int('writeConcurrency', props.writeConcurrency, 1, 1_000);
-  int(
-    'reservedConcurrentExecutions',
-    props.reservedConcurrentExecutions,
-    1,
-    Number.MAX_SAFE_INTEGER,
-    ' (0 would stop the consumer; leave it unset for unreserved)',
-  );
   int('workerBatchSize', props.workerBatchSize, 1, 10);
-  int('memorySize', props.memorySize, 128, 10_240, ' (MB)');
-  const timeout = props.timeout?.toSeconds();
-  if (timeout !== undefined && (timeout < 1 || timeout > 900)) {
-    problems.push(`timeout must be between 1 second and 15 minutes, got ${timeout} s`);
-  }
   int('workerMaxConcurrency', props.workerMaxConcurrency, 2, 1_000, " (the SQS mapping's range)");
   int(
     'workerReservedConcurrentExecutions',
@@ -573,14 +594,6 @@ function check(
     );
   }
   const seconds = (d: Duration | undefined) => (d === undefined ? undefined : d.toSeconds());
-  const age = seconds(props.maxRecordAge);
-  if (age !== undefined && (age < 60 || age > 7 * 24 * 3600)) {
-    problems.push(`maxRecordAge must be between 60 seconds and 7 days, got ${age} s`);
-  }
-  const window = seconds(props.maxBatchingWindow);
-  if (window !== undefined && window > 300) {
-    problems.push(`maxBatchingWindow must be at most 300 seconds, got ${window} s`);
-  }
   const oldest = seconds(props.oldestWorkMessageAgeThreshold);
   if (oldest !== undefined && oldest < 60) {
     problems.push(`oldestWorkMessageAgeThreshold must be at least 60 seconds, got ${oldest} s`);

@@ -1,8 +1,9 @@
-// The live path in AWS: the chat-session table's stream feeds the deployed stream consumer
-// (handlers/stream-consumer.ts) through a Lambda event source mapping with Lambda's failure
-// semantics (partial batch responses, bisect, bounded retries, on-failure DLQ). The tables
-// belong to the application's stack: they are imported, never created or replaced here.
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+// The live path in AWS: the stream of every migrated table (the chat-session table's, and the tag
+// table's when it has one) feeds the deployed stream consumer (handlers/stream-consumer.ts)
+// through one Lambda event source mapping per table, each with Lambda's failure semantics
+// (partial batch responses, bisect, bounded retries, on-failure DLQ). The tables belong to the
+// application's stack: they are imported, never created or replaced here.
+import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -29,6 +30,13 @@ import { LiveMigrationAlarms, STREAM_CONSUMER_METRICS } from './alarms.ts';
 import { handlerEntry, handlerFunctionProps, handlerRole } from './handler-function.ts';
 import { searchAccessProblems, searchAccessStatement } from './search-access.ts';
 import { grantTableKey } from './table-key.ts';
+import {
+  consumerSettingsProblems,
+  failOnProblems,
+  streamArnProblems,
+  timeoutProblems,
+} from './props-validation.ts';
+import type { MigratedTable } from '../../core/migrations/index.ts';
 
 export { ESM_REQUIRE_BANNER } from './handler-function.ts';
 export const STREAM_CONSUMER_ENTRY = handlerEntry('stream-consumer.ts');
@@ -53,8 +61,21 @@ export interface LiveMigrationProps {
   userTable?: ITable;
   /** The chat-user table (`chat-user-<stack>`). @default - `userTable` */
   userTableName?: string;
-  /** The tag-definition table; passed to the handler as STREAMFILL_TAG_TABLE (no grant). */
+  /**
+   * The tag-definition table with its stream (`NEW_AND_OLD_IMAGES`): its live path, like the
+   * session table's (mapping, grants, alarms). Imported: `Table.fromTableAttributes({ tableName,
+   * tableStreamArn })`.
+   * @default - imported by `tagTableName` (+ `tagTableStreamArn`)
+   */
+  tagTable?: ITable;
+  /** The tag-definition table (STREAMFILL_TAG_TABLE). @default - `tagTable` */
   tagTableName?: string;
+  /**
+   * The tag table's stream ARN. Without it (and without a `tagTable` that has a stream) the tag
+   * table has no live path: its migrations are one-shot (`backfill --one-shot`), and synth warns.
+   * @default - `tagTable.tableStreamArn`
+   */
+  tagTableStreamArn?: string;
   /**
    * The backfill state table (STREAMFILL_STATE_TABLE): the consumer records there each canary
    * of `backfill`'s consumer-first gate it reads from the stream (PutItem on it only).
@@ -167,7 +188,10 @@ export class LiveMigration extends Construct {
   readonly userTable: ITable;
   readonly tagTable: ITable | undefined;
   readonly fn: NodejsFunction;
+  /** The session table's stream mapping. */
   readonly eventSource: DynamoEventSource;
+  /** One stream mapping per migrated table with a stream (the session table's included). */
+  readonly eventSources: ReadonlyMap<MigratedTable, DynamoEventSource>;
   /** On-failure destination of the event source mapping and parking place of malformed items. */
   readonly dlq: Queue;
   /**
@@ -196,10 +220,27 @@ export class LiveMigration extends Construct {
       ...(user?.encryptionKey && { encryptionKey: user.encryptionKey }),
     });
     const sessionTableName = this.sessionTable.tableName;
+    const tag = props.tagTable;
+    const tagName = tag?.tableName ?? props.tagTableName;
+    const tagStreamArn = tag?.tableStreamArn ?? props.tagTableStreamArn;
     this.tagTable =
-      props.tagTableName !== undefined
-        ? Table.fromTableName(this, 'TagTable', props.tagTableName)
+      tagName !== undefined
+        ? Table.fromTableAttributes(this, 'TagTable', {
+            tableName: tagName,
+            ...(tagStreamArn !== undefined && { tableStreamArn: tagStreamArn }),
+            ...(tag?.encryptionKey && { encryptionKey: tag.encryptionKey }),
+          })
         : undefined;
+    // The migrated tables with a live path: each gets a mapping, grants and alarms.
+    const streamed: [MigratedTable, ITable][] = [['session', this.sessionTable]];
+    if (this.tagTable && tagStreamArn !== undefined) streamed.push(['tag', this.tagTable]);
+    else if (this.tagTable) {
+      Annotations.of(this).addWarningV2(
+        'streamfill:tag-table-one-shot',
+        `tag table ${tagName} has no stream given (tagTableStreamArn): no live path, its migrations are ` +
+          'one-shot and later application writes to it are not migrated (`backfill --one-shot`)',
+      );
+    }
 
     // A message keeps its original enqueue time when it moves to a DLQ, so the DLQ keeps
     // messages twice as long (DLQ_RETENTION_DAYS, the SQS maximum) as the work queue (7 days): a message
@@ -245,7 +286,7 @@ export class LiveMigration extends Construct {
         // Read back by lib/config/lambda-env.ts.
         [ENV.sessionTable]: sessionTableName,
         [ENV.userTable]: this.userTable.tableName,
-        ...(props.tagTableName && { [ENV.tagTable]: props.tagTableName }),
+        ...(tagName !== undefined && { [ENV.tagTable]: tagName }),
         ...(props.searchEndpoint && { [ENV.searchEndpoint]: props.searchEndpoint }),
         [ENV.searchIndex]: props.searchIndex ?? SEARCH_INDEX,
         [ENV.dlqUrl]: this.dlq.queueUrl,
@@ -262,24 +303,25 @@ export class LiveMigration extends Construct {
 
     // Least privilege: the migration only updates existing items (conditional UpdateItem) and
     // reads one back when a condition fails; it never creates, replaces or deletes items. On the
-    // table ARN only (`table.grant` would add `<table>/index/*`, which nothing here reads), plus
-    // the table's KMS key when it has one.
+    // table ARNs only (`table.grant` would add `<table>/index/*`, which nothing here reads), plus
+    // each table's KMS key when it has one. Every streamed table is written.
+    const streamedArns = streamed.map(([, t]) => t.tableArn);
     this.fn.addToRolePolicy(
       new PolicyStatement({
         sid: 'MigrateSessionItems',
         actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
-        resources: [this.sessionTable.tableArn],
+        resources: streamedArns,
       }),
     );
-    // Cold start: the stream must carry new images (DescribeTable's StreamViewType).
+    // Before a table's first batch: its stream must carry new images (DescribeTable's StreamViewType).
     this.fn.addToRolePolicy(
       new PolicyStatement({
         sid: 'CheckSessionStream',
         actions: ['dynamodb:DescribeTable'],
-        resources: [this.sessionTable.tableArn],
+        resources: streamedArns,
       }),
     );
-    grantTableKey(this.sessionTable, this.fn, 'readWrite');
+    for (const [, t] of streamed) grantTableKey(t, this.fn, 'readWrite');
     this.fn.addToRolePolicy(
       new PolicyStatement({
         sid: 'LookUpUserTypes',
@@ -320,27 +362,34 @@ export class LiveMigration extends Construct {
       if (statement) this.fn.addToRolePolicy(statement);
     }
 
-    // History is the backfill's job: the mapping starts at LATEST, so it must be running
-    // before the backfill starts (see README, Deploying).
-    this.eventSource = new DynamoEventSource(this.sessionTable, {
-      startingPosition: StartingPosition.LATEST,
-      batchSize: props.batchSize ?? BATCH_SIZE,
-      ...(props.maxBatchingWindow && { maxBatchingWindow: props.maxBatchingWindow }),
-      reportBatchItemFailures: true,
-      bisectBatchOnError: true,
-      retryAttempts: props.retryAttempts ?? STREAM_RETRY_ATTEMPTS.aws,
-      maxRecordAge: props.maxRecordAge ?? Duration.hours(24),
-      parallelizationFactor: props.parallelizationFactor ?? 1,
-      enabled: props.enabled ?? true,
-      onFailure: new SqsDlq(this.dlq),
-      // Polled/filtered/failed event counts of the mapping itself, beside the function's metrics.
-      metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
-    });
-    this.fn.addEventSource(this.eventSource);
+    // History is the backfill's job: each mapping starts at LATEST, so it must be running
+    // before the backfill starts (see README, Deploying). Every table's mapping has the same
+    // settings; its logical id derives from the table's, so adding one never replaces another.
+    this.eventSources = new Map(
+      streamed.map(([role, t]) => {
+        const source = new DynamoEventSource(t, {
+          startingPosition: StartingPosition.LATEST,
+          batchSize: props.batchSize ?? BATCH_SIZE,
+          ...(props.maxBatchingWindow && { maxBatchingWindow: props.maxBatchingWindow }),
+          reportBatchItemFailures: true,
+          bisectBatchOnError: true,
+          retryAttempts: props.retryAttempts ?? STREAM_RETRY_ATTEMPTS.aws,
+          maxRecordAge: props.maxRecordAge ?? Duration.hours(24),
+          parallelizationFactor: props.parallelizationFactor ?? 1,
+          enabled: props.enabled ?? true,
+          onFailure: new SqsDlq(this.dlq),
+          // Polled/filtered/failed event counts of the mapping itself, beside the function's metrics.
+          metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
+        });
+        this.fn.addEventSource(source);
+        return [role, source] as const;
+      }),
+    );
+    this.eventSource = this.eventSources.get('session') as DynamoEventSource;
 
     this.alarms = new LiveMigrationAlarms(this, 'Alarms', {
       fn: this.fn,
-      eventSourceMappingId: this.eventSource.eventSourceMappingId,
+      eventSourceMappingIds: [...this.eventSources.values()].map((e) => e.eventSourceMappingId),
       dlq: this.dlq,
       workQueue: this.workQueue,
       iteratorAgeThreshold: props.iteratorAgeThreshold ?? Duration.seconds(60),
@@ -355,97 +404,61 @@ export class LiveMigrationPropsError extends Error {
   override name = 'LiveMigrationPropsError';
 }
 
-const STREAM_ARN = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/([^/]+)\/stream\/.+$/;
 const DOMAIN_ARN = /^arn:aws[a-z-]*:es:[a-z0-9-]+:\d{12}:domain\/[a-z][a-z0-9-]{2,27}$/;
 
 /** Clear errors at synth time for what CloudFormation would only reject mid-deploy. */
 function validate(scope: Construct, props: LiveMigrationProps): void {
-  const fail = (message: string): never => {
-    throw new LiveMigrationPropsError(`LiveMigration ${scope.node.path}: ${message}`);
-  };
+  const problems: string[] = [];
   if (!props.sessionTable && (!props.sessionTableName || !props.sessionTableStreamArn)) {
-    fail('give sessionTable, or sessionTableName and sessionTableStreamArn');
+    problems.push('give sessionTable, or sessionTableName and sessionTableStreamArn');
   }
   if (props.sessionTable && props.sessionTable.tableStreamArn === undefined) {
-    fail(`sessionTable ${props.sessionTable.node.path} has no stream (NEW_AND_OLD_IMAGES)`);
+    problems.push(
+      `sessionTable ${props.sessionTable.node.path} has no stream (NEW_AND_OLD_IMAGES)`,
+    );
   }
-  if (!props.userTable && !props.userTableName) fail('give userTable or userTableName');
-  const arn = props.sessionTable?.tableStreamArn ?? props.sessionTableStreamArn ?? '';
-  const name = props.sessionTable?.tableName ?? props.sessionTableName ?? '';
-  if (!Token.isUnresolved(arn)) {
-    const table = STREAM_ARN.exec(arn)?.[1];
-    if (!table) {
-      fail(
-        `sessionTableStreamArn ${JSON.stringify(arn)} is not a DynamoDB stream ARN ` +
-          '(arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>)',
-      );
-    }
-    if (!Token.isUnresolved(name) && table !== name) {
-      fail(`sessionTableStreamArn belongs to table ${table}, not ${name}`);
-    }
-    const region = arn.split(':')[3];
-    const stackRegion = Stack.of(scope).region;
-    if (!Token.isUnresolved(stackRegion) && stackRegion !== region) {
-      fail(`the session table's stream is in ${region}, the stack in ${stackRegion}`);
-    }
+  if (!props.userTable && !props.userTableName) problems.push('give userTable or userTableName');
+  problems.push(
+    ...streamArnProblems(
+      scope,
+      'sessionTableStreamArn',
+      props.sessionTable?.tableStreamArn ?? props.sessionTableStreamArn ?? '',
+      props.sessionTable?.tableName ?? props.sessionTableName ?? '',
+    ),
+  );
+  if (props.tagTable && props.tagTableName !== undefined) {
+    problems.push(
+      `tagTable and tagTableName (${JSON.stringify(props.tagTableName)}) are both set: give one`,
+    );
+  }
+  const tagArn = props.tagTable?.tableStreamArn ?? props.tagTableStreamArn;
+  const tagName = props.tagTable?.tableName ?? props.tagTableName;
+  if (tagArn !== undefined && tagName === undefined) {
+    problems.push('tagTableStreamArn is set without tagTableName');
+  } else if (tagArn !== undefined && tagName !== undefined) {
+    problems.push(...streamArnProblems(scope, 'tagTableStreamArn', tagArn, tagName));
   }
   const endpoint = props.searchEndpoint;
   if (endpoint && !props.searchAccessGrantedByParent) {
-    const problems = searchAccessProblems({
-      endpoint,
-      ...(props.searchDomainArn && { domainArn: props.searchDomainArn }),
-      ...(props.searchCollectionArn && { collectionArn: props.searchCollectionArn }),
-    }).map((p) =>
-      p.replace(
-        /search\.(endpoint|domainArn|collectionArn)/g,
-        (_, k: string) => `search${k[0]!.toUpperCase()}${k.slice(1)}`,
+    problems.push(
+      ...searchAccessProblems({
+        endpoint,
+        ...(props.searchDomainArn && { domainArn: props.searchDomainArn }),
+        ...(props.searchCollectionArn && { collectionArn: props.searchCollectionArn }),
+      }).map((p) =>
+        p.replace(
+          /search\.(endpoint|domainArn|collectionArn)/g,
+          (_, k: string) => `search${k[0]!.toUpperCase()}${k.slice(1)}`,
+        ),
       ),
     );
-    if (problems.length) fail(problems.join('; '));
   }
-  const memory = props.memorySize;
-  if (memory !== undefined && (!Number.isInteger(memory) || memory < 128 || memory > 10_240)) {
-    fail(`memorySize must be an integer from 128 to 10240 (MB), got ${memory}`);
-  }
-  for (const [setting, d] of [
-    ['timeout', props.timeout],
-    ['workerTimeout', props.workerTimeout],
-  ] as const) {
-    const t = d?.toSeconds();
-    if (t !== undefined && (t < 1 || t > 900)) {
-      fail(`${setting} must be between 1 second and 15 minutes, got ${t} s`);
-    }
-  }
-  const reserved = props.reservedConcurrentExecutions;
-  if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
-    fail(
-      `reservedConcurrency ${JSON.stringify(reserved)} would stop the consumer (0 means never ` +
-        'invoked: every record ages out of the stream); use a positive integer or leave it unset',
-    );
-  }
+  problems.push(...consumerSettingsProblems(props));
+  problems.push(...timeoutProblems('workerTimeout', props.workerTimeout));
   if (props.searchDomainArn && !Token.isUnresolved(props.searchDomainArn)) {
     if (!DOMAIN_ARN.test(props.searchDomainArn)) {
-      fail(`searchDomainArn ${JSON.stringify(props.searchDomainArn)} is not a domain ARN`);
+      problems.push(`searchDomainArn ${JSON.stringify(props.searchDomainArn)} is not a domain ARN`);
     }
   }
-  const age = props.maxRecordAge?.toSeconds();
-  if (age !== undefined && (age < 60 || age > 7 * 24 * 3600)) {
-    fail('maxRecordAge must be between 60 seconds and 7 days');
-  }
-  const factor = props.parallelizationFactor;
-  if (factor !== undefined && (!Number.isInteger(factor) || factor < 1 || factor > 10)) {
-    fail('parallelizationFactor must be an integer from 1 to 10');
-  }
-  const batch = props.batchSize;
-  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000)) {
-    fail('batchSize must be an integer from 1 to 10000');
-  }
-  const retries = props.retryAttempts;
-  if (retries !== undefined && (!Number.isInteger(retries) || retries < 0 || retries > 10_000)) {
-    fail('retryAttempts must be an integer from 0 to 10000');
-  }
-  const writes = props.writeConcurrency;
-  if (writes !== undefined && (!Number.isInteger(writes) || writes < 1)) {
-    fail('writeConcurrency must be a positive integer');
-  }
+  failOnProblems(scope, 'LiveMigration', problems, (m) => new LiveMigrationPropsError(m));
 }

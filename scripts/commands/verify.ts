@@ -20,6 +20,7 @@ import {
   settingName,
   withSharedOptions,
 } from '../config.ts';
+import { loadPlanner } from '../config-loader.ts';
 import { makeRuntime } from '../runtime.ts';
 import { newTable } from '../output.ts';
 
@@ -48,7 +49,7 @@ export function registerVerifyCommand(program: Command): void {
         allowMissing,
       ),
   ).action(async (opts) => {
-    const rt = makeRuntime(configFrom(opts));
+    const rt = makeRuntime(configFrom(opts), { planner: await loadPlanner(opts) });
     try {
       const migrations = migrationsToCheck(opts.migrations, opts.contract);
       // A named set that migrates tags (a deployed stack with a tag table) checks them too.

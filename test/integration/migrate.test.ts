@@ -10,6 +10,7 @@ import { UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
 import { planSessionItem } from '../../lib/core/plan.ts';
 import { migrationNamesFor, searchSpecFor, withContract } from '../../lib/core/migrations/index.ts';
 import type { Item, TableNames } from '../../lib/core/types.ts';
+import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
 import { migrateItems, type EngineDeps } from '../../lib/engine/migrate-items.ts';
 import { migrateTable } from '../../lib/engine/migrate-table.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
@@ -51,6 +52,7 @@ beforeAll(async () => {
     },
   );
   deps = {
+    planner: bundledPlanner(),
     writer: new DynamoWriter(clients.doc, tables),
     lookup: new UserTypeLookup(clients.doc, tables.user),
     search: new SearchIndex(clients.search!, index, SEARCH_SPEC),

@@ -3,9 +3,10 @@
 // TypeScript loads without a build step through tsx's `tsImport` (a runtime dependency), which
 // works the same from a checkout and from the installed package run by plain node.
 import { stat } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { extname, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
+import { compilePlanner, type Planner } from '../lib/core/config/planner.ts';
 import { ConfigError, resolveConfig, type ResolvedConfig } from '../lib/core/config/resolve.ts';
 import {
   resolveTableNames,
@@ -48,8 +49,12 @@ export interface LoadConfigOptions {
   readonly preset: () => Promise<unknown>;
 }
 
-// The built-in Pika preset, by URL so this module does not need it to type-check or load.
-const PRESET_URL = new URL('../lib/presets/pika.ts', import.meta.url);
+// The built-in Pika preset, by URL so this module does not need it to type-check or load; with
+// this module's own extension: `.ts` in a checkout, `.js` in dist/ (the URL is not rewritten).
+const PRESET_URL = new URL(
+  `../lib/presets/pika${extname(new URL(import.meta.url).pathname)}`,
+  import.meta.url,
+);
 
 /**
  * The built-in preset's config (its default export, or a named `config`). Without one, says how
@@ -66,6 +71,18 @@ export async function builtInPreset(): Promise<unknown> {
     );
   }
   return exportOf(mod);
+}
+
+/**
+ * The planner of the config a command runs: `--config` > STREAMFILL_CONFIG >
+ * ./streamfill.config.ts > the built-in preset, compiled once. Throws ConfigLoadError.
+ */
+export async function loadPlanner(
+  opts: { config?: string | undefined },
+  where: Pick<LoadConfigOptions, 'env' | 'cwd'> = {},
+): Promise<Planner> {
+  const loaded = await loadConfig({ flag: opts.config, preset: builtInPreset, ...where });
+  return compilePlanner(loaded.resolved);
 }
 
 /** `--config <file>` and the repeatable `--table-name <name=physical>` of a command. */

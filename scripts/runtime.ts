@@ -10,6 +10,7 @@ import { makeClients, destroyClients, type Clients } from '../lib/adapters/clien
 import type { DynamoWriter } from '../lib/adapters/dynamo-writer.ts';
 import type { SearchIndex } from '../lib/adapters/search-index.ts';
 import type { UserTypeLookup } from '../lib/adapters/user-type-lookup.ts';
+import type { Planner } from '../lib/core/config/planner.ts';
 import { engineDeps } from '../lib/engine/deps.ts';
 import type { EngineDeps } from '../lib/engine/migrate-items.ts';
 import type { LocalRunnerOptions } from '../local/runner.ts';
@@ -24,7 +25,11 @@ export interface Runtime extends EngineDeps {
   close(): void;
 }
 
-export function makeRuntime(config: Config, options: { writeConcurrency?: number } = {}): Runtime {
+/** `planner`: the loaded config's (loadPlanner), default the bundled one (the Pika preset). */
+export function makeRuntime(
+  config: Config,
+  options: { writeConcurrency?: number; planner?: Planner } = {},
+): Runtime {
   const clients = makeClients({ searchEndpoint: config.searchEndpoint });
   const deps = engineDeps(clients, {
     tables: config.tables,

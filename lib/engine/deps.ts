@@ -6,8 +6,10 @@ import { DynamoWriter } from '../adapters/dynamo-writer.ts';
 import { SearchIndex } from '../adapters/search-index.ts';
 import { UserTypeLookup } from '../adapters/user-type-lookup.ts';
 import { lambdaConfig, type LambdaConfig } from '../config/lambda-env.ts';
+import type { Planner } from '../core/config/planner.ts';
 import { searchSpecFor, type MigrationName } from '../core/migrations/index.ts';
 import type { TableNames } from '../core/types.ts';
+import { bundledPlanner } from './bundled-config.ts';
 import type { EngineDeps } from './migrate-items.ts';
 
 export interface EngineDepsOptions {
@@ -18,10 +20,12 @@ export interface EngineDepsOptions {
   writeConcurrency?: number;
   /** The migrations to apply. @default every registered one */
   migrations?: readonly MigrationName[] | undefined;
+  /** The compiled config the engine plans with. @default the bundled config (bundled-config.ts) */
+  planner?: Planner | undefined;
 }
 
 /**
- * The writer, the user lookup and (when the clients have a search endpoint) the search index,
+ * The planner, the writer, the user lookup and (when the clients have a search endpoint) the search index,
  * handed the session migrations' search spec from the registry.
  *
  * @example
@@ -33,6 +37,7 @@ export function engineDeps(clients: Clients, opts: EngineDepsOptions): EngineDep
     writer: new DynamoWriter(clients.doc, opts.tables, { concurrency: opts.writeConcurrency }),
     lookup: new UserTypeLookup(clients.doc, opts.tables.user),
     search: clients.search && spec && new SearchIndex(clients.search, opts.searchIndex, spec),
+    planner: opts.planner ?? bundledPlanner(),
     ...(opts.migrations && { migrations: opts.migrations }),
   };
 }

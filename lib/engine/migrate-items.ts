@@ -18,6 +18,7 @@ import type {
   TableRole,
 } from '../core/types.ts';
 import type { DynamoWriter } from '../adapters/dynamo-writer.ts';
+import type { Planner } from '../core/config/planner.ts';
 import { isSearchNotReadyError, type SearchIndex } from '../adapters/search-index.ts';
 import type { UserTypeLookup } from '../adapters/user-type-lookup.ts';
 
@@ -38,6 +39,8 @@ export interface ItemResult {
 }
 
 export interface EngineDeps {
+  /** The loaded config, compiled: what every item is planned by. */
+  planner: Planner;
   writer: DynamoWriter;
   lookup: UserTypeLookup;
   /** Absent: the search migrations are skipped. */

@@ -26,6 +26,7 @@ import {
   requireTable,
   withSharedOptions,
 } from '../config.ts';
+import { loadPlanner } from '../config-loader.ts';
 import { makeRuntime, makeStateStore, runnerTargets } from '../runtime.ts';
 import { jsonOutput, jsonTarget } from '../output.ts';
 
@@ -153,7 +154,7 @@ export function registerRunCommand(program: Command): void {
       );
     }
     const json = jsonOutput(jsonTarget(opts.json));
-    const rt = makeRuntime(configFrom(opts));
+    const rt = makeRuntime(configFrom(opts), { planner: await loadPlanner(opts) });
     await requireTable(rt.clients.dynamodb, rt.config.tables, 'session');
     await requireTable(rt.clients.dynamodb, rt.config.tables, 'user');
     const stateStore = await makeStateStore(rt.clients, {

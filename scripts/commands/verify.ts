@@ -24,6 +24,7 @@ import {
   settingName,
   withSharedOptions,
 } from '../config.ts';
+import { loadPlanner } from '../config-loader.ts';
 import { makeRuntime } from '../runtime.ts';
 import { newTable } from '../output.ts';
 
@@ -57,7 +58,7 @@ export function registerVerifyCommand(program: Command): void {
         allowMissing,
       ),
   ).action(async (opts) => {
-    const rt = makeRuntime(configFrom(opts));
+    const rt = makeRuntime(configFrom(opts), { planner: await loadPlanner(opts) });
     try {
       const migrations = migrationsToCheck(opts.migrations, opts.contract);
       // Every migrated table a checked migration drives (a live path per table: tags too).

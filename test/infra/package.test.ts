@@ -187,6 +187,12 @@ describe('the installed bin', { timeout: 60_000 }, () => {
     expect(version.stdout.trim()).toBe(pkg.version);
   });
 
+  it('config check without a config file finds the built-in preset in dist/ (.js)', () => {
+    const r = inApp('npx', ['--no-install', 'streamfill', 'config', 'check']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('the built-in preset');
+  });
+
   it('services env reads the state of this directory from the cache directory', () => {
     const cache = join(dir, 'cache');
     mkdirSync(cache);

@@ -19,6 +19,7 @@ import {
 import type { Item, TableNames } from '../../lib/core/types.ts';
 import { DynamoStateStore, ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
+import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
 import {
   countOutcomes,
   migrateItems,
@@ -65,6 +66,7 @@ beforeAll(async () => {
     },
   );
   deps = {
+    planner: bundledPlanner(),
     writer: new DynamoWriter(clients.doc, tables),
     lookup: new UserTypeLookup(clients.doc, tables.user),
     search: new SearchIndex(clients.search!, index, SEARCH_SPEC),

@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineConfig, defineTable } from '../../../lib/index.ts';
-import { ConfigLoadError, findConfig, loadConfig } from '../../../scripts/config-loader.ts';
+import { bundledPlanner } from '../../../lib/engine/bundled-config.ts';
+import {
+  ConfigLoadError,
+  findConfig,
+  loadConfig,
+  loadPlanner,
+} from '../../../scripts/config-loader.ts';
 
 const FIXTURES = resolve('test/fixtures/configs');
 const LIB = resolve('lib/index.ts');
@@ -175,5 +181,27 @@ describe('a config that cannot be used', () => {
       preset: async () => ({}),
     });
     expect(e.message).toMatch(/^the built-in preset is not a valid streamfill config:/);
+  });
+});
+
+describe('the planner a command runs', () => {
+  it('without a config, is the built-in Pika preset, the same as the bundled one', async () => {
+    const cwd = await project('planner-preset', {});
+    const planner = await loadPlanner({}, { env: {}, cwd });
+    expect(planner.migratedTables).toEqual(bundledPlanner().migratedTables);
+    expect(planner.allMigrations).toEqual(bundledPlanner().allMigrations);
+    expect(planner.migratedTables).toContain('session');
+  });
+
+  it('with --config, is that config compiled', async () => {
+    const planner = await loadPlanner({ config: join(FIXTURES, 'orders.config.ts') }, { env: {} });
+    expect(planner.allMigrations).toEqual(['order-status-sk', 'order-keywords']);
+  });
+
+  it('names an unusable config before anything else happens', async () => {
+    const e = await loadPlanner({ config: join(dir, 'missing.config.ts') }, { env: {} }).catch(
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(ConfigLoadError);
   });
 });

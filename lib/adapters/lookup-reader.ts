@@ -1,0 +1,98 @@
+// Declared lookups, read: per looked-up table, the distinct keys a page of items needs, with
+// strongly consistent BatchGetItem requests (an item written just before the one that needs it
+// is seen). Nothing is cached: a cached value would outlive what a consistent read promises,
+// and the config says nothing about which attributes never change.
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { backoffMs } from '../core/concurrency.ts';
+import type { Item, Key } from '../core/types.ts';
+import { sdkValue } from './exact-numbers.ts';
+
+/** BatchGetItem's limit on keys per request. */
+const BATCH_GET_MAX_KEYS = 100;
+
+/** What a page's lookups read. */
+export interface LookupReadResult {
+  /** Declared table → the items found for its keys (a key with no item has none here). */
+  read: Map<string, Item[]>;
+  /**
+   * Declared table → why it could not be read. Such a table is absent from `read`, so the
+   * items that need it fail (LookupMissingError) and the others proceed; never a default.
+   */
+  failed: Map<string, string>;
+}
+
+export interface LookupReaderOptions {
+  /** Rounds of UnprocessedKeys retries before a table's read fails. @default 8 */
+  maxAttempts?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Reads the keys of `planner.collectLookups(…).byTable`; hand `read` to
+ * `planner.lookupResults`.
+ *
+ * @example
+ * const reads = planner.collectLookups('orders', items);
+ * const { read } = await reader.read(reads.byTable);
+ * const lookups = planner.lookupResults(reads, read);
+ */
+export class LookupReader {
+  private readonly maxAttempts: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  /** Requests sent, for metrics and tests. */
+  requests = 0;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    /** Declared table → physical name. */
+    private readonly tables: Readonly<Record<string, string>>,
+    options: LookupReaderOptions = {},
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 8;
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  /** One table's failure leaves the other tables' reads standing. */
+  async read(byTable: ReadonlyMap<string, readonly Key[]>): Promise<LookupReadResult> {
+    const read = new Map<string, Item[]>();
+    const failed = new Map<string, string>();
+    for (const [declared, keys] of byTable) {
+      try {
+        const items: Item[] = [];
+        for (let i = 0; i < keys.length; i += BATCH_GET_MAX_KEYS)
+          items.push(...(await this.readChunk(declared, keys.slice(i, i + BATCH_GET_MAX_KEYS))));
+        read.set(declared, items);
+      } catch (e) {
+        failed.set(declared, (e as Error).message);
+      }
+    }
+    return { read, failed };
+  }
+
+  private async readChunk(declared: string, chunk: readonly Key[]): Promise<Item[]> {
+    const name = this.tables[declared];
+    if (name === undefined) throw new Error(`lookup table "${declared}" has no physical name`);
+    const found: Item[] = [];
+    let keys = chunk.map((k) => sdkValue(k) as Record<string, unknown>);
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      if (attempt >= this.maxAttempts) {
+        throw new Error(
+          `lookup in ${name}: ${keys.length} keys still unprocessed after ${attempt} attempts`,
+        );
+      }
+      if (attempt > 0) await this.sleep(backoffMs(attempt, 50, 2_000));
+      this.requests++;
+      let res;
+      try {
+        res = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [name]: { Keys: keys, ConsistentRead: true } } }),
+        );
+      } catch (cause) {
+        throw new Error(`lookup in ${name} failed: ${(cause as Error).message}`, { cause });
+      }
+      found.push(...((res.Responses?.[name] ?? []) as Item[]));
+      keys = (res.UnprocessedKeys?.[name]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+    }
+    return found;
+  }
+}

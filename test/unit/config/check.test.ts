@@ -307,9 +307,11 @@ describe('config check', () => {
         name,
         table: orders,
         inputs: [],
-        writes: ['v'],
+        // One written attribute per migration: two migrations of a table may not write the same.
+        writes: [`v_${name}`],
         lookups: [l],
-        derive: (_item, ctx) => ({ v: ctx.lookup(l as never) === null ? 'none' : 'some' }),
+        derive: (_item, ctx) =>
+          ({ [`v_${name}`]: ctx.lookup(l as never) === null ? 'none' : 'some' }) as never,
       });
     const report = check(uses('uses-wide', wide), uses('uses-partial', partial));
     const [w, p] = report.migrations;
@@ -354,6 +356,8 @@ describe('config check', () => {
     const wide = defineSearch({
       ...keywords,
       name: 'wide-id',
+      // Its own index: two searches of one index may not declare the same field.
+      index: 'orders-wide',
       id: (item) => String((item as Record<string, unknown>).status),
     });
     const report = check(empty, wide);

@@ -9,7 +9,8 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
-import { pick, prng, userId } from './legacy-data.ts';
+import { prng } from '../lib/core/prng.ts';
+import { pick, userId } from './legacy-data.ts';
 import type { Item } from '../lib/core/types.ts';
 
 export type AppWriteKind =

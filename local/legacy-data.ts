@@ -1,4 +1,5 @@
 // Deterministic Pika-shaped legacy fixtures (users, sessions, tags) for seeding and tests.
+import { prng } from '../lib/core/prng.ts';
 import type { Item } from '../lib/core/types.ts';
 
 /**
@@ -15,18 +16,6 @@ export interface LegacyDataOptions {
   seed?: number;
   /** Epoch seconds used for TTLs and timestamps. */
   nowSeconds?: number;
-}
-
-/** Small fast PRNG (mulberry32) so the same seed gives the same data set everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const USER_TYPES = ['internal-user', 'external-user'];

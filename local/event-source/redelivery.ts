@@ -8,7 +8,7 @@
 //   before the checkpoint was saved);
 // - SQS: the delete of a processed message is skipped, so it comes back after its visibility
 //   timeout with ApproximateReceiveCount + 1.
-import { prng } from '../legacy-data.ts';
+import { prng } from '../../lib/core/prng.ts';
 
 export interface RedeliveryOptions {
   /** Chance (0..1) per successful batch (stream) or message (SQS). 0 turns it off. */

@@ -19,12 +19,11 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 };
 
 // The entry points a user imports, each with a name it must export.
-// `streamfill/presets/pika` joins them when the presets work lands (issue 13): add it here and
-// to package.json's exports.
 const ENTRIES: Record<string, string> = {
   streamfill: 'defineConfig',
   'streamfill/cdk': 'ContinuousBackfill',
   'streamfill/local': 'startLocalServices',
+  'streamfill/presets/pika': 'default',
 };
 
 let dir: string;

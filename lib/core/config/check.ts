@@ -3,6 +3,7 @@
 // and idempotent, that reads only its declared inputs and the key (the backfill carries nothing
 // else), and that rejects bad input with malformed(…). No fast-check at runtime (a dev
 // dependency): a small seeded generator, so a run is reproducible.
+import { prng } from '../prng.ts';
 import {
   isMalformedDerivation,
   type LookupDef,
@@ -129,7 +130,7 @@ function checkMigration(m: MigrationDef, options: CheckOptions): MigrationCheck 
   const readable = new Set<string>([...m.inputs, ...key]);
   const writes = new Set<string>(m.writes);
   const declaredLookups = m.lookups ?? [];
-  const rand = seeded(options.seed ?? 13);
+  const rand = prng(options.seed ?? 13);
   const cases = generateItems([...readable], rand, options.items ?? 200);
   let malformedCount = 0;
 
@@ -373,7 +374,7 @@ function checkSearch(s: SearchDef, options: CheckOptions): MigrationCheck {
   const clock = clocks();
   const key = s.table.key as readonly string[];
   const readable = new Set(key);
-  const rand = seeded(options.seed ?? 13);
+  const rand = prng(options.seed ?? 13);
   const keys = generateKeys(key, rand, options.items ?? 200);
   for (const item of keys) {
     const id = (at: Clock): Outcome => {
@@ -580,18 +581,6 @@ const KINDS: readonly Kind[] = [
   'empty string',
 ];
 const ABSENT = Symbol('absent');
-
-/** mulberry32: a small, good-enough seeded generator in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(rand: () => number, list: readonly T[]): T =>
   list[Math.floor(rand() * list.length)]!;

@@ -1,7 +1,7 @@
 // The at-least-once dice of the local mappings: seeded, bounded, off at 0.
 import { describe, expect, it } from 'vitest';
 import { redeliveryDice } from '../../../local/event-source/redelivery.ts';
-import { prng } from '../../../local/legacy-data.ts';
+import { prng } from '../../../lib/core/prng.ts';
 import { redeliveryRate } from '../../../scripts/commands/run.ts';
 
 describe('redelivery dice', () => {

@@ -72,6 +72,11 @@ export interface Planner {
   readonly summaries: ReadonlyMap<string, MigrationSummary>;
   /** Enabled migrations of `table`, in planning order. @default enabled: the default ones */
   migrationsFor(table: string, enabled?: readonly string[]): AnyMigrationDef[];
+  /**
+   * What a read of `table` must carry for planning and for seeing that nothing is needed: the
+   * key, every enabled migration's inputs, the attributes the item migrations write, the TTL.
+   */
+  projection(table: string, enabled?: readonly string[]): string[];
   /** Lookups the enabled migrations of `table` declare. */
   lookupsFor(table: string, enabled?: readonly string[]): LookupDef[];
   /** The validated key (schema order); throws MalformedItemError naming the attribute. */
@@ -138,6 +143,18 @@ export function compilePlanner(resolved: ResolvedConfig): Planner {
     summaries: new Map(resolved.migrations.map((m) => [m.name, summarize(m)])),
     table,
     migrationsFor,
+    projection(name, enabled) {
+      const t = table(name);
+      const ms = migrationsFor(name, enabled);
+      return [
+        ...new Set([
+          ...t.key,
+          ...ms.flatMap((m) => summarize(m).inputs),
+          ...ms.filter(isItemMigration).flatMap((m) => m.writes),
+          ...(t.ttl ? [t.ttl] : []),
+        ]),
+      ];
+    },
     lookupsFor: (name, enabled) => [
       ...new Set(itemMigrations(name, enabled).flatMap((m) => m.lookups ?? [])),
     ],

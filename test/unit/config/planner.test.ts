@@ -364,3 +364,24 @@ describe('search', () => {
     });
   });
 });
+
+describe('projection', () => {
+  it('carries the key, inputs, item writes, search sources and version, and the TTL', () => {
+    const search = defineSearch({
+      name: 'kw',
+      table: orders,
+      index: 'orders',
+      id: (item) => String(item.order_no),
+      version: 'updated_at',
+      fields: { status_keyword: 'status' },
+    });
+    const p = plannerOf(copy, search);
+    expect(p.projection('orders').sort()).toEqual(
+      ['a', 'b', 'expires_at', 'order_no', 'status', 'tenant_id', 'unused', 'updated_at'].sort(),
+    );
+    expect(p.projection('orders', ['kw']).sort()).toEqual(
+      ['expires_at', 'order_no', 'status', 'tenant_id', 'updated_at'].sort(),
+    );
+    expect(p.projection('blobs')).toEqual(['digest']);
+  });
+});

@@ -11,11 +11,29 @@ import {
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
 import { backoffMs } from '../lib/core/concurrency.ts';
-import { TTL_ATTRIBUTES, type Item, type TableNames } from '../lib/core/types.ts';
+import { physicalTable } from '../lib/core/config/table-names.ts';
+import type { Item, TableNames } from '../lib/core/types.ts';
+import { session } from '../lib/presets/pika.ts';
 import { describeTableStream, tableExists } from '../lib/adapters/tables.ts';
 
+/** The physical names of the Pika preset's three tables. */
+export interface PikaTableNames {
+  session: string;
+  user: string;
+  tag: string;
+}
+
+/** The Pika tables of a declared-name map; throws naming a table the map lacks. */
+export function pikaTableNames(tables: TableNames): PikaTableNames {
+  return {
+    session: physicalTable(tables, 'session'),
+    user: physicalTable(tables, 'user'),
+    tag: physicalTable(tables, 'tag'),
+  };
+}
+
 /** Pika's table shapes (the migrations' schema facts), for local stacks and tests. */
-function tableDefinitions(names: TableNames): CreateTableCommandInput[] {
+function tableDefinitions(names: PikaTableNames): CreateTableCommandInput[] {
   const S = 'S' as const;
   return [
     {
@@ -57,7 +75,7 @@ function tableDefinitions(names: TableNames): CreateTableCommandInput[] {
 /** Creates the three Pika tables if missing; returns the names it created. */
 export async function ensurePikaTables(
   dynamodb: DynamoDBClient,
-  names: TableNames,
+  names: PikaTableNames,
 ): Promise<string[]> {
   const created: string[] = [];
   for (const def of tableDefinitions(names)) {
@@ -73,7 +91,7 @@ export async function ensurePikaTables(
       if (!(e instanceof ResourceInUseException)) throw e;
     }
     await waitUntilTableExists({ client: dynamodb, maxWaitTime: 60, minDelay: 1 }, { TableName });
-    const ttl = TableName === names.session ? TTL_ATTRIBUTES.session : undefined;
+    const ttl = TableName === names.session ? session.ttl : undefined;
     if (ttl) {
       await dynamodb.send(
         new UpdateTimeToLiveCommand({

@@ -26,11 +26,7 @@ import {
   type ServiceName,
 } from '../lib/config/defaults.ts';
 import { continuityOnStart, type ConsumerHeartbeat } from '../lib/core/backfill-run.ts';
-import {
-  MIGRATED_TABLES,
-  searchSpecFor,
-  type MigratedTable,
-} from '../lib/core/migrations/index.ts';
+import { physicalTable } from '../lib/core/config/table-names.ts';
 import type { TableNames } from '../lib/core/types.ts';
 import { describeTableStream } from '../lib/adapters/tables.ts';
 import type { EngineDeps, ItemResult } from '../lib/engine/migrate-items.ts';
@@ -133,10 +129,10 @@ export interface RunnerCounts {
 }
 
 export interface LocalRunner {
-  /** The mapping of the first migrated table with a live path (the session table's). */
+  /** The mapping of the first migrated table with a live path. */
   stream: DynamoDBStreamMapping;
   /** One mapping per migrated table with a stream (tables without one have no live path). */
-  streams: ReadonlyMap<MigratedTable, DynamoDBStreamMapping>;
+  streams: ReadonlyMap<string, DynamoDBStreamMapping>;
   /** Undefined when started with `worker: false`. */
   worker: SqsMapping | undefined;
   queues: QueueUrls;
@@ -145,7 +141,7 @@ export interface LocalRunner {
   workerStats(): SqsMappingStats | undefined;
   counts(): RunnerCounts;
   /** The heartbeat of `table`'s stream consumer as of now (what is published). @default `stream`'s table */
-  heartbeat(table?: MigratedTable): ConsumerHeartbeat;
+  heartbeat(table?: string): ConsumerHeartbeat;
   /** Resolves once every stream is caught up and the work queue is empty, all at once. */
   waitForIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -226,9 +222,9 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
   // Which migrated tables have a live path, checked as the deployed consumer does at cold start
   // (a stream without NEW_AND_OLD_IMAGES or a missing search index is refused before anything
   // is read).
-  const live: MigratedTable[] = [];
-  for (const table of MIGRATED_TABLES) {
-    const tableName = opts.tables[table];
+  const live: string[] = [];
+  for (const table of opts.deps.planner.migratedTables) {
+    const tableName = physicalTable(opts.tables, table);
     const described = await describeTableStream(opts.clients.dynamodb, tableName);
     if (!described?.enabled) {
       (opts.logger ?? defaultLogger).warn(
@@ -239,22 +235,25 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     await checkConsumerStart({
       dynamodb: opts.clients.dynamodb,
       tableName,
-      ...(opts.deps.search && searchSpecFor(table) && { search: opts.deps.search }),
+      ...(opts.deps.search &&
+        opts.deps.planner.searchSpecsFor(table, opts.deps.migrations).length && {
+          search: opts.deps.search,
+        }),
     });
     live.push(table);
   }
   if (!live.length)
     throw new Error(
-      `no migrated table has a stream (${MIGRATED_TABLES.map((t) => opts.tables[t]).join(', ')}): nothing for the stream consumer to read`,
+      `no migrated table has a stream (${opts.deps.planner.migratedTables.map((t) => opts.tables[t] ?? t).join(', ')}): nothing for the stream consumer to read`,
     );
   const checkpoints = opts.checkpointDir
     ? new FileCheckpointStore(join(opts.checkpointDir))
     : new MemoryCheckpointStore();
-  const streams = new Map<MigratedTable, DynamoDBStreamMapping>(
+  const streams = new Map<string, DynamoDBStreamMapping>(
     live.map((table) => [
       table,
       new DynamoDBStreamMapping({
-        tableName: opts.tables[table],
+        tableName: physicalTable(opts.tables, table),
         handler,
         streams: opts.clients.streams,
         dynamodb: opts.clients.dynamodb,
@@ -274,7 +273,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
       }),
     ]),
   );
-  const [firstTable] = live as [MigratedTable];
+  const [firstTable] = live as [string];
   const stream = streams.get(firstTable) as DynamoDBStreamMapping;
   const allStreams = [...streams.values()];
 
@@ -331,13 +330,13 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
           },
         });
 
-  const heartbeat = (table: MigratedTable = firstTable): ConsumerHeartbeat => {
+  const heartbeat = (table: string = firstTable): ConsumerHeartbeat => {
     const m = streams.get(table);
     const s = m?.stats();
     const now = Date.now();
     return {
-      component: consumerHeartbeatId(opts.tables[table]),
-      lastBatchAtMs: lastBatchAtMs.get(opts.tables[table]) ?? 0,
+      component: consumerHeartbeatId(physicalTable(opts.tables, table)),
+      lastBatchAtMs: lastBatchAtMs.get(physicalTable(opts.tables, table)) ?? 0,
       lagMs: s?.iteratorAgeMs ?? 0,
       // Caught up: the last poll of every shard found nothing new and nothing is pending.
       caughtUp:

@@ -3,14 +3,20 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
-import { ensurePikaTables, ensureSessionIndex, indexSessionDocs, putItems } from './pika-tables.ts';
+import {
+  ensurePikaTables,
+  ensureSessionIndex,
+  indexSessionDocs,
+  putItems,
+  type PikaTableNames,
+} from './pika-tables.ts';
 import { legacySessions, legacyTags, legacyUsers, type LegacyDataOptions } from './legacy-data.ts';
-import type { Item, TableNames } from '../lib/core/types.ts';
+import type { Item } from '../lib/core/types.ts';
 
 export interface SeedTargets {
   dynamodb: DynamoDBClient;
   doc: DynamoDBDocumentClient;
-  tables: TableNames;
+  tables: PikaTableNames;
   search?: { client: Client; index: string };
 }
 

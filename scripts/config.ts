@@ -4,36 +4,36 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { tableExists } from '../lib/adapters/tables.ts';
+import { ENV, LOCAL_QUEUE_NAMES, TABLE_ENV } from '../lib/config/defaults.ts';
+import type { Planner } from '../lib/core/config/planner.ts';
 import {
-  ENV,
-  LOCAL_QUEUE_NAMES,
-  LOCAL_TABLE_NAMES,
-  SEARCH_INDEX,
-  TABLE_ENV,
-} from '../lib/config/defaults.ts';
+  resolveTableNames,
+  TABLE_NAME_ENV,
+  TableNameError,
+} from '../lib/core/config/table-names.ts';
 import { plainHttpSearchProblem } from '../lib/core/endpoints.ts';
-import {
-  ALL_MIGRATIONS,
-  DEFAULT_MIGRATIONS,
-  type MigrationName,
-} from '../lib/core/migrations/index.ts';
-import { KEY_ATTRIBUTES, type TableNames, type TableRole } from '../lib/core/types.ts';
+import type { TableNames } from '../lib/core/types.ts';
+import { loadPlanner, withConfigOptions } from './config-loader.ts';
 
 export interface Config {
+  /** Declared table name → physical name, for every table of the config. */
   tables: TableNames;
   queueName: string;
   dlqName: string;
   searchEndpoint: string | undefined;
-  searchIndex: string;
+  /** The physical name of the config's search index; undefined: its declared name. */
+  searchIndex: string | undefined;
 }
 
-const TABLE_DESCRIPTIONS: Record<TableRole, string> = {
-  session: 'chat-session table',
-  user: 'chat-user table',
-  tag: 'tag definitions table',
-};
-
-const ROLES = Object.keys(KEY_ATTRIBUTES) as TableRole[];
+/**
+ * The Pika preset's table flags (`--session-table` …), kept as aliases of `--table-name
+ * session=…`: the declared name each one maps, and what it is.
+ */
+const TABLE_ALIASES = [
+  { table: 'session', attr: 'sessionTable', description: "the Pika preset's chat-session table" },
+  { table: 'user', attr: 'userTable', description: "the Pika preset's chat-user table" },
+  { table: 'tag', attr: 'tagTable', description: "the Pika preset's tag definitions table" },
+] as const;
 
 /** One shared option: its flag, the Commander attribute it lands in, its variable and default. */
 interface Shared {
@@ -45,12 +45,11 @@ interface Shared {
 }
 
 const SHARED: readonly Shared[] = [
-  ...ROLES.map((role) => ({
-    flags: `--${role}-table <name>`,
-    attr: `${role}Table`,
-    description: TABLE_DESCRIPTIONS[role],
-    env: TABLE_ENV[role],
-    default: LOCAL_TABLE_NAMES[role],
+  ...TABLE_ALIASES.map(({ table, attr, description }) => ({
+    flags: `--${table}-table <name>`,
+    attr,
+    description: `${description} (an alias of --table-name ${table}=<name>)`,
+    env: TABLE_ENV[table] as string,
   })),
   {
     flags: '--queue-name <name>',
@@ -75,9 +74,8 @@ const SHARED: readonly Shared[] = [
   {
     flags: '--search-index <name>',
     attr: 'searchIndex',
-    description: 'OpenSearch session index',
+    description: "the physical name of the config's search index (default: its declared name)",
     env: ENV.searchIndex,
-    default: SEARCH_INDEX,
   },
   {
     flags: '--stack <name>',
@@ -94,13 +92,56 @@ export function settingName(attr: string): string {
   return s ? `${s.flags.split(' ')[0]} / ${s.env}` : attr;
 }
 
-/** Adds the shared options to a command. */
+/** Adds the shared options to a command: the config, the physical tables, queues, search. */
 export function withSharedOptions(cmd: Command): Command {
+  withConfigOptions(cmd);
   for (const s of SHARED) {
     const opt = new Option(s.flags, s.description).env(s.env);
     cmd.addOption(s.default === undefined ? opt : opt.default(s.default));
   }
   return cmd;
+}
+
+/**
+ * The physical name of every declared table: `--table-name` and the Pika aliases
+ * (`--session-table` …, their variables and a stack's outputs), then STREAMFILL_TABLES, then
+ * the table's localName, then its declared name. An alias of a table the config does not
+ * declare is refused, naming the config's tables.
+ */
+export function tableNamesOf(
+  opts: Record<string, unknown>,
+  planner: Planner,
+  env: NodeJS.ProcessEnv = process.env,
+): TableNames {
+  const declared = [...planner.resolved.tables.keys()];
+  const problems: string[] = [];
+  const flags = [...((opts.tableName as string[] | undefined) ?? [])];
+  for (const { table, attr } of TABLE_ALIASES) {
+    const value = opts[attr] as string | undefined;
+    if (value === undefined) continue;
+    if (!declared.includes(table)) {
+      problems.push(
+        `${settingName(attr)} names the Pika preset's "${table}" table, which this config does not declare (declared: ${declared.join(', ')}): use --table-name <name>=<physical>`,
+      );
+    } else flags.push(`${table}=${value}`);
+  }
+  if (problems.length) throw new TableNameError(problems);
+  const names = resolveTableNames(planner.resolved.tables.values(), {
+    flags,
+    env: env[TABLE_NAME_ENV],
+  });
+  return Object.fromEntries([...names].map(([table, p]) => [table, p.name]));
+}
+
+/**
+ * A command's loaded config and its settings: the planner (`--config`) and the validated shared
+ * options. Nothing is touched before both are read.
+ */
+export async function commandConfig(
+  opts: Record<string, unknown>,
+): Promise<{ planner: Planner; config: Config }> {
+  const planner = await loadPlanner({ config: opts.config as string | undefined });
+  return { planner, config: configFrom(opts, planner) };
 }
 
 const name = z.string().trim().min(1, { error: 'must not be empty' });
@@ -110,7 +151,7 @@ const url = z.url({ error: 'must be a URL' });
  * Reads and validates the shared options; SEARCH_ENDPOINT is re-read at call time (services
  * may set it). Every error names the flag, the variable and the value.
  */
-export function configFrom(opts: Record<string, unknown>): Config {
+export function configFrom(opts: Record<string, unknown>, planner: Planner): Config {
   const problems: string[] = [];
   const read = <T>(attr: string, schema: z.ZodType<T>, value: unknown = opts[attr]): T => {
     const r = schema.safeParse(value);
@@ -121,14 +162,20 @@ export function configFrom(opts: Record<string, unknown>): Config {
     return undefined as T;
   };
   const endpoint = (opts.searchEndpoint as string | undefined) ?? process.env[ENV.searchEndpoint];
+  let tables: TableNames = {};
+  try {
+    tables = tableNamesOf(opts, planner);
+  } catch (e) {
+    if (!(e instanceof TableNameError)) throw e;
+    problems.push(...e.issues);
+  }
   const config: Config = {
-    tables: Object.fromEntries(
-      ROLES.map((role) => [role, read(`${role}Table`, name)]),
-    ) as TableNames,
+    tables,
     queueName: read('queueName', name),
     dlqName: read('dlqName', name),
     searchEndpoint: endpoint ? read('searchEndpoint', url, endpoint) : undefined,
-    searchIndex: read('searchIndex', name),
+    searchIndex:
+      opts.searchIndex === undefined ? undefined : read('searchIndex', name, opts.searchIndex),
   };
   const insecure = config.searchEndpoint && plainHttpSearchProblem(config.searchEndpoint);
   if (insecure) problems.push(`${settingName('searchEndpoint')} ${insecure}`);
@@ -156,9 +203,14 @@ export const nonNegativeInt = (option: string) => intAtLeast(option, 0);
 export async function requireTable(
   dynamodb: DynamoDBClient,
   tables: TableNames,
-  role: TableRole,
+  table: string,
 ): Promise<void> {
-  await requireNamedTable(dynamodb, tables[role], settingName(`${role}Table`));
+  const alias = TABLE_ALIASES.find((a) => a.table === table);
+  await requireNamedTable(
+    dynamodb,
+    tables[table] ?? table,
+    `--table-name ${table}=<name>${alias ? ` or ${settingName(alias.attr)}` : ''}`,
+  );
 }
 
 /** The same for a table named by a command's own option (`setting` says which flag to fix). */
@@ -174,42 +226,45 @@ export async function requireNamedTable(
 
 /**
  * `--migrations` (STREAMFILL_MIGRATIONS; a deployed stack's `Migrations` output with `--stack`):
- * the migrations a command checks, by registry name. Unknown names are refused, naming the known.
+ * the migrations a command checks, by name; checked against the config by `migrationsToCheck`.
  */
 export function migrationsOption(cmd: Command, purpose = 'to check'): Command {
   return cmd.addOption(
     new Option(
       '--migrations <names>',
       `comma-separated migrations ${purpose} (default: every default migration; with --stack, the deployed set)`,
-    )
-      .env(ENV.migrations)
-      .argParser(parseMigrations),
+    ).env(ENV.migrations),
   );
 }
 
-/** `a,b` → the registry names, or an error naming the unknown ones and the known. */
-export function parseMigrations(value: string): MigrationName[] {
+/** `a,b` → the config's migration names, or an error naming the unknown ones and the known. */
+export function parseMigrations(value: string, planner: Planner): string[] {
   const names = value
     .split(',')
     .map((n) => n.trim())
     .filter(Boolean);
-  const unknown = names.filter((n) => !(ALL_MIGRATIONS as readonly string[]).includes(n));
+  const known = planner.allMigrations;
+  const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length || !names.length) {
     throw new Error(
       `--migrations / ${ENV.migrations} ${unknown.length ? `names unknown migrations ${unknown.join(', ')}` : 'is empty'}` +
-        ` (known: ${ALL_MIGRATIONS.join(', ')})`,
+        ` (known: ${known.join(', ')})`,
     );
   }
-  return names as MigrationName[];
+  return names;
 }
 
-/** The set to check: the given one (plus the opt-in contract steps with `contract`), else the defaults. */
+/** The set to check: the given one (plus the opt-in steps with `contract`), else the defaults. */
 export function migrationsToCheck(
-  given: readonly MigrationName[] | string | undefined,
+  planner: Planner,
+  given: readonly string[] | string | undefined,
   contract: boolean,
-): readonly MigrationName[] {
-  const base = typeof given === 'string' ? parseMigrations(given) : (given ?? DEFAULT_MIGRATIONS);
+): readonly string[] {
+  const base =
+    typeof given === 'string'
+      ? parseMigrations(given, planner)
+      : (given ?? planner.defaultMigrations);
   if (!contract) return base;
-  const optIn = ALL_MIGRATIONS.filter((m) => !DEFAULT_MIGRATIONS.includes(m));
+  const optIn = planner.allMigrations.filter((m) => !planner.defaultMigrations.includes(m));
   return [...new Set([...base, ...optIn])];
 }

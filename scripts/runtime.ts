@@ -9,7 +9,7 @@ import {
 import { makeClients, destroyClients, type Clients } from '../lib/adapters/clients.ts';
 import type { DynamoWriter } from '../lib/adapters/dynamo-writer.ts';
 import type { SearchIndex } from '../lib/adapters/search-index.ts';
-import type { UserTypeLookup } from '../lib/adapters/user-type-lookup.ts';
+import type { LookupReader } from '../lib/adapters/lookup-reader.ts';
 import type { Planner } from '../lib/core/config/planner.ts';
 import { engineDeps } from '../lib/engine/deps.ts';
 import type { EngineDeps } from '../lib/engine/migrate-items.ts';
@@ -18,7 +18,7 @@ import type { Config } from './config.ts';
 
 export interface Runtime extends EngineDeps {
   writer: DynamoWriter;
-  lookup: UserTypeLookup;
+  lookups: LookupReader;
   search: SearchIndex | undefined;
   clients: Clients;
   config: Config;

@@ -1,5 +1,6 @@
 // The applier: the one DynamoDB writer. Every migration write is a conditional UpdateItem
 // compiled here, so no write can lose an application update or resurrect an item.
+import { physicalTable } from '../core/config/table-names.ts';
 import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WRITE_CONCURRENCY } from '../config/defaults.ts';
@@ -87,7 +88,7 @@ export class DynamoWriter {
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    /** Logical table (a TableRole or a declared table's name) → physical name. */
+    /** Declared table name → physical name. */
     private readonly tables: Readonly<Record<string, string>>,
     options: WriterOptions = {},
   ) {
@@ -95,9 +96,7 @@ export class DynamoWriter {
   }
 
   tableName(table: string): string {
-    const name = this.tables[table];
-    if (name === undefined) throw new Error(`no physical table name for table "${table}"`);
-    return name;
+    return physicalTable(this.tables, table);
   }
 
   async apply(change: ItemChange): Promise<ApplyResult> {

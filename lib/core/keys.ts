@@ -1,13 +1,15 @@
 // Key extraction and formatting. Keys are always rendered in schema order (partition key
 // first) so the same item yields the same text in logs, errors and dedupe ids.
 import { MalformedItemError, describeType } from './errors.ts';
-import { orderedKeyNames } from './key-format.ts';
 import { KEY_ATTRIBUTES, type Item, type Key, type TableRole } from './types.ts';
 
-/** Stable, unambiguous id of an item (dedupe sets, log correlation): `session:{"user_id":"u1",...}`. */
+/**
+ * Stable, unambiguous id of an item (dedupe sets, log correlation), whatever order the key's
+ * attributes come in: `orders:{"order_no":7,"tenant_id":"t1"}`.
+ */
 export function keyId(table: string, key: Key): string {
   const ordered: Key = {};
-  for (const name of orderedKeyNames(key)) ordered[name] = key[name] as Key[string];
+  for (const name of Object.keys(key).sort()) ordered[name] = key[name] as Key[string];
   // Binary key values (declared tables) as base64: unambiguous and short.
   return `${table}:${JSON.stringify(ordered, (_, v: unknown) =>
     v instanceof Uint8Array ? { $binary: Buffer.from(v).toString('base64') } : v,

@@ -25,8 +25,8 @@ export const TTL_ATTRIBUTES: Partial<Record<keyof typeof KEY_ATTRIBUTES, string>
 /** Logical tables a migration may touch; adapters map them to real table names. */
 export type TableRole = keyof typeof KEY_ATTRIBUTES;
 
-/** The real table name of every logical table (a deployment's or a test's). */
-export type TableNames = Record<TableRole, string>;
+/** Declared table name → physical DynamoDB table name (a deployment's or a test's). */
+export type TableNames = Readonly<Record<string, string>>;
 
 /**
  * A migration's name. The registry (`migrations/index.ts`) is the list of them; this type

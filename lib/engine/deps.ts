@@ -3,41 +3,63 @@
 import { makeClients, type Clients } from '../adapters/clients.ts';
 import { DeadLetters } from '../adapters/dead-letters.ts';
 import { DynamoWriter } from '../adapters/dynamo-writer.ts';
+import { LookupReader } from '../adapters/lookup-reader.ts';
 import { SearchIndex } from '../adapters/search-index.ts';
-import { UserTypeLookup } from '../adapters/user-type-lookup.ts';
 import { lambdaConfig, type LambdaConfig } from '../config/lambda-env.ts';
 import type { Planner } from '../core/config/planner.ts';
-import { searchSpecFor, type MigrationName } from '../core/migrations/index.ts';
+import type { DeclaredSearchSpec } from '../core/config/plan-search.ts';
 import type { TableNames } from '../core/types.ts';
 import { bundledPlanner } from './bundled-config.ts';
 import type { EngineDeps } from './migrate-items.ts';
 
 export interface EngineDepsOptions {
+  /** Declared table name → physical name. */
   tables: TableNames;
-  /** The OpenSearch index of session documents. */
-  searchIndex: string;
+  /** The physical name of the config's search index. @default its declared name */
+  searchIndex?: string | undefined;
   /** Conditional writes in flight. @default 16 (WRITE_CONCURRENCY) */
   writeConcurrency?: number;
-  /** The migrations to apply. @default every registered one */
-  migrations?: readonly MigrationName[] | undefined;
+  /** The migrations to apply. @default the config's default ones */
+  migrations?: readonly string[] | undefined;
   /** The compiled config the engine plans with. @default the bundled config (bundled-config.ts) */
   planner?: Planner | undefined;
 }
 
 /**
- * The planner, the writer, the user lookup and (when the clients have a search endpoint) the search index,
- * handed the session migrations' search spec from the registry.
+ * The one search index a config writes, merged over its migrated tables; undefined without
+ * searches. One deployment serves one index: a second one is refused here, by name.
+ */
+export function configSearchSpec(planner: Planner): DeclaredSearchSpec | undefined {
+  const specs = planner.migratedTables.flatMap((t) =>
+    planner.searchSpecsFor(t, planner.allMigrations),
+  );
+  const indices = [...new Set(specs.map((s) => s.index))];
+  if (indices.length > 1) {
+    throw new Error(
+      `the config declares searches on ${indices.length} indices (${indices.join(', ')}): one deployment serves one search index`,
+    );
+  }
+  return specs[0];
+}
+
+/**
+ * The planner, the writer, the lookup reader and (when the clients have a search endpoint)
+ * the search index of the config's searches.
  *
  * @example
- * const deps = engineDeps(makeClients(), { tables, searchIndex: 'session' });
+ * const deps = engineDeps(makeClients(), { tables: { orders: 'orders-prod' }, planner });
  */
 export function engineDeps(clients: Clients, opts: EngineDepsOptions): EngineDeps {
-  const spec = searchSpecFor('session');
+  const planner = opts.planner ?? bundledPlanner();
+  const spec = configSearchSpec(planner);
   return {
     writer: new DynamoWriter(clients.doc, opts.tables, { concurrency: opts.writeConcurrency }),
-    lookup: new UserTypeLookup(clients.doc, opts.tables.user),
-    search: clients.search && spec && new SearchIndex(clients.search, opts.searchIndex, spec),
-    planner: opts.planner ?? bundledPlanner(),
+    lookups: new LookupReader(clients.doc, opts.tables),
+    search:
+      clients.search &&
+      spec &&
+      new SearchIndex(clients.search, opts.searchIndex ?? spec.index, spec),
+    planner,
     ...(opts.migrations && { migrations: opts.migrations }),
   };
 }

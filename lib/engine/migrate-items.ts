@@ -1,26 +1,15 @@
 // The one migration pipeline shared by every entry point (the stream consumer, the SQS backfill
-// worker, the in-process historic pass of migrate-table.ts): look users up once per batch, plan purely, write through
-// the one writer, then send one bulk request to OpenSearch. Entry points differ only in
-// which items they feed in. Every item whose DynamoDB state is settled gets its guarded keyword
+// worker): read the page's declared lookups once, plan purely with the config's planner, write
+// through the one writer, then send one bulk request to OpenSearch. Entry points differ only in
+// which items they feed in. Every item whose DynamoDB state is settled gets its guarded search
 // update, our own write's record included: the guard makes a repeat a cheap no-op, and an
-// update that never landed (outage, historic pass without search) is sent again.
-import { isMalformedItemError } from '../core/errors.ts';
-import { keyOf, partialKey } from '../core/keys.ts';
-import { migrationsFor, type MigrationName } from '../core/migrations/index.ts';
-import { planItem } from '../core/plan.ts';
-import type {
-  Item,
-  ItemChange,
-  Key,
-  PlanContext,
-  SearchChange,
-  SearchOutcome,
-  TableRole,
-} from '../core/types.ts';
+// update that never landed (outage, a pass without search) is sent again.
+import { isLookupMissingError, isMalformedItemError } from '../core/errors.ts';
+import type { Item, ItemChange, Key, SearchChange, SearchOutcome } from '../core/types.ts';
 import type { DynamoWriter } from '../adapters/dynamo-writer.ts';
+import type { LookupReader, LookupReadResult } from '../adapters/lookup-reader.ts';
 import type { Planner } from '../core/config/planner.ts';
 import { isSearchNotReadyError, type SearchIndex } from '../adapters/search-index.ts';
-import type { UserTypeLookup } from '../adapters/user-type-lookup.ts';
 
 export type ItemOutcome =
   'migrated' | 'unchanged' | 'conflict' | 'missing' | 'expired' | 'malformed' | 'failed';
@@ -42,11 +31,12 @@ export interface EngineDeps {
   /** The loaded config, compiled: what every item is planned by. */
   planner: Planner;
   writer: DynamoWriter;
-  lookup: UserTypeLookup;
+  /** Reads the declared lookups (strongly consistent BatchGetItem). */
+  lookups: LookupReader;
   /** Absent: the search migrations are skipped. */
   search?: SearchIndex;
-  /** The migrations to apply. @default every registered migration of the items' table */
-  migrations?: readonly MigrationName[];
+  /** The migrations to apply. @default the config's default migrations of the items' table */
+  migrations?: readonly string[];
   nowSeconds?: () => number;
 }
 
@@ -56,43 +46,42 @@ export interface MigrateOptions {
 }
 
 /**
- * The migrations that apply to `table`'s items: `deps.migrations` (default: all of the
- * table's), less the search ones when there is no search index.
+ * The migrations that apply to `table`'s items: `deps.migrations` (default: the config's
+ * default ones), less the search ones when there is no search index.
  */
 export function enabledMigrations(
-  table: TableRole,
-  deps: Pick<EngineDeps, 'migrations' | 'search'>,
-): MigrationName[] {
-  return migrationsFor(table, deps.migrations)
-    .filter((m) => m.target !== 'search' || deps.search)
+  table: string,
+  deps: Pick<EngineDeps, 'planner' | 'migrations' | 'search'>,
+): string[] {
+  return deps.planner
+    .migrationsFor(table, deps.migrations)
+    .filter((m) => deps.search || deps.planner.summaries.get(m.name)?.target !== 'search')
     .map((m) => m.name);
 }
 
 /**
  * Migrates items of `table`. Per-item problems come back as results, index-aligned with
- * `items`, so callers can fail just those items: a user that could not be looked up fails
- * only the items that needed it.
+ * `items`, so callers can fail just those items: a lookup that could not be read fails only
+ * the items that needed it.
  *
  * @example
- * const results = await migrateItems('session', newImages, deps);
+ * const results = await migrateItems('orders', newImages, deps);
  * const retry = results.filter((r) => !isSettled(r));
  */
 export async function migrateItems(
-  table: TableRole,
+  table: string,
   items: readonly Item[],
   deps: EngineDeps,
   options: MigrateOptions = {},
 ): Promise<ItemResult[]> {
+  const { planner } = deps;
   const enabled = enabledMigrations(table, deps);
-  const needsUsers = migrationsFor(table, enabled).some((m) => m.lookups?.includes('user-type'));
-  const userIds = needsUsers
-    ? items.flatMap((i) =>
-        typeof i.user_id === 'string' && i.user_type === undefined ? [i.user_id] : [],
-      )
-    : [];
-  const users = needsUsers ? await deps.lookup.resolveEach(userIds) : undefined;
-  const ctx: PlanContext = {
-    ...(users && { userTypes: users.types }),
+  const reads = planner.collectLookups(table, items, enabled);
+  const read: LookupReadResult = reads.byTable.size
+    ? await deps.lookups.read(reads.byTable)
+    : { read: new Map(), failed: new Map() };
+  const ctx = {
+    lookups: planner.lookupResults(reads, read.read),
     nowSeconds: (deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000)))(),
   };
 
@@ -100,22 +89,16 @@ export async function migrateItems(
   const changes: { index: number; change: ItemChange }[] = [];
   const searches: (SearchChange | null)[] = [];
   items.forEach((item, index) => {
-    const lookupFailure =
-      typeof item.user_id === 'string' && item.user_type === undefined
-        ? users?.failed.get(item.user_id)
-        : undefined;
-    if (lookupFailure !== undefined) {
-      results.push({ key: partialKey(table, item), outcome: 'failed', reason: lookupFailure });
-      searches.push(null);
-      return;
-    }
     try {
-      const plan = planItem(table, item, ctx, enabled);
-      results.push({ key: keyOf(table, item), outcome: plan.expired ? 'expired' : 'unchanged' });
+      const plan = planner.planItem(table, item, ctx, enabled);
+      results.push({
+        key: planner.keyOf(table, item),
+        outcome: plan.expired ? 'expired' : 'unchanged',
+      });
       searches.push(plan.search);
       if (plan.change) changes.push({ index, change: plan.change });
     } catch (e) {
-      results.push(failure(table, item, e));
+      results.push(failure(planner, table, item, e, read.failed));
       searches.push(null);
     }
   });
@@ -124,7 +107,7 @@ export async function migrateItems(
 
   if (deps.search && searches.some((s) => s !== null)) {
     // Only items whose DynamoDB state we know: a conflict or delete means a newer version
-    // exists, and its own stream record carries the right keywords. Our own write's record is
+    // exists, and its own stream record carries the right values. Our own write's record is
     // sent too (same version: the guard makes it a no-op unless the first update never landed).
     const wanted = searches.flatMap((s, i) => {
       const r = results[i] as ItemResult;
@@ -171,9 +154,25 @@ async function applyChanges(
   });
 }
 
-function failure(table: TableRole, item: Item, e: unknown): ItemResult {
+/**
+ * A planning failure as a result: malformed items are parked; an item whose lookup table could
+ * not be read fails with that read's error (it is retried, never planned with a default).
+ */
+function failure(
+  planner: Planner,
+  table: string,
+  item: Item,
+  e: unknown,
+  lookupFailures: ReadonlyMap<string, string>,
+): ItemResult {
   if (isMalformedItemError(e)) return { key: e.key, outcome: 'malformed', reason: e.message };
-  return { key: partialKey(table, item), outcome: 'failed', reason: (e as Error).message };
+  const key = planner.partialKey(table, item);
+  if (isLookupMissingError(e)) {
+    const lookedUp = planner.resolved.lookups.get(e.lookup)?.table.name;
+    const why = lookedUp === undefined ? undefined : lookupFailures.get(lookedUp);
+    if (why !== undefined) return { key, outcome: 'failed', reason: why };
+  }
+  return { key, outcome: 'failed', reason: (e as Error).message };
 }
 
 /** True when the item needs nothing more from the pipeline (success or a final skip). */

@@ -1,4 +1,4 @@
-// The stream consumer's batch, end to end: route each record to its table's role by the table its
+// The stream consumer's batch, end to end: route each record to its declared table by the table its
 // eventSourceARN names (one consumer serves every migrated table's stream), decode the records (a
 // record that cannot be decoded is parked alone), keep the newest per item, migrate them through
 // the pipeline with that table's migrations, hand keyword
@@ -9,8 +9,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { unmarshallExact } from '../adapters/exact-numbers.ts';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { METRIC } from '../config/defaults.ts';
-import { MIGRATED_TABLES } from '../core/migrations/index.ts';
-import { KEY_ATTRIBUTES, type Item, type Key, type TableRole } from '../core/types.ts';
+import type { Item, Key } from '../core/types.ts';
 import { keyId } from '../core/keys.ts';
 import { canaryNonce, isCanary } from '../core/canary.ts';
 import type { BackfillStateStore } from '../adapters/backfill-state.ts';
@@ -53,13 +52,13 @@ type Decoded =
   | { ok: true; record: DynamoDBRecord; id: string; newImage: Item | undefined }
   | { ok: false; record: DynamoDBRecord; key: Key; reason: string };
 
-function decode(table: TableRole, r: DynamoDBRecord): Decoded {
+function decode(table: string, keyNames: readonly string[], r: DynamoDBRecord): Decoded {
   let key: Key = {};
   try {
-    key = (image(r.dynamodb?.Keys) ?? {}) as Key;
-    const absent = KEY_ATTRIBUTES[table].filter(
-      (k) => typeof key[k] !== 'string' && typeof key[k] !== 'number',
-    );
+    const keys = (image(r.dynamodb?.Keys) ?? {}) as Key;
+    // Schema order, as every key the engine builds, so logs and parked messages read alike.
+    key = Object.fromEntries(keyNames.flatMap((k) => (k in keys ? [[k, keys[k]]] : []))) as Key;
+    const absent = keyNames.filter((k) => key[k] === undefined);
     if (absent.length)
       return {
         ok: false,
@@ -105,17 +104,17 @@ export async function processStreamBatch(
   // A mapping delivers one table's stream; grouping keeps a mixed event (a misrouted mapping,
   // a test) correct too. A record of no migrated table fails (retried, then parked by the
   // mapping's on-failure destination): acknowledging it would skip a change unmigrated.
-  const groups = new Map<TableRole, DynamoDBRecord[]>();
+  const groups = new Map<string, DynamoDBRecord[]>();
   for (const r of event.Records) {
-    const role = roleOfRecord(r, options.deps);
-    if (role) groups.set(role, [...(groups.get(role) ?? []), r]);
+    const table = tableOfRecord(r, options.deps);
+    if (table) groups.set(table, [...(groups.get(table) ?? []), r]);
     else {
       const res: ItemResult = {
         key: (image(r.dynamodb?.Keys) ?? {}) as Key,
         outcome: 'failed',
         reason:
           `stream record of ${tableFromArn(r.eventSourceARN) ?? 'an unnamed table'} (${r.eventSourceARN ?? 'no eventSourceARN'}): ` +
-          `not a migrated table (${MIGRATED_TABLES.map((t) => options.deps.writer.tableName(t)).join(', ')})`,
+          `not a migrated table (${options.deps.planner.migratedTables.map((t) => options.deps.writer.tableName(t)).join(', ')})`,
       };
       bySeq.set(seqOf(r), res);
     }
@@ -130,21 +129,22 @@ export async function processStreamBatch(
 }
 
 /** The migrated table whose stream carried `r`, by the table name in its eventSourceARN. */
-function roleOfRecord(r: DynamoDBRecord, deps: EngineDeps): TableRole | undefined {
+function tableOfRecord(r: DynamoDBRecord, deps: EngineDeps): string | undefined {
   const name = tableFromArn(r.eventSourceARN);
-  return MIGRATED_TABLES.find((t) => deps.writer.tableName(t) === name);
+  return deps.planner.migratedTables.find((t) => deps.writer.tableName(t) === name);
 }
 
 /** One table's records of the batch: decoded, newest per item, migrated; results into `bySeq`. */
 async function processTableRecords(
-  table: TableRole,
+  table: string,
   records: readonly DynamoDBRecord[],
   options: StreamBatchOptions,
   bySeq: Map<string, ItemResult>,
   units: BatchUnit<DynamoDBRecord>[],
   unitResults: ItemResult[],
 ): Promise<void> {
-  const decoded = records.map((r) => decode(table, r));
+  const keyNames = options.deps.planner.table(table).key;
+  const decoded = records.map((r) => decode(table, keyNames, r));
   const ok = decoded.flatMap((d) => (d.ok ? [d] : []));
   const tableOf = (): string => options.deps.writer.tableName(table);
   // Canaries prove to `backfill` that this consumer reads the stream: recorded, never migrated
@@ -199,7 +199,7 @@ async function processTableRecords(
 }
 
 async function recordCanaries(
-  table: TableRole,
+  table: string,
   canaries: readonly Extract<Decoded, { ok: true }>[],
   tableOf: () => string,
   options: StreamBatchOptions,

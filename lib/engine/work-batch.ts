@@ -4,7 +4,6 @@
 // shared batch policy (park, count, report failures). The Lambda handler only wires it.
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ITEMS_PER_MESSAGE, METRIC } from '../config/defaults.ts';
-import type { MigrationName } from '../core/migrations/index.ts';
 import {
   plannableMigrations,
   scanSegmentMigrations,
@@ -18,12 +17,10 @@ import type { ParkEntry } from '../adapters/dead-letters.ts';
 import { scanSegmentPage } from '../adapters/segment-scanner.ts';
 import { sendMessages } from '../adapters/work-queue.ts';
 import { isUnfinished, RunOwnershipError } from '../core/backfill-run.ts';
-import { partialKey } from '../core/keys.ts';
-import { scanProjection } from '../core/backfill-filter.ts';
 import { emptyCounts } from '../core/scan-progress.ts';
 import { segmentPacing } from '../core/segment-pacing.ts';
 import { isCanary } from '../core/canary.ts';
-import { KEY_ATTRIBUTES, type Item, type Key } from '../core/types.ts';
+import type { Item, Key } from '../core/types.ts';
 import {
   decodeWorkMessage,
   packItems,
@@ -211,7 +208,7 @@ async function migrateItemsMessages(
   summary: WorkBatchSummary,
 ): Promise<number> {
   // One pipeline call per table and planned migration set (normally one per table).
-  const groups = new Map<string, { table: ItemsMessage['table']; plan: MigrationName[] }>();
+  const groups = new Map<string, { table: string; plan: string[] }>();
   const groupOf = new Map<Decoded, string>();
   for (const d of batch) {
     const { table } = d.message;
@@ -244,7 +241,7 @@ async function migrateItemsMessages(
         { ...options.deps, migrations: plan },
       );
     } catch (e) {
-      // The whole call could not proceed (user lookup failed): every carrier is retried.
+      // The whole call could not proceed: every carrier is retried.
       for (const d of carriers)
         verdicts.set(d.record.messageId, failed((e as Error).message, d.message.items[0]?.key));
       continue;
@@ -341,9 +338,11 @@ async function repairSearch(
             source: options.source,
             kind: 'search-repair',
             reason: r.reason ?? 'search repair failed',
-            // The table whose items the documents mirror (Pika's doc id is the session_id).
-            table: options.deps.writer.tableName('session'),
-            key: { session_id: d.message.docId },
+            // The item whose document it is (older messages name only the document).
+            table: d.message.table
+              ? options.deps.writer.tableName(d.message.table)
+              : UNSTATED_TABLE,
+            key: d.message.key ?? {},
             docId: d.message.docId,
             record: d.message,
           },
@@ -394,8 +393,9 @@ async function scanSegmentTask(
     }
   }
   const migrations = scanSegmentMigrations(m.table, enabledMigrations(m.table, deps), m.migrations);
-  const projection = scanProjection(m.table, migrations);
-  const keyNames: readonly string[] = KEY_ATTRIBUTES[m.table];
+  const projection = deps.planner.projection(m.table, migrations);
+  const table = deps.planner.table(m.table);
+  const keyNames: readonly string[] = table.key;
   const inputNames = projection.filter((n) => !keyNames.includes(n));
   // The run record's limits (`backfill set`) win over the rate the task was started with.
   const pacing = segmentPacing(run?.limits ? run.limits.rate : m.rate, m.totalSegments, m.pageSize);
@@ -414,7 +414,7 @@ async function scanSegmentTask(
       source: options.source,
       reason: (e as Error).message,
       table: tableName,
-      key: (e as { key?: Key }).key ?? partialKey(m.table, item),
+      key: (e as { key?: Key }).key ?? deps.planner.partialKey(m.table, item),
       record: item,
     });
   };
@@ -422,7 +422,7 @@ async function scanSegmentTask(
   for (const item of page.items) {
     if (isCanary(m.table, item)) continue; // the backfill gate's, not the application's
     try {
-      work.push(workItemOf(m.table, item, inputNames));
+      work.push(workItemOf(table, item, inputNames));
     } catch (e) {
       park(item, e);
     }

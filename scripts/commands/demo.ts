@@ -16,12 +16,15 @@ import {
 } from '../../lib/config/defaults.ts';
 import { continuityBreak } from '../../lib/core/backfill-run.ts';
 import { DEFAULT_PRICES, describeCost } from '../../lib/core/cost-estimate.ts';
-import type { MigratedTable } from '../../lib/core/migrations/index.ts';
+import { physicalTable } from '../../lib/core/config/table-names.ts';
+import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
+import { sessionSearchKeywords } from '../../lib/presets/pika.ts';
 import { runBackfill, type BackfillSummary } from '../../lib/engine/backfill.ts';
 import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
 import { AppSimulator } from '../../local/app-simulator.ts';
 import { LatencyTracker } from '../../local/latency-tracker.ts';
 import { startLocalRunner, type LocalRunner } from '../../local/runner.ts';
+import { pikaTableNames } from '../../local/pika-tables.ts';
 import { seed } from '../../local/seed.ts';
 import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
 import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../config.ts';
@@ -91,8 +94,11 @@ async function demo(opts: DemoOptions, emit: (value: unknown) => Promise<void>):
     console.log(`  ready in ${Date.now() - t0} ms via ${services.provider}`);
     for (const [k, v] of Object.entries(services.env)) console.log(`  ${k}=${v}`);
 
-    const config = configFrom({ ...opts, searchEndpoint: services.env.SEARCH_ENDPOINT });
-    const rt = makeRuntime(config);
+    // The demo runs the built-in Pika preset on its own data, whatever config the directory has.
+    const planner = bundledPlanner();
+    const config = configFrom({ ...opts, searchEndpoint: services.env.SEARCH_ENDPOINT }, planner);
+    const searchIndex = config.searchIndex ?? sessionSearchKeywords.index;
+    const rt = makeRuntime(config, { planner });
     // The scanner's own clients, as `backfill` has them: few SDK retries, so the throttler sees throttling.
     const scanner = makeClients({ maxAttempts: SCANNER_MAX_ATTEMPTS });
     try {
@@ -101,8 +107,8 @@ async function demo(opts: DemoOptions, emit: (value: unknown) => Promise<void>):
         {
           dynamodb: rt.clients.dynamodb,
           doc: rt.clients.doc,
-          tables: config.tables,
-          search: { client: rt.clients.search!, index: config.searchIndex },
+          tables: pikaTableNames(config.tables),
+          search: { client: rt.clients.search!, index: searchIndex },
         },
         {
           sessions: opts.sessions,
@@ -131,7 +137,7 @@ async function demo(opts: DemoOptions, emit: (value: unknown) => Promise<void>):
 
       const backfills: BackfillSummary[] = [];
       const scanStart = performance.now();
-      for (const table of ['session', 'tag'] as const) {
+      for (const table of planner.migratedTables) {
         step(
           `\`streamfill backfill --table ${table}\`: segmented scan → work queue → worker (conditional writes, bulk search update)`,
         );
@@ -186,17 +192,14 @@ async function backfill(
   scanner: Clients,
   state: BackfillStateStore,
   runner: LocalRunner,
-  table: MigratedTable,
+  table: string,
   segments: number,
 ): Promise<BackfillSummary> {
-  const tableName = rt.config.tables[table];
-  // Only the session table has a stream consumer; the tag pass is one-shot.
-  const consumer =
-    table === 'session'
-      ? heartbeatProbe(state, consumerHeartbeatId(tableName), {
-          staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
-        })
-      : undefined;
+  const tableName = physicalTable(rt.config.tables, table);
+  // Every migrated table of the preset has a stream: its consumer is waited for.
+  const consumer = heartbeatProbe(state, consumerHeartbeatId(tableName), {
+    staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
+  });
   const view = progressView(Boolean(process.stdout.isTTY) && !process.env.CI, 2_000);
   try {
     return await runBackfill(
@@ -213,10 +216,10 @@ async function backfill(
         sqs: scanner.sqs,
         queueUrl: runner.queues.work,
         state,
-        ...(consumer && { consumer }),
+        consumer,
         // The local mapping pins LATEST seconds after it started, as AWS may: the canary proves
         // the consumer reads before the first page.
-        ...(consumer && { canary: { doc: scanner.doc, table, tableName, state } }),
+        canary: { doc: scanner.doc, table, tableName, state },
         // As the CLI: the filter only once a pass without it finished under a reading consumer.
         continuity: async (lastRun) =>
           continuityBreak(
@@ -289,9 +292,12 @@ async function startLive(rt: Runtime, rate: number, stateStore: BackfillStateSto
   });
   const app = new AppSimulator({
     doc: rt.clients.doc,
-    sessionTable: rt.config.tables.session,
+    sessionTable: pikaTableNames(rt.config.tables).session,
     ...(rt.clients.search && {
-      search: { client: rt.clients.search, index: rt.config.searchIndex },
+      search: {
+        client: rt.clients.search,
+        index: rt.config.searchIndex ?? sessionSearchKeywords.index,
+      },
     }),
     users: 500,
     idPrefix: 'live',

@@ -15,7 +15,8 @@ import {
   type CoverageSpec,
   type IndexVerdict,
 } from '../../lib/core/index-coverage.ts';
-import { configFrom, positiveInt, requireNamedTable, withSharedOptions } from '../config.ts';
+import { commandConfig, positiveInt, requireNamedTable, withSharedOptions } from '../config.ts';
+import { physicalTable } from '../../lib/core/config/table-names.ts';
 
 /** The session sort-key migration (Pika 0.5) derives chat_app_sk from these. */
 export const DEFAULT_BASE_ATTRIBUTES = ['chat_app_id', 'last_update'];
@@ -97,14 +98,15 @@ export function registerIndexCommand(program: Command): void {
       )
       .option('--json', 'print the report as JSON', false),
   ).action(async (opts) => {
-    const config = configFrom(opts);
-    const table: string = opts.table ?? config.tables.session;
+    const { planner, config } = await commandConfig(opts);
+    const first = planner.migratedTables[0] as string;
+    const table: string = opts.table ?? physicalTable(config.tables, first);
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });
     try {
       await requireNamedTable(
         clients.dynamodb,
         table,
-        opts.table ? '--table' : '--session-table / STREAMFILL_SESSION_TABLE',
+        opts.table ? '--table' : `--table, or --table-name ${first}=<name>`,
       );
       const described = opts.wait
         ? await waitForIndex(clients.dynamodb, table, opts.index, {

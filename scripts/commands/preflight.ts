@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import { destroyClients, makeClients } from '../../lib/adapters/clients.ts';
 import type { Finding } from '../../lib/core/preflight.ts';
 import { runPreflight, type RunPreflightInput } from '../../lib/engine/preflight.ts';
-import { configFrom, positiveInt, requireNamedTable, withSharedOptions } from '../config.ts';
+import { commandConfig, positiveInt, requireNamedTable, withSharedOptions } from '../config.ts';
+import { configSearchSpec } from '../../lib/engine/deps.ts';
+import { physicalTable } from '../../lib/core/config/table-names.ts';
 
 /**
  * A Lambda client for counting stream readers, or why there is none: against DynamoDB Local
@@ -67,21 +69,27 @@ export function registerPreflightCommand(program: Command): void {
       )
       .option('--json', 'print facts and findings as JSON', false),
   ).action(async (opts) => {
-    const config = configFrom(opts);
-    const table: string = opts.table ?? config.tables.session;
+    const { planner, config } = await commandConfig(opts);
+    const first = planner.migratedTables[0] as string;
+    const table: string = opts.table ?? physicalTable(config.tables, first);
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });
     const lambda = preflightLambda();
     try {
       await requireNamedTable(
         clients.dynamodb,
         table,
-        opts.table ? '--table' : '--session-table / STREAMFILL_SESSION_TABLE',
+        opts.table ? '--table' : `--table, or --table-name ${first}=<name>`,
       );
       const result = await runPreflight({
         table,
         dynamodb: clients.dynamodb,
         ...lambda,
-        ...(clients.search && { search: { client: clients.search, index: config.searchIndex } }),
+        ...(clients.search && {
+          search: {
+            client: clients.search,
+            index: config.searchIndex ?? configSearchSpec(planner)?.index ?? first,
+          },
+        }),
         ...(opts.rate !== undefined && { rate: opts.rate }),
         ...(opts.consumerFunction && { consumerFunction: opts.consumerFunction }),
       });

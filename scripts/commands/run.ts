@@ -20,13 +20,12 @@ import {
   type LocalRunner,
 } from '../../local/runner.ts';
 import {
-  configFrom,
+  commandConfig,
   nonNegativeInt,
   positiveInt,
   requireTable,
   withSharedOptions,
 } from '../config.ts';
-import { loadPlanner } from '../config-loader.ts';
 import { makeRuntime, makeStateStore, runnerTargets } from '../runtime.ts';
 import { jsonOutput, jsonTarget } from '../output.ts';
 
@@ -154,9 +153,16 @@ export function registerRunCommand(program: Command): void {
       );
     }
     const json = jsonOutput(jsonTarget(opts.json));
-    const rt = makeRuntime(configFrom(opts), { planner: await loadPlanner(opts) });
-    await requireTable(rt.clients.dynamodb, rt.config.tables, 'session');
-    await requireTable(rt.clients.dynamodb, rt.config.tables, 'user');
+    const { planner, config } = await commandConfig(opts);
+    const rt = makeRuntime(config, { planner });
+    // Every migrated table and every table a lookup reads must exist before anything runs.
+    const needed = new Set([
+      ...planner.migratedTables,
+      ...planner.migratedTables
+        .flatMap((t) => planner.lookupsFor(t, planner.allMigrations))
+        .map((l) => l.table.name),
+    ]);
+    for (const table of needed) await requireTable(rt.clients.dynamodb, rt.config.tables, table);
     const stateStore = await makeStateStore(rt.clients, {
       stateTable: opts.stateTable,
       checkpointFile: opts.checkpointFile,
@@ -189,7 +195,7 @@ export function registerRunCommand(program: Command): void {
     });
     const line = (): string => statusLine(runner);
     console.log(
-      `streamfill run: consuming the stream of ${rt.config.tables.session}` +
+      `streamfill run: consuming the streams of ${[...runner.streams.keys()].map((t) => rt.config.tables[t] ?? t).join(', ')}` +
         (runner.worker ? ` and the work queue ${runner.queues.work}` : '') +
         ` (DLQ ${runner.queues.dlq}; heartbeat in ${opts.checkpointFile ?? `table ${opts.stateTable}`})`,
     );

@@ -2,7 +2,9 @@
 import type { Command } from 'commander';
 import { makeClients, destroyClients } from '../../lib/adapters/clients.ts';
 import { seed } from '../../local/seed.ts';
-import { configFrom, nonNegativeInt, withSharedOptions } from '../config.ts';
+import { commandConfig, nonNegativeInt, withSharedOptions } from '../config.ts';
+import { pikaTableNames } from '../../local/pika-tables.ts';
+import { sessionSearchKeywords } from '../../lib/presets/pika.ts';
 import { jsonOutput, jsonTarget } from '../output.ts';
 
 export function registerSeedCommand(program: Command): void {
@@ -34,7 +36,9 @@ export function registerSeedCommand(program: Command): void {
       .option('--seed <n>', 'random seed for the data set', nonNegativeInt('--seed'), 1)
       .option('--json', 'print what was written as JSON on stdout', false),
   ).action(async (opts) => {
-    const config = configFrom(opts);
+    const { config } = await commandConfig(opts);
+    // The Pika preset's demo data: a config without its tables is refused, naming the missing one.
+    const tables = pikaTableNames(config.tables);
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });
     const json = jsonOutput(jsonTarget(opts.json));
     try {
@@ -43,8 +47,13 @@ export function registerSeedCommand(program: Command): void {
         {
           dynamodb: clients.dynamodb,
           doc: clients.doc,
-          tables: config.tables,
-          ...(clients.search && { search: { client: clients.search, index: config.searchIndex } }),
+          tables,
+          ...(clients.search && {
+            search: {
+              client: clients.search,
+              index: config.searchIndex ?? sessionSearchKeywords.index,
+            },
+          }),
         },
         {
           sessions: opts.sessions,

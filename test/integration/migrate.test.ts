@@ -7,15 +7,7 @@ import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { makeClients, destroyClients, type Clients } from '../../lib/adapters/clients.ts';
 import { DynamoWriter } from '../../lib/adapters/dynamo-writer.ts';
 import { MappingConflictError, SearchIndex } from '../../lib/adapters/search-index.ts';
-import { UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
-import { planSessionItem } from '../../lib/core/plan.ts';
-import {
-  migrationNamesFor,
-  searchSpecFor,
-  withContract,
-  type MigratedTable,
-  type MigrationName,
-} from '../../lib/core/migrations/index.ts';
+import { LookupReader } from '../../lib/adapters/lookup-reader.ts';
 import type { Item, TableNames } from '../../lib/core/types.ts';
 import { DynamoStateStore, ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
@@ -30,11 +22,16 @@ import { verifyAll } from '../../lib/engine/verify.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { seed, type SeedResult } from '../../local/seed.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
+import {
+  PIKA_SEARCH_SPEC as SEARCH_SPEC,
+  pikaMigrations,
+  planWithLookups,
+  withContract,
+} from '../support/pika.ts';
 
 useLocalServices('migrate');
 
-const SESSION_MIGRATIONS = migrationNamesFor('session');
-const SEARCH_SPEC = searchSpecFor('session')!;
+const SESSION_MIGRATIONS = pikaMigrations('session');
 
 const NOW = Math.floor(Date.now() / 1000);
 let clients: Clients;
@@ -68,7 +65,7 @@ beforeAll(async () => {
   deps = {
     planner: bundledPlanner(),
     writer: new DynamoWriter(clients.doc, tables),
-    lookup: new UserTypeLookup(clients.doc, tables.user),
+    lookups: new LookupReader(clients.doc, tables),
     search: new SearchIndex(clients.search!, index, SEARCH_SPEC),
   };
   await deps.search.ensureMapping();
@@ -239,14 +236,11 @@ describe('the one writer under concurrent application writes', () => {
     await clients.doc.send(new PutCommand({ TableName: tables.session, Item: item }));
     return item;
   };
-  const ctx = async (item: Item) => ({
-    userTypes: await deps.lookup.resolve([item.user_id as string]),
-    nowSeconds: NOW,
-  });
+  const plan = (item: Item) => planWithLookups(deps, 'session', item, SESSION_MIGRATIONS, NOW);
 
   it('an application write between plan and apply is a conflict, and the application value survives', async () => {
     const item = await fresh('race-update');
-    const plan = planSessionItem(item, await ctx(item), SESSION_MIGRATIONS);
+    const planned = await plan(item);
     await clients.doc.send(
       new UpdateCommand({
         TableName: tables.session,
@@ -256,7 +250,7 @@ describe('the one writer under concurrent application writes', () => {
         ExpressionAttributeValues: { ':t': '2026-02-02T00:00:00.000Z', ':s': 'component' },
       }),
     );
-    const res = await deps.writer.apply(plan.change!);
+    const res = await deps.writer.apply(planned.change!);
     expect(res.outcome).toBe('conflict');
     const after = await get(tables.session, { user_id: item.user_id, session_id: item.session_id });
     expect(after).toMatchObject({ last_update: '2026-02-02T00:00:00.000Z', source: 'component' });
@@ -265,10 +259,10 @@ describe('the one writer under concurrent application writes', () => {
 
   it('a delete between plan and apply is missing, and the item is not recreated', async () => {
     const item = await fresh('race-delete');
-    const plan = planSessionItem(item, await ctx(item), SESSION_MIGRATIONS);
+    const planned = await plan(item);
     const Key = { user_id: item.user_id, session_id: item.session_id };
     await clients.doc.send(new DeleteCommand({ TableName: tables.session, Key }));
-    expect((await deps.writer.apply(plan.change!)).outcome).toBe('missing');
+    expect((await deps.writer.apply(planned.change!)).outcome).toBe('missing');
     expect(await get(tables.session, Key)).toBeUndefined();
   });
 

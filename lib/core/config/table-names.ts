@@ -148,3 +148,10 @@ export function describeTableNameSource(from: TableNameSource): string {
       return 'declared name';
   }
 }
+
+/** The physical name of a declared table; throws naming it when the map has none. */
+export function physicalTable(tables: Readonly<Record<string, string>>, table: string): string {
+  const name = tables[table];
+  if (name === undefined) throw new Error(`no physical table name for declared table "${table}"`);
+  return name;
+}

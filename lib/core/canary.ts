@@ -2,7 +2,12 @@
 // migrated table and waits to see recorded by the stream consumer, proving the consumer reads
 // the stream now (an Enabled mapping does not: AWS positions LATEST some time after it is
 // created). Canaries are never migrated, verified, scanned or counted as application items.
-import { KEY_ATTRIBUTES, type Item, type Key, type TableRole } from './types.ts';
+import type { Item, Key } from './types.ts';
+
+/** The key attribute names of a table, partition key first (a declared table has them). */
+export interface KeyShape {
+  readonly key: readonly string[];
+}
 
 /**
  * The partition key value of every canary. It names the tool and a version so it cannot be an
@@ -22,19 +27,19 @@ export const CANARY_REWRITE_MS = 2_000;
 export const CANARY_TTL_SECONDS = 3_600;
 
 /** The key of the canary `nonce` in a table of `table`'s shape (partition + sort key). */
-export function canaryKey(table: TableRole, nonce: string): Key {
-  const [pk, sk]: readonly string[] = KEY_ATTRIBUTES[table];
+export function canaryKey(table: KeyShape, nonce: string): Key {
+  const [pk, sk] = table.key;
   return { [pk as string]: CANARY_PARTITION, ...(sk && { [sk]: nonce }) };
 }
 
 /** Whether an item (or key) is a canary, not an application item. */
-export function isCanary(table: TableRole, item: Item | Key): boolean {
-  const pk = KEY_ATTRIBUTES[table][0] as string;
+export function isCanary(table: KeyShape, item: Item | Key): boolean {
+  const pk = table.key[0] as string;
   return item[pk] === CANARY_PARTITION;
 }
 
 /** The nonce of a canary key (its sort key), or the partition value for a table without one. */
-export function canaryNonce(table: TableRole, key: Item | Key): string {
-  const [pk, sk]: readonly string[] = KEY_ATTRIBUTES[table];
+export function canaryNonce(table: KeyShape, key: Item | Key): string {
+  const [pk, sk] = table.key;
   return String(key[(sk ?? pk) as string]);
 }

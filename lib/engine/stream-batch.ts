@@ -11,7 +11,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { METRIC } from '../config/defaults.ts';
 import type { Item, Key } from '../core/types.ts';
 import { keyId } from '../core/keys.ts';
-import { canaryNonce, isCanary } from '../core/canary.ts';
+import { canaryNonce, isCanary, type KeyShape } from '../core/canary.ts';
 import type { BackfillStateStore } from '../adapters/backfill-state.ts';
 import {
   parkMalformed,
@@ -143,22 +143,23 @@ async function processTableRecords(
   units: BatchUnit<DynamoDBRecord>[],
   unitResults: ItemResult[],
 ): Promise<void> {
-  const keyNames = options.deps.planner.table(table).key;
-  const decoded = records.map((r) => decode(table, keyNames, r));
+  const shape = options.deps.planner.table(table);
+  const decoded = records.map((r) => decode(table, shape.key, r));
   const ok = decoded.flatMap((d) => (d.ok ? [d] : []));
   const tableOf = (): string => options.deps.writer.tableName(table);
   // Canaries prove to `backfill` that this consumer reads the stream: recorded, never migrated
   // or counted; a failed record is retried like any failure.
-  const good = ok.filter((d) => !d.newImage || !isCanary(table, d.newImage));
+  const good = ok.filter((d) => !d.newImage || !isCanary(shape, d.newImage));
   await recordCanaries(
     table,
-    ok.filter((d) => d.newImage && isCanary(table, d.newImage)),
+    ok.filter((d) => d.newImage && isCanary(shape, d.newImage)),
+    shape,
     tableOf,
     options,
     bySeq,
   );
   const latest = latestPerKey(
-    good.filter((d) => !isCanary(table, (image(d.record.dynamodb?.Keys) ?? {}) as Key)),
+    good.filter((d) => !isCanary(shape, (image(d.record.dynamodb?.Keys) ?? {}) as Key)),
     (d) => d.id,
   );
   // Undecodable records are parked alone (malformed): retrying cannot fix them.
@@ -199,7 +200,7 @@ async function processTableRecords(
 }
 
 async function recordCanaries(
-  table: string,
+  shape: KeyShape,
   canaries: readonly Extract<Decoded, { ok: true }>[],
   tableOf: () => string,
   options: StreamBatchOptions,
@@ -209,7 +210,7 @@ async function recordCanaries(
   for (const d of canaries) {
     const key = d.newImage as Item;
     try {
-      await options.canaries.putCanarySeen(tableOf(), canaryNonce(table, key), Date.now());
+      await options.canaries.putCanarySeen(tableOf(), canaryNonce(shape, key), Date.now());
     } catch (e) {
       bySeq.set(seqOf(d.record), {
         key: key as Key,

@@ -17,11 +17,11 @@ import { session } from '../lib/presets/pika.ts';
 import { describeTableStream, tableExists } from '../lib/adapters/tables.ts';
 
 /** The physical names of the Pika preset's three tables. */
-export interface PikaTableNames {
+export type PikaTableNames = {
   session: string;
   user: string;
   tag: string;
-}
+};
 
 /** The Pika tables of a declared-name map; throws naming a table the map lacks. */
 export function pikaTableNames(tables: TableNames): PikaTableNames {

@@ -151,9 +151,8 @@ async function processTableRecords(
   // or counted; a failed record is retried like any failure.
   const good = ok.filter((d) => !d.newImage || !isCanary(shape, d.newImage));
   await recordCanaries(
-    table,
-    ok.filter((d) => d.newImage && isCanary(shape, d.newImage)),
     shape,
+    ok.filter((d) => d.newImage && isCanary(shape, d.newImage)),
     tableOf,
     options,
     bySeq,

@@ -420,7 +420,7 @@ async function scanSegmentTask(
   };
   const work: WorkItem[] = [];
   for (const item of page.items) {
-    if (isCanary(m.table, item)) continue; // the backfill gate's, not the application's
+    if (isCanary(table, item)) continue; // the backfill gate's, not the application's
     try {
       work.push(workItemOf(table, item, inputNames));
     } catch (e) {

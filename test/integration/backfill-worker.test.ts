@@ -58,7 +58,7 @@ interface Stack {
 
 async function stack(name: string, sessions: Item[]): Promise<Stack> {
   const p = uniqueName(name);
-  const tables: TableNames = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
+  const tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
   await ensurePikaTables(clients.dynamodb, tables);
   await putItems(clients.doc, tables.user, USERS);
   await putItems(clients.doc, tables.session, sessions);

@@ -50,7 +50,7 @@ interface Stack {
 /** Legacy sessions, then the consumer + worker started at LATEST with the pin delayed. */
 async function stack(name: string): Promise<Stack> {
   const p = uniqueName(name);
-  const tables: TableNames = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
+  const tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
   await ensurePikaTables(clients.dynamodb, tables);
   await putItems(clients.doc, tables.user, legacyUsers({ users: 5, seed: 91 }));
   const sessions = legacySessions({ sessions: 40, users: 5, seed: 92, migratedFraction: 0 });

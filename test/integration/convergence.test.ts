@@ -62,7 +62,7 @@ describe('convergence under live writes (issue 8, item 6)', () => {
   it(`${ITEMS} legacy sessions + concurrent inserts, updates, puts and deletes: 0 lost updates, 0 resurrected, verify 0 pending`, async () => {
     const t0 = performance.now();
     const p = uniqueName('converge');
-    const tables: TableNames = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
+    const tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
     await ensurePikaTables(clients.dynamodb, tables);
     await putItems(clients.doc, tables.user, legacyUsers({ users: USERS, seed: 81 }));
     const legacy = legacySessions({

@@ -12,12 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
 import { ensureQueues, type QueueUrls } from '../../lib/adapters/queues.ts';
-import type { Item, TableNames } from '../../lib/core/types.ts';
+import type { Item } from '../../lib/core/types.ts';
 import { decodeWorkMessage } from '../../lib/core/work-message.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { redrive } from '../../lib/engine/redrive.ts';
 import { processStreamBatch } from '../../lib/engine/stream-batch.ts';
-import { ensurePikaTables } from '../../local/pika-tables.ts';
+import { ensurePikaTables, type PikaTableNames } from '../../local/pika-tables.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 import { takeAllMessages } from '../support/work-queue.ts';
 
@@ -26,7 +26,7 @@ process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
 const SECRET = 'my bank password is hunter2';
 let clients: Clients;
-let tables: TableNames;
+let tables: PikaTableNames;
 let queues: QueueUrls;
 beforeAll(async () => {
   clients = makeClients({ searchEndpoint: undefined });

@@ -17,7 +17,6 @@ import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
 import { ensureQueues, type QueueUrls } from '../../lib/adapters/queues.ts';
 import { queueStats } from '../../lib/adapters/work-queue.ts';
 import { withContract } from '../../lib/core/migrations/index.ts';
-import type { TableNames } from '../../lib/core/types.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import type { ItemResult } from '../../lib/engine/migrate-items.ts';
@@ -25,7 +24,7 @@ import type { WorkBatchSummary } from '../../lib/engine/work-batch.ts';
 import { MemoryCheckpointStore } from '../../local/event-source/checkpoint.ts';
 import { DynamoDBStreamMapping } from '../../local/event-source/dynamodb-stream-mapping.ts';
 import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
-import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
+import { ensurePikaTables, putItems, type PikaTableNames } from '../../local/pika-tables.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 import { sqsEvent, takeAllMessages } from '../support/work-queue.ts';
 
@@ -36,7 +35,7 @@ const BIG = '9007199254740993.5'; // above 2^53, and a fraction: no double holds
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 
 let clients: Clients;
-let tables: TableNames;
+let tables: PikaTableNames;
 let queues: QueueUrls;
 beforeAll(async () => {
   clients = makeClients({ searchEndpoint: undefined });

@@ -8,7 +8,8 @@ import { makeClients, destroyClients, type Clients } from '../../lib/adapters/cl
 import { DynamoWriter } from '../../lib/adapters/dynamo-writer.ts';
 import { MappingConflictError, SearchIndex } from '../../lib/adapters/search-index.ts';
 import { LookupReader } from '../../lib/adapters/lookup-reader.ts';
-import type { Item, TableNames } from '../../lib/core/types.ts';
+import type { Item } from '../../lib/core/types.ts';
+import type { PikaTableNames } from '../../local/pika-tables.ts';
 import { DynamoStateStore, ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
 import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
@@ -35,7 +36,7 @@ const SESSION_MIGRATIONS = pikaMigrations('session');
 
 const NOW = Math.floor(Date.now() / 1000);
 let clients: Clients;
-let tables: TableNames;
+let tables: PikaTableNames;
 let index: string;
 let deps: EngineDeps & { search: SearchIndex };
 let seeded: SeedResult;
@@ -82,8 +83,8 @@ const quiet = { info: () => {}, warn: () => {}, error: () => {} };
  * outcome counts.
  */
 async function historicPass(
-  table: MigratedTable,
-  migrations?: readonly MigrationName[],
+  table: 'session' | 'tag',
+  migrations?: readonly string[],
 ): Promise<{ scanned: number; counts: Record<string, number>; problems: ItemResult[] }> {
   const p = uniqueName('pass');
   await ensureStateTable(clients.dynamodb, `${p}-state`);
@@ -321,27 +322,25 @@ describe('tags', () => {
   });
 });
 
-describe('user-type lookup', () => {
-  it('batches distinct ids and serves repeats of found users from the cache', async () => {
-    const lookup = new UserTypeLookup(clients.doc, tables.user);
-    const ids = seeded.users.map((u) => u.user_id as string);
-    const first = await lookup.resolve([...ids, ...ids, 'nobody']);
-    expect(lookup.requests).toBe(1); // 81 distinct ids: one BatchGetItem
-    expect(first.get('nobody')).toBeNull();
-    const u = seeded.users.find((x) => x.user_type)!;
-    expect(first.get(u.user_id as string)).toBe(u.user_type);
-    const typed = seeded.users.filter((x) => x.user_type).map((x) => x.user_id as string);
-    await lookup.resolve(typed);
-    expect(lookup.requests).toBe(1);
-    // item 4: absence is never cached (the user may be created a moment later).
-    await lookup.resolve(['nobody']);
-    expect(lookup.requests).toBe(2);
+describe('lookups', () => {
+  it('read the distinct keys of a batch in one strongly consistent BatchGetItem', async () => {
+    const lookups = new LookupReader(clients.doc, tables);
+    const live: EngineDeps = { ...deps, lookups };
+    const items: Item[] = seeded.sessions
+      .slice(0, 200)
+      .map((s) => ({ ...s, session_id: `${String(s.session_id)}-batch` }));
+    const users = new Set(items.map((i) => i.user_id));
+    expect(users.size).toBeGreaterThan(1);
+    expect(users.size).toBeLessThanOrEqual(100);
+    const results = await migrateItems('session', items, live);
+    expect(lookups.requests).toBe(1); // 200 items, their distinct users: one request
+    expect(results.every((r) => r.outcome !== 'failed')).toBe(true);
   });
 
   it('item 6: a failed lookup fails only the items that needed it, never defaulting', async () => {
     const broken: EngineDeps = {
       ...deps,
-      lookup: new UserTypeLookup(clients.doc, `${tables.user}-absent`),
+      lookups: new LookupReader(clients.doc, { ...tables, user: `${tables.user}-absent` }),
     };
     const item: Item = { ...(seeded.sessions[300] as Item), session_id: 'lookup-fail' };
     delete item.user_type;
@@ -361,11 +360,12 @@ describe('user-type lookup', () => {
 
 describe('item 4: a user created just before their first session', () => {
   it('item 4: user created, then immediately a session: the session gets the user type, not external-user', async () => {
-    const lookup = new UserTypeLookup(clients.doc, tables.user);
-    const live: EngineDeps = { ...deps, lookup };
+    const lookups = new LookupReader(clients.doc, tables);
+    const live: EngineDeps = { ...deps, lookups };
     const userId = 'brand-new-user';
     // An earlier record looked this user up before the user existed (the consumer is warm).
-    expect((await lookup.resolve([userId])).get(userId)).toBeNull();
+    const early = await lookups.read(new Map([['user', [{ user_id: userId }]]]));
+    expect(early.read.get('user')).toEqual([]);
     await clients.doc.send(
       new PutCommand({
         TableName: tables.user,

@@ -10,14 +10,13 @@ import { peekQueue } from '../../lib/adapters/dlq-reader.ts';
 import { ensureQueues, type QueueUrls } from '../../lib/adapters/queues.ts';
 import { breakdownKind, classifyDlqBody } from '../../lib/core/dlq-message.ts';
 import { decodeWorkMessage, encodeWorkMessage } from '../../lib/core/work-message.ts';
-import type { TableNames } from '../../lib/core/types.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { redrive } from '../../lib/engine/redrive.ts';
 import { SEARCH_REPAIR_MAX_ATTEMPTS } from '../../lib/engine/search-repair.ts';
 import { collectStatus } from '../../lib/engine/status.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
 import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
-import { putItems } from '../../local/pika-tables.ts';
+import { putItems, type PikaTableNames } from '../../local/pika-tables.ts';
 import { freshSessionStack } from '../support/session-stack.ts';
 import { useLocalServices } from '../support/env.ts';
 import { sqsEvent, takeAllMessages } from '../support/work-queue.ts';
@@ -26,7 +25,7 @@ useLocalServices('parkedkinds');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
 let clients: Clients;
-let tables: TableNames;
+let tables: PikaTableNames;
 let index: string;
 let queues: QueueUrls;
 beforeAll(async () => {

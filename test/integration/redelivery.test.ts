@@ -52,7 +52,7 @@ const lastUpdateOf = (r: DynamoDBRecord) => r.dynamodb?.NewImage?.last_update?.S
 /** The same workload on fresh tables, queues and index: stream, worker and [A1, A2]. */
 async function runWorkload(redelivery?: RedeliveryOptions & { visibilitySeconds?: number }) {
   const p = uniqueName('rdl');
-  const tables: TableNames = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
+  const tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
   const index = uniqueName('rdl-idx');
   await ensurePikaTables(clients.dynamodb, tables);
   await ensureSessionIndex(clients.search!, index);

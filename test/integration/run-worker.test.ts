@@ -40,7 +40,7 @@ async function stack(
   queue: { visibilityTimeoutSeconds?: number } = {},
 ) {
   const p = uniqueName(name);
-  const tables: TableNames = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
+  const tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
   await ensurePikaTables(clients.dynamodb, tables);
   await putItems(clients.doc, tables.user, USERS);
   await putItems(clients.doc, tables.session, sessions);

@@ -42,7 +42,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('item 10: an OpenSearch outage never holds up or dead-letters DynamoDB work', () => {
   it('item 10: search cut for ~25 s: the shard moves on, nothing reaches the DLQ, every document is repaired after', async () => {
     const p = uniqueName('outage');
-    const tables: TableNames = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
+    const tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
     await ensurePikaTables(clients.dynamodb, tables);
     await putItems(clients.doc, tables.user, USERS);
     const index = uniqueName('outage-idx');

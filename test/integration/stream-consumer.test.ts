@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeClients, destroyClients, type Clients } from '../../lib/adapters/clients.ts';
-import { ensurePikaTables, ensureSessionIndex, putItems } from '../../local/pika-tables.ts';
+import { ensurePikaTables, ensureSessionIndex, putItems, type PikaTableNames } from '../../local/pika-tables.ts';
 import { legacyUsers } from '../../local/legacy-data.ts';
-import type { Item, TableNames } from '../../lib/core/types.ts';
+import type { Item } from '../../lib/core/types.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import type { EngineDeps, ItemResult } from '../../lib/engine/migrate-items.ts';
 import { AppSimulator } from '../../local/app-simulator.ts';
@@ -36,7 +36,7 @@ afterAll(() => destroyClients(clients));
 /** A fresh set of Pika tables, index and queues: each test gets its own stream. */
 async function stack(name: string, searchEndpoint = process.env.SEARCH_ENDPOINT!) {
   const p = uniqueName(name);
-  const tables: TableNames = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
+  const tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
   await ensurePikaTables(clients.dynamodb, tables);
   await putItems(clients.doc, tables.user, USERS);
   const index = uniqueName(`${name}-idx`);
@@ -88,7 +88,7 @@ const get = async (TableName: string, Key: Item) =>
 
 /** Checks every live session against the rules, computed independently of the planner. */
 async function expectConverged(
-  tables: TableNames,
+  tables: PikaTableNames,
   index: string,
   app: AppSimulator,
 ): Promise<void> {

@@ -2,17 +2,16 @@
 // uniquely, plus the definition of a bare session table for tests that need other stream settings.
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { Clients } from '../../lib/adapters/clients.ts';
-import type { TableNames } from '../../lib/core/types.ts';
-import { ensurePikaTables, ensureSessionIndex, putItems } from '../../local/pika-tables.ts';
+import { ensurePikaTables, ensureSessionIndex, putItems, type PikaTableNames } from '../../local/pika-tables.ts';
 import { uniqueName } from './env.ts';
 
 /** Tables `<unique>-session|user|tag` with user `u1` (internal-user) and an index `<name>-idx-…`. */
 export async function freshSessionStack(
   clients: Clients,
   name: string,
-): Promise<{ tables: TableNames; index: string; prefix: string }> {
+): Promise<{ tables: PikaTableNames; index: string; prefix: string }> {
   const prefix = uniqueName(name);
-  const tables: TableNames = {
+  const tables = {
     session: `${prefix}-session`,
     user: `${prefix}-user`,
     tag: `${prefix}-tag`,

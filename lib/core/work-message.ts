@@ -1,15 +1,22 @@
 // The SQS work-message codec of the historic path: versioned message kinds, greedy packing of
-// scanned items into size-bounded bodies and SendMessageBatch groups, strict decoding.
+// scanned items into size-bounded bodies and SendMessageBatch groups, strict decoding. Keys,
+// inputs and scan positions travel as wire values (./wire-values.ts), so sets, binary and big
+// numbers reach the worker as they were read; in memory they are the real values again.
 import { z } from 'zod';
-import {
-  EXACT_NUMBER_TAG,
-  isExactNumber,
-  isExactNumberTag,
-  reviveExactNumbers,
-} from './exact-number.ts';
+import type { TableDef } from './config/define.ts';
+import { describeType, MalformedItemError } from './errors.ts';
+import { isExactNumber } from './exact-number.ts';
 import { formatKey } from './key-format.ts';
-import { keyOf } from './keys.ts';
-import type { Item, Key, TableRole } from './types.ts';
+import type { Item, Key, KeyValue } from './types.ts';
+import {
+  fromWireRecord,
+  toWireRecord,
+  toWireValue,
+  WireDecodeError,
+  WireEncodeError,
+} from './wire-values.ts';
+
+export type { JsonValue } from './wire-values.ts';
 
 export const WORK_MESSAGE_VERSION = 1;
 
@@ -23,16 +30,14 @@ export const SQS_MAX_BATCH_ENTRIES = 10;
  */
 export const DEFAULT_MESSAGE_BUDGET_BYTES = SQS_MAX_MESSAGE_BYTES - 2_048;
 
-/** A JSON value as carried in a message (what an attribute can be after a JSON round trip). */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
-
 /**
  * One item to migrate: its key and the derivation inputs the scanner read. The worker plans
  * from these and conditions its write on them, so it needs no read of its own.
  */
 export interface WorkItem {
   key: Key;
-  inputs: Record<string, JsonValue>;
+  /** Decoded DynamoDB values (sets, binary, ExactNumbers…), never their wire form. */
+  inputs: Record<string, unknown>;
 }
 
 /**
@@ -48,7 +53,8 @@ export interface ScannedFor {
 export interface ItemsMessage {
   v: 1;
   kind: 'items';
-  table: TableRole;
+  /** A declared table name (the engine checks it against its config). */
+  table: string;
   /** The backfill run that enqueued these items (logs, status). */
   runId?: string;
   /** Absent in messages of older scanners: the worker then plans no search migration. */
@@ -60,12 +66,13 @@ export interface ItemsMessage {
 export interface ScanSegmentMessage {
   v: 1;
   kind: 'scan-segment';
-  table: TableRole;
+  /** A declared table name (the engine checks it against its config). */
+  table: string;
   runId: string;
   segment: number;
   totalSegments: number;
   /** Undefined for the segment's first page. */
-  exclusiveStartKey?: Record<string, JsonValue>;
+  exclusiveStartKey?: Key;
   pageSize: number;
   /**
    * The migrations the scanner runs for: the worker scans for those it runs itself, plus the
@@ -81,6 +88,10 @@ export interface SearchRepairMessage {
   v: 1;
   kind: 'search-repair';
   docId: string;
+  /** The declared table whose item the document mirrors (absent in older messages). */
+  table?: string;
+  /** That item's key (absent in older messages); requires `table`. */
+  key?: Key;
   keywords: Record<string, string>;
   /** Keyword fields to remove (their source attribute is gone from the item). */
   remove?: string[];
@@ -97,37 +108,33 @@ export type WorkMessage = ItemsMessage | ScanSegmentMessage | SearchRepairMessag
 // Strict decoding
 
 const nonEmpty = z.string().min(1, 'must be a non-empty string');
-const tableRole = z.enum(['session', 'user', 'tag'], {
-  error: 'must be one of "session", "user", "tag"',
-});
-const keySchema = z
-  .record(
-    z.string(),
-    z.union([z.string(), z.number()], { error: 'key attributes must be strings or numbers' }),
-  )
-  .refine((k) => Object.keys(k).length > 0, 'key must have at least one attribute');
-const jsonRecord = z.record(z.string(), z.json({ error: 'must be a JSON value' }));
+// Wire records are decoded after the envelope (below): zod would copy a "__proto__" map key
+// into a prototype, and the wire decoder names the exact attribute at fault.
+const wireRecord = z.custom<Record<string, unknown>>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  { error: 'must be a JSON object' },
+);
 
 const itemsSchema = z.strictObject({
   v: z.literal(1),
   kind: z.literal('items'),
-  table: tableRole,
+  table: nonEmpty,
   runId: nonEmpty.optional(),
   scannedFor: z
     .strictObject({ migrations: z.array(nonEmpty), projection: z.array(nonEmpty) })
     .optional(),
-  items: z.array(z.strictObject({ key: keySchema, inputs: jsonRecord })).min(1, 'is empty'),
+  items: z.array(z.strictObject({ key: wireRecord, inputs: wireRecord })).min(1, 'is empty'),
 });
 
 const scanSegmentSchema = z
   .strictObject({
     v: z.literal(1),
     kind: z.literal('scan-segment'),
-    table: tableRole,
+    table: nonEmpty,
     runId: nonEmpty,
     segment: z.int().min(0),
     totalSegments: z.int().min(1).max(1_000_000),
-    exclusiveStartKey: jsonRecord.optional(),
+    exclusiveStartKey: wireRecord.optional(),
     pageSize: z.int().min(1),
     migrations: z.array(nonEmpty).optional(),
     rate: z.number().positive().optional(),
@@ -137,18 +144,25 @@ const scanSegmentSchema = z
     path: ['segment'],
   });
 
-const searchRepairSchema = z.strictObject({
-  v: z.literal(1),
-  kind: z.literal('search-repair'),
-  docId: nonEmpty,
-  keywords: z
-    .record(z.string(), z.string())
-    .refine((k) => Object.keys(k).length > 0, 'must name at least one keyword'),
-  remove: z.array(nonEmpty).optional(),
-  version: nonEmpty.optional(),
-  attempt: z.int().min(1),
-  reason: nonEmpty,
-});
+const searchRepairSchema = z
+  .strictObject({
+    v: z.literal(1),
+    kind: z.literal('search-repair'),
+    docId: nonEmpty,
+    table: nonEmpty.optional(),
+    key: wireRecord.optional(),
+    keywords: z
+      .record(z.string(), z.string())
+      .refine((k) => Object.keys(k).length > 0, 'must name at least one keyword'),
+    remove: z.array(nonEmpty).optional(),
+    version: nonEmpty.optional(),
+    attempt: z.int().min(1),
+    reason: nonEmpty,
+  })
+  .refine((m) => m.key === undefined || m.table !== undefined, {
+    message: 'a key needs the table it belongs to',
+    path: ['table'],
+  });
 
 const messageSchema = z.discriminatedUnion('kind', [
   itemsSchema,
@@ -180,6 +194,44 @@ function pathText(path: readonly PropertyKey[]): string {
   return out || '(message)';
 }
 
+/** Why `value` cannot be a key attribute's value, or undefined when it can. */
+function keyValueProblem(value: unknown): string | undefined {
+  if (value === undefined) return 'is missing';
+  if (value === '' || (value instanceof Uint8Array && value.length === 0)) return 'is empty';
+  if (
+    typeof value === 'string' ||
+    (typeof value === 'number' && Number.isFinite(value)) ||
+    isExactNumber(value) ||
+    value instanceof Uint8Array
+  ) {
+    return undefined;
+  }
+  return `has type ${describeType(value)}, expected string, number or binary`;
+}
+
+/** A key from its wire record: at least one attribute, each a valid key value. */
+function decodeKey(wire: unknown, path: string): Key {
+  const key = fromWireRecord(wire, path);
+  const names = Object.keys(key);
+  if (!names.length) throw new WireDecodeError(path, 'key must have at least one attribute');
+  for (const name of names) {
+    const problem = keyValueProblem(key[name]);
+    if (problem) throw new WireDecodeError(`${path}.${name}`, `key attribute ${problem}`);
+  }
+  return key as Key;
+}
+
+// Runs one wire decoding, turning its failure into a problem of the message.
+function decodeInto<T>(problems: string[], decode: () => T): T | undefined {
+  try {
+    return decode();
+  } catch (e) {
+    if (!(e instanceof WireDecodeError)) throw e;
+    problems.push(e.message);
+    return undefined;
+  }
+}
+
 /** Parses and validates one SQS body; throws WorkMessageDecodeError naming every problem. */
 export function decodeWorkMessage(body: string): WorkMessage {
   let raw: unknown;
@@ -205,29 +257,64 @@ export function decodeWorkMessage(body: string): WorkMessage {
       parsed.error.issues.map((i) => `${pathText(i.path)}: ${i.message}`),
     );
   }
-  const message = parsed.data as WorkMessage;
-  if (message.kind === 'items') {
-    // Numbers a JS number cannot hold exactly travel tagged (ExactNumber.toJSON).
-    for (const item of message.items)
-      item.inputs = reviveExactNumbers(item.inputs) as Record<string, JsonValue>;
+  const m = parsed.data;
+  const problems: string[] = [];
+  let message: WorkMessage;
+  if (m.kind === 'items') {
+    const items = m.items.map((it, i) => ({
+      key: decodeInto(problems, () => decodeKey(it.key, `items[${i}].key`)) ?? {},
+      inputs: decodeInto(problems, () => fromWireRecord(it.inputs, `items[${i}].inputs`)) ?? {},
+    }));
+    message = { ...m, items };
+  } else if (m.kind === 'scan-segment') {
+    const { exclusiveStartKey: start, ...rest } = m;
+    const exclusiveStartKey =
+      start && decodeInto(problems, () => decodeKey(start, 'exclusiveStartKey'));
+    message = { ...rest, ...(exclusiveStartKey && { exclusiveStartKey }) };
+  } else {
+    const { key: wireKey, ...rest } = m;
+    const key = wireKey && decodeInto(problems, () => decodeKey(wireKey, 'key'));
+    message = { ...rest, ...(key && { key }) };
   }
+  if (problems.length) throw new WorkMessageDecodeError(problems);
   return message;
 }
 
 /** What can still be read off a body that does not decode: its table and item keys, if any. */
 export interface SalvagedMessage {
-  table?: TableRole;
+  table?: string;
   keys: Key[];
   /** A search-repair's document id. */
   docId?: string;
 }
 
+/** `wire` as a key of exactly `names` (in that order) with valid values, else undefined. */
+function salvageKey(wire: unknown, names: readonly string[]): Key | undefined {
+  let decoded: Record<string, unknown>;
+  try {
+    decoded = fromWireRecord(wire, 'key');
+  } catch {
+    return undefined;
+  }
+  if (Object.keys(decoded).length !== names.length) return undefined;
+  const key: Key = {};
+  for (const name of names) {
+    if (keyValueProblem(decoded[name]) !== undefined) return undefined;
+    key[name] = decoded[name] as KeyValue;
+  }
+  return key;
+}
+
 /**
- * Best effort, never throws: the table role and the complete keys of a body that failed to
- * decode, so that it is parked with them (and a redrive can re-read those items) instead of
- * as an anonymous body.
+ * Best effort, never throws: the table and the complete keys of a body that failed to decode,
+ * so that it is parked with them (and a redrive can re-read those items) instead of as an
+ * anonymous body. The table is whatever non-empty name the body gives; keys are kept only when
+ * `keyNamesOf` knows that table's key and a key has exactly those attributes.
  */
-export function salvageWorkMessage(body: string): SalvagedMessage {
+export function salvageWorkMessage(
+  body: string,
+  keyNamesOf?: (table: string) => readonly string[] | undefined,
+): SalvagedMessage {
   let raw: unknown;
   try {
     raw = JSON.parse(body);
@@ -236,26 +323,47 @@ export function salvageWorkMessage(body: string): SalvagedMessage {
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { keys: [] };
   const r = raw as Record<string, unknown>;
-  const role = tableRole.safeParse(r.table);
-  const table = role.success ? role.data : r.kind === 'search-repair' ? 'session' : undefined;
+  const table = typeof r.table === 'string' && r.table ? r.table : undefined;
   const keys: Key[] = [];
-  if (table && Array.isArray(r.items)) {
-    for (const it of r.items as unknown[]) {
-      const k = keySchema.safeParse((it as { key?: unknown } | null)?.key);
-      if (!k.success) continue;
-      try {
-        keys.push(keyOf(table, k.data));
-      } catch {
-        // an incomplete key names no item: leave it out
-      }
+  let names: readonly string[] | undefined;
+  try {
+    names = table === undefined ? undefined : keyNamesOf?.(table);
+  } catch {
+    names = undefined;
+  }
+  if (names?.length) {
+    const wireKeys =
+      r.kind === 'search-repair'
+        ? [r.key]
+        : Array.isArray(r.items)
+          ? (r.items as unknown[]).map((it) => (it as { key?: unknown } | null)?.key)
+          : [];
+    for (const wire of wireKeys) {
+      // an incomplete or broken key names no item: leave it out
+      const key = wire === undefined ? undefined : salvageKey(wire, names);
+      if (key) keys.push(key);
     }
   }
   const docId = typeof r.docId === 'string' && r.docId ? r.docId : undefined;
   return { ...(table && { table }), keys, ...(docId && { docId }) };
 }
 
+/** The JSON text of a message (keys, inputs and scan positions as wire values). */
 export function encodeWorkMessage(message: WorkMessage): string {
-  return JSON.stringify(message);
+  if (message.kind === 'items') {
+    const { items, ...rest } = message;
+    const parts = items.map((item) => encodeWorkItem(message.table, item));
+    return `${JSON.stringify(rest).slice(0, -1)},"items":[${parts.join(',')}]}`;
+  }
+  if (message.kind === 'scan-segment') {
+    const { exclusiveStartKey: start, ...rest } = message;
+    return JSON.stringify({
+      ...rest,
+      ...(start && { exclusiveStartKey: toWireRecord(start, 'exclusiveStartKey') }),
+    });
+  }
+  const { key, ...rest } = message;
+  return JSON.stringify({ ...rest, ...(key && { key: toWireRecord(key, 'key') }) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,84 +387,93 @@ export function utf8ByteLength(s: string): number {
   return n;
 }
 
-/** An item that cannot be carried in a message (too large, or a value JSON cannot carry). */
+/** An item that cannot be carried in a message (too large, or a value no wire value holds). */
 export class WorkItemError extends Error {
   override readonly name = 'WorkItemError';
   readonly key: Key;
-  constructor(table: TableRole, key: Key, what: string) {
+  constructor(table: string, key: Key, what: string) {
     super(`${table} item ${formatKey(key)}: ${what}`);
     this.key = key;
   }
 }
 
-function describeValue(value: unknown): string {
-  if (value instanceof Set) return 'a set';
-  if (value instanceof Uint8Array) return 'binary';
-  if (typeof value === 'bigint') return 'a bigint';
-  if (typeof value === 'number') return `the number ${String(value)}`;
-  return typeof value;
-}
-
-// Values a JSON round trip keeps exactly; anything else would reach the worker changed and
-// make its conditional write compare against the wrong value.
-function checkJson(table: TableRole, key: Key, path: string, value: unknown): void {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
-  if (typeof value === 'number' && Number.isFinite(value)) return;
-  // Travels as its tagged text (ExactNumber.toJSON) and is revived by decodeWorkMessage.
-  if (isExactNumber(value)) return;
-  if (isExactNumberTag(value)) {
+// Its wire form, or a WorkItemError naming the attribute: a value that would reach the worker
+// changed would make its conditional write compare against the wrong value.
+function wireOf(table: string, key: Key, record: Record<string, unknown>, path: string) {
+  try {
+    return toWireRecord(record, path);
+  } catch (e) {
+    if (!(e instanceof WireEncodeError)) throw e;
     throw new WorkItemError(
       table,
       key,
-      `attribute ${path} is a map shaped like streamfill's exact-number tag ({"${EXACT_NUMBER_TAG}": …}), which a work message cannot carry unambiguously`,
+      `attribute ${e.path} ${e.problem}, which a work message cannot carry`,
     );
   }
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => checkJson(table, key, `${path}[${i}]`, v));
-    return;
+}
+
+/** The key attributes of `item` that are valid key values: names a broken item, never throws. */
+function partialKeyOf(table: TableDef, item: Item): Key {
+  const key: Key = {};
+  for (const name of table.key) {
+    if (keyValueProblem(item[name]) === undefined) key[name] = item[name] as KeyValue;
   }
-  const proto: unknown = typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
-  if (proto === Object.prototype || proto === null) {
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      // JSON.parse and zod would turn it into a prototype, not an attribute.
-      if (k === '__proto__') {
-        throw new WorkItemError(table, key, `attribute ${path} has a map key "__proto__"`);
-      }
-      if (v !== undefined) checkJson(table, key, `${path}.${k}`, v);
-    }
-    return;
-  }
-  throw new WorkItemError(
-    table,
-    key,
-    `attribute ${path} is ${describeValue(value)}, which a work message cannot carry`,
-  );
+  return key;
 }
 
 /**
- * The work item of a scanned item: its validated key (MalformedItemError when broken) and the
- * named inputs it has (absent attributes stay absent: "missing" is itself an input).
+ * The work item of a scanned item: its validated key in the table's key order
+ * (MalformedItemError when broken) and the named inputs it has (absent attributes stay absent:
+ * "missing" is itself an input). WorkItemError when an input is no DynamoDB value.
  */
-export function workItemOf(table: TableRole, item: Item, inputNames: readonly string[]): WorkItem {
-  const key = keyOf(table, item);
-  const inputs: Record<string, JsonValue> = {};
+export function workItemOf(table: TableDef, item: Item, inputNames: readonly string[]): WorkItem {
+  const key: Key = {};
+  for (const name of table.key) {
+    const value = item[name];
+    if (value === undefined) {
+      throw new MalformedItemError(table.name, partialKeyOf(table, item), name, 'missing');
+    }
+    const problem = keyValueProblem(value);
+    if (problem === 'is empty') {
+      throw new MalformedItemError(table.name, partialKeyOf(table, item), name, 'empty');
+    }
+    if (problem) {
+      throw new MalformedItemError(table.name, partialKeyOf(table, item), name, 'wrong-type', {
+        actualType: describeType(value),
+        expectedType: 'string, number or binary',
+      });
+    }
+    key[name] = value as KeyValue;
+  }
+  const inputs: Record<string, unknown> = {};
   for (const name of inputNames) {
     const value = item[name];
     if (value === undefined) continue;
-    checkJson(table, key, name, value);
-    inputs[name] = value as JsonValue;
+    try {
+      toWireValue(value, name);
+    } catch (e) {
+      if (!(e instanceof WireEncodeError)) throw e;
+      throw new WorkItemError(
+        table.name,
+        key,
+        `attribute ${e.path} ${e.problem}, which a work message cannot carry`,
+      );
+    }
+    inputs[name] = value;
   }
   return { key, inputs };
 }
 
 /** The JSON text of one item as it appears inside an items message. */
-export function encodeWorkItem(table: TableRole, item: WorkItem): string {
-  checkJson(table, item.key, 'inputs', item.inputs);
-  return JSON.stringify({ key: item.key, inputs: item.inputs });
+export function encodeWorkItem(table: string, item: WorkItem): string {
+  return JSON.stringify({
+    key: wireOf(table, item.key, item.key, 'key'),
+    inputs: wireOf(table, item.key, item.inputs, 'inputs'),
+  });
 }
 
 function itemsEnvelope(
-  table: TableRole,
+  table: string,
   runId: string | undefined,
   scannedFor: ScannedFor | undefined,
 ): { head: string; tail: string } {
@@ -392,7 +509,7 @@ export interface PackedMessage {
  * An item that alone exceeds the budget is an error naming its key: it could never be sent.
  */
 export function packItems(
-  table: TableRole,
+  table: string,
   items: readonly WorkItem[],
   options: PackOptions = {},
 ): PackedMessage[] {

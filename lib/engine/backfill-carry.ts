@@ -6,6 +6,7 @@ import type { ParkEntry } from '../adapters/dead-letters.ts';
 import { SERVICES } from '../config/defaults.ts';
 import { partialKey } from '../core/keys.ts';
 import type { Item, Key, TableRole } from '../core/types.ts';
+import { bundledPlanner } from './bundled-config.ts';
 import {
   packItems,
   workItemOf,
@@ -31,7 +32,7 @@ export function workItemsOf(
   const refused: Refused[] = [];
   for (const item of items) {
     try {
-      work.push(workItemOf(table, item, projection));
+      work.push(workItemOf(bundledPlanner().table(table), item, projection));
     } catch (e) {
       refused.push({
         key: (e as { key?: Key }).key ?? partialKey(table, item),

@@ -16,6 +16,7 @@ import {
 import { readItemsByKey } from '../adapters/item-reader.ts';
 import { readShardRange } from '../adapters/stream-reader.ts';
 import { sendMessages } from '../adapters/work-queue.ts';
+import { bundledPlanner } from './bundled-config.ts';
 import {
   breakdownKind,
   classifyDlqBody,
@@ -343,7 +344,7 @@ async function requeueKeys(
   const problems: string[] = [];
   for (const item of found) {
     try {
-      items.push(workItemOf(role, item, attributes));
+      items.push(workItemOf(bundledPlanner().table(role), item, attributes));
     } catch (e) {
       problems.push((e as Error).message);
     }

@@ -7,6 +7,7 @@ import type { ParkedRecord } from '../../lib/adapters/dead-letters.ts';
 import { KEY_ATTRIBUTES, type Item, type TableRole } from '../../lib/core/types.ts';
 import { packItems, workItemOf, type WorkItem } from '../../lib/core/work-message.ts';
 import { scanProjection } from '../../lib/core/backfill-filter.ts';
+import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
 
 /** Every item of a table, projected as the scanner projects it. */
 export async function scanAll(
@@ -44,7 +45,9 @@ export async function workItemsOf(
   const projection = scanProjection(table, enabled);
   const keys: readonly string[] = KEY_ATTRIBUTES[table];
   const inputs = projection.filter((n) => !keys.includes(n));
-  return (await scanAll(doc, TableName, projection)).map((i) => workItemOf(table, i, inputs));
+  return (await scanAll(doc, TableName, projection)).map((i) =>
+    workItemOf(bundledPlanner().table(table), i, inputs),
+  );
 }
 
 /** Items message bodies of at most `perMessage` items each. */

@@ -68,7 +68,10 @@ describe('wire values', () => {
     expect(toWireValue(tagLike)).toEqual({ '\uFFFE$streamfill.number': '5' });
     expect(fromWireValue(viaJson(toWireValue(tagLike)))).toStrictEqual(tagLike);
     const escaped = { '\uFFFE$streamfill.number': '5', '\uFFFE': 1 };
-    expect(toWireValue(escaped)).toEqual({ '\uFFFE\uFFFE$streamfill.number': '5', '\uFFFE\uFFFE': 1 });
+    expect(toWireValue(escaped)).toEqual({
+      '\uFFFE\uFFFE$streamfill.number': '5',
+      '\uFFFE\uFFFE': 1,
+    });
     expect(fromWireValue(viaJson(toWireValue(escaped)))).toStrictEqual(escaped);
     const proto = mapOf([['__proto__', { a: 1 }]]);
     const back = fromWireValue(JSON.parse(JSON.stringify(toWireValue(proto)))) as object;

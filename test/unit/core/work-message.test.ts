@@ -1,85 +1,94 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { defineTable } from '../../../lib/core/config/define.ts';
 import { isMalformedItemError } from '../../../lib/core/errors.ts';
+import { ExactNumber } from '../../../lib/core/exact-number.ts';
 import {
   batchForSend,
   decodeWorkMessage,
+  encodeWorkItem,
   encodeWorkMessage,
   isWorkMessageDecodeError,
   packItems,
   packMessage,
+  salvageWorkMessage,
   SQS_MAX_BATCH_ENTRIES,
   SQS_MAX_MESSAGE_BYTES,
   utf8ByteLength,
   workItemOf,
-  type JsonValue,
   type WorkItem,
   type WorkMessage,
 } from '../../../lib/core/work-message.ts';
+import { dynamoRecordArb, keyValueArb } from '../../support/dynamo-values.ts';
 
-// Numbers a JSON round trip keeps (no -0, NaN, Infinity).
-const num = fc.double({ noNaN: true, noDefaultInfinity: true }).filter((n) => !Object.is(n, -0));
-const name = fc.string().filter((s) => s !== '__proto__');
-const json: fc.Arbitrary<JsonValue> = fc.letrec<{ v: JsonValue }>((tie) => ({
-  v: fc.oneof(
-    { depthSize: 'small' },
-    fc.string({ unit: 'binary' }),
-    num,
-    fc.boolean(),
-    fc.constant(null),
-    fc.array(tie('v'), { maxLength: 3 }),
-    fc.dictionary(name, tie('v'), { maxKeys: 3 }),
-  ),
-})).v;
-const keyArb = fc.record({
-  user_id: fc.string({ unit: 'binary', minLength: 1 }),
-  session_id: fc.string({ unit: 'binary', minLength: 1 }),
-});
-const workItemArb: fc.Arbitrary<WorkItem> = fc.record({
-  key: keyArb,
-  inputs: fc.dictionary(name, json, { maxKeys: 6 }),
-});
-const roleArb = fc.constantFrom('session' as const, 'user' as const, 'tag' as const);
+const sessions = defineTable({ name: 'session', key: ['user_id', 'session_id'] });
+const orders = defineTable({ name: 'orders', key: ['tenant_id', 'order_no'] });
+const blobs = defineTable({ name: 'blobs', key: ['hash'] });
+
+// Objects as JSON.parse makes them (fast-check's default is a null prototype).
+const plain = { noNullPrototype: true } as const;
+// Keys of any shape a declared table may have: string, number (big ones too) or binary values.
+const keyArb = fc.oneof(
+  fc.record({ user_id: keyValueArb, session_id: keyValueArb }, plain),
+  fc.record({ tenant_id: keyValueArb }, plain),
+  fc.record({ a: keyValueArb, b: keyValueArb }, plain),
+);
+const workItemArb: fc.Arbitrary<WorkItem> = fc.record(
+  { key: keyArb, inputs: dynamoRecordArb },
+  plain,
+);
+const tableArb = fc.constantFrom('session', 'user', 'tag', 'orders', 'a table');
 
 const messageArb: fc.Arbitrary<WorkMessage> = fc.oneof(
   fc.record(
     {
       v: fc.constant(1 as const),
       kind: fc.constant('items' as const),
-      table: roleArb,
+      table: tableArb,
       runId: fc.string({ minLength: 1 }),
       items: fc.array(workItemArb, { minLength: 1, maxLength: 5 }),
     },
-    { requiredKeys: ['v', 'kind', 'table', 'items'] },
+    { requiredKeys: ['v', 'kind', 'table', 'items'], noNullPrototype: true },
   ),
   fc
-    .record({
-      v: fc.constant(1 as const),
-      kind: fc.constant('scan-segment' as const),
-      table: roleArb,
-      runId: fc.string({ minLength: 1 }),
-      totalSegments: fc.integer({ min: 1, max: 1000 }),
-      segment: fc.nat(),
-      exclusiveStartKey: fc.option(fc.dictionary(name, json), { nil: undefined }),
-      pageSize: fc.integer({ min: 1, max: 10_000 }),
-    })
+    .record(
+      {
+        v: fc.constant(1 as const),
+        kind: fc.constant('scan-segment' as const),
+        table: tableArb,
+        runId: fc.string({ minLength: 1 }),
+        totalSegments: fc.integer({ min: 1, max: 1000 }),
+        segment: fc.nat(),
+        exclusiveStartKey: fc.option(keyArb, { nil: undefined }),
+        pageSize: fc.integer({ min: 1, max: 10_000 }),
+      },
+      plain,
+    )
     .map((m) => {
       const out = { ...m, segment: m.segment % m.totalSegments };
       if (out.exclusiveStartKey === undefined) delete out.exclusiveStartKey;
       return out;
     }),
-  fc.record(
-    {
-      v: fc.constant(1 as const),
-      kind: fc.constant('search-repair' as const),
-      docId: fc.string({ minLength: 1 }),
-      keywords: fc.dictionary(name, fc.string(), { minKeys: 1 }),
-      version: fc.string({ minLength: 1 }),
-      attempt: fc.integer({ min: 1, max: 100 }),
-      reason: fc.string({ minLength: 1 }),
-    },
-    { requiredKeys: ['v', 'kind', 'docId', 'keywords', 'attempt', 'reason'] },
-  ),
+  fc
+    .record(
+      {
+        v: fc.constant(1 as const),
+        kind: fc.constant('search-repair' as const),
+        docId: fc.string({ minLength: 1 }),
+        table: tableArb,
+        key: keyArb,
+        keywords: fc.dictionary(fc.string(), fc.string(), { minKeys: 1, noNullPrototype: true }),
+        version: fc.string({ minLength: 1 }),
+        attempt: fc.integer({ min: 1, max: 100 }),
+        reason: fc.string({ minLength: 1 }),
+      },
+      {
+        requiredKeys: ['v', 'kind', 'docId', 'keywords', 'attempt', 'reason'],
+        noNullPrototype: true,
+      },
+    )
+    // a key needs its table
+    .map((m) => (m.key && !m.table ? { ...m, table: 'session' } : m)),
 );
 
 function decodeError(body: string): string {
@@ -96,7 +105,7 @@ describe('work message codec', () => {
   it('property: decode(encode(x)) = x for every message kind', () => {
     fc.assert(
       fc.property(messageArb, (m) => {
-        expect(decodeWorkMessage(encodeWorkMessage(m))).toEqual(m);
+        expect(decodeWorkMessage(encodeWorkMessage(m))).toStrictEqual(m);
       }),
       { numRuns: 300 },
     );
@@ -112,12 +121,42 @@ describe('work message codec', () => {
       JSON.stringify({
         v: 1,
         kind: 'items',
-        table: 'sessions',
-        items: [{ key: { user_id: 'u', session_id: {} }, inputs: {} }],
+        table: '',
+        items: [{ key: { user_id: 'u', session_id: {} }, inputs: [] }],
       }),
     );
-    expect(items).toMatch(/table: must be one of "session", "user", "tag"/);
-    expect(items).toMatch(/items\[0\]\.key\.session_id: key attributes must be strings or numbers/);
+    expect(items).toMatch(/table: must be a non-empty string/);
+    expect(items).toMatch(/items\[0\]\.inputs: must be a JSON object/);
+    const values = decodeError(
+      JSON.stringify({
+        v: 1,
+        kind: 'items',
+        table: 'orders',
+        items: [
+          { key: { tenant_id: 't', order_no: {} }, inputs: {} },
+          { key: { tenant_id: 't' }, inputs: { b: { '$streamfill.binary': '*' } } },
+          { key: {}, inputs: {} },
+        ],
+      }),
+    );
+    expect(values).toMatch(
+      /items\[0\]\.key\.order_no: key attribute has type map, expected string, number or binary/,
+    );
+    expect(values).toMatch(/items\[1\]\.inputs\.b: binary must be base64 text/);
+    expect(values).toMatch(/items\[2\]\.key: key must have at least one attribute/);
+    expect(
+      decodeError(
+        JSON.stringify({
+          v: 1,
+          kind: 'search-repair',
+          docId: 'd',
+          key: { id: 'x' },
+          keywords: { a: 'b' },
+          attempt: 1,
+          reason: 'r',
+        }),
+      ),
+    ).toMatch(/table: a key needs the table it belongs to/);
     expect(decodeError(JSON.stringify({ v: 1, kind: 'items', table: 'tag', items: [] }))).toMatch(
       /items: is empty/,
     );
@@ -151,28 +190,168 @@ describe('work message codec', () => {
 
   it('builds work items from scanned items: key validated, absent inputs stay absent', () => {
     const item = { user_id: 'u', session_id: 's', source: 'user', blob: 'x', last_update: '1' };
-    expect(workItemOf('session', item, ['source', 'user_type', 'last_update'])).toEqual({
+    expect(workItemOf(sessions, item, ['source', 'user_type', 'last_update'])).toEqual({
       key: { user_id: 'u', session_id: 's' },
       inputs: { source: 'user', last_update: '1' },
     });
-    expect(() => workItemOf('session', { user_id: 'u' }, [])).toThrow(
-      expect.objectContaining({ name: 'MalformedItemError' }),
-    );
     let e: unknown;
     try {
-      workItemOf('session', { user_id: 'u' }, []);
+      workItemOf(sessions, { user_id: 'u' }, []);
     } catch (err) {
       e = err;
     }
     expect(isMalformedItemError(e)).toBe(true);
+    expect(e).toMatchObject({ table: 'session', field: 'session_id', problem: 'missing' });
+    // sets, binary and big numbers are carried now
+    const tags = new Set(['a']);
+    expect(
+      workItemOf(sessions, { user_id: 'u', session_id: 's', tags }, ['tags']).inputs.tags,
+    ).toBe(tags);
     expect(() =>
-      workItemOf('session', { user_id: 'u', session_id: 's', tags: new Set(['a']) }, ['tags']),
-    ).toThrow('session item {user_id="u", session_id="s"}: attribute tags is a set');
+      workItemOf(sessions, { user_id: 'u', session_id: 's', when: new Date(0) }, ['when']),
+    ).toThrow(
+      'session item {user_id="u", session_id="s"}: attribute when is an instance of Date, which a work message cannot carry',
+    );
     expect(() =>
-      packItems('tag', [
-        { key: { scope: 'p', tag: 't' }, inputs: JSON.parse('{"m":{"__proto__":1}}') },
-      ]),
-    ).toThrow('tag item {scope="p", tag="t"}: attribute inputs.m has a map key "__proto__"');
+      workItemOf(sessions, { user_id: 'u', session_id: 's', n: { deep: [1n] } }, ['n']),
+    ).toThrow(
+      expect.objectContaining({
+        name: 'WorkItemError',
+        message: expect.stringMatching(/attribute n\.deep\[0\] is a bigint/),
+      }),
+    );
+  });
+
+  it('keys of declared tables: in key order, numbers, big numbers and binary', () => {
+    const big = new ExactNumber('123456789012345678901234567890');
+    const item = { order_no: big, tenant_id: 't1', total: 3 };
+    const w = workItemOf(orders, item, ['total']);
+    expect(Object.keys(w.key)).toEqual(['tenant_id', 'order_no']);
+    expect(w.key.order_no).toBe(big);
+    const hash = new Uint8Array([1, 2, 3]);
+    expect(workItemOf(blobs, { hash }, []).key).toEqual({ hash });
+    const fails = (t: typeof orders | typeof blobs, it: Record<string, unknown>, problem: object) => {
+      let err: unknown;
+      try {
+        workItemOf(t, it, []);
+      } catch (x) {
+        err = x;
+      }
+      expect(isMalformedItemError(err)).toBe(true);
+      expect(err).toMatchObject(problem);
+    };
+    fails(blobs, { hash: new Uint8Array() }, { table: 'blobs', field: 'hash', problem: 'empty' });
+    fails(
+      orders,
+      { tenant_id: '', order_no: 1 },
+      { field: 'tenant_id', problem: 'empty', key: { order_no: 1 } },
+    );
+    fails(
+      orders,
+      { tenant_id: 't', order_no: true },
+      { field: 'order_no', problem: 'wrong-type', actualType: 'boolean', key: { tenant_id: 't' } },
+    );
+    fails(orders, { tenant_id: 't', order_no: new Set([1]) }, { actualType: 'set' });
+  });
+
+  it('decodes bodies of older senders: plain keys and inputs, the exact-number tag', () => {
+    const body = JSON.stringify({
+      v: 1,
+      kind: 'items',
+      table: 'session',
+      items: [
+        {
+          key: { user_id: 'u', session_id: 's' },
+          inputs: { n: { '$streamfill.number': '9007199254740993' }, s: 'x', m: { a: [1] } },
+        },
+      ],
+    });
+    expect(decodeWorkMessage(body)).toStrictEqual({
+      v: 1,
+      kind: 'items',
+      table: 'session',
+      items: [
+        {
+          key: { user_id: 'u', session_id: 's' },
+          inputs: { n: new ExactNumber('9007199254740993'), s: 'x', m: { a: [1] } },
+        },
+      ],
+    });
+    const segment = {
+      v: 1,
+      kind: 'scan-segment',
+      table: 'user',
+      runId: 'r',
+      segment: 0,
+      totalSegments: 2,
+      exclusiveStartKey: { user_id: 'u7' },
+      pageSize: 10,
+    };
+    expect(decodeWorkMessage(JSON.stringify(segment))).toStrictEqual(segment);
+  });
+
+  it('carries a binary or big-number scan position exactly', () => {
+    const start = { hash: new Uint8Array([0, 1]), n: new ExactNumber('1e300') };
+    const m: WorkMessage = {
+      v: 1,
+      kind: 'scan-segment',
+      table: 'blobs',
+      runId: 'r',
+      segment: 0,
+      totalSegments: 1,
+      exclusiveStartKey: start,
+      pageSize: 5,
+    };
+    const back = decodeWorkMessage(packMessage(m).body);
+    expect(back).toStrictEqual(m);
+  });
+
+  it('salvages the table and complete keys of a body that does not decode', () => {
+    const keyNamesOf = (t: string) =>
+      ({ orders: ['tenant_id', 'order_no'], session: ['user_id', 'session_id'] })[t];
+    const body = JSON.stringify({
+      v: 1,
+      kind: 'items',
+      table: 'orders',
+      runId: '', // the fault
+      items: [
+        { key: { order_no: { '$streamfill.number': '123456789012345678901' }, tenant_id: 't' } },
+        { key: { tenant_id: 't' } }, // incomplete
+        { key: { tenant_id: 't', order_no: 1, extra: 2 } }, // not exactly the key
+        { key: { tenant_id: 't', order_no: { '$streamfill.binary': '*' } } }, // broken value
+        { key: { tenant_id: 't', order_no: 2 } },
+      ],
+    });
+    const salvaged = salvageWorkMessage(body, keyNamesOf);
+    expect(salvaged).toStrictEqual({
+      table: 'orders',
+      keys: [
+        { tenant_id: 't', order_no: new ExactNumber('123456789012345678901') },
+        { tenant_id: 't', order_no: 2 },
+      ],
+    });
+    expect(Object.keys(salvaged.keys[0]!)).toEqual(['tenant_id', 'order_no']);
+    // without the key names: the table only
+    expect(salvageWorkMessage(body)).toStrictEqual({ table: 'orders', keys: [] });
+    expect(salvageWorkMessage(body, () => undefined)).toStrictEqual({ table: 'orders', keys: [] });
+    // a search repair: its own table and key, no fallback table
+    const repair = JSON.stringify({
+      v: 1,
+      kind: 'search-repair',
+      docId: 'd1',
+      table: 'session',
+      key: { user_id: 'u', session_id: 's' },
+      attempt: 0,
+    });
+    expect(salvageWorkMessage(repair, keyNamesOf)).toStrictEqual({
+      table: 'session',
+      keys: [{ user_id: 'u', session_id: 's' }],
+      docId: 'd1',
+    });
+    expect(
+      salvageWorkMessage('{"v":1,"kind":"search-repair","docId":"d2"}', keyNamesOf),
+    ).toStrictEqual({ keys: [], docId: 'd2' });
+    expect(salvageWorkMessage('nope', keyNamesOf)).toStrictEqual({ keys: [] });
   });
 
   it('property: utf8ByteLength agrees with TextEncoder', () => {
@@ -200,7 +379,7 @@ describe('packing', () => {
         (items, budget, maxItems) => {
           let packed;
           try {
-            packed = packItems('session', items, {
+            packed = packItems('a table', items, {
               budgetBytes: budget,
               runId: 'run-1',
               ...(maxItems && { maxItemsPerMessage: maxItems }),
@@ -217,12 +396,12 @@ describe('packing', () => {
             expect(m.bytes).toBeLessThanOrEqual(budget);
             if (maxItems) expect(m.count).toBeLessThanOrEqual(maxItems);
             const d = decodeWorkMessage(m.body);
-            expect(d).toMatchObject({ kind: 'items', table: 'session', runId: 'run-1' });
+            expect(d).toMatchObject({ kind: 'items', table: 'a table', runId: 'run-1' });
             if (d.kind !== 'items') throw new Error('kind');
             expect(d.items.length).toBe(m.count);
             out.push(...d.items);
           }
-          expect(out).toEqual(items.map((i) => JSON.parse(JSON.stringify(i))));
+          expect(out).toStrictEqual(items);
         },
       ),
       { numRuns: 300 },
@@ -237,7 +416,9 @@ describe('packing', () => {
         for (let i = 1; i < packed.length; i++) {
           const prev = packed[i - 1]!;
           const first = (decodeWorkMessage(packed[i]!.body) as { items: WorkItem[] }).items[0]!;
-          expect(prev.bytes + 1 + utf8ByteLength(JSON.stringify(first))).toBeGreaterThan(budget);
+          expect(prev.bytes + 1 + utf8ByteLength(encodeWorkItem('tag', first))).toBeGreaterThan(
+            budget,
+          );
         }
       }),
     );

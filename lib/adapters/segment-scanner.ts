@@ -9,6 +9,7 @@ import {
   type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { ThrottlingReason } from '../core/throttle.ts';
+import { sdkValue } from './exact-numbers.ts';
 import type { Item } from '../core/types.ts';
 
 /** A filter on top of the projection, e.g. `attribute_not_exists(#m)` to skip migrated items. */
@@ -163,7 +164,10 @@ export async function scanSegmentPage(
         TotalSegments: req.totalSegments,
         ...expression(req),
         ...(req.pageSize !== undefined && { Limit: req.pageSize }),
-        ...(req.exclusiveStartKey && { ExclusiveStartKey: req.exclusiveStartKey }),
+        // A key past 2^53 is an ExactNumber: sent back as its exact text.
+        ...(req.exclusiveStartKey && {
+          ExclusiveStartKey: sdkValue(req.exclusiveStartKey) as Record<string, unknown>,
+        }),
         ConsistentRead: req.consistentRead ?? false,
         ReturnConsumedCapacity: 'TOTAL',
       }),
@@ -194,7 +198,10 @@ export async function queryPartitionPage(
     ExpressionAttributeNames: { ...base.ExpressionAttributeNames, '#pk': pkName },
     ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':pk': pkValue },
     ...(req.pageSize !== undefined && { Limit: req.pageSize }),
-    ...(req.exclusiveStartKey && { ExclusiveStartKey: req.exclusiveStartKey }),
+    // A key past 2^53 is an ExactNumber: sent back as its exact text.
+    ...(req.exclusiveStartKey && {
+      ExclusiveStartKey: sdkValue(req.exclusiveStartKey) as Record<string, unknown>,
+    }),
     ConsistentRead: req.consistentRead ?? false,
     ReturnConsumedCapacity: 'TOTAL',
   };

@@ -133,6 +133,20 @@ export function toWireRecord(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Message text
+
+/**
+ * JSON text an SQS body can hold: SQS refuses U+FFFE and U+FFFF (JSON.stringify already escapes
+ * control characters and lone surrogates), so those two are written as JSON escapes, which
+ * JSON.parse reads back as the same characters. Our own escape character is one of them.
+ */
+export function sqsJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\uFFFE\uFFFF]/g, (c) =>
+    c === '\uFFFE' ? '\\ufffe' : '\\uffff',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Decoding
 
 const NUMBER_TEXT = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;

@@ -10,6 +10,7 @@ import { formatKey } from './key-format.ts';
 import type { Item, Key, KeyValue } from './types.ts';
 import {
   fromWireRecord,
+  sqsJson,
   toWireRecord,
   toWireValue,
   WireDecodeError,
@@ -353,17 +354,17 @@ export function encodeWorkMessage(message: WorkMessage): string {
   if (message.kind === 'items') {
     const { items, ...rest } = message;
     const parts = items.map((item) => encodeWorkItem(message.table, item));
-    return `${JSON.stringify(rest).slice(0, -1)},"items":[${parts.join(',')}]}`;
+    return `${sqsJson(rest).slice(0, -1)},"items":[${parts.join(',')}]}`;
   }
   if (message.kind === 'scan-segment') {
     const { exclusiveStartKey: start, ...rest } = message;
-    return JSON.stringify({
+    return sqsJson({
       ...rest,
       ...(start && { exclusiveStartKey: toWireRecord(start, 'exclusiveStartKey') }),
     });
   }
   const { key, ...rest } = message;
-  return JSON.stringify({ ...rest, ...(key && { key: toWireRecord(key, 'key') }) });
+  return sqsJson({ ...rest, ...(key && { key: toWireRecord(key, 'key') }) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -466,7 +467,7 @@ export function workItemOf(table: TableDef, item: Item, inputNames: readonly str
 
 /** The JSON text of one item as it appears inside an items message. */
 export function encodeWorkItem(table: string, item: WorkItem): string {
-  return JSON.stringify({
+  return sqsJson({
     key: wireOf(table, item.key, item.key, 'key'),
     inputs: wireOf(table, item.key, item.inputs, 'inputs'),
   });
@@ -477,12 +478,12 @@ function itemsEnvelope(
   runId: string | undefined,
   scannedFor: ScannedFor | undefined,
 ): { head: string; tail: string } {
-  const head = `{"v":1,"kind":"items","table":${JSON.stringify(table)}${
-    runId === undefined ? '' : `,"runId":${JSON.stringify(runId)}`
+  const head = `{"v":1,"kind":"items","table":${sqsJson(table)}${
+    runId === undefined ? '' : `,"runId":${sqsJson(runId)}`
   }${
     scannedFor === undefined
       ? ''
-      : `,"scannedFor":${JSON.stringify({ migrations: scannedFor.migrations, projection: scannedFor.projection })}`
+      : `,"scannedFor":${sqsJson({ migrations: scannedFor.migrations, projection: scannedFor.projection })}`
   },"items":[`;
   return { head, tail: ']}' };
 }

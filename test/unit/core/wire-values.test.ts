@@ -4,6 +4,7 @@ import { ExactNumber } from '../../../lib/core/exact-number.ts';
 import {
   fromWireRecord,
   fromWireValue,
+  sqsJson,
   toWireRecord,
   toWireValue,
   WireDecodeError,
@@ -128,6 +129,22 @@ describe('wire values', () => {
     expect(decodeFailure({ '$streamfill.nope': 1 }).message).toMatch(/unknown tag/);
     expect(decodeFailure({ m: { '$streamfill.number': '1', x: 2 } }).message).toMatch(
       /^v\.m: key "\$streamfill\.number" is reserved/,
+    );
+  });
+});
+
+describe('sqsJson', () => {
+  it('property: parses back to the same value and holds only characters SQS accepts', () => {
+    // SQS: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF
+    const sqsChars = /^(?:[\t\n\r\u0020-\uD7FF\uE000-\uFFFD]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
+    fc.assert(
+      fc.property(dynamoRecordArb, fc.string({ unit: 'binary' }), (r, s) => {
+        const value = { r: toWireRecord(r), s: s + '\uFFFE\uFFFF\u0000' };
+        const text = sqsJson(value);
+        expect(text).toMatch(sqsChars);
+        expect(JSON.parse(text)).toStrictEqual(value);
+      }),
+      { numRuns: 300 },
     );
   });
 });

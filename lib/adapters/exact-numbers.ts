@@ -20,11 +20,38 @@ export function unmarshallExact(image: Record<string, AttributeValue>): Item {
   return unmarshall(image, exactUnmarshallOptions() as never) as Item;
 }
 
-/** A value as the DocumentClient marshals it: ExactNumbers become NumberValues (deeply). */
+/**
+ * The decimal text of a JS number: its shortest form, except that past ±2^53 (integers only
+ * there) an exponent form is spelled out in all its digits.
+ */
+function numberText(n: number): string {
+  const text = String(n);
+  return Math.abs(n) > Number.MAX_SAFE_INTEGER && /e/i.test(text) ? BigInt(n).toString() : text;
+}
+
+function isUnsafeNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && Math.abs(v) > Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * A value as the DocumentClient marshals it, deeply: ExactNumbers and numbers past ±2^53 (which
+ * the SDK refuses as plain numbers) become NumberValues of their exact text; a number set that
+ * holds any of those becomes a set of NumberValues only (the SDK types a set by its first
+ * element, so a mixed set would fail).
+ */
 export function sdkValue(v: unknown): unknown {
   if (isExactNumber(v)) return NumberValue.from(v.text);
+  if (isUnsafeNumber(v)) return NumberValue.from(numberText(v));
   if (Array.isArray(v)) return v.map(sdkValue);
-  if (v instanceof Set) return new Set([...v].map(sdkValue));
+  if (v instanceof Set) {
+    const values = [...v];
+    if (values.some((x) => isExactNumber(x) || isUnsafeNumber(x))) {
+      return new Set(
+        values.map((x) => (typeof x === 'number' ? NumberValue.from(numberText(x)) : sdkValue(x))),
+      );
+    }
+    return new Set(values.map(sdkValue));
+  }
   if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array)) {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, sdkValue(x)]));
   }

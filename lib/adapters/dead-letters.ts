@@ -6,10 +6,13 @@ import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { dlqKeepImages, type ServiceName } from '../config/defaults.ts';
 import type { ParkedKind } from '../core/dlq-message.ts';
+import { sqsJson, toWireRecord, toWireValue, WireEncodeError } from '../core/wire-values.ts';
 import {
   DEFAULT_MESSAGE_BUDGET_BYTES,
   batchForSend,
+  encodeWorkMessage,
   utf8ByteLength,
+  type WorkMessage,
 } from '../core/work-message.ts';
 
 /**
@@ -29,8 +32,9 @@ export interface ParkedRecord {
   kind?: ParkedKind;
   /** The real table name (for a search repair: the table its document mirrors). */
   table: string;
+  /** In the body: a wire record (lib/core/wire-values.ts), so binary and big-number keys survive. */
   key: Record<string, unknown>;
-  /** Every item key an undecodable message named. */
+  /** Every item key an undecodable message named (wire records in a body). */
   keys?: Record<string, unknown>[];
   /** A search repair's document id. */
   docId?: string;
@@ -103,25 +107,69 @@ export class DeadLetters {
   }
 }
 
+// A parked record is never refused for how its key is spelled: a key value no wire value
+// holds (never produced by the engine) is left out rather than failing the park.
+function wireKey(key: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return toWireRecord(key, 'key');
+  } catch (e) {
+    if (!(e instanceof WireEncodeError)) throw e;
+    return Object.fromEntries(
+      Object.entries(key).flatMap(([k, v]) => {
+        try {
+          return Object.entries(toWireRecord({ [k]: v }));
+        } catch {
+          return [];
+        }
+      }),
+    );
+  }
+}
+
+function isWorkMessage(v: unknown): v is WorkMessage {
+  const m = v as { v?: unknown; kind?: unknown } | null;
+  return typeof m === 'object' && m !== null && m.v === 1 && typeof m.kind === 'string';
+}
+
+// A work message (a given-up search repair) as its own body's JSON, which redrive decodes;
+// an item image with its sets, binary and big numbers as wire values when it has only
+// DynamoDB values; anything else (a stream record of other shapes) as plain JSON.
+function wireRecord(record: unknown): unknown {
+  try {
+    if (isWorkMessage(record)) return JSON.parse(encodeWorkMessage(record)) as unknown;
+    return toWireValue(record, 'record');
+  } catch {
+    return record;
+  }
+}
+
 /**
- * The message body of a parked record, within `budget` bytes: when the whole record does not
- * fit, it is replaced by a truncated copy with a note (reason, key and table are never cut).
+ * The message body of a parked record, within `budget` bytes: keys and record as wire values
+ * (dlq-message.ts reads them back); when the whole record does not fit, it is replaced by a
+ * truncated copy with a note (reason, key and table are never cut).
  */
 export function parkedBody(
-  parked: ParkedRecord,
+  entry: ParkedRecord,
   budget = DEFAULT_MESSAGE_BUDGET_BYTES,
 ): { body: string; bytes: number } {
-  const body = JSON.stringify(parked);
+  const parked: ParkedRecord = {
+    ...entry,
+    key: wireKey(entry.key),
+    ...(entry.keys && { keys: entry.keys.map(wireKey) }),
+    ...('record' in entry && { record: wireRecord(entry.record) }),
+  };
+  // sqsJson: a body SQS accepts whatever characters the item holds.
+  const body = sqsJson(parked);
   const bytes = utf8ByteLength(body);
   if (bytes <= budget) return { body, bytes };
-  const json = JSON.stringify(parked.record) ?? 'undefined';
-  const without = utf8ByteLength(JSON.stringify({ ...parked, record: null }));
+  const json = sqsJson(parked.record ?? null);
+  const without = utf8ByteLength(sqsJson({ ...parked, record: null }));
   const note = `record of ${utf8ByteLength(json)} bytes truncated to fit one SQS message`;
   // JSON escaping can grow a character up to 6×: cut by characters until it fits.
   let keep = Math.max(0, budget - without - note.length - 200);
   for (;;) {
     const record: TruncatedRecord = { truncated: true, note, head: json.slice(0, keep) };
-    const cut = JSON.stringify({ ...parked, record });
+    const cut = sqsJson({ ...parked, record });
     const cutBytes = utf8ByteLength(cut);
     if (cutBytes <= budget || keep === 0) return { body: cut, bytes: cutBytes };
     keep = Math.floor(keep * 0.9);

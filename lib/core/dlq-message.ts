@@ -2,14 +2,16 @@
 // item streamfill parked, or something else) and what a redrive does with each: pure.
 import { z } from 'zod';
 import { MIGRATED_TABLES, type MigratedTable } from './migrations/index.ts';
+import { WireDecodeError } from './wire-values.ts';
 import {
+  decodeWireKey,
   decodeWorkMessage,
   isWorkMessageDecodeError,
   type SearchRepairMessage,
   type WorkMessage,
 } from './work-message.ts';
 import { keyId } from './keys.ts';
-import type { Key, TableNames, TableRole } from './types.ts';
+import type { Key, TableNames } from './types.ts';
 
 /** Lambda's `DDBStreamBatchInfo`: the range of one shard whose records a stream batch gave up on. */
 export interface StreamBatchInfo {
@@ -90,7 +92,17 @@ const onFailureSchema = z.object({
   requestContext: z.object({ condition: z.string() }).partial().optional(),
   DDBStreamBatchInfo: batchInfoSchema,
 });
-const keyRecord = z.record(z.string(), z.union([z.string(), z.number()]));
+// Keys are wire records (binary, big numbers); older bodies' plain string/number keys read as is.
+// A parked key may be empty: the item of an undecodable body or an old search repair is unknown.
+const keyRecord = z.unknown().transform((wire, ctx): Key => {
+  try {
+    return decodeWireKey(wire, 'key', { allowEmpty: true });
+  } catch (e) {
+    if (!(e instanceof WireDecodeError)) throw e;
+    ctx.addIssue({ code: 'custom', message: e.message });
+    return z.NEVER;
+  }
+});
 const parkedSchema = z.object({
   version: z.literal('streamfill.parked/1'),
   source: z.string(),
@@ -183,7 +195,7 @@ export function migratedRoleOf(tables: TableNames, tableName: string): MigratedT
 }
 
 /** Keys in first-seen order without repeats (a range holds every change of a hot item). */
-export function uniqueKeys(table: TableRole, keys: readonly Key[]): Key[] {
+export function uniqueKeys(table: string, keys: readonly Key[]): Key[] {
   const byId = new Map<string, Key>();
   for (const k of keys) if (!byId.has(keyId(table, k))) byId.set(keyId(table, k), k);
   return [...byId.values()];

@@ -210,11 +210,20 @@ function keyValueProblem(value: unknown): string | undefined {
   return `has type ${describeType(value)}, expected string, number or binary`;
 }
 
-/** A key from its wire record: at least one attribute, each a valid key value. */
-function decodeKey(wire: unknown, path: string): Key {
+/**
+ * A key from its wire record: each attribute a valid key value, and at least one unless
+ * `allowEmpty` (a parked record of an item nobody could name). WireDecodeError naming `path`.
+ */
+export function decodeWireKey(
+  wire: unknown,
+  path: string,
+  options: { allowEmpty?: boolean } = {},
+): Key {
   const key = fromWireRecord(wire, path);
   const names = Object.keys(key);
-  if (!names.length) throw new WireDecodeError(path, 'key must have at least one attribute');
+  if (!names.length && !options.allowEmpty) {
+    throw new WireDecodeError(path, 'key must have at least one attribute');
+  }
   for (const name of names) {
     const problem = keyValueProblem(key[name]);
     if (problem) throw new WireDecodeError(`${path}.${name}`, `key attribute ${problem}`);
@@ -263,18 +272,18 @@ export function decodeWorkMessage(body: string): WorkMessage {
   let message: WorkMessage;
   if (m.kind === 'items') {
     const items = m.items.map((it, i) => ({
-      key: decodeInto(problems, () => decodeKey(it.key, `items[${i}].key`)) ?? {},
+      key: decodeInto(problems, () => decodeWireKey(it.key, `items[${i}].key`)) ?? {},
       inputs: decodeInto(problems, () => fromWireRecord(it.inputs, `items[${i}].inputs`)) ?? {},
     }));
     message = { ...m, items };
   } else if (m.kind === 'scan-segment') {
     const { exclusiveStartKey: start, ...rest } = m;
     const exclusiveStartKey =
-      start && decodeInto(problems, () => decodeKey(start, 'exclusiveStartKey'));
+      start && decodeInto(problems, () => decodeWireKey(start, 'exclusiveStartKey'));
     message = { ...rest, ...(exclusiveStartKey && { exclusiveStartKey }) };
   } else {
     const { key: wireKey, ...rest } = m;
-    const key = wireKey && decodeInto(problems, () => decodeKey(wireKey, 'key'));
+    const key = wireKey && decodeInto(problems, () => decodeWireKey(wireKey, 'key'));
     message = { ...rest, ...(key && { key }) };
   }
   if (problems.length) throw new WorkMessageDecodeError(problems);

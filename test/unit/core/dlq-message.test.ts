@@ -8,7 +8,13 @@ import {
   tableNameOfStreamArn,
   uniqueKeys,
 } from '../../../lib/core/dlq-message.ts';
-import { encodeWorkMessage, packItems } from '../../../lib/core/work-message.ts';
+import { parkedBody, type ParkedRecord } from '../../../lib/adapters/dead-letters.ts';
+import { ExactNumber } from '../../../lib/core/exact-number.ts';
+import {
+  encodeWorkMessage,
+  packItems,
+  type SearchRepairMessage,
+} from '../../../lib/core/work-message.ts';
 import { buildStreamOnFailureMessage } from '../../../local/event-source/stream-event.ts';
 
 const arn =
@@ -131,5 +137,66 @@ describe('redrive helpers', () => {
     expect(compareSequence('9', '10')).toBe(-1);
     expect(compareSequence('100000000000000000000000001', '100000000000000000000000000')).toBe(1);
     expect(compareSequence('42', '42')).toBe(0);
+  });
+});
+
+describe('parked bodies carry keys of any type', () => {
+  const parked = (over: Partial<ParkedRecord>): ParkedRecord => ({
+    version: 'streamfill.parked/1',
+    source: 'backfill-worker',
+    reason: 'odd \uFFFF reason',
+    table: 'blobs-physical',
+    key: {},
+    parkedAt: 'now',
+    ...over,
+  });
+
+  it('binary and big-number keys read back as they were parked', () => {
+    const key = { hash: new Uint8Array([0, 255]), n: new ExactNumber('123456789012345678901') };
+    const { body } = parkedBody(
+      parked({
+        kind: 'undecodable',
+        key,
+        keys: [key, { hash: new Uint8Array([1]), n: 2 }],
+        record: { payload: new Set([new Uint8Array([9])]), text: '\uFFFE' },
+      }),
+    );
+    // SQS refuses U+FFFE/U+FFFF raw in a body
+    expect(body).not.toMatch(/[\uFFFE\uFFFF]/);
+    const m = classifyDlqBody(body);
+    if (m.kind !== 'parked') throw new Error(JSON.stringify(m));
+    expect(m.parked.key).toStrictEqual(key);
+    expect(m.parked.keys).toStrictEqual([key, { hash: new Uint8Array([1]), n: 2 }]);
+    expect(m.parked.reason).toBe('odd \uFFFF reason');
+  });
+
+  it("a given-up search repair keeps its item's binary key for redrive", () => {
+    const repair: SearchRepairMessage = {
+      v: 1,
+      kind: 'search-repair',
+      docId: 'd1',
+      table: 'blobs',
+      key: { hash: new Uint8Array([7, 7]) },
+      keywords: { a: 'b' },
+      attempt: 3,
+      reason: 'search 503',
+    };
+    const { body } = parkedBody(
+      parked({ kind: 'search-repair', key: repair.key!, docId: 'd1', record: repair }),
+    );
+    const m = classifyDlqBody(body);
+    if (m.kind !== 'parked') throw new Error(JSON.stringify(m));
+    expect(m.parked.repair).toStrictEqual(repair);
+    expect(m.parked.key).toStrictEqual(repair.key);
+  });
+
+  it('an empty key (nobody could name the item) is kept; a broken key makes the body unknown', () => {
+    const m = classifyDlqBody(parkedBody(parked({})).body);
+    expect(m).toMatchObject({ kind: 'parked', parked: { key: {} } });
+    const broken = JSON.stringify({ ...parked({}), key: { hash: { '$streamfill.binary': '*' } } });
+    expect(classifyDlqBody(broken)).toMatchObject({
+      kind: 'unknown',
+      problem: expect.stringMatching(/key: key\.hash: binary must be base64 text/),
+    });
   });
 });

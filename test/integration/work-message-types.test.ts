@@ -12,7 +12,9 @@ import { CreateQueueCommand, DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { scanSegmentPage } from '../../lib/adapters/segment-scanner.ts';
+import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
 import { sendMessages } from '../../lib/adapters/work-queue.ts';
+import { classifyDlqBody } from '../../lib/core/dlq-message.ts';
 import { defineTable } from '../../lib/core/config/define.ts';
 import { ExactNumber } from '../../lib/core/exact-number.ts';
 import { keyId } from '../../lib/core/keys.ts';
@@ -264,5 +266,26 @@ describe('work messages carry every DynamoDB type of a declared table', () => {
       exclusiveStartKey: task.exclusiveStartKey!,
     });
     expect(rest.items).toStrictEqual(all.slice(at + 1));
+  });
+
+  it('a parked binary-keyed item reads back from the real queue with its key', async () => {
+    const [item] = await readAll(blobsTable, ['hash', 'size']);
+    const { key } = workItemOf(blobs, item!, []);
+    await new DeadLetters(clients.sqs, queueUrl, { keepImages: true }).park([
+      {
+        source: 'backfill-worker',
+        reason: 'odd \uFFFF reason',
+        table: blobsTable,
+        key,
+        keys: [key],
+        record: item,
+      },
+    ]);
+    const [body] = await takeAllMessages(clients.sqs, queueUrl);
+    const m = classifyDlqBody(body!);
+    if (m.kind !== 'parked') throw new Error(JSON.stringify(m));
+    expect(m.parked).toMatchObject({ table: blobsTable, reason: 'odd \uFFFF reason' });
+    expect(m.parked.key).toStrictEqual(key);
+    expect(m.parked.keys).toStrictEqual([key]);
   });
 });

@@ -3,7 +3,7 @@
 // work queue, so search trouble never holds up or dead-letters DynamoDB work.
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { packMessage, type SearchRepairMessage } from '../core/work-message.ts';
-import type { SearchChange } from '../core/types.ts';
+import type { Key, SearchChange } from '../core/types.ts';
 import type { SearchIndex } from '../adapters/search-index.ts';
 import { sendMessages } from '../adapters/work-queue.ts';
 import type { ItemResult } from './migrate-items.ts';
@@ -47,13 +47,19 @@ export interface SearchRepairResult {
   missing?: true;
 }
 
-/** Turns keyword updates that did not land into repair messages (attempt 1). */
+/**
+ * Turns keyword updates that did not land into repair messages (attempt 1), each naming the
+ * item whose document it is, so a given-up repair is parked with that item's table and key.
+ */
 export function repairMessagesFor(
-  changes: readonly { change: SearchChange; reason: string }[],
+  table: string,
+  changes: readonly { change: SearchChange; key: Key; reason: string }[],
 ): SearchRepairMessage[] {
-  return changes.map(({ change, reason }) => ({
+  return changes.map(({ change, key, reason }) => ({
     v: 1,
     kind: 'search-repair',
+    table,
+    key,
     docId: change.id,
     keywords: change.doc,
     ...(change.remove?.length && { remove: change.remove }),
@@ -86,6 +92,7 @@ export async function enqueueRepairs(
  * A `not-ready` index is not deferred: that is a deployment fault, retried loudly.
  */
 export async function deferSearchFailures(
+  table: string,
   results: readonly ItemResult[],
   target: SearchRepairTarget,
 ): Promise<number> {
@@ -97,8 +104,10 @@ export async function deferSearchFailures(
   );
   if (!deferred.length) return 0;
   const messages = repairMessagesFor(
+    table,
     deferred.map((r) => ({
       change: r.searchChange as SearchChange,
+      key: r.key,
       reason:
         r.search === 'search-missing' ? 'search document missing' : (r.reason ?? 'search failed'),
     })),

@@ -188,7 +188,7 @@ async function processTableRecords(
       live.map((d) => d.newImage as Item),
       options.deps,
     );
-    if (options.searchRepairs) await deferSearchFailures(results, options.searchRepairs);
+    if (options.searchRepairs) await deferSearchFailures(table, results, options.searchRepairs);
     results.forEach((res, i) => {
       const d = live[i] as (typeof live)[number];
       bySeq.set(seqOf(d.record), res);

@@ -23,6 +23,7 @@ import { isCanary } from '../core/canary.ts';
 import type { Item, Key } from '../core/types.ts';
 import {
   decodeWorkMessage,
+  WorkMessageDecodeError,
   packItems,
   packMessage,
   salvageWorkMessage,
@@ -130,11 +131,13 @@ export async function processWorkBatch(
   const decoded: Decoded[] = [];
   for (const record of event.Records) {
     try {
-      decoded.push({ record, message: decodeWorkMessage(record.body) });
+      decoded.push({ record, message: checkTable(decodeWorkMessage(record.body), options.deps) });
     } catch (e) {
       // Retrying cannot fix a body: park it at once with what is wrong, and with the table
       // and item keys it still names, so a redrive can re-read those items.
-      const salvaged = salvageWorkMessage(record.body);
+      const salvaged = salvageWorkMessage(record.body, (t) =>
+        options.deps.planner.resolved.tables.get(t)?.key,
+      );
       toPark.push({
         id: record.messageId,
         entry: {
@@ -197,6 +200,21 @@ export async function processWorkBatch(
 }
 
 /**
+ * A message for a table this config does not migrate cannot be planned (the worker and the
+ * scanner run different configs): refused like any body that does not decode, so it is parked
+ * with the reason instead of settling as "nothing to do".
+ */
+function checkTable(message: WorkMessage, deps: EngineDeps): WorkMessage {
+  const table = message.kind === 'search-repair' ? undefined : message.table;
+  if (table !== undefined && !deps.planner.migratedTables.includes(table)) {
+    throw new WorkMessageDecodeError([
+      `table: "${table}" is not a table this config migrates (migrated: ${deps.planner.migratedTables.join(', ')})`,
+    ]);
+  }
+  return message;
+}
+
+/**
  * Migrates the items of all items messages, one pipeline call per table (one user lookup, one
  * bulk). A message fails only when one of its items failed in a way a retry can fix; its
  * malformed items are parked one by one. Returns the number of items parked.
@@ -248,7 +266,7 @@ async function migrateItemsMessages(
     }
     // A keyword update that failed after the write settled waits on the work queue, not here.
     if (options.workQueue)
-      await deferSearchFailures(results, {
+      await deferSearchFailures(table, results, {
         sqs: options.workQueue.sqs,
         workQueueUrl: options.workQueue.url,
       });
@@ -436,7 +454,7 @@ async function scanSegmentTask(
   }
   const sent = packed.reduce((n, p) => n + p.count, 0);
   if (packed.length) await sendMessages(workQueue.sqs, workQueue.url, packed);
-  const next = page.lastEvaluatedKey as Record<string, JsonValue> | undefined;
+  const next = page.lastEvaluatedKey as Key | undefined;
   summary.pages++;
   summary.scanned += page.scannedCount;
   summary.enqueued += sent;
@@ -450,7 +468,7 @@ async function scanSegmentTask(
       await stateStore.saveCheckpoint(tableName, run.owner, {
         runId: m.runId,
         segment: m.segment,
-        ...(next && { lastEvaluatedKey: next }),
+        ...(next && { lastEvaluatedKey: next as Record<string, JsonValue> }),
         counts: {
           scanned: previous.scanned + page.scannedCount,
           enqueued: previous.enqueued + sent,

@@ -11,6 +11,7 @@ import { ensureQueues, type QueueUrls } from '../../lib/adapters/queues.ts';
 import { breakdownKind, classifyDlqBody } from '../../lib/core/dlq-message.ts';
 import { decodeWorkMessage, encodeWorkMessage } from '../../lib/core/work-message.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
+import { UNSTATED_TABLE } from '../../lib/engine/work-batch.ts';
 import { redrive } from '../../lib/engine/redrive.ts';
 import { SEARCH_REPAIR_MAX_ATTEMPTS } from '../../lib/engine/search-repair.ts';
 import { collectStatus } from '../../lib/engine/status.ts';
@@ -61,6 +62,8 @@ describe('item 4: parked repairs and undecodable messages', () => {
     const lastRepair = encodeWorkMessage({
       v: 1,
       kind: 'search-repair',
+      table: 'session',
+      key: { user_id: 'u1', session_id: 's-never-indexed' },
       docId: 's-never-indexed',
       keywords: { source_keyword: 'user' },
       version: '2025-01-01T00:00:00.000Z',
@@ -80,7 +83,7 @@ describe('item 4: parked repairs and undecodable messages', () => {
         },
       ],
     });
-    // A repair that does not decode names a document, not an item key.
+    // A repair that does not decode names a document, not its item's table or key.
     const brokenRepair = JSON.stringify({ v: 1, kind: 'search-repair', docId: 's-doc-only' });
     const res = await worker(
       sqsEvent([lastRepair, undecodable, 'not json at all', brokenRepair]),
@@ -97,7 +100,7 @@ describe('item 4: parked repairs and undecodable messages', () => {
     ]);
     expect(parked).toContainEqual(
       expect.objectContaining({
-        parked: expect.objectContaining({ docId: 's-doc-only', table: tables.session }),
+        parked: expect.objectContaining({ docId: 's-doc-only', table: UNSTATED_TABLE }),
       }),
     );
     for (const p of parked) {
@@ -107,7 +110,12 @@ describe('item 4: parked repairs and undecodable messages', () => {
     }
     const repair = parked.find((p) => breakdownKind(p) === 'parked-search-repair');
     expect(repair).toMatchObject({
-      parked: { table: tables.session, docId: 's-never-indexed', kind: 'search-repair' },
+      parked: {
+        table: tables.session,
+        key: { user_id: 'u1', session_id: 's-never-indexed' },
+        docId: 's-never-indexed',
+        kind: 'search-repair',
+      },
     });
     expect(parked).toContainEqual(
       expect.objectContaining({

@@ -136,8 +136,12 @@ describe('redrive', () => {
     runId: 'r1',
     items: [{ key: { user_id: 'u0', session_id: 's0' }, inputs: { chat_app_id: 'app1' } }],
   };
-  const [repair] = repairMessagesFor([
-    { change: { id: 's1', doc: { source_keyword: 'user' } }, reason: 'search down' },
+  const [repair] = repairMessagesFor('session', [
+    {
+      change: { id: 's1', doc: { source_keyword: 'user' } },
+      key: { user_id: 'u0', session_id: 's1' },
+      reason: 'search down',
+    },
   ]);
   const repairBody = encodeWorkMessage(repair!);
 

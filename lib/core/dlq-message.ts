@@ -1,7 +1,6 @@
 // What a dead-letter body is (a work message SQS moved, Lambda's stream on-failure record, an
 // item streamfill parked, or something else) and what a redrive does with each: pure.
 import { z } from 'zod';
-import { MIGRATED_TABLES, type MigratedTable } from './migrations/index.ts';
 import {
   decodeWorkMessage,
   isWorkMessageDecodeError,
@@ -9,7 +8,7 @@ import {
   type WorkMessage,
 } from './work-message.ts';
 import { keyId } from './keys.ts';
-import type { Key, TableNames, TableRole } from './types.ts';
+import type { Key, TableNames } from './types.ts';
 
 /** Lambda's `DDBStreamBatchInfo`: the range of one shard whose records a stream batch gave up on. */
 export interface StreamBatchInfo {
@@ -35,7 +34,7 @@ export interface ParkedBody {
   source: string;
   reason: string;
   kind: ParkedKind;
-  /** The real table name. */
+  /** The physical table the item lives in (the caller maps it to a declared one). */
   table: string;
   key: Key;
   /** Every item key an undecodable message named (`key` is the first). */
@@ -177,13 +176,20 @@ export function tableNameOfStreamArn(streamArn: string): string | undefined {
   return /:table\/([^/]+)\/stream\//.exec(streamArn)?.[1];
 }
 
-/** The migrated table a real table name is, under the configured names. */
-export function migratedRoleOf(tables: TableNames, tableName: string): MigratedTable | undefined {
-  return MIGRATED_TABLES.find((role) => tables[role] === tableName);
+/**
+ * The declared table, among `migrated` (the planner's migrated tables), whose physical name is
+ * `tableName`; undefined for any other table (a lookup table's items are never redriven).
+ */
+export function migratedTableOf(
+  tables: TableNames,
+  migrated: readonly string[],
+  tableName: string,
+): string | undefined {
+  return migrated.find((t) => tables[t] === tableName);
 }
 
 /** Keys in first-seen order without repeats (a range holds every change of a hot item). */
-export function uniqueKeys(table: TableRole, keys: readonly Key[]): Key[] {
+export function uniqueKeys(table: string, keys: readonly Key[]): Key[] {
   const byId = new Map<string, Key>();
   for (const k of keys) if (!byId.has(keyId(table, k))) byId.set(keyId(table, k), k);
   return [...byId.values()];

@@ -119,7 +119,8 @@ export function selectedTables(
     .filter(Boolean);
   const unknown = names.filter((n) => !migrated.includes(n));
   if (unknown.length || !names.length) {
-    throw new InvalidArgumentError(
+    // A plain Error: the CLI prints it (a CommanderError thrown from an action exits silently).
+    throw new Error(
       `${flag} must name migrated tables of the config (${[...migrated, 'all'].join(', ')}), got ${JSON.stringify(value)}`,
     );
   }

@@ -11,6 +11,7 @@ import { decodeWorkMessage } from '../../lib/core/work-message.ts';
 import { redrive } from '../../lib/engine/redrive.ts';
 import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
 import { putItems } from '../../local/pika-tables.ts';
+import { runCli } from '../support/cli.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 import { createCustomersTable, createOrdersTable, ordersPlanner } from '../support/orders.ts';
 
@@ -186,6 +187,43 @@ describe('redrive of a parked orders item', () => {
     expect(r.byKind.parked).toEqual({ found: 1, moved: 0, kept: 1 });
     expect(r.entries[0]?.detail).toContain(
       `table ${tables.customers} is not a migrated table under the configured names (orders → ${tables.orders}`,
+    );
+  });
+});
+
+describe('streamfill verify --config', () => {
+  const CONFIG = 'test/fixtures/configs/orders.config.ts';
+  // No search endpoint: only the DynamoDB side is judged here.
+  const env = { ...process.env, SEARCH_ENDPOINT: '' };
+  const args = () => [
+    'verify',
+    '--config',
+    CONFIG,
+    '--table-name',
+    `orders=${tables.orders}`,
+    '--table-name',
+    `customers=${tables.customers}`,
+    '--dlq-name',
+    uniqueName('vo-none'),
+  ];
+
+  it('verifies the declared table; --table takes declared names only', async () => {
+    const r = await runCli([...args(), '--json', '--table', 'orders'], env);
+    expect(r.code, r.stderr).toBe(1); // items are pending
+    const report = JSON.parse(r.stdout) as { checked: number; tables: object; samples: unknown[] };
+    expect(report.checked).toBe(6);
+    expect(report.tables).toEqual({});
+    expect(report.samples).toContainEqual({
+      table: 'orders',
+      key: '{tenant_id="eu-t1", order_no=2}',
+      reason: 'not migrated yet',
+    });
+    const human = await runCli(args(), env);
+    expect(human.stdout).toMatch(/^│ orders /m);
+    const bad = await runCli([...args(), '--table', tables.orders], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(
+      `--table must name migrated tables of the config (orders, all), got "${tables.orders}"`,
     );
   });
 });

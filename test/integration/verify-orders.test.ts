@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
 import { LookupReader } from '../../lib/adapters/lookup-reader.ts';
+import { SearchIndex } from '../../lib/adapters/search-index.ts';
 import { ensureQueues } from '../../lib/adapters/queues.ts';
 import { decodeWorkMessage } from '../../lib/core/work-message.ts';
 import { redrive } from '../../lib/engine/redrive.ts';
@@ -31,6 +32,7 @@ const done = (order_no: number, extra: Record<string, unknown> = {}) => ({
   customer_id: 'c-gold',
   status_sk: 'paid#2026-01-01',
   customer_tier: 'gold',
+  updated_at: '2026-01-02T00:00:00Z',
   ...extra,
 });
 
@@ -57,8 +59,13 @@ beforeAll(async () => {
       done(11, { created_at: undefined, status_sk: undefined }),
       // Expired: left to TTL, whatever it lacks.
       done(12, { status_sk: undefined, expires_at: NOW - 60 }),
-      // A customer with no item: the lookup reads null, the derive defaults it.
-      done(13, { customer_id: 'c-new', customer_tier: 'standard' }),
+      // A customer with no item: the lookup reads null, the derive defaults it. No status.
+      done(13, {
+        customer_id: 'c-new',
+        customer_tier: 'standard',
+        status: undefined,
+        status_sk: 'new#2026-01-01',
+      }),
     ].map((i) => Object.fromEntries(Object.entries(i).filter(([, v]) => v !== undefined))),
   );
 });
@@ -120,6 +127,37 @@ describe('verify on a declared orders table', () => {
     await expect(
       verifyAll({ doc: clients.doc, planner, tables, only: ['customers'] }),
     ).rejects.toThrow('"customers" is not a migrated table of the config (migrated: orders)');
+  });
+});
+
+describe('verify of a declared search on orders', () => {
+  it('compares each document with the declared fields: a stale or extra keyword is pending', async () => {
+    const search = clients.search!;
+    const index = uniqueName('vo-orders');
+    await search.indices.create({ index });
+    const spec = planner.searchSpecFor('orders', planner.allMigrations)!;
+    const searchIndex = new SearchIndex(search, index, spec);
+    await searchIndex.ensureMapping();
+    // Order 1 as the migration writes it; order 13 has no status, yet its document keeps one.
+    const put = (id: string, body: Record<string, string>) =>
+      search.index({ index, id, body, refresh: true });
+    await put('eu-t1#1', { status_keyword: 'paid', tier_keyword: 'gold' });
+    await put('eu-t1#13', { status_keyword: 'paid', tier_keyword: 'standard' });
+    const report = await verifyAll({
+      doc: clients.doc,
+      planner,
+      tables,
+      nowSeconds: NOW,
+      search: searchIndex,
+    });
+    // Only items settled in DynamoDB (1 and 13) have their document checked.
+    expect(report.search).toMatchObject({ checked: 2, pending: 1, missing: 0, mapping: [] });
+    expect(report.samples).toContainEqual({
+      table: 'search',
+      key: 'eu-t1#13',
+      reason: expect.stringContaining('keyword fields missing, stale or extra'),
+    });
+    expect(report).toMatchObject({ checked: 6, pending: 2, malformed: 1, expired: 1 });
   });
 });
 

@@ -66,7 +66,7 @@ export const ordersConfig = defineConfig({
       index: 'orders',
       id: (item) => `${String(item.tenant_id)}#${String(item.order_no)}`,
       version: 'updated_at',
-      fields: { status_keyword: 'status' },
+      fields: { status_keyword: 'status', tier_keyword: 'customer_tier' },
     }),
   ],
 });

@@ -135,6 +135,11 @@ const emptyTable = (): TableReport => ({
  * process.exitCode = isConverged(report) ? 0 : 1;
  */
 export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
+  // Bad input fails before any read.
+  const { planner } = deps;
+  const selected = deps.only
+    ? checkedTables(planner, deps.only)
+    : planner.migratedTables.filter((t) => planner.migrationsFor(t, deps.migrations).length);
   const report: VerifyReport = {
     ...emptyTable(),
     tables: {},
@@ -156,10 +161,6 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
   };
   if (deps.search && report.search) await checkMapping(deps.search, report.search, sample);
   const nowSeconds = deps.nowSeconds ?? Math.floor(Date.now() / 1000);
-  const { planner } = deps;
-  const selected = deps.only
-    ? checkedTables(planner, deps.only)
-    : planner.migratedTables.filter((t) => planner.migrationsFor(t, deps.migrations).length);
   const lookups = deps.lookups ?? new LookupReader(deps.doc, deps.tables);
   for (const table of selected) {
     // The first migrated table's counts stay at the top level (the `--json` contract).

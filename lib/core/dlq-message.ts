@@ -1,7 +1,6 @@
 // What a dead-letter body is (a work message SQS moved, Lambda's stream on-failure record, an
 // item streamfill parked, or something else) and what a redrive does with each: pure.
 import { z } from 'zod';
-import { MIGRATED_TABLES, type MigratedTable } from './migrations/index.ts';
 import { WireDecodeError } from './wire-values.ts';
 import {
   decodeWireKey,
@@ -37,7 +36,7 @@ export interface ParkedBody {
   source: string;
   reason: string;
   kind: ParkedKind;
-  /** The real table name. */
+  /** The physical table the item lives in (the caller maps it to a declared one). */
   table: string;
   key: Key;
   /** Every item key an undecodable message named (`key` is the first). */
@@ -189,9 +188,16 @@ export function tableNameOfStreamArn(streamArn: string): string | undefined {
   return /:table\/([^/]+)\/stream\//.exec(streamArn)?.[1];
 }
 
-/** The migrated table a real table name is, under the configured names. */
-export function migratedRoleOf(tables: TableNames, tableName: string): MigratedTable | undefined {
-  return MIGRATED_TABLES.find((role) => tables[role] === tableName);
+/**
+ * The declared table, among `migrated` (the planner's migrated tables), whose physical name is
+ * `tableName`; undefined for any other table (a lookup table's items are never redriven).
+ */
+export function migratedTableOf(
+  tables: TableNames,
+  migrated: readonly string[],
+  tableName: string,
+): string | undefined {
+  return migrated.find((t) => tables[t] === tableName);
 }
 
 /** Keys in first-seen order without repeats (a range holds every change of a hot item). */

@@ -243,7 +243,7 @@ export function consumerFromMapping(
     heartbeatAgeMs: null,
     detail:
       state === undefined
-        ? `no event source mapping of ${functionName} on the session table's stream`
+        ? `no event source mapping of ${functionName} on the migrated table's stream`
         : `${functionName}: mapping ${state}${lag ? `; ${lag}` : ''}`,
   };
 }

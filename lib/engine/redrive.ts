@@ -5,8 +5,6 @@ import { ITEMS_PER_MESSAGE } from '../config/defaults.ts';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { scanProjection } from '../core/backfill-filter.ts';
-import { ALL_MIGRATIONS, DEFAULT_MIGRATIONS, migrationsFor } from '../core/migrations/index.ts';
 import {
   deleteMessages,
   leaseMessages,
@@ -16,12 +14,11 @@ import {
 import { readItemsByKey } from '../adapters/item-reader.ts';
 import { readShardRange } from '../adapters/stream-reader.ts';
 import { sendMessages } from '../adapters/work-queue.ts';
-import { bundledPlanner } from './bundled-config.ts';
 import {
   breakdownKind,
   classifyDlqBody,
   DLQ_BREAKDOWN_KINDS,
-  migratedRoleOf,
+  migratedTableOf,
   tableNameOfStreamArn,
   uniqueKeys,
   type DlqBreakdownKind,
@@ -29,7 +26,8 @@ import {
   type ParkedBody,
 } from '../core/dlq-message.ts';
 import { formatKey } from '../core/key-format.ts';
-import { KEY_ATTRIBUTES, type Key, type TableNames } from '../core/types.ts';
+import type { Planner } from '../core/config/planner.ts';
+import type { Key, TableNames } from '../core/types.ts';
 import {
   packItems,
   packMessage,
@@ -44,6 +42,9 @@ export interface RedriveDeps {
   sqs: SQSClient;
   streams: DynamoDBStreamsClient;
   doc: DynamoDBDocumentClient;
+  /** The loaded config, compiled: which tables are migrated, their keys, what a read carries. */
+  planner: Planner;
+  /** Declared table name → physical name (DLQ bodies name physical tables). */
   tables: TableNames;
   workQueueUrl: string;
   dlqUrl: string;
@@ -69,7 +70,7 @@ export interface RedriveEntry {
   kind: DlqBreakdownKind;
   action: RedriveAction;
   detail: string;
-  /** The real table the keys belong to (stream failures, parked items). */
+  /** The physical table the keys belong to (stream failures, parked items), as the body names it. */
   table?: string;
   /** Keys re-enqueued (or that would be). */
   keys?: Key[];
@@ -166,7 +167,7 @@ export async function redrive(
   } finally {
     await releaseMessages(deps.sqs, deps.dlqUrl, [...held.values()]);
   }
-  report.advice = adviceFor(report, options, deps.tables);
+  report.advice = adviceFor(report, options, deps);
   return report;
 }
 
@@ -221,8 +222,8 @@ async function planMessage(
         // Lambda's on-failure record names a range, never the records ("the actual records
         // aren't included"): what the stream no longer holds is unknown, and only a pass over
         // the table finds those items. The keys read before the range ended are a start.
-        const role = migratedRoleOf(deps.tables, tableName);
-        const recovered = uniqueKeys(role ?? 'session', read.keys);
+        const declared = declaredOf(deps, tableName);
+        const recovered = uniqueKeys(declared ?? tableName, read.keys);
         const unread = info.batchSize - read.records;
         return {
           move: false,
@@ -235,7 +236,7 @@ async function planMessage(
               `${recovered.length} key(s) recovered from the ${read.records} record(s) still readable` +
               (unread > 0
                 ? `; the keys of the other ${unread} are not in Lambda's on-failure record — ` +
-                  `run \`streamfill backfill --table ${role ?? tableName}\` (a pass over the whole table finds them)`
+                  `run \`streamfill backfill --table ${declared ?? tableName}\` (a pass over the whole table finds them)`
                 : ''),
           },
         };
@@ -273,11 +274,9 @@ function planParkedRepair(p: ParkedBody): Plan {
  * body itself would only be parked again). One that names no table or no key stays.
  */
 function planUndecodable(deps: RedriveDeps, p: ParkedBody): Promise<Plan> | Plan {
-  const role = migratedRoleOf(deps.tables, p.table);
+  const declared = declaredOf(deps, p.table);
   // Only whole keys name an item (a search repair's document id alone does not).
-  const keys = (p.keys ?? [p.key]).filter(
-    (k) => role && KEY_ATTRIBUTES[role].every((a) => typeof k[a] === 'string' && k[a] !== ''),
-  );
+  const keys = (p.keys ?? [p.key]).filter((k) => declared && isWholeKey(deps.planner, declared, k));
   if (!keys.length) {
     return {
       move: false,
@@ -297,6 +296,21 @@ function planUndecodable(deps: RedriveDeps, p: ParkedBody): Promise<Plan> | Plan
   );
 }
 
+/** The migrated table (declared name) a physical table name is, under the configured names. */
+function declaredOf(deps: RedriveDeps, tableName: string): string | undefined {
+  return migratedTableOf(deps.tables, deps.planner.migratedTables, tableName);
+}
+
+/** Whether `key` has every key attribute of the declared table, each a usable value. */
+function isWholeKey(planner: Planner, table: string, key: Key): boolean {
+  try {
+    planner.keyOf(table, key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads the current items of `keys` and packs them as `items` messages (or says why not). */
 async function requeueKeys(
   deps: RedriveDeps,
@@ -305,46 +319,41 @@ async function requeueKeys(
   what: string,
   kind: 'parked' | 'parked-undecodable' | 'stream-failure',
 ): Promise<Plan> {
-  const role = migratedRoleOf(deps.tables, tableName);
-  if (!role) {
+  const { planner } = deps;
+  const table = declaredOf(deps, tableName);
+  if (!table) {
+    const known = planner.migratedTables.map((t) => `${t} → ${deps.tables[t] ?? '?'}`).join(', ');
     return {
       move: false,
       entry: {
         kind,
         table: tableName,
-        detail: `${what}: table ${tableName} is not a migrated table under the configured names (check --session-table / --tag-table)`,
+        detail: `${what}: table ${tableName} is not a migrated table under the configured names (${known}; check --table-name <declared>=<physical>)`,
       },
     };
   }
-  const keys = uniqueKeys(role, rawKeys);
+  const keyNames = planner.table(table).key;
+  const keys = uniqueKeys(table, rawKeys);
   // A key missing a key attribute (a malformed item's partial key) names no item to read.
-  const partial = keys.filter(
-    (k) => !KEY_ATTRIBUTES[role].every((a) => typeof k[a] === 'string' && k[a] !== ''),
-  );
+  const partial = keys.filter((k) => !isWholeKey(planner, table, k));
   if (partial.length) {
     return {
       move: false,
       entry: {
         kind,
         table: tableName,
-        detail: `${what}: ${partial.map(formatKey).join('; ')} is not a whole ${role} key (${KEY_ATTRIBUTES[role].join(', ')}): fix the item by hand, then remove the message`,
+        detail: `${what}: ${partial.map(formatKey).join('; ')} is not a whole ${table} key (${keyNames.join(', ')}): fix the item by hand, then remove the message`,
       },
     };
   }
   // The scanner's projection: keys, inputs, derived attributes and TTL, as the worker expects.
-  const attributes = scanProjection(role, ALL_MIGRATIONS);
-  const { found, missing } = await readItemsByKey(
-    deps.doc,
-    tableName,
-    keys,
-    attributes,
-    KEY_ATTRIBUTES[role],
-  );
+  const attributes = planner.projection(table, planner.allMigrations);
+  const { found, missing } = await readItemsByKey(deps.doc, tableName, keys, attributes, keyNames);
   const items: WorkItem[] = [];
   const problems: string[] = [];
   for (const item of found) {
     try {
-      items.push(workItemOf(bundledPlanner().table(role), item, attributes));
+      items.push(workItemOf(planner.table(table), item, attributes));
     } catch (e) {
       problems.push((e as Error).message);
     }
@@ -362,11 +371,11 @@ async function requeueKeys(
   }
   return {
     move: true,
-    bodies: packItems(role, items, {
+    bodies: packItems(table, items, {
       maxItemsPerMessage: ITEMS_PER_MESSAGE,
       // Every input is read; the opt-in contract steps run only from `backfill --contract`.
       scannedFor: {
-        migrations: migrationsFor(role, DEFAULT_MIGRATIONS).map((m) => m.name),
+        migrations: planner.migrationsFor(table).map((m) => m.name),
         projection: attributes,
       },
     }),
@@ -384,17 +393,17 @@ async function requeueKeys(
   };
 }
 
-function adviceFor(r: RedriveReport, options: RedriveOptions, tables: TableNames): string[] {
+function adviceFor(r: RedriveReport, options: RedriveOptions, deps: RedriveDeps): string[] {
   const advice: string[] = [];
   const unavailable = r.entries.filter((e) => e.recoveredKeys);
   if (unavailable.length) {
     const keys = unavailable.reduce((n, e) => n + (e.recoveredKeys?.length ?? 0), 0);
     const names = [...new Set(unavailable.map((e) => e.table ?? ''))];
-    const roles = names.map((t) => migratedRoleOf(tables, t) ?? t);
+    const declared = names.map((t) => declaredOf(deps, t) ?? t);
     advice.push(
       `${unavailable.length} stream range(s) are past the stream's 24 h retention or their shard is gone; they stay in the DLQ. ` +
         "Lambda's on-failure record carries the range, not the records, so the items of an unreadable range are unknown: " +
-        roles.map((role) => `run \`streamfill backfill --table ${role} --no-filter\``).join(', ') +
+        declared.map((t) => `run \`streamfill backfill --table ${t} --no-filter\``).join(', ') +
         ' (a pass over the whole table finds every unmigrated item)' +
         (keys
           ? `; the ${keys} key(s) read before the range ended can be repaired at once with \`streamfill backfill --keys FILE\` (write them with \`redrive --keys-out FILE\`)`

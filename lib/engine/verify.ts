@@ -18,23 +18,16 @@ import {
 } from '../adapters/search-index.ts';
 import { scanSegment } from '../adapters/segment-scanner.ts';
 import { SCAN_PAGE_SIZE, SCAN_SEGMENTS } from '../config/defaults.ts';
+import { LookupReader, type LookupReadResult } from '../adapters/lookup-reader.ts';
+import type { Planner } from '../core/config/planner.ts';
+import { physicalTable } from '../core/config/table-names.ts';
+import { searchDocSatisfied } from '../core/config/plan-search.ts';
 import { isLookupMissingError, isMalformedItemError } from '../core/errors.ts';
 import { formatKey } from '../core/key-format.ts';
-import { partialKey } from '../core/keys.ts';
-import {
-  migrationsFor,
-  ALL_MIGRATIONS,
-  DEFAULT_MIGRATIONS,
-  MIGRATED_TABLES,
-  type MigratedTable,
-  type MigrationName,
-} from '../core/migrations/index.ts';
-import { scanProjection } from '../core/backfill-filter.ts';
-import { searchKeywordsSatisfied } from '../core/migrations/session-search-keywords.ts';
-import { planItem } from '../core/plan.ts';
-import type { Item, PlanContext, SearchChange, TableNames, TableRole } from '../core/types.ts';
+import type { Item, SearchChange, TableNames } from '../core/types.ts';
 import { enabledMigrations } from './migrate-items.ts';
 import { isCanary } from '../core/canary.ts';
+import type { DeclaredPlanContext } from '../core/config/plan-derived.ts';
 
 export interface TableReport {
   checked: number;
@@ -42,8 +35,9 @@ export interface TableReport {
   malformed: number;
   expired: number;
   /**
-   * Items each migration of the table would still write, enabled or not (e.g. the expand and
-   * the opt-in contract step of `tag-usage-mode`): only enabled ones count as `pending`.
+   * Items each item migration of the table would still write, enabled or not (an opt-in
+   * contract step's progress shows here before it is enabled): only enabled ones count as
+   * `pending`.
    */
   phases: Record<string, number>;
 }
@@ -64,10 +58,13 @@ export interface SearchReport {
   repaired: number;
 }
 
-/** The session table's counts at the top level (the CLI's `--json` contract), then the rest. */
+/**
+ * The first migrated table's counts at the top level (the CLI's `--json` contract), then the
+ * rest by declared name.
+ */
 export interface VerifyReport extends TableReport {
   /** The other migrated tables verified (see `VerifyDeps.only`), each with its own counts. */
-  tables: Partial<Record<MigratedTable, TableReport>>;
+  tables: Record<string, TableReport>;
   search: SearchReport | null;
   /**
    * What the dead-letter queue holds, by kind (peeked, never consumed; `VerifyDeps.dlq`): a
@@ -75,23 +72,35 @@ export interface VerifyReport extends TableReport {
    * the items and documents themselves decide.
    */
   dlq: { sampled: number; byKind: Record<DlqBreakdownKind, number> } | null;
-  /** Up to `sampleLimit` items that are not done, with the reason. */
+  /**
+   * Up to `sampleLimit` items that are not done, with the reason. `table` is the declared
+   * table, or `search` for a document or the index's mapping.
+   */
   samples: { table: string; key: string; reason: string }[];
 }
 
 export interface VerifyDeps {
   doc: DynamoDBDocumentClient;
+  /** The loaded config, compiled: what every item is re-planned by. */
+  planner: Planner;
+  /** Declared table name → physical name (the lookup tables' too). */
   tables: TableNames;
-  /** Absent: search documents are not checked. */
-  search?: SearchIndex;
-  /** The migrations that must hold (`--contract` adds the contract steps). @default DEFAULT_MIGRATIONS */
-  migrations?: readonly MigrationName[];
   /**
-   * The migrated tables to verify. By default every migrated table one of `migrations` drives
-   * (tags included: a table is converged only when verified). A table left out is not reported.
+   * The config's one search index (see `configSearchSpec`). Absent: search documents are not
+   * checked, and the search migrations are left out of what must hold.
+   */
+  search?: SearchIndex;
+  /** Reads the lookups the items need. @default a LookupReader on `doc` and `tables` */
+  lookups?: LookupReader;
+  /** The migrations that must hold (`--contract` adds the opt-in ones). @default the config's defaults */
+  migrations?: readonly string[];
+  /**
+   * The migrated tables to verify, by declared name. By default every migrated table one of
+   * `migrations` drives (a table is converged only when verified). A table left out is not
+   * reported; a name the config does not migrate is an error.
    * @default the tables of `migrations`
    */
-  only?: readonly MigratedTable[];
+  only?: readonly string[];
   /** Parallel Scan segments. @default 4 (SCAN_SEGMENTS) */
   segments?: number;
   /** @default 20 */
@@ -119,13 +128,18 @@ const emptyTable = (): TableReport => ({
 });
 
 /**
- * Verifies every migrated table (or the `only` ones) against its registered migrations.
+ * Verifies every migrated table (or the `only` ones) against the config's migrations.
  *
  * @example
- * const report = await verifyAll({ doc, tables, search });
+ * const report = await verifyAll({ doc, planner, tables: { orders: 'orders-prod' }, search });
  * process.exitCode = isConverged(report) ? 0 : 1;
  */
 export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
+  // Bad input fails before any read.
+  const { planner } = deps;
+  const selected = deps.only
+    ? checkedTables(planner, deps.only)
+    : planner.migratedTables.filter((t) => planner.migrationsFor(t, deps.migrations).length);
   const report: VerifyReport = {
     ...emptyTable(),
     tables: {},
@@ -147,40 +161,71 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
   };
   if (deps.search && report.search) await checkMapping(deps.search, report.search, sample);
   const nowSeconds = deps.nowSeconds ?? Math.floor(Date.now() / 1000);
-  const selected =
-    deps.only ??
-    MIGRATED_TABLES.filter((t) => migrationsFor(t, deps.migrations ?? DEFAULT_MIGRATIONS).length);
+  const lookups = deps.lookups ?? new LookupReader(deps.doc, deps.tables);
   for (const table of selected) {
     // The first migrated table's counts stay at the top level (the `--json` contract).
-    const counts = table === MIGRATED_TABLES[0] ? report : (report.tables[table] = emptyTable());
-    await verifyTable(table, deps, counts, report.search, sample, nowSeconds);
+    const counts =
+      table === planner.migratedTables[0] ? report : (report.tables[table] = emptyTable());
+    await verifyTable(table, deps, lookups, counts, report.search, sample, nowSeconds);
   }
   return report;
 }
 
+/** `only`, each name checked: a declared table some migration drives. */
+function checkedTables(planner: Planner, only: readonly string[]): string[] {
+  for (const t of only) {
+    if (!planner.migratedTables.includes(t)) {
+      throw new Error(
+        `verify: "${t}" is not a migrated table of the config (migrated: ${planner.migratedTables.join(', ')})`,
+      );
+    }
+  }
+  return [...new Set(only)];
+}
+
 async function verifyTable(
-  table: TableRole,
+  table: string,
   deps: VerifyDeps,
+  lookups: LookupReader,
   counts: TableReport,
   search: SearchReport | null,
   sample: Sample,
   nowSeconds: number,
 ): Promise<void> {
+  const { planner } = deps;
   const enabled = enabledMigrations(table, deps);
-  // No user lookups: an item still missing user_type is pending whatever the user's type is.
-  const ctx: PlanContext = { userTypes: new Map(), nowSeconds };
-  // Keys, inputs and derived attributes of every registered migration (the phases of opt-in
-  // ones included), never the rest of the item.
-  const projection = scanProjection(table, ALL_MIGRATIONS);
+  const shape = planner.table(table);
+  // Every declared migration's inputs, key, writes and TTL (the phases of opt-in ones
+  // included), never the rest of the item.
+  const projection = planner.projection(table, planner.allMigrations);
+  const phased = planner
+    .migrationsFor(table, planner.allMigrations)
+    .filter((m) => planner.summaries.get(m.name)?.target === 'dynamodb')
+    .map((m) => m.name);
+  for (const m of phased) counts.phases[m] ??= 0;
   // The scanner's own segmented reads (the historic pass's), segments side by side.
   const totalSegments = deps.segments ?? SCAN_SEGMENTS;
   const checkPage = async (page: readonly Item[]): Promise<void> => {
+    const items = page.filter((item) => !isCanary(shape, item)); // the backfill gate's canary
+    // The lookups of every migration (the phases too), read as the engine reads them.
+    const reads = planner.collectLookups(table, items, planner.allMigrations);
+    const read: LookupReadResult = reads.byTable.size
+      ? await lookups.read(reads.byTable)
+      : { read: new Map(), failed: new Map() };
+    const ctx: DeclaredPlanContext = {
+      lookups: planner.lookupResults(reads, read.read),
+      nowSeconds,
+    };
     const searchChecks: SearchChange[] = [];
-    for (const item of page) {
-      if (isCanary(table, item)) continue; // the backfill gate's canary, not an application item
+    for (const item of items) {
       counts.checked++;
-      countPhases(table, item, ctx, counts.phases);
-      const plan = classify(table, item, counts, sample, () => planItem(table, item, ctx, enabled));
+      for (const m of phased) {
+        if (wouldWrite(planner, table, item, ctx, m))
+          counts.phases[m] = (counts.phases[m] ?? 0) + 1;
+      }
+      const plan = classify(planner, table, item, counts, sample, read.failed, () =>
+        planner.planItem(table, item, ctx, enabled),
+      );
       if (plan && !plan.change && plan.search) searchChecks.push(plan.search);
     }
     if (deps.search && search)
@@ -189,7 +234,7 @@ async function verifyTable(
   await Promise.all(
     Array.from({ length: totalSegments }, async (_, segment) => {
       for await (const page of scanSegment(deps.doc, {
-        tableName: deps.tables[table],
+        tableName: physicalTable(deps.tables, table),
         segment,
         totalSegments,
         projection,
@@ -201,21 +246,20 @@ async function verifyTable(
   );
 }
 
-/** Per migration (enabled or not), whether it would still write this item. */
-function countPhases(
-  table: TableRole,
+/** Whether migration `m` alone (enabled or not) would still write this item. */
+function wouldWrite(
+  planner: Planner,
+  table: string,
   item: Item,
-  ctx: PlanContext,
-  phases: Record<string, number>,
-): void {
-  for (const m of migrationsFor(table, ALL_MIGRATIONS)) {
-    if (!m.plan) continue;
-    phases[m.name] ??= 0;
-    try {
-      if (m.plan(item, ctx)) phases[m.name] = (phases[m.name] ?? 0) + 1;
-    } catch {
-      // malformed, or a lookup verify does not make: classify counts those
-    }
+  ctx: DeclaredPlanContext,
+  m: string,
+): boolean {
+  try {
+    return planner.planItem(table, item, ctx, [m]).change !== null;
+  } catch (e) {
+    // Malformed, or a lookup that could not be read: `classify` counts those.
+    if (isMalformedItemError(e) || isLookupMissingError(e)) return false;
+    throw e;
   }
 }
 
@@ -255,10 +299,12 @@ async function checkMapping(search: SearchIndex, counts: SearchReport, sample: S
 }
 
 function classify<P extends { change: unknown; expired?: boolean }>(
-  table: TableRole,
+  planner: Planner,
+  table: string,
   item: Item,
   counts: TableReport,
   sample: Sample,
+  lookupFailures: ReadonlyMap<string, string>,
   plan: () => P,
 ): P | null {
   try {
@@ -266,13 +312,20 @@ function classify<P extends { change: unknown; expired?: boolean }>(
     if (p.expired) counts.expired++;
     else if (p.change) {
       counts.pending++;
-      sample(table, formatKey(partialKey(table, item)), 'not migrated yet');
+      sample(table, formatKey(planner.partialKey(table, item)), 'not migrated yet');
     }
     return p;
   } catch (e) {
     if (isLookupMissingError(e)) {
+      // Pending, never planned with a default: the next pass reads the lookup again.
       counts.pending++;
-      sample(table, formatKey(partialKey(table, item)), 'user_type not migrated yet');
+      const lookedUp = planner.resolved.lookups.get(e.lookup)?.table.name;
+      const why = lookedUp === undefined ? undefined : lookupFailures.get(lookedUp);
+      sample(
+        table,
+        formatKey(planner.partialKey(table, item)),
+        `lookup ${e.lookup} not available${why ? ` (${why})` : ''}`,
+      );
       return null;
     }
     if (!isMalformedItemError(e)) throw e;
@@ -304,7 +357,7 @@ async function checkSearch(
     if (!doc) {
       counts.missing++;
       sample('search', e.id, 'document missing');
-    } else if (!searchKeywordsSatisfied(doc, e)) stale.push(e);
+    } else if (!searchDocSatisfied(doc, e)) stale.push(e);
   }
   const repaired = new Set<string>();
   if (repair && stale.length) {

@@ -7,7 +7,7 @@ import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
 import { formatKey } from '../../lib/core/key-format.ts';
 import { REDRIVE_JSON_KEYS, redrive, type RedriveReport } from '../../lib/engine/redrive.ts';
-import { configFrom, positiveInt, settingName, withSharedOptions } from '../config.ts';
+import { commandConfig, positiveInt, settingName, withSharedOptions } from '../config.ts';
 import { newTable } from '../output.ts';
 
 export function registerRedriveCommand(program: Command): void {
@@ -67,7 +67,7 @@ JSON keys (--json; stable):
 ${REDRIVE_JSON_KEYS}`,
   );
   cmd.action(async (opts) => {
-    const config = configFrom(opts);
+    const { planner, config } = await commandConfig(opts);
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });
     try {
       const [workQueueUrl, dlqUrl] = await Promise.all([
@@ -75,7 +75,7 @@ ${REDRIVE_JSON_KEYS}`,
         existingQueueUrl(clients.sqs, config.dlqName, settingName('dlqName')),
       ]);
       const report = await redrive(
-        { ...clients, tables: config.tables, workQueueUrl, dlqUrl },
+        { ...clients, planner, tables: config.tables, workQueueUrl, dlqUrl },
         {
           dryRun: opts.dryRun,
           includeMalformed: opts.includeMalformed,

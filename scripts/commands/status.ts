@@ -26,7 +26,15 @@ import {
 } from '../../lib/core/status-report.ts';
 import { formatWait } from '../../lib/core/throttle.ts';
 import { collectStatus, type StatusSources } from '../../lib/engine/status.ts';
-import { configFrom, positiveInt, settingName, withSharedOptions, type Config } from '../config.ts';
+import type { Planner } from '../../lib/core/config/planner.ts';
+import { physicalTable } from '../../lib/core/config/table-names.ts';
+import {
+  commandConfig,
+  positiveInt,
+  settingName,
+  withSharedOptions,
+  type Config,
+} from '../config.ts';
 import { newTable } from '../output.ts';
 
 /** Local when the SDK is pointed at local endpoints (as `makeClients` decides credentials). */
@@ -80,7 +88,10 @@ export function registerStatusCommand(program: Command): void {
         )
         .option('--json', 'print the report as JSON (keys below)', false)
         .option('--watch <seconds>', 'repeat every SECONDS until interrupted', seconds('--watch'))
-        .option('--table <name>', 'the table whose backfill run to show (default: --session-table)')
+        .option(
+          '--table <name>',
+          "the migrated table whose backfill run to show, by the config's declared name (default: the first migrated table)",
+        )
         .option(
           '--consumer-function <name>',
           'AWS: the stream consumer Lambda function (its mapping state and IteratorAge)',
@@ -117,12 +128,13 @@ ${STATUS_JSON_KEYS}`,
         '--check judges one report: drop --watch (run it from your scheduler instead)',
       );
     }
-    const config = configFrom(opts);
+    const { planner, config } = await commandConfig(opts);
+    const table = statusTable(planner, opts.table as string | undefined);
     const clients = makeClients({ searchEndpoint: config.searchEndpoint });
     const mode = isLocalMode() ? 'local' : 'aws';
     const aws = mode === 'aws' ? makeAwsObserver() : undefined;
     try {
-      const sources = await statusSources(clients, config, opts, mode);
+      const sources = await statusSources(clients, config, table, opts, mode);
       if (aws) sources.aws = aws;
       for (;;) {
         const report = await collectStatus(sources);
@@ -175,9 +187,23 @@ function reportCheck(check: CheckResult): void {
   process.exitCode = check.exitCode;
 }
 
+/** `--table`: a declared migrated table (default the first); an unknown one names the migrated. */
+export function statusTable(planner: Planner, value: string | undefined): string {
+  const migrated = planner.migratedTables;
+  const table = value ?? migrated[0];
+  if (table === undefined || !migrated.includes(table)) {
+    throw new Error(
+      `--table must name a migrated table of the config (${migrated.join(', ') || 'none'}), got ${JSON.stringify(value)}`,
+    );
+  }
+  return table;
+}
+
+/** `table`: the declared table whose run and consumer to show. */
 async function statusSources(
   clients: Clients,
   config: Config,
+  table: string,
   opts: Record<string, unknown>,
   mode: 'local' | 'aws',
 ): Promise<StatusSources> {
@@ -195,11 +221,11 @@ async function statusSources(
       work: { name: config.queueName, url: work },
       dlq: { name: config.dlqName, url: dlq },
     },
-    tableName: (opts.table as string | undefined) ?? config.tables.session,
+    tableName: physicalTable(config.tables, table),
     mode,
     ...(typeof opts.consumerFunction === 'string' && { consumerFunction: opts.consumerFunction }),
     // The id `streamfill run` writes its heartbeat under (one consumer per table).
-    consumerComponent: consumerHeartbeatId(config.tables.session),
+    consumerComponent: consumerHeartbeatId(physicalTable(config.tables, table)),
     dlqSample: opts.dlqSample as number,
   };
 }

@@ -8,15 +8,11 @@ import {
   type VerifyReport,
 } from '../../lib/engine/verify.ts';
 import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
-import {
-  MIGRATED_TABLES,
-  migrationsFor,
-  type MigratedTable,
-} from '../../lib/core/migrations/index.ts';
 import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
+import type { Planner } from '../../lib/core/config/planner.ts';
 import {
-  configFrom,
+  commandConfig,
   migrationsOption,
   migrationsToCheck,
   positiveInt,
@@ -24,7 +20,6 @@ import {
   settingName,
   withSharedOptions,
 } from '../config.ts';
-import { loadPlanner } from '../config-loader.ts';
 import { makeRuntime } from '../runtime.ts';
 import { newTable } from '../output.ts';
 
@@ -37,15 +32,15 @@ export function registerVerifyCommand(program: Command): void {
       .option('--json', 'print the report as JSON', false)
       .option(
         '--table <name>',
-        `the migrated table to verify: ${[...MIGRATED_TABLES, 'all'].join(', ')} (default: every table a checked migration drives)`,
+        "the migrated table to verify, by the config's declared name, or all (default: every table a checked migration drives)",
         'all',
       )
-      .option('--tags', 'kept for old scripts: the tag table is verified by default', false)
       .option(
-        '--contract',
-        'the contract steps (tag-usage-mode-contract: chat_app_id removed) must hold too',
-        false,
+        '--only <names>',
+        'comma-separated declared tables to verify (as --table, several at once)',
       )
+      .option('--tags', 'kept for old scripts: every migrated table is verified by default', false)
+      .option('--contract', "the config's opt-in migrations (contract steps) must hold too", false)
       .option(
         '--repair',
         "rewrite pending search documents' keywords from the items as read now (guarded: never over a newer document); the only write verify makes",
@@ -58,15 +53,24 @@ export function registerVerifyCommand(program: Command): void {
         allowMissing,
       ),
   ).action(async (opts) => {
-    const rt = makeRuntime(configFrom(opts), { planner: await loadPlanner(opts) });
+    const { planner, config } = await commandConfig(opts);
+    const rt = makeRuntime(config, { planner });
     try {
-      const migrations = migrationsToCheck(opts.migrations, opts.contract);
-      // Every migrated table a checked migration drives (a live path per table: tags too).
-      const selected: MigratedTable[] =
-        opts.table === 'all'
-          ? MIGRATED_TABLES.filter((t) => migrationsFor(t, migrations).length)
-          : tablesOf(opts.table);
+      const migrations = migrationsToCheck(planner, opts.migrations, opts.contract);
+      // Every migrated table a checked migration drives (a live path per table).
+      const selected = selectedTables(
+        planner,
+        opts.only ?? opts.table,
+        migrations,
+        opts.only ? '--only' : '--table',
+      );
       for (const table of selected)
+        await requireTable(rt.clients.dynamodb, rt.config.tables, table);
+      // Each table a lookup reads must exist too, or every item needing it would be pending.
+      const lookedUp = selected.flatMap((t) =>
+        planner.lookupsFor(t, planner.allMigrations).map((l) => l.table.name),
+      );
+      for (const table of new Set(lookedUp))
         await requireTable(rt.clients.dynamodb, rt.config.tables, table);
       const dlqUrl = await existingQueueUrl(
         rt.clients.sqs,
@@ -76,10 +80,11 @@ export function registerVerifyCommand(program: Command): void {
       const report = await verifyAll({
         ...(dlqUrl && { dlq: { sqs: rt.clients.sqs, url: dlqUrl } }),
         doc: rt.clients.doc,
+        planner,
         tables: rt.config.tables,
+        lookups: rt.lookups,
         search: rt.search,
         only: selected,
-        // A stack's output arrives as text (set after parsing); a flag or variable is parsed.
         migrations,
         segments: opts.segments,
         repair: opts.repair,
@@ -88,7 +93,7 @@ export function registerVerifyCommand(program: Command): void {
         allowMissingSearch: opts.allowMissingSearch === undefined ? 0 : opts.allowMissingSearch,
       };
       if (opts.json) console.log(JSON.stringify(report, null, 2));
-      else console.log(renderVerifyReport(report, converged));
+      else console.log(renderVerifyReport(report, converged, planner.migratedTables[0]));
       process.exitCode = isConverged(report, converged) ? 0 : 1;
     } finally {
       rt.close();
@@ -96,12 +101,30 @@ export function registerVerifyCommand(program: Command): void {
   });
 }
 
-/** `--table`: one migrated table, or `all`. */
-function tablesOf(value: string): MigratedTable[] {
-  if ((MIGRATED_TABLES as readonly string[]).includes(value)) return [value as MigratedTable];
-  throw new InvalidArgumentError(
-    `--table must be one of ${[...MIGRATED_TABLES, 'all'].join(', ')}, got "${value}"`,
-  );
+/**
+ * `--table` / `--only`: declared migrated tables (comma-separated), or `all`: every migrated
+ * table one of `migrations` drives. An unknown name is refused, naming the migrated tables.
+ */
+export function selectedTables(
+  planner: Planner,
+  value: string,
+  migrations: readonly string[],
+  flag = '--table',
+): string[] {
+  const migrated = planner.migratedTables;
+  if (value === 'all') return migrated.filter((t) => planner.migrationsFor(t, migrations).length);
+  const names = value
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !migrated.includes(n));
+  if (unknown.length || !names.length) {
+    // A plain Error: the CLI prints it (a CommanderError thrown from an action exits silently).
+    throw new Error(
+      `${flag} must name migrated tables of the config (${[...migrated, 'all'].join(', ')}), got ${JSON.stringify(value)}`,
+    );
+  }
+  return [...new Set(names)];
 }
 
 /** `--allow-missing-search` alone allows any number; with a value, that many. */
@@ -115,12 +138,17 @@ function allowMissing(value: string | boolean | undefined): number {
   return n;
 }
 
-export function renderVerifyReport(r: VerifyReport, options: ConvergedOptions = {}): string {
+/** `firstTable`: the declared name of the config's first migrated table (the top-level counts). */
+export function renderVerifyReport(
+  r: VerifyReport,
+  options: ConvergedOptions = {},
+  firstTable = 'first table',
+): string {
   const t = newTable(['', 'checked', 'pending', 'malformed', 'expired', 'missing']);
-  t.push(['sessions', r.checked, r.pending, r.malformed, r.expired, '']);
+  t.push([firstTable, r.checked, r.pending, r.malformed, r.expired, '']);
   const others = Object.entries(r.tables);
   for (const [table, c] of others)
-    t.push([`${table}s`, c.checked, c.pending, c.malformed, c.expired, '']);
+    t.push([table, c.checked, c.pending, c.malformed, c.expired, '']);
   if (r.search)
     t.push(['search docs', r.search.checked, r.search.pending, '', '', r.search.missing]);
   const lines = [t.toString()];

@@ -22,6 +22,7 @@ import { legacySessions, legacyUsers } from '../../local/legacy-data.ts';
 import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
 import { startLocalRunner, type LocalRunner } from '../../local/runner.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
+import { PIKA } from '../support/pika.ts';
 
 useLocalServices('consumerfirst');
 
@@ -124,7 +125,7 @@ describe('consumer first: proof that the consumer reads', () => {
       // The writes fell inside the window: no shard had its position yet.
       expect(s.runner.stats().shards.every((sh) => !sh.positioned)).toBe(true);
       await s.runner.waitForIdle(120_000);
-      const report = await verifyAll({ doc: clients.doc, tables: s.tables });
+      const report = await verifyAll({ planner: PIKA, doc: clients.doc, tables: s.tables });
       const pending = report.samples.map((x) => x.key).join('\n');
       // Every item the application changed in the window stays unmigrated for good.
       expect(report.pending).toBe(changed.length);
@@ -147,7 +148,7 @@ describe('consumer first: proof that the consumer reads', () => {
       expect(s.runner.stats().shards.every((sh) => sh.positioned)).toBe(true);
       await appWrites(s, 6);
       await s.runner.waitForIdle(120_000);
-      const report = await verifyAll({ doc: clients.doc, tables: s.tables });
+      const report = await verifyAll({ planner: PIKA, doc: clients.doc, tables: s.tables });
       expect(report.pending).toBe(0);
       // The canary is neither left behind, nor migrated, nor counted.
       expect(report.checked).toBe(s.sessions.length);

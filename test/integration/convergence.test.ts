@@ -22,6 +22,7 @@ import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 import { scanAll } from '../support/work-queue.ts';
+import { PIKA } from '../support/pika.ts';
 
 /**
  * Legacy sessions seeded before the backfill (issue 8 asks for 50,000): about 125 s here (seed
@@ -190,7 +191,7 @@ describe('convergence under live writes (issue 8, item 6)', () => {
     expect(lost.length).toBe(0);
     expect(stored.size).toBe(app.live.size);
 
-    const report = await verifyAll({ doc: clients.doc, tables });
+    const report = await verifyAll({ planner: PIKA, doc: clients.doc, tables });
     expect(report.samples).toEqual([]);
     expect(report).toMatchObject({ checked: app.live.size, pending: 0, malformed: 0 });
     expect(isConverged(report)).toBe(true);

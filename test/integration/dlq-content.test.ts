@@ -20,6 +20,7 @@ import { processStreamBatch } from '../../lib/engine/stream-batch.ts';
 import { ensurePikaTables, type PikaTableNames } from '../../local/pika-tables.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 import { takeAllMessages } from '../support/work-queue.ts';
+import { PIKA } from '../support/pika.ts';
 
 useLocalServices('dlqcontent');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -110,7 +111,7 @@ describe('issue 15 item 5: what a parked message carries', () => {
       }),
     );
     const r = await redrive(
-      { ...clients, tables, workQueueUrl: queues.work, dlqUrl: queues.dlq },
+      { ...clients, planner: PIKA, tables, workQueueUrl: queues.work, dlqUrl: queues.dlq },
       { includeMalformed: true },
     );
     expect(r.byKind.parked).toEqual({ found: 1, moved: 1, kept: 0 });

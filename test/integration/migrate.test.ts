@@ -28,6 +28,7 @@ import {
   pikaMigrations,
   planWithLookups,
   withContract,
+  PIKA,
 } from '../support/pika.ts';
 
 useLocalServices('migrate');
@@ -144,7 +145,12 @@ const get = async (table: string, Key: Item): Promise<Item | undefined> =>
 
 describe('historic migration of 1,000 legacy sessions', () => {
   it('yields exact outcome counts and the right derived values', async () => {
-    const before = await verifyAll({ doc: clients.doc, tables, search: deps.search });
+    const before = await verifyAll({
+      planner: PIKA,
+      doc: clients.doc,
+      tables,
+      search: deps.search,
+    });
     expect(before).toMatchObject({ checked: 1000, pending: 795, malformed: 5 });
     expect(before.samples.length).toBeGreaterThan(0);
     const res = await historicPass('session');
@@ -196,6 +202,7 @@ describe('historic migration of 1,000 legacy sessions', () => {
 
   it('verify reports nothing pending, the malformed items and the missing documents', async () => {
     const report = await verifyAll({
+      planner: PIKA,
       doc: clients.doc,
       tables,
       search: deps.search,
@@ -291,12 +298,13 @@ describe('tags', () => {
       expect(item?.usage_mode).toBe(global ? 'global' : 'chat-app');
       expect(item?.chat_app_id).toEqual(t.chat_app_id); // a 0.4 app still reads it
     }
-    const expanded = await verifyAll({ doc: clients.doc, tables, only: ['tag'] });
+    const expanded = await verifyAll({ planner: PIKA, doc: clients.doc, tables, only: ['tag'] });
     expect(expanded.tables.tag).toMatchObject({
       pending: 0,
       phases: { 'tag-usage-mode': 0, 'tag-usage-mode-contract': withAppId },
     });
     const contract = await verifyAll({
+      planner: PIKA,
       doc: clients.doc,
       tables,
       only: ['tag'],
@@ -310,6 +318,7 @@ describe('tags', () => {
       expect(item).not.toHaveProperty('chat_app_id');
     }
     const done = await verifyAll({
+      planner: PIKA,
       doc: clients.doc,
       tables,
       only: ['tag'],

@@ -21,6 +21,7 @@ import { putItems, type PikaTableNames } from '../../local/pika-tables.ts';
 import { freshSessionStack } from '../support/session-stack.ts';
 import { useLocalServices } from '../support/env.ts';
 import { sqsEvent, takeAllMessages } from '../support/work-queue.ts';
+import { PIKA } from '../support/pika.ts';
 
 useLocalServices('parkedkinds');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -144,6 +145,7 @@ describe('item 4: parked repairs and undecodable messages', () => {
       unknown: 0,
     });
     const report = await verifyAll({
+      planner: PIKA,
       doc: clients.doc,
       tables,
       dlq: { sqs: clients.sqs, url: queues.dlq },
@@ -158,6 +160,7 @@ describe('item 4: parked repairs and undecodable messages', () => {
     // re-read and enqueued; the bodies naming no item stay, with advice.
     const r = await redrive({
       ...clients,
+      planner: PIKA,
       tables,
       workQueueUrl: queues.work,
       dlqUrl: queues.dlq,
@@ -192,7 +195,7 @@ describe('item 4: parked repairs and undecodable messages', () => {
       },
     ]);
     const r = await redrive(
-      { ...clients, tables, workQueueUrl: queues.work, dlqUrl: dlq },
+      { ...clients, planner: PIKA, tables, workQueueUrl: queues.work, dlqUrl: dlq },
       { includeMalformed: true },
     );
     expect(r.byKind.parked).toEqual({ found: 1, moved: 0, kept: 1 });

@@ -14,7 +14,6 @@ import { ensureQueues } from '../../lib/adapters/queues.ts';
 import { queueStats } from '../../lib/adapters/work-queue.ts';
 import { peekQueue } from '../../lib/adapters/dlq-reader.ts';
 import { classifyDlqBody } from '../../lib/core/dlq-message.ts';
-import type { TableNames } from '../../lib/core/types.ts';
 import {
   decodeWorkMessage,
   encodeWorkMessage,
@@ -25,13 +24,14 @@ import { redrive } from '../../lib/engine/redrive.ts';
 import { repairMessagesFor } from '../../lib/engine/search-repair.ts';
 import { DynamoDBStreamMapping } from '../../local/event-source/dynamodb-stream-mapping.ts';
 import type { StreamOnFailureMessage } from '../../local/event-source/stream-event.ts';
-import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
+import { ensurePikaTables, putItems, type PikaTableNames } from '../../local/pika-tables.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
+import { PIKA } from '../support/pika.ts';
 
 useLocalServices('redrive');
 
 let clients: Clients;
-let tables: TableNames;
+let tables: PikaTableNames;
 let queues: { work: string; dlq: string };
 let streamArn: string;
 const sessions = Array.from({ length: 6 }, (_, i) => ({
@@ -191,7 +191,7 @@ describe('redrive', () => {
 
   it('--dry-run says what it would do and moves nothing', async () => {
     const r = await redrive(
-      { ...clients, tables, workQueueUrl: queues.work, dlqUrl: queues.dlq },
+      { ...clients, planner: PIKA, tables, workQueueUrl: queues.work, dlqUrl: queues.dlq },
       {
         dryRun: true,
       },
@@ -213,7 +213,13 @@ describe('redrive', () => {
         Key: { user_id: { S: 'u1' }, session_id: { S: 's5' } },
       }),
     );
-    const r = await redrive({ ...clients, tables, workQueueUrl: queues.work, dlqUrl: queues.dlq });
+    const r = await redrive({
+      ...clients,
+      planner: PIKA,
+      tables,
+      workQueueUrl: queues.work,
+      dlqUrl: queues.dlq,
+    });
     expect(r.byKind.items).toEqual({ found: 1, moved: 1, kept: 0 });
     expect(r.byKind['search-repair']).toEqual({ found: 1, moved: 1, kept: 0 });
     expect(r.byKind.parked).toEqual({ found: 1, moved: 0, kept: 1 });
@@ -256,7 +262,7 @@ describe('redrive', () => {
       new PutCommand({ TableName: tables.session, Item: { ...sessions[3], title: 'fixed' } }),
     );
     const r = await redrive(
-      { ...clients, tables, workQueueUrl: queues.work, dlqUrl: queues.dlq },
+      { ...clients, planner: PIKA, tables, workQueueUrl: queues.work, dlqUrl: queues.dlq },
       { includeMalformed: true },
     );
     expect(r.byKind.parked).toEqual({ found: 1, moved: 1, kept: 0 });

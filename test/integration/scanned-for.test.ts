@@ -29,6 +29,7 @@ import { putItems } from '../../local/pika-tables.ts';
 import { freshSessionStack } from '../support/session-stack.ts';
 import { useLocalServices } from '../support/env.ts';
 import { sqsEvent, takeAllMessages } from '../support/work-queue.ts';
+import { PIKA } from '../support/pika.ts';
 
 useLocalServices('scannedfor');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -136,7 +137,12 @@ describe('item 1: what a work message was scanned for', () => {
       user_type_keyword: 'internal-user',
       [KEYWORDS_VERSION_FIELD]: versionMillis(T),
     });
-    const report = await verifyAll({ doc: clients.doc, tables, search: deps.search! });
+    const report = await verifyAll({
+      planner: PIKA,
+      doc: clients.doc,
+      tables,
+      search: deps.search!,
+    });
     expect(report.pending).toBe(0);
     expect(report.search).toMatchObject({ pending: 0, missing: 0 });
   });
@@ -200,10 +206,16 @@ describe('item 1: what a work message was scanned for', () => {
       true,
     );
     expect(again?.outcome).toBe('unchanged');
-    const before = await verifyAll({ doc: clients.doc, tables, search: deps.search! });
+    const before = await verifyAll({
+      planner: PIKA,
+      doc: clients.doc,
+      tables,
+      search: deps.search!,
+    });
     expect(before.search?.pending).toBe(2);
 
     const repaired = await verifyAll({
+      planner: PIKA,
       doc: clients.doc,
       tables,
       search: deps.search!,
@@ -211,7 +223,12 @@ describe('item 1: what a work message was scanned for', () => {
     });
     expect(repaired.search?.repaired).toBe(1);
     expect(repaired.search?.pending).toBe(1); // s-newer: its document is newer than the item
-    const after = await verifyAll({ doc: clients.doc, tables, search: deps.search! });
+    const after = await verifyAll({
+      planner: PIKA,
+      doc: clients.doc,
+      tables,
+      search: deps.search!,
+    });
     expect(after.search?.pending).toBe(1);
     expect(after.samples.map((s) => s.key)).toEqual(['s-newer']);
     const doc = (await clients.search!.get({ index, id: 's-wrong' })).body._source as Item;

@@ -18,6 +18,7 @@ import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 import { freshSessionStack } from '../support/session-stack.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
+import { PIKA } from '../support/pika.ts';
 
 useLocalServices('searchkeywords');
 
@@ -276,7 +277,12 @@ describe('item 10: the historic pass and the consumer interleaved', () => {
     const [page] = await historic;
     expect(page).toMatchObject({ outcome: 'migrated', search: 'unchanged' });
     expect(await docOf(s, 'i1')).toMatchObject({ source_keyword: 'component' });
-    const report = await verifyAll({ doc: clients.doc, tables: s.tables, search: s.deps.search });
+    const report = await verifyAll({
+      planner: PIKA,
+      doc: clients.doc,
+      tables: s.tables,
+      search: s.deps.search,
+    });
     expect(isConverged(report)).toBe(true);
   });
 
@@ -319,12 +325,22 @@ describe('item 9: keywords follow removals, and verify compares them exactly', (
       body: { doc: { last_update: T1 } },
       refresh: 'wait_for',
     });
-    const stale = await verifyAll({ doc: clients.doc, tables: s.tables, search: s.deps.search });
+    const stale = await verifyAll({
+      planner: PIKA,
+      doc: clients.doc,
+      tables: s.tables,
+      search: s.deps.search,
+    });
     expect(stale.search).toMatchObject({ pending: 1 });
     expect(isConverged(stale)).toBe(false);
     await consume(s, [record(s, without, before, '200')]);
     expect((await docOf(s, 'x1')).invocation_mode_keyword).toBeUndefined();
-    const report = await verifyAll({ doc: clients.doc, tables: s.tables, search: s.deps.search });
+    const report = await verifyAll({
+      planner: PIKA,
+      doc: clients.doc,
+      tables: s.tables,
+      search: s.deps.search,
+    });
     expect(report.search).toMatchObject({ pending: 0, missing: 0 });
     expect(isConverged(report)).toBe(true);
   });
@@ -351,7 +367,12 @@ describe('item 1: the keyword mapping is checked (and extended) before the first
     expect(String(results[0]?.reason)).toContain('source_keyword');
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: '100' }]);
     expect((await docOf(s, 't1')).user_type_keyword).toBeUndefined();
-    const report = await verifyAll({ doc: clients.doc, tables: s.tables, search: s.deps.search });
+    const report = await verifyAll({
+      planner: PIKA,
+      doc: clients.doc,
+      tables: s.tables,
+      search: s.deps.search,
+    });
     expect(report.search?.mapping).toContainEqual({
       field: 'source_keyword',
       expected: 'keyword',
@@ -373,7 +394,7 @@ describe('item 10: a typo in the search index', () => {
     expect(String(results[0]?.reason)).toContain('does not exist');
     expect(response.batchItemFailures).toHaveLength(1);
     expect((await clients.search!.indices.exists({ index: typo })).body).toBe(false);
-    const report = await verifyAll({ doc: clients.doc, tables: s.tables, search });
+    const report = await verifyAll({ planner: PIKA, doc: clients.doc, tables: s.tables, search });
     expect(report.search).toMatchObject({ indexMissing: true, missing: 1 });
     expect(isConverged(report)).toBe(false);
     expect(isConverged(report, { allowMissingSearch: 1 })).toBe(false); // no index at all
@@ -384,7 +405,12 @@ describe('item 10: a typo in the search index', () => {
     const item = legacy('z1');
     await put(s, item);
     await migrateItems('session', [item], s.deps); // no document: search-missing
-    const report = await verifyAll({ doc: clients.doc, tables: s.tables, search: s.deps.search });
+    const report = await verifyAll({
+      planner: PIKA,
+      doc: clients.doc,
+      tables: s.tables,
+      search: s.deps.search,
+    });
     expect(report.search).toMatchObject({ missing: 1, pending: 0 });
     expect(isConverged(report)).toBe(false);
     expect(isConverged(report, { allowMissingSearch: 1 })).toBe(true);

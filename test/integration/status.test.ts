@@ -159,6 +159,12 @@ describe('streamfill status', () => {
     expect(scan.etaMs).toBeGreaterThan(0);
     // The peek left every DLQ message visible.
     expect((await queueStats(clients.sqs, queues.dlq)).visible).toBe(4);
+    // --table picks another declared table: its own run (none) and its own consumer.
+    const tag = await status('--json', '--state-table', stateTable, '--table', 'tag');
+    expect(tag.code, tag.stderr).toBe(0);
+    const tagReport = JSON.parse(tag.stdout) as StatusReport;
+    expect(tagReport.scan).toBeNull();
+    expect(tagReport.consumer.state).not.toBe('caught-up');
   });
 
   it('prints a gh-ost-like line and tables; no state table is no run, not an error', async () => {
@@ -184,5 +190,11 @@ describe('streamfill status', () => {
     const bad = await status('--watch', 'soon');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('--watch must be a positive number of seconds, got "soon"');
+    // --table takes the config's declared names; a physical name is not one.
+    const table = await status('--table', sessionTable);
+    expect(table.code).toBe(1);
+    expect(table.stderr).toContain(
+      `--table must name a migrated table of the config (session, tag), got "${sessionTable}"`,
+    );
   });
 });

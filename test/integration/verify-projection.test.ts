@@ -2,16 +2,16 @@
 // a 300 KB blob beside them is never read, and the verdict is the same.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
-import type { TableNames } from '../../lib/core/types.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
-import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
+import { ensurePikaTables, putItems, type PikaTableNames } from '../../local/pika-tables.ts';
 import { legacySessions } from '../../local/legacy-data.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
+import { PIKA } from '../support/pika.ts';
 
 useLocalServices('verify-projection');
 
 let clients: Clients;
-let tables: TableNames;
+let tables: PikaTableNames;
 const scans: {
   table: string | undefined;
   projection: string | undefined;
@@ -53,7 +53,7 @@ afterAll(() => destroyClients(clients));
 
 describe('verify reads keys and inputs only', () => {
   it('projects every scan and never names the blob; the verdict still sees every item', async () => {
-    const report = await verifyAll({ doc: clients.doc, tables });
+    const report = await verifyAll({ planner: PIKA, doc: clients.doc, tables });
     expect(report.checked).toBe(12);
     expect(report.pending).toBeGreaterThan(0); // legacy items: nothing migrated yet
     expect(scans.length).toBeGreaterThan(0);

@@ -128,3 +128,18 @@ export function planSearchDoc(
   const version = typeof v === 'string' ? v.trim() : String(v);
   return { id: ids[0], doc, ...(remove.length && { remove }), version };
 }
+
+/**
+ * Whether an existing search document already holds what `change` would write: every field it
+ * sets equal, and every field it removes absent (a keyword the item no longer implies is stale).
+ * The version field is the guard's business, not convergence's.
+ */
+export function searchDocSatisfied(
+  doc: Readonly<Record<string, unknown>>,
+  change: SearchChange,
+): boolean {
+  return (
+    Object.entries(change.doc).every(([f, v]) => doc[f] === v) &&
+    (change.remove ?? []).every((f) => doc[f] === undefined)
+  );
+}

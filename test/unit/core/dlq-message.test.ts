@@ -4,7 +4,7 @@ import {
   breakdownKind,
   classifyDlqBody,
   compareSequence,
-  migratedRoleOf,
+  migratedTableOf,
   tableNameOfStreamArn,
   uniqueKeys,
 } from '../../../lib/core/dlq-message.ts';
@@ -110,17 +110,31 @@ describe('classifyDlqBody', () => {
 });
 
 describe('redrive helpers', () => {
-  it('finds the table of a stream ARN and its role under the configured names', () => {
+  it('finds the table of a stream ARN and its declared table under the configured names', () => {
     expect(tableNameOfStreamArn(arn)).toBe('chat-session-x');
     expect(tableNameOfStreamArn('garbage')).toBeUndefined();
-    const tables = { session: 'chat-session-x', user: 'u', tag: 'tg' };
-    expect(migratedRoleOf(tables, 'chat-session-x')).toBe('session');
-    expect(migratedRoleOf(tables, 'tg')).toBe('tag');
-    // The user table drives no migration: its items are never redriven.
-    expect(migratedRoleOf(tables, 'u')).toBeUndefined();
+    const tables = { session: 'chat-session-x', user: 'u', tag: 'tg', orders: 'orders-prod' };
+    const migrated = ['session', 'tag', 'orders'];
+    expect(migratedTableOf(tables, migrated, 'chat-session-x')).toBe('session');
+    expect(migratedTableOf(tables, migrated, 'tg')).toBe('tag');
+    expect(migratedTableOf(tables, migrated, 'orders-prod')).toBe('orders');
+    // A looked-up table drives no migration: its items are never redriven.
+    expect(migratedTableOf(tables, migrated, 'u')).toBeUndefined();
+    // The declared name is not the physical one.
+    expect(migratedTableOf(tables, migrated, 'orders')).toBeUndefined();
   });
 
-  it('drops repeated keys whatever their attribute order', () => {
+  it('drops repeated keys whatever their attribute order, numbers included', () => {
+    expect(
+      uniqueKeys('orders', [
+        { tenant_id: 't', order_no: 7 },
+        { order_no: 7, tenant_id: 't' },
+        { tenant_id: 't', order_no: 70 },
+      ]),
+    ).toEqual([
+      { tenant_id: 't', order_no: 7 },
+      { tenant_id: 't', order_no: 70 },
+    ]);
     expect(
       uniqueKeys('session', [
         { user_id: 'u', session_id: 's' },

@@ -1,17 +1,9 @@
-import { withContract } from '../../../lib/core/migrations/index.ts';
+// Planning Pika items through the preset: one merged, conditioned change per item, idempotent,
+// and nothing for an item whose TTL has passed.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MIGRATIONS } from '../../../lib/core/migrations/index.ts';
-import {
-  applyChange,
-  conditionsHold,
-  isExpired,
-  mergeChanges,
-  planSessionItem,
-  planTagItem,
-} from '../../../lib/core/plan.ts';
+import { applyChange, conditionsHold } from '../../../lib/core/plan.ts';
 import type { Condition, Item, ItemChange } from '../../../lib/core/types.ts';
-import type { MigrationName } from '../../../lib/core/migrations/index.ts';
 import {
   REFERENCE_NOW_SECONDS,
   lookedUpUserTypeArb,
@@ -19,14 +11,17 @@ import {
   sessionWithUserTypesArb,
   tagItemArb,
 } from '../../support/arbitraries.ts';
+import { PIKA, withContract } from '../../support/pika.ts';
+import { planPika, type PikaPlanContext } from '../../support/pika-plan.ts';
 
-const SESSION: MigrationName[] = [
-  'session-sort-key',
-  'session-user-type',
-  'session-search-keywords',
-];
-const TAG: MigrationName[] = ['tag-usage-mode'];
-const ALL: MigrationName[] = [...SESSION, ...TAG];
+const SESSION = ['session-sort-key', 'session-user-type', 'session-search-keywords'];
+const TAG = ['tag-usage-mode'];
+const ALL = [...SESSION, ...TAG];
+
+const planSessionItem = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+  planPika('session', item, ctx, enabled);
+const planTagItem = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+  planPika('tag', item, ctx, enabled);
 
 /** Non-empty subsets of the session migrations, in any order (planning order is fixed). */
 const sessionEnabledArb = fc
@@ -51,7 +46,7 @@ function expectConditionsDescribe(item: Item, conditions: readonly Condition[]) 
   expect(conditionsHold(item, conditions)).toBe(true);
 }
 
-describe('planSessionItem: one merged change per item', () => {
+describe('Pika sessions: one merged change per item', () => {
   it('merges sort key and user type into one UpdateItem with one exists condition', () => {
     const { change } = planSessionItem({ ...legacy }, users, SESSION);
     expect(change).toEqual({
@@ -131,7 +126,7 @@ describe('planSessionItem: one merged change per item', () => {
           planTagItem(tag, {}, ALL),
         ]) {
           if (!change) continue;
-          const declared = change.migrations.flatMap((m) => MIGRATIONS[m as MigrationName].writes);
+          const declared = change.migrations.flatMap((m) => PIKA.summaries.get(m)?.writes ?? []);
           for (const a of [...Object.keys(change.set), ...change.remove])
             expect(declared).toContain(a);
           expect(Object.keys(change.set).length + change.remove.length).toBeGreaterThan(0);
@@ -232,39 +227,10 @@ describe('expired items', () => {
         const result = planSessionItem(item, ctx, SESSION);
         const expired =
           typeof item.exp_date_unix_seconds === 'number' && item.exp_date_unix_seconds <= now;
-        expect(isExpired(item, now)).toBe(expired);
+        expect(PIKA.isExpired('session', item, now)).toBe(expired);
         expect(result.expired === true).toBe(expired);
         if (expired) expect(result).toMatchObject({ change: null, search: null });
       }),
     );
-  });
-});
-
-describe('mergeChanges / applyChange', () => {
-  const a: ItemChange = {
-    table: 'session',
-    key: { user_id: 'u1', session_id: 's9' },
-    set: { x: 1 },
-    remove: [],
-    conditions: [{ op: 'exists', attribute: 'user_id' }],
-    migrations: ['session-sort-key'],
-  };
-
-  it('returns null for nothing and rejects conflicting or foreign changes', () => {
-    expect(mergeChanges([])).toBeNull();
-    expect(() => mergeChanges([a, { ...a, set: { x: 2 } }])).toThrow(/conflicting/);
-    expect(() => mergeChanges([a, { ...a, key: { user_id: 'u1', session_id: 's8' } }])).toThrow(
-      /different items/,
-    );
-    expect(() => mergeChanges([a, { ...a, set: {}, remove: ['x'] }])).toThrow(
-      /both set and removed/,
-    );
-  });
-
-  it('applyChange returns a new item and leaves the input untouched', () => {
-    const item = { user_id: 'u1', session_id: 's9', x: 0, gone: 'y' };
-    const after = applyChange(item, { ...a, remove: ['gone'] });
-    expect(after).toEqual({ user_id: 'u1', session_id: 's9', x: 1 });
-    expect(item).toEqual({ user_id: 'u1', session_id: 's9', x: 0, gone: 'y' });
   });
 });

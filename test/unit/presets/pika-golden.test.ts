@@ -1,27 +1,15 @@
-// The Pika preset, compiled by the config planner, against today's registry: same set/remove,
-// same search update, same malformed verdict, and conditions that include today's.
+// The Pika preset's documented rules, written out here independently of lib/presets/pika.ts,
+// checked against what the planner makes of generated items: present, absent and mistyped
+// inputs, expired sessions, every user-table outcome, contract on and off.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compilePlanner } from '../../../lib/core/config/planner.ts';
-import { resolveConfig } from '../../../lib/core/config/resolve.ts';
+import { versionGuard } from '../../../lib/core/config/plan-search.ts';
 import { isMalformedItemError } from '../../../lib/core/errors.ts';
-import { ExactNumber } from '../../../lib/core/exact-number.ts';
+import { ExactNumber, isExactNumber } from '../../../lib/core/exact-number.ts';
 import { sameValue } from '../../../lib/core/item-equality.ts';
-import {
-  ALL_MIGRATIONS,
-  DEFAULT_MIGRATIONS,
-  REGISTRY,
-  searchSpecFor,
-} from '../../../lib/core/migrations/index.ts';
-import { VERSION_GUARDED_UPDATE } from '../../../lib/core/migrations/session-search-keywords.ts';
-import { planItem, type PlanResult } from '../../../lib/core/plan.ts';
-import {
-  KEY_ATTRIBUTES,
-  type Condition,
-  type Item,
-  type TableRole,
-} from '../../../lib/core/types.ts';
-import pika from '../../../lib/presets/pika.ts';
+import { conditionsHold, type PlanResult } from '../../../lib/core/plan.ts';
+import type { Condition, Item, SearchChange } from '../../../lib/core/types.ts';
+import { versionMillis } from '../../../lib/core/version.ts';
 import {
   REFERENCE_NOW_SECONDS,
   junkArb,
@@ -29,8 +17,7 @@ import {
   tagItemArb,
   withField,
 } from '../../support/arbitraries.ts';
-
-const planner = compilePlanner(resolveConfig(pika));
+import { PIKA } from '../../support/pika.ts';
 
 type Verdict = { malformed: true } | { malformed: false; result: PlanResult };
 
@@ -43,6 +30,26 @@ function verdict(plan: () => PlanResult): Verdict {
   }
 }
 
+/** What the rules say of an item: parked, left to TTL, or this change and search update. */
+type Expected =
+  | { malformed: true }
+  | { malformed: false; expired: true }
+  | {
+      malformed: false;
+      expired: false;
+      set: Item;
+      remove: string[];
+      migrations: string[];
+      /** One condition per input the contributing rules read, plus the partition key's. */
+      conditions: Condition[];
+      search: SearchChange | null;
+    };
+
+const MALFORMED = { malformed: true } as const;
+const isString = (v: unknown): v is string => typeof v === 'string';
+const readAs = (attribute: string, value: unknown): Condition =>
+  value === undefined ? { op: 'notExists', attribute } : { op: 'equals', attribute, value };
+
 const covers = (conditions: readonly Condition[], c: Condition): boolean =>
   conditions.some(
     (d) =>
@@ -51,49 +58,145 @@ const covers = (conditions: readonly Condition[], c: Condition): boolean =>
       (c.op !== 'equals' || (d.op === 'equals' && sameValue(d.value, c.value))),
   );
 
-/** Asserts the preset's verdict on an item is today's (conditions: a superset). */
-function expectEquivalent(today: Verdict, preset: Verdict): void {
-  expect(preset.malformed).toBe(today.malformed);
-  if (today.malformed || preset.malformed) return;
-  const [a, b] = [today.result, preset.result];
-  expect(!!b.expired).toBe(!!a.expired);
-  expect(b.search).toEqual(a.search);
-  expect(b.change === null).toBe(a.change === null);
-  if (!a.change || !b.change) return;
-  expect(b.change.table).toBe(a.change.table);
-  expect(b.change.key).toEqual(a.change.key);
-  expect(b.change.set).toEqual(a.change.set);
-  expect([...b.change.remove].sort()).toEqual([...a.change.remove].sort());
-  expect(b.change.migrations).toEqual(a.change.migrations);
-  for (const c of a.change.conditions) expect(covers(b.change.conditions, c)).toBe(true);
+const KEYWORDS = {
+  invocation_mode_keyword: 'invocation_mode',
+  user_type_keyword: 'user_type',
+  source_keyword: 'source',
+} as const;
+
+/** The session index update of the migrated item: string keywords set, the others removed. */
+function expectedSearch(after: Item): SearchChange | null | typeof MALFORMED {
+  const doc: Record<string, string> = {};
+  for (const [field, attribute] of Object.entries(KEYWORDS)) {
+    const value = after[attribute];
+    if (isString(value)) doc[field] = value;
+  }
+  if (Object.keys(doc).length === 0) return null;
+  const remove = Object.keys(KEYWORDS).filter((f) => !(f in doc));
+  const lu = after.last_update;
+  if (versionMillis(lu) === undefined) return MALFORMED; // an update the guard cannot order
+  const version = isString(lu) ? lu.trim() : String(lu);
+  return { id: String(after.session_id), doc, ...(remove.length && { remove }), version };
 }
 
-/** Plans `item` with both; the user table holds `userItem` (undefined: no such user). */
-function compare(
-  table: TableRole,
-  item: Item,
-  userItem: Item | undefined,
-  contract: boolean,
-): void {
-  const userId = item.user_id;
-  const looked = userItem?.user_type;
-  const userTypes = new Map([
-    [String(userId), typeof looked === 'string' && looked !== '' ? looked : null],
-  ]);
+/**
+ * Pika 0.5 and 0.11 on a session: `source` defaults to 'user'; chat_app_sk is
+ * `${chat_app_id}#${kind}#${last_update}` (kind 'component' for source 'component', else
+ * 'user'); a missing user_type is the user's type when it is a non-empty string, else
+ * 'external-user', and an existing one is never overwritten.
+ */
+function expectedSession(item: Item, userItem: Item | undefined): Expected {
+  const exp = item.exp_date_unix_seconds;
+  if (typeof exp === 'number' && exp <= REFERENCE_NOW_SECONDS)
+    return { malformed: false, expired: true };
+  const { chat_app_id: chatAppId, last_update: lastUpdate, source, user_type: userType } = item;
+  if (!isString(chatAppId) || chatAppId === '') return MALFORMED;
+  if (!isString(lastUpdate) || lastUpdate === '') return MALFORMED;
+  if (source !== undefined && !isString(source)) return MALFORMED;
+  if (userType !== undefined && !isString(userType)) return MALFORMED;
+
+  const set: Item = {};
+  const migrations: string[] = [];
+  const conditions: Condition[] = [{ op: 'exists', attribute: 'user_id' }];
+  const sortKey = `${chatAppId}#${source === 'component' ? 'component' : 'user'}#${lastUpdate}`;
+  if (source === undefined) set.source = 'user';
+  if (item.chat_app_sk !== sortKey) set.chat_app_sk = sortKey;
+  if (Object.keys(set).length > 0) {
+    migrations.push('session-sort-key');
+    conditions.push(
+      readAs('chat_app_id', chatAppId),
+      readAs('last_update', lastUpdate),
+      readAs('source', source),
+    );
+  }
+  if (userType === undefined) {
+    const looked = userItem?.user_type;
+    set.user_type = isString(looked) && looked !== '' ? looked : 'external-user';
+    migrations.push('session-user-type');
+    conditions.push(readAs('user_type', undefined));
+  }
+  const search = expectedSearch({ ...item, ...set });
+  if (search === MALFORMED) return MALFORMED;
+  return { malformed: false, expired: false, set, remove: [], migrations, conditions, search };
+}
+
+const GLOBAL_PIKA_TAGS = ['chart', 'image', 'prompt'];
+
+/**
+ * Pika 0.5 on a tag: expand sets a missing usage_mode ('global' for pika chart/image/prompt,
+ * else 'chat-app') and keeps chat_app_id; the opt-in contract removes chat_app_id from a tag
+ * that already has a usage_mode. A mistyped usage_mode or a non-scalar chat_app_id is parked.
+ */
+function expectedTag(item: Item, contract: boolean): Expected {
+  const { usage_mode: usageMode, chat_app_id: chatAppId } = item;
+  if (usageMode !== undefined && !isString(usageMode)) return MALFORMED;
+  const scalar =
+    chatAppId === undefined ||
+    ['string', 'number', 'boolean'].includes(typeof chatAppId) ||
+    isExactNumber(chatAppId);
+  if (!scalar) return MALFORMED;
+  const none = { malformed: false, expired: false, remove: [], search: null } as const;
+  if (usageMode === undefined) {
+    const global = item.scope === 'pika' && GLOBAL_PIKA_TAGS.includes(String(item.tag));
+    return {
+      ...none,
+      set: { usage_mode: global ? 'global' : 'chat-app' },
+      migrations: ['tag-usage-mode'],
+      conditions: [
+        { op: 'exists', attribute: 'scope' },
+        { op: 'notExists', attribute: 'usage_mode' },
+        readAs('chat_app_id', chatAppId),
+      ],
+    };
+  }
+  if (contract && chatAppId !== undefined) {
+    return {
+      ...none,
+      set: {},
+      remove: ['chat_app_id'],
+      migrations: ['tag-usage-mode-contract'],
+      conditions: [
+        { op: 'exists', attribute: 'scope' },
+        readAs('usage_mode', usageMode),
+        readAs('chat_app_id', chatAppId),
+      ],
+    };
+  }
+  return { ...none, set: {}, migrations: [], conditions: [] };
+}
+
+/** Asserts the planner's verdict on `item` is what the rules say. */
+function expectPlanned(item: Item, expected: Expected, actual: Verdict): void {
+  expect(actual.malformed).toBe(expected.malformed);
+  if (expected.malformed || actual.malformed) return;
+  const { result } = actual;
+  if (expected.expired) {
+    expect(result).toEqual({ change: null, search: null, expired: true });
+    return;
+  }
+  expect(result.expired).toBeFalsy();
+  expect(result.search).toEqual(expected.search);
+  if (expected.migrations.length === 0) {
+    expect(result.change).toBeNull();
+    return;
+  }
+  const change = result.change!;
+  expect(change).not.toBeNull();
+  expect(change.set).toEqual(expected.set);
+  expect([...change.remove].sort()).toEqual([...expected.remove].sort());
+  expect(change.migrations).toEqual(expected.migrations);
+  for (const c of expected.conditions) expect(covers(change.conditions, c), c.attribute).toBe(true);
+  // Every condition is one the item read satisfies: the write lands unless the item changed.
+  expect(conditionsHold(item, change.conditions)).toBe(true);
+}
+
+/** Plans `item`; the user table holds `userItem` (undefined: no such user). */
+function plan(table: string, item: Item, userItem: Item | undefined, contract: boolean): Verdict {
+  const enabled = contract ? PIKA.allMigrations : PIKA.defaultMigrations;
+  const reads = PIKA.collectLookups(table, [item], enabled);
+  const lookups = PIKA.lookupResults(reads, new Map([['user', userItem ? [userItem] : []]]));
   const nowSeconds = REFERENCE_NOW_SECONDS;
-  const today = verdict(() =>
-    planItem(
-      table,
-      item,
-      { userTypes, nowSeconds },
-      contract ? ALL_MIGRATIONS : DEFAULT_MIGRATIONS,
-    ),
-  );
-  const enabled = contract ? planner.allMigrations : planner.defaultMigrations;
-  const reads = planner.collectLookups(table, [item], enabled);
-  const lookups = planner.lookupResults(reads, new Map([['user', userItem ? [userItem] : []]]));
-  const preset = verdict(() => planner.planItem(table, item, { nowSeconds, lookups }, enabled));
-  expectEquivalent(today, preset);
+  return verdict(() => PIKA.planItem(table, item, { nowSeconds, lookups }, enabled));
 }
 
 const userArb = (userId: string): fc.Arbitrary<Item | undefined> =>
@@ -110,7 +213,7 @@ const versionJunkArb = fc.oneof(
   fc.constantFrom('garbage', ' 2025-01-01T00:00:00Z ', 1_735_689_600, '1735689600000'),
 );
 
-describe('Pika preset ≡ the registry', () => {
+describe('Pika preset: the documented rules on generated items', () => {
   it('session items: present, absent, mistyped inputs, expired, every user outcome', () => {
     fc.assert(
       fc.property(
@@ -125,7 +228,8 @@ describe('Pika preset ≡ the registry', () => {
         ),
         ([item, userItem, field, junk, contract]) => {
           const mutated = junk === undefined ? item : withField(item, field, junk);
-          compare('session', mutated, userItem, contract);
+          const actual = plan('session', mutated, userItem, contract);
+          expectPlanned(mutated, expectedSession(mutated, userItem), actual);
         },
       ),
       { numRuns: 1500 },
@@ -148,11 +252,44 @@ describe('Pika preset ≡ the registry', () => {
         fc.boolean(),
         (item, field, junk, contract) => {
           const mutated = junk === undefined ? item : withField(item, field, junk);
-          compare('tag', mutated, undefined, contract);
+          const actual = plan('tag', mutated, undefined, contract);
+          expectPlanned(mutated, expectedTag(mutated, contract), actual);
         },
       ),
       { numRuns: 1000 },
     );
+  });
+
+  it('a few items written out: the sort key, the user type, the source default, the tag modes', () => {
+    const session = {
+      user_id: 'u1',
+      session_id: 's1',
+      chat_app_id: 'weather',
+      last_update: '2025-03-01T10:00:00.000Z',
+    };
+    const planned = plan('session', { ...session, source: 'component' }, undefined, false);
+    expect(planned).toMatchObject({
+      result: {
+        change: {
+          set: {
+            chat_app_sk: 'weather#component#2025-03-01T10:00:00.000Z',
+            user_type: 'external-user',
+          },
+        },
+      },
+    });
+    const partner = plan('session', session, { user_id: 'u1', user_type: 'partner' }, false);
+    expect(partner).toMatchObject({
+      result: {
+        change: { set: { source: 'user', user_type: 'partner' } },
+        search: { doc: { source_keyword: 'user', user_type_keyword: 'partner' } },
+      },
+    });
+    const mode = (scope: string, tag: string) =>
+      (plan('tag', { scope, tag }, undefined, false) as { result: PlanResult }).result.change?.set;
+    expect(mode('pika', 'image')).toEqual({ usage_mode: 'global' });
+    expect(mode('pika', 'download')).toEqual({ usage_mode: 'chat-app' });
+    expect(mode('Pika', 'chart')).toEqual({ usage_mode: 'chat-app' });
   });
 
   it('a junk key attribute: malformed (or a number key, which DynamoDB types rule out), never a crash', () => {
@@ -163,9 +300,9 @@ describe('Pika preset ≡ the registry', () => {
         junkArb,
         (item, field, junk) => {
           const mutated = withField(item, field, junk);
-          const reads = planner.collectLookups('session', [mutated]);
-          const lookups = planner.lookupResults(reads, new Map([['user', []]]));
-          const v = verdict(() => planner.planItem('session', mutated, { lookups }));
+          const reads = PIKA.collectLookups('session', [mutated]);
+          const lookups = PIKA.lookupResults(reads, new Map([['user', []]]));
+          const v = verdict(() => PIKA.planItem('session', mutated, { lookups }));
           expect(v.malformed).toBe(!Number.isFinite(junk));
         },
       ),
@@ -173,36 +310,85 @@ describe('Pika preset ≡ the registry', () => {
     );
   });
 
-  it('the search spec: same fields, mapping and guard script as the registry', () => {
-    const today = searchSpecFor('session')!;
-    const preset = planner.searchSpecFor('session')!;
-    expect(preset.index).toBe('session');
-    expect([...preset.fields].sort()).toEqual([...today.fields].sort());
-    expect(preset.mapping).toEqual(today.mapping);
-    expect(preset.guard).toBe(VERSION_GUARDED_UPDATE);
+  it('the search spec: the session index, its keyword fields and the last_update guard', () => {
+    const spec = PIKA.searchSpecFor('session')!;
+    expect(spec.index).toBe('session');
+    expect(spec.sources).toEqual(KEYWORDS);
+    expect([...spec.fields].sort()).toEqual([
+      'invocation_mode_keyword',
+      'source_keyword',
+      'streamfill_keywords_version',
+      'user_type_keyword',
+    ]);
+    expect(spec.mapping).toEqual({
+      properties: {
+        invocation_mode_keyword: { type: 'keyword' },
+        user_type_keyword: { type: 'keyword' },
+        source_keyword: { type: 'keyword' },
+        streamfill_keywords_version: { type: 'long' },
+      },
+    });
+    expect(spec.guard).toBe(versionGuard('last_update'));
+    expect(spec.guard).toContain('src.last_update');
   });
 
-  it('the preset declares the registry names, defaults and migrated tables', () => {
-    expect(planner.allMigrations).toEqual(ALL_MIGRATIONS);
-    expect(planner.defaultMigrations).toEqual(DEFAULT_MIGRATIONS);
-    expect(planner.migratedTables).toEqual(['session', 'tag']);
+  it('the preset declares the Pika names, defaults and migrated tables', () => {
+    expect(PIKA.allMigrations).toEqual([
+      'session-sort-key',
+      'session-user-type',
+      'session-search-keywords',
+      'tag-usage-mode',
+      'tag-usage-mode-contract',
+    ]);
+    expect(PIKA.defaultMigrations).toEqual(PIKA.allMigrations.slice(0, 4));
+    expect(PIKA.migratedTables).toEqual(['session', 'tag']);
   });
 
-  it('summaries: the registry inputs (a superset) and writes of each migration', () => {
-    for (const m of REGISTRY) {
-      const summary = planner.summaries.get(m.name)!;
-      expect(summary).toMatchObject({ table: m.table, target: m.target, writes: m.writes });
-      const keys: readonly string[] = KEY_ATTRIBUTES[m.table];
-      const declared = new Set([...keys, ...summary.inputs]);
-      for (const input of m.inputs) expect(declared.has(input)).toBe(true);
+  it('summaries: the tables, targets and writes of each migration, and the inputs it reads', () => {
+    // What the registry declared: every input here is read, with the key, by the preset's rule.
+    const DECLARED = [
+      [
+        'session-sort-key',
+        'session',
+        'dynamodb',
+        ['chat_app_id', 'last_update', 'source'],
+        ['source', 'chat_app_sk'],
+      ],
+      ['session-user-type', 'session', 'dynamodb', ['user_id', 'user_type'], ['user_type']],
+      [
+        'session-search-keywords',
+        'session',
+        'search',
+        ['session_id', 'last_update', 'invocation_mode', 'user_type', 'source'],
+        [
+          'invocation_mode_keyword',
+          'user_type_keyword',
+          'source_keyword',
+          'streamfill_keywords_version',
+        ],
+      ],
+      ['tag-usage-mode', 'tag', 'dynamodb', ['scope', 'tag', 'usage_mode'], ['usage_mode']],
+      [
+        'tag-usage-mode-contract',
+        'tag',
+        'dynamodb',
+        ['scope', 'tag', 'usage_mode', 'chat_app_id'],
+        ['chat_app_id'],
+      ],
+    ] as const;
+    for (const [name, table, target, inputs, writes] of DECLARED) {
+      const summary = PIKA.summaries.get(name)!;
+      expect(summary).toMatchObject({ table, target, writes });
+      const read = new Set([...PIKA.table(table).key, ...summary.inputs]);
+      for (const input of inputs) expect(read.has(input), `${name}: ${input}`).toBe(true);
     }
   });
 
   it('no user read for a session that has a user_type', () => {
     const item = { user_id: 'u1', session_id: 's1', user_type: 'internal-user' };
-    expect(planner.collectLookups('session', [item]).byTable.size).toBe(0);
+    expect(PIKA.collectLookups('session', [item]).byTable.size).toBe(0);
     const missing = { user_id: 'u2', session_id: 's2' };
-    expect(planner.collectLookups('session', [item, missing]).byTable.get('user')).toEqual([
+    expect(PIKA.collectLookups('session', [item, missing]).byTable.get('user')).toEqual([
       { user_id: 'u2' },
     ]);
   });

@@ -65,7 +65,7 @@ const KEYWORDS = {
 } as const;
 
 /** The session index update of the migrated item: string keywords set, the others removed. */
-function expectedSearch(after: Item): SearchChange | null | typeof MALFORMED {
+function expectedSearch(after: Item): SearchChange | null | 'malformed' {
   const doc: Record<string, string> = {};
   for (const [field, attribute] of Object.entries(KEYWORDS)) {
     const value = after[attribute];
@@ -74,7 +74,7 @@ function expectedSearch(after: Item): SearchChange | null | typeof MALFORMED {
   if (Object.keys(doc).length === 0) return null;
   const remove = Object.keys(KEYWORDS).filter((f) => !(f in doc));
   const lu = after.last_update;
-  if (versionMillis(lu) === undefined) return MALFORMED; // an update the guard cannot order
+  if (versionMillis(lu) === undefined) return 'malformed'; // an update the guard cannot order
   const version = isString(lu) ? lu.trim() : String(lu);
   return { id: String(after.session_id), doc, ...(remove.length && { remove }), version };
 }
@@ -116,7 +116,7 @@ function expectedSession(item: Item, userItem: Item | undefined): Expected {
     conditions.push(readAs('user_type', undefined));
   }
   const search = expectedSearch({ ...item, ...set });
-  if (search === MALFORMED) return MALFORMED;
+  if (search === 'malformed') return MALFORMED;
   return { malformed: false, expired: false, set, remove: [], migrations, conditions, search };
 }
 
@@ -135,7 +135,7 @@ function expectedTag(item: Item, contract: boolean): Expected {
     ['string', 'number', 'boolean'].includes(typeof chatAppId) ||
     isExactNumber(chatAppId);
   if (!scalar) return MALFORMED;
-  const none = { malformed: false, expired: false, remove: [], search: null } as const;
+  const none = { malformed: false, expired: false, remove: [] as string[], search: null } as const;
   if (usageMode === undefined) {
     const global = item.scope === 'pika' && GLOBAL_PIKA_TAGS.includes(String(item.tag));
     return {

@@ -17,9 +17,11 @@ describe('Pika preset migrations', () => {
   it('describes the four shipped migrations with their tables and targets', () => {
     expect(shipped(PIKA.allMigrations)).toEqual(SHIPPED);
     for (const name of PIKA.allMigrations) expect(PIKA.summaries.get(name)?.name).toBe(name);
-    expect(
-      shipped(PIKA.migrationsFor('session', PIKA.allMigrations).map((m) => m.name)),
-    ).toEqual(['session-sort-key', 'session-user-type', 'session-search-keywords']);
+    expect(shipped(PIKA.migrationsFor('session', PIKA.allMigrations).map((m) => m.name))).toEqual([
+      'session-sort-key',
+      'session-user-type',
+      'session-search-keywords',
+    ]);
     expect(shipped(pikaMigrations('tag'))).toEqual(['tag-usage-mode']);
     expect(PIKA.migratedTables).toEqual(expect.arrayContaining(['session', 'tag']));
     // The user table is only read (by the user-type lookup): no migration drives it.

@@ -11,16 +11,16 @@ import { planPika, type PikaPlanContext } from '../../support/pika-plan.ts';
 
 // The changes are the Pika preset's, planned as the engine plans them.
 const SESSION = ['session-sort-key', 'session-user-type'];
-const planSessionItem = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+const planSession = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
   planPika('session', item, ctx, enabled);
-const planTagItem = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+const planTag = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
   planPika('tag', item, ctx, enabled);
 
 describe('changeAlreadyApplied', () => {
   it('is true for the item an earlier attempt of the same change produced', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
-        const { change } = planSessionItem(
+        const { change } = planSession(
           item,
           { userTypes, nowSeconds: REFERENCE_NOW_SECONDS },
           SESSION,
@@ -35,7 +35,7 @@ describe('changeAlreadyApplied', () => {
   it('is false when an application changed an input after our write', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
-        const { change } = planSessionItem(
+        const { change } = planSession(
           item,
           { userTypes, nowSeconds: REFERENCE_NOW_SECONDS },
           SESSION,
@@ -52,7 +52,7 @@ describe('changeAlreadyApplied', () => {
     fc.assert(
       fc.property(tagItemArb, (item) => {
         // With the contract step, so that tags with a usage_mode do get chat_app_id removed.
-        const { change } = planTagItem(item, {}, ['tag-usage-mode', 'tag-usage-mode-contract']);
+        const { change } = planTag(item, {}, ['tag-usage-mode', 'tag-usage-mode-contract']);
         if (!change) return;
         expect(changeAlreadyApplied(applyChange(item, change), change)).toBe(true);
       }),

@@ -16,9 +16,9 @@ import { planPika, type PikaPlanContext } from '../../support/pika-plan.ts';
 
 const SESSION = ['session-sort-key', 'session-user-type', 'session-search-keywords'];
 const TAG = ['tag-usage-mode'];
-const planSessionItem = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+const planSession = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
   planPika('session', item, ctx, enabled);
-const planTagItem = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+const planTag = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
   planPika('tag', item, ctx, enabled);
 const good = {
   user_id: 'u1',
@@ -99,7 +99,7 @@ describe('malformed session items', () => {
       { field: 'user_id', problem: 'wrong-type', actualType: 'list' },
     ],
   ])('%s', (_label, item, message, fields) => {
-    const error = errorOf(() => planSessionItem(item, ctxFor(item), SESSION));
+    const error = errorOf(() => planSession(item, ctxFor(item), SESSION));
     expect(error).toBeInstanceOf(MalformedItemError);
     expect(error.message).toBe(message);
     expect(error).toMatchObject({ table: 'session', ...fields });
@@ -107,12 +107,12 @@ describe('malformed session items', () => {
 
   it('names the tag key and field', () => {
     // A number is a valid key value of a declared table: a boolean is the mistyped key here.
-    const error = errorOf(() => planTagItem({ scope: true, tag: 'chart' }, {}, TAG));
+    const error = errorOf(() => planTag({ scope: true, tag: 'chart' }, {}, TAG));
     expect(error.message).toBe(
       'tag item {tag="chart"}: field "scope" has type boolean, expected string, number or binary',
     );
     expect(error).toMatchObject({ table: 'tag', field: 'scope', key: { tag: 'chart' } });
-    expect(errorOf(() => planTagItem({ scope: 'pika' }, {}, TAG)).field).toBe('tag');
+    expect(errorOf(() => planTag({ scope: 'pika' }, {}, TAG)).field).toBe('tag');
   });
 
   it('isMalformedItemError recognises copies by name and rejects other errors', () => {
@@ -135,7 +135,7 @@ describe('property: junk inputs are reported, never interpolated', () => {
         (item, field, junk) => {
           const broken = withField(item, field, junk);
           const isKey = field === 'user_id' || field === 'session_id';
-          const plan = () => planSessionItem(broken, ctxFor(broken), SESSION);
+          const plan = () => planSession(broken, ctxFor(broken), SESSION);
           if (isKey && isNumberKey(junk)) {
             expect(plan).not.toThrow();
             return;
@@ -167,7 +167,7 @@ describe('property: junk inputs are reported, never interpolated', () => {
       fc.property(legacySessionItemArb, junkArb, (item, junk) => {
         fc.pre(junk !== MISSING && typeof junk !== 'string');
         const error = errorOf(() =>
-          planSessionItem(withField(item, 'source', junk), {}, ['session-sort-key']),
+          planSession(withField(item, 'source', junk), {}, ['session-sort-key']),
         );
         expect(error.reason).toBe('migration "session-sort-key": field "source" is not a string');
         expect(error.message).not.toContain('undefined');
@@ -178,7 +178,7 @@ describe('property: junk inputs are reported, never interpolated', () => {
   it('junk in a tag key → error naming it', () => {
     fc.assert(
       fc.property(tagItemArb, fc.constantFrom('scope', 'tag'), junkArb, (item, field, junk) => {
-        const plan = () => planTagItem(withField(item, field, junk), {}, TAG);
+        const plan = () => planTag(withField(item, field, junk), {}, TAG);
         if (isNumberKey(junk)) {
           expect(plan).not.toThrow();
           return;
@@ -201,7 +201,7 @@ describe('property: junk inputs are reported, never interpolated', () => {
         (item, overrides) => {
           const broken: Item = { ...item, ...overrides };
           try {
-            const sk = planSessionItem(broken, {}, ['session-sort-key']).change?.set.chat_app_sk;
+            const sk = planSession(broken, {}, ['session-sort-key']).change?.set.chat_app_sk;
             if (typeof sk === 'string') {
               expect(sk).not.toMatch(/undefined|null|\[object/);
             }

@@ -18,9 +18,9 @@ const SESSION = ['session-sort-key', 'session-user-type', 'session-search-keywor
 const TAG = ['tag-usage-mode'];
 const ALL = [...SESSION, ...TAG];
 
-const planSessionItem = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+const planSession = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
   planPika('session', item, ctx, enabled);
-const planTagItem = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+const planTag = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
   planPika('tag', item, ctx, enabled);
 
 /** Non-empty subsets of the session migrations, in any order (planning order is fixed). */
@@ -48,7 +48,7 @@ function expectConditionsDescribe(item: Item, conditions: readonly Condition[]) 
 
 describe('Pika sessions: one merged change per item', () => {
   it('merges sort key and user type into one UpdateItem with one exists condition', () => {
-    const { change } = planSessionItem({ ...legacy }, users, SESSION);
+    const { change } = planSession({ ...legacy }, users, SESSION);
     expect(change).toEqual({
       table: 'session',
       key: { user_id: 'u1', session_id: 's9' },
@@ -70,25 +70,23 @@ describe('Pika sessions: one merged change per item', () => {
   });
 
   it('lists only the migrations that contributed', () => {
-    const { change } = planSessionItem({ ...legacy, user_type: 'external-user' }, {}, SESSION);
+    const { change } = planSession({ ...legacy, user_type: 'external-user' }, {}, SESSION);
     expect(change?.migrations).toEqual(['session-sort-key']);
     expect(change?.set).not.toHaveProperty('user_type');
   });
 
   it('runs only the enabled migrations (and validates only their inputs)', () => {
-    const { change } = planSessionItem(
-      { user_id: 'u1', session_id: 's9', chat_app_id: 42 },
-      users,
-      ['session-user-type'],
-    );
+    const { change } = planSession({ user_id: 'u1', session_id: 's9', chat_app_id: 42 }, users, [
+      'session-user-type',
+    ]);
     expect(change?.set).toEqual({ user_type: 'internal-user' });
-    expect(planSessionItem({ ...legacy }, {}, TAG)).toEqual({ change: null, search: null });
+    expect(planSession({ ...legacy }, {}, TAG)).toEqual({ change: null, search: null });
   });
 
   it('property: exactly one exists condition, and every input read is conditioned', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, sessionEnabledArb, ({ item, userTypes }, enabled) => {
-        const { change } = planSessionItem(item, { userTypes }, enabled);
+        const { change } = planSession(item, { userTypes }, enabled);
         if (!change) return;
         expect(change.conditions.filter((c) => c.op === 'exists')).toEqual([
           { op: 'exists', attribute: 'user_id' },
@@ -106,13 +104,13 @@ describe('Pika sessions: one merged change per item', () => {
   it('property: conditions hold on the item read (equals its values, notExists its gaps)', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, sessionEnabledArb, ({ item, userTypes }, enabled) => {
-        const { change } = planSessionItem(item, { userTypes }, enabled);
+        const { change } = planSession(item, { userTypes }, enabled);
         if (change) expectConditionsDescribe(item, change.conditions);
       }),
     );
     fc.assert(
       fc.property(tagItemArb, (item) => {
-        const { change } = planTagItem(item, {}, TAG);
+        const { change } = planTag(item, {}, TAG);
         if (change) expectConditionsDescribe(item, change.conditions);
       }),
     );
@@ -121,10 +119,7 @@ describe('Pika sessions: one merged change per item', () => {
   it('property: changes only write attributes their migrations declare', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, tagItemArb, ({ item, userTypes }, tag) => {
-        for (const { change } of [
-          planSessionItem(item, { userTypes }, ALL),
-          planTagItem(tag, {}, ALL),
-        ]) {
+        for (const { change } of [planSession(item, { userTypes }, ALL), planTag(tag, {}, ALL)]) {
           if (!change) continue;
           const declared = change.migrations.flatMap((m) => PIKA.summaries.get(m)?.writes ?? []);
           for (const a of [...Object.keys(change.set), ...change.remove])
@@ -140,10 +135,10 @@ describe('idempotence', () => {
   it('property: sessions: planning the migrated item yields no change', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, sessionEnabledArb, ({ item, userTypes }, enabled) => {
-        const first = planSessionItem(item, { userTypes }, enabled);
+        const first = planSession(item, { userTypes }, enabled);
         const after = first.change ? applyChange(item, first.change) : item;
         // No lookups for the second pass: a migrated item must not need one.
-        const second = planSessionItem(after, {}, enabled);
+        const second = planSession(after, {}, enabled);
         expect(second.change).toBeNull();
         expect(second.search).toEqual(first.search);
       }),
@@ -153,14 +148,14 @@ describe('idempotence', () => {
   it('property: tags: planning the migrated item yields no change (expand, then contract)', () => {
     fc.assert(
       fc.property(tagItemArb, (item) => {
-        const { change } = planTagItem(item, {}, TAG);
+        const { change } = planTag(item, {}, TAG);
         const expanded = change ? applyChange(item, change) : item;
-        expect(planTagItem(expanded, {}, TAG).change).toBeNull();
+        expect(planTag(expanded, {}, TAG).change).toBeNull();
         expect(expanded.chat_app_id).toEqual(item.chat_app_id); // item 7: expand keeps it
         expect(typeof expanded.usage_mode).toBe('string');
-        const contract = planTagItem(expanded, {}, withContract(true)).change;
+        const contract = planTag(expanded, {}, withContract(true)).change;
         const after = contract ? applyChange(expanded, contract) : expanded;
-        expect(planTagItem(after, {}, withContract(true)).change).toBeNull();
+        expect(planTag(after, {}, withContract(true)).change).toBeNull();
         expect(after).not.toHaveProperty('chat_app_id');
       }),
     );
@@ -169,7 +164,7 @@ describe('idempotence', () => {
   it('property: our write makes its own conditions fail (a replayed write cannot land twice)', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
-        const { change } = planSessionItem(item, { userTypes }, SESSION);
+        const { change } = planSession(item, { userTypes }, SESSION);
         if (change && change.conditions.some((c) => c.op === 'notExists')) {
           expect(conditionsHold(applyChange(item, change), change.conditions)).toBe(false);
         }
@@ -184,7 +179,7 @@ describe('idempotence', () => {
       user_type: 'internal-user',
       chat_app_sk: 'weather#component#2025-03-01T10:00:00.000Z',
     };
-    expect(planSessionItem(done, {}, SESSION).change).toBeNull();
+    expect(planSession(done, {}, SESSION).change).toBeNull();
   });
 });
 
@@ -194,7 +189,7 @@ describe('expired items', () => {
   it('are left alone when the TTL has passed (boundary included)', () => {
     for (const exp of [now, now - 1, 0]) {
       expect(
-        planSessionItem({ ...legacy, exp_date_unix_seconds: exp }, { nowSeconds: now }, SESSION),
+        planSession({ ...legacy, exp_date_unix_seconds: exp }, { nowSeconds: now }, SESSION),
       ).toEqual({
         change: null,
         search: null,
@@ -210,7 +205,7 @@ describe('expired items', () => {
       [String(now - 10), { nowSeconds: now }],
       [now - 10, {}],
     ] as const) {
-      const result = planSessionItem(
+      const result = planSession(
         { ...legacy, exp_date_unix_seconds: exp },
         { ...ctx, ...users },
         SESSION,
@@ -224,7 +219,7 @@ describe('expired items', () => {
     fc.assert(
       fc.property(sessionItemArb({ includeExpired: true }), lookedUpUserTypeArb, (item, looked) => {
         const ctx = { nowSeconds: now, userTypes: new Map([[item.user_id, looked]]) };
-        const result = planSessionItem(item, ctx, SESSION);
+        const result = planSession(item, ctx, SESSION);
         const expired =
           typeof item.exp_date_unix_seconds === 'number' && item.exp_date_unix_seconds <= now;
         expect(PIKA.isExpired('session', item, now)).toBe(expired);

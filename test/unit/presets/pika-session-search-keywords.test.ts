@@ -9,7 +9,7 @@ import { planPika, type PikaPlanContext } from '../../support/pika-plan.ts';
 const ALL = ['session-sort-key', 'session-user-type', 'session-search-keywords'];
 /** The search update of a (migrated) session for the session index. */
 const planSearch = (item: Item) => PIKA.planSearchFor('session', item);
-const planSessionItem = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+const planSession = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
   planPika('session', item, ctx, enabled);
 const base = {
   user_id: 'u1',
@@ -85,7 +85,7 @@ describe('planSearch', () => {
 
 describe('search doc reflects the item after the DynamoDB migrations', () => {
   it('indexes the defaulted source and the looked-up user type of a legacy item', () => {
-    const { change, search } = planSessionItem(
+    const { change, search } = planSession(
       { ...base, invocation_mode: 'simple-chat' },
       { userTypes: new Map([['u1', 'internal-user']]) },
       ALL,
@@ -103,12 +103,12 @@ describe('search doc reflects the item after the DynamoDB migrations', () => {
   });
 
   it("uses 'external-user' in the doc when the user is unknown", () => {
-    const { search } = planSessionItem({ ...base }, { userTypes: new Map([['u1', null]]) }, ALL);
+    const { search } = planSession({ ...base }, { userTypes: new Map([['u1', null]]) }, ALL);
     expect(search?.doc).toEqual({ user_type_keyword: 'external-user', source_keyword: 'user' });
   });
 
   it('without the DynamoDB migrations enabled, indexes the item as it is', () => {
-    const { change, search } = planSessionItem({ ...base }, {}, ['session-search-keywords']);
+    const { change, search } = planSession({ ...base }, {}, ['session-search-keywords']);
     expect(change).toBeNull();
     expect(search).toBeNull();
   });
@@ -116,7 +116,7 @@ describe('search doc reflects the item after the DynamoDB migrations', () => {
   it('property: doc = keywords of applyChange(item, change); source and user_type always set', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
-        const { change, search } = planSessionItem(item, { userTypes }, ALL);
+        const { change, search } = planSession(item, { userTypes }, ALL);
         const after = change ? applyChange(item, change) : item;
         expect(search?.id).toBe(item.session_id);
         expect(search?.doc.source_keyword).toBe(after.source);

@@ -9,12 +9,12 @@ import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { SearchIndex } from '../../lib/adapters/search-index.ts';
-import { searchSpecFor } from '../../lib/core/migrations/index.ts';
 import type { Item, SearchChange, TableNames } from '../../lib/core/types.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { migrateItems, type EngineDeps } from '../../lib/engine/migrate-items.ts';
 import { processStreamBatch } from '../../lib/engine/stream-batch.ts';
 import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
+import { PIKA_SEARCH_SPEC } from '../support/pika.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 import { freshSessionStack } from '../support/session-stack.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
@@ -22,7 +22,7 @@ import { PIKA } from '../support/pika.ts';
 
 useLocalServices('searchkeywords');
 
-const SPEC = searchSpecFor('session')!;
+const SPEC = PIKA_SEARCH_SPEC;
 let clients: Clients;
 beforeAll(() => {
   clients = makeClients();

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import type { SearchIndex } from '../../lib/adapters/search-index.ts';
 import { isMalformedItemError } from '../../lib/core/errors.ts';
-import { planSearch } from '../../lib/core/migrations/session-search-keywords.ts';
 import type { Item, SearchChange } from '../../lib/core/types.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { migrateItems } from '../../lib/engine/migrate-items.ts';
+import { PIKA } from '../support/pika.ts';
 import { freshSessionStack } from '../support/session-stack.ts';
 import { useLocalServices } from '../support/env.ts';
 
@@ -46,6 +46,9 @@ async function indexDoc(id: string, last_update: unknown): Promise<void> {
     refresh: true,
   });
 }
+
+/** The preset's keyword update of a session, for the session index. */
+const planSearch = (item: Item): SearchChange | null => PIKA.planSearchFor('session', item);
 
 const sourceKeyword = async (id: string): Promise<unknown> =>
   ((await clients.search!.get({ index, id })).body._source as Item).source_keyword;

@@ -1,25 +1,26 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  applyChange,
-  changeAlreadyApplied,
-  planSessionItem,
-  planTagItem,
-} from '../../../lib/core/plan.ts';
-import type { MigrationName } from '../../../lib/core/migrations/index.ts';
+import { applyChange, changeAlreadyApplied } from '../../../lib/core/plan.ts';
+import type { Item } from '../../../lib/core/types.ts';
 import {
   sessionWithUserTypesArb,
   tagItemArb,
   REFERENCE_NOW_SECONDS,
 } from '../../support/arbitraries.ts';
+import { planPika, type PikaPlanContext } from '../../support/pika-plan.ts';
 
-const SESSION: MigrationName[] = ['session-sort-key', 'session-user-type'];
+// The changes are the Pika preset's, planned as the engine plans them.
+const SESSION = ['session-sort-key', 'session-user-type'];
+const planSession = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+  planPika('session', item, ctx, enabled);
+const planTag = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+  planPika('tag', item, ctx, enabled);
 
 describe('changeAlreadyApplied', () => {
   it('is true for the item an earlier attempt of the same change produced', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
-        const { change } = planSessionItem(
+        const { change } = planSession(
           item,
           { userTypes, nowSeconds: REFERENCE_NOW_SECONDS },
           SESSION,
@@ -34,7 +35,7 @@ describe('changeAlreadyApplied', () => {
   it('is false when an application changed an input after our write', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
-        const { change } = planSessionItem(
+        const { change } = planSession(
           item,
           { userTypes, nowSeconds: REFERENCE_NOW_SECONDS },
           SESSION,
@@ -50,7 +51,8 @@ describe('changeAlreadyApplied', () => {
   it('holds for tag changes that remove chat_app_id', () => {
     fc.assert(
       fc.property(tagItemArb, (item) => {
-        const { change } = planTagItem(item, {}, ['tag-usage-mode']);
+        // With the contract step, so that tags with a usage_mode do get chat_app_id removed.
+        const { change } = planTag(item, {}, ['tag-usage-mode', 'tag-usage-mode-contract']);
         if (!change) return;
         expect(changeAlreadyApplied(applyChange(item, change), change)).toBe(true);
       }),

@@ -1,8 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planSortKey } from '../../../lib/core/migrations/session-sort-key.ts';
 import type { Item } from '../../../lib/core/types.ts';
 import { legacySessionItemArb } from '../../support/arbitraries.ts';
+import { planPika } from '../../support/pika-plan.ts';
+
+/** The preset's session-sort-key alone: its change, needing no lookup. */
+const planSortKey = (item: Item) => planPika('session', item, {}, ['session-sort-key']).change;
 
 const base = {
   user_id: 'u1',

@@ -1,13 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  planUsageMode,
-  planUsageModeContract,
-  usageModeFor,
-} from '../../../lib/core/migrations/tag-usage-mode.ts';
-import { DEFAULT_MIGRATIONS, withContract } from '../../../lib/core/migrations/index.ts';
-import { planItem } from '../../../lib/core/plan.ts';
+import type { Item } from '../../../lib/core/types.ts';
 import { tagItemArb } from '../../support/arbitraries.ts';
+import { PIKA, withContract } from '../../support/pika.ts';
+import { planPika } from '../../support/pika-plan.ts';
+
+/** The preset's expand step alone. */
+const planUsageMode = (item: Item) => planPika('tag', item, {}, ['tag-usage-mode']).change;
+/** The preset's contract step alone. */
+const planUsageModeContract = (item: Item) =>
+  planPika('tag', item, {}, ['tag-usage-mode-contract']).change;
 
 describe('tag-usage-mode: the Pika rule', () => {
   it.each([
@@ -20,7 +22,6 @@ describe('tag-usage-mode: the Pika rule', () => {
     ['weather', 'chart', 'chat-app'],
     ['weather', 'dashboard', 'chat-app'],
   ])('%s/%s → %s', (scope, tag, mode) => {
-    expect(usageModeFor(scope, tag)).toBe(mode);
     expect(planUsageMode({ scope, tag, chat_app_id: 'weather' })?.set).toEqual({
       usage_mode: mode,
     });
@@ -49,6 +50,8 @@ describe('item 7: tag-usage-mode as expand, then an opt-in contract', () => {
       conditions: [
         { op: 'exists', attribute: 'scope' },
         { op: 'notExists', attribute: 'usage_mode' },
+        // Declared as an input (a mistyped one parks the tag), so conditioned like every input.
+        { op: 'equals', attribute: 'chat_app_id', value: 'weather' },
       ],
       migrations: ['tag-usage-mode'],
     });
@@ -81,14 +84,14 @@ describe('item 7: tag-usage-mode as expand, then an opt-in contract', () => {
   });
 
   it('item 7: the contract is off by default and on with --contract', () => {
-    expect(DEFAULT_MIGRATIONS).not.toContain('tag-usage-mode-contract');
-    expect(withContract(false)).toEqual(DEFAULT_MIGRATIONS);
+    expect(PIKA.defaultMigrations).not.toContain('tag-usage-mode-contract');
+    expect(withContract(false)).toEqual(PIKA.defaultMigrations);
     expect(withContract(true)).toContain('tag-usage-mode-contract');
     const item = { scope: 'pika', tag: 'chart', chat_app_id: 'x' };
-    expect(planItem('tag', item, {}).change?.remove).toEqual([]);
+    expect(planPika('tag', item).change?.remove).toEqual([]);
     const migrated = { ...item, usage_mode: 'global' };
-    expect(planItem('tag', migrated, {}).change).toBeNull();
-    expect(planItem('tag', migrated, {}, withContract(true)).change?.remove).toEqual([
+    expect(planPika('tag', migrated).change).toBeNull();
+    expect(planPika('tag', migrated, {}, withContract(true)).change?.remove).toEqual([
       'chat_app_id',
     ]);
   });
@@ -96,14 +99,22 @@ describe('item 7: tag-usage-mode as expand, then an opt-in contract', () => {
 
 describe('tag-usage-mode: malformed input', () => {
   it('rejects a non-string scope or usage_mode and a non-scalar chat_app_id', () => {
-    expect(() => planUsageMode({ scope: 5, tag: 'chart' })).toThrow(
+    // A key may be a string, number or binary: a boolean scope is the mistyped key here.
+    expect(() => planUsageMode({ scope: true, tag: 'chart' })).toThrow(
       expect.objectContaining({ field: 'scope', problem: 'wrong-type' }),
     );
+    // The rules' own verdicts name the migration and the field in their reason.
     expect(() => planUsageMode({ scope: 'pika', tag: 'chart', usage_mode: true })).toThrow(
-      expect.objectContaining({ field: 'usage_mode', problem: 'wrong-type' }),
+      expect.objectContaining({
+        problem: 'reason',
+        reason: 'migration "tag-usage-mode": field "usage_mode" is not a string',
+      }),
     );
     expect(() => planUsageMode({ scope: 'pika', tag: 'chart', chat_app_id: { a: 1 } })).toThrow(
-      expect.objectContaining({ field: 'chat_app_id', problem: 'wrong-type' }),
+      expect.objectContaining({
+        problem: 'reason',
+        reason: 'migration "tag-usage-mode": field "chat_app_id" is not a string',
+      }),
     );
   });
 

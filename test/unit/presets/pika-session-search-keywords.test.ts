@@ -1,16 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  SEARCH_KEYWORD_FIELDS,
-  SEARCH_KEYWORD_MAPPING,
-  planSearch,
-  searchKeywordsSatisfied,
-} from '../../../lib/core/migrations/session-search-keywords.ts';
-import { applyChange, planSessionItem } from '../../../lib/core/plan.ts';
-import type { MigrationName } from '../../../lib/core/migrations/index.ts';
+import { applyChange } from '../../../lib/core/plan.ts';
+import type { Item } from '../../../lib/core/types.ts';
 import { sessionWithUserTypesArb } from '../../support/arbitraries.ts';
+import { PIKA, PIKA_SEARCH_SPEC } from '../../support/pika.ts';
+import { planPika, type PikaPlanContext } from '../../support/pika-plan.ts';
 
-const ALL: MigrationName[] = ['session-sort-key', 'session-user-type', 'session-search-keywords'];
+const ALL = ['session-sort-key', 'session-user-type', 'session-search-keywords'];
+/** The search update of a (migrated) session for the session index. */
+const planSearch = (item: Item) => PIKA.planSearchFor('session', item);
+const planSession = (item: Item, ctx: PikaPlanContext, enabled: readonly string[]) =>
+  planPika('session', item, ctx, enabled);
 const base = {
   user_id: 'u1',
   session_id: 's9',
@@ -20,12 +20,13 @@ const base = {
 
 describe('session-search-keywords: constants', () => {
   it('maps each keyword field to its source attribute, all of type keyword', () => {
-    expect(SEARCH_KEYWORD_FIELDS).toEqual({
+    expect(PIKA_SEARCH_SPEC.index).toBe('session');
+    expect(PIKA_SEARCH_SPEC.sources).toEqual({
       invocation_mode_keyword: 'invocation_mode',
       user_type_keyword: 'user_type',
       source_keyword: 'source',
     });
-    expect(SEARCH_KEYWORD_MAPPING).toEqual({
+    expect(PIKA_SEARCH_SPEC.mapping).toEqual({
       properties: {
         invocation_mode_keyword: { type: 'keyword' },
         user_type_keyword: { type: 'keyword' },
@@ -84,7 +85,7 @@ describe('planSearch', () => {
 
 describe('search doc reflects the item after the DynamoDB migrations', () => {
   it('indexes the defaulted source and the looked-up user type of a legacy item', () => {
-    const { change, search } = planSessionItem(
+    const { change, search } = planSession(
       { ...base, invocation_mode: 'simple-chat' },
       { userTypes: new Map([['u1', 'internal-user']]) },
       ALL,
@@ -102,12 +103,12 @@ describe('search doc reflects the item after the DynamoDB migrations', () => {
   });
 
   it("uses 'external-user' in the doc when the user is unknown", () => {
-    const { search } = planSessionItem({ ...base }, { userTypes: new Map([['u1', null]]) }, ALL);
+    const { search } = planSession({ ...base }, { userTypes: new Map([['u1', null]]) }, ALL);
     expect(search?.doc).toEqual({ user_type_keyword: 'external-user', source_keyword: 'user' });
   });
 
   it('without the DynamoDB migrations enabled, indexes the item as it is', () => {
-    const { change, search } = planSessionItem({ ...base }, {}, ['session-search-keywords']);
+    const { change, search } = planSession({ ...base }, {}, ['session-search-keywords']);
     expect(change).toBeNull();
     expect(search).toBeNull();
   });
@@ -115,7 +116,7 @@ describe('search doc reflects the item after the DynamoDB migrations', () => {
   it('property: doc = keywords of applyChange(item, change); source and user_type always set', () => {
     fc.assert(
       fc.property(sessionWithUserTypesArb, ({ item, userTypes }) => {
-        const { change, search } = planSessionItem(item, { userTypes }, ALL);
+        const { change, search } = planSession(item, { userTypes }, ALL);
         const after = change ? applyChange(item, change) : item;
         expect(search?.id).toBe(item.session_id);
         expect(search?.doc.source_keyword).toBe(after.source);
@@ -125,49 +126,6 @@ describe('search doc reflects the item after the DynamoDB migrations', () => {
         );
         expect(search?.doc.invocation_mode_keyword).toBe(item.invocation_mode);
       }),
-    );
-  });
-});
-
-describe('searchKeywordsSatisfied', () => {
-  const expected = {
-    id: 's9',
-    doc: { source_keyword: 'user', user_type_keyword: 'internal-user' },
-  };
-
-  it('is true when exactly the expected keywords are there (other fields ignored)', () => {
-    expect(
-      searchKeywordsSatisfied(
-        { source_keyword: 'user', user_type_keyword: 'internal-user', title: 'x' },
-        expected,
-      ),
-    ).toBe(true);
-  });
-
-  it('item 9: is false when a keyword the item no longer implies is still there', () => {
-    expect(
-      searchKeywordsSatisfied(
-        {
-          source_keyword: 'user',
-          user_type_keyword: 'internal-user',
-          invocation_mode_keyword: 'chat-app',
-        },
-        expected,
-      ),
-    ).toBe(false);
-  });
-
-  it('is false when a field is missing or differs', () => {
-    expect(searchKeywordsSatisfied({ source_keyword: 'user' }, expected)).toBe(false);
-    expect(
-      searchKeywordsSatisfied(
-        { source_keyword: 'component', user_type_keyword: 'internal-user' },
-        expected,
-      ),
-    ).toBe(false);
-    // The text fields alone don't count: only the keyword copies do.
-    expect(searchKeywordsSatisfied({ source: 'user', user_type: 'internal-user' }, expected)).toBe(
-      false,
     );
   });
 });

@@ -1,9 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LookupMissingError, isLookupMissingError } from '../../../lib/core/errors.ts';
-import { planUserType } from '../../../lib/core/migrations/session-user-type.ts';
 import { isMalformedItemError } from '../../../lib/core/errors.ts';
+import type { Item } from '../../../lib/core/types.ts';
 import { legacySessionItemArb, lookedUpUserTypeArb } from '../../support/arbitraries.ts';
+import { planPika, type PikaPlanContext } from '../../support/pika-plan.ts';
+
+/** The preset's session-user-type alone, its user lookup answered from `ctx.userTypes`. */
+const planUserType = (item: Item, ctx: PikaPlanContext) =>
+  planPika('session', item, ctx, ['session-user-type']).change;
 
 const item = { user_id: 'u1', session_id: 's9', chat_app_id: 'weather', last_update: 't' };
 
@@ -37,7 +42,8 @@ describe('session-user-type', () => {
       }
       expect(caught).toBeInstanceOf(LookupMissingError);
       expect(isLookupMissingError(caught)).toBe(true);
-      expect((caught as LookupMissingError).userId).toBe('u1');
+      // The planner names the lookup and the key it needed (the user table's key id).
+      expect(caught).toMatchObject({ lookup: 'user-type', userId: 'user:{"user_id":"u1"}' });
       expect((caught as Error).message).toContain('{user_id="u1", session_id="s9"}');
     }
   });
@@ -53,8 +59,12 @@ describe('session-user-type', () => {
   );
 
   it('rejects a non-string user_type rather than overwriting it', () => {
+    // A derive's malformed verdict names the migration and the field in its reason.
     expect(() => planUserType({ ...item, user_type: 7 }, {})).toThrow(
-      expect.objectContaining({ field: 'user_type', problem: 'wrong-type' }),
+      expect.objectContaining({
+        problem: 'reason',
+        reason: 'migration "session-user-type": field "user_type" is not a string',
+      }),
     );
   });
 

@@ -164,6 +164,7 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
     await bare.stop();
 
     const report = await verifyAll({
+      planner: deps.planner,
       doc: clients.doc,
       tables,
       search: deps.search,

@@ -155,6 +155,7 @@ async function demo(opts: DemoOptions, emit: (value: unknown) => Promise<void>):
 
       step('verifying every item (re-plan without writing)');
       const report = await verifyAll({
+        planner: rt.planner,
         doc: rt.clients.doc,
         tables: config.tables,
         search: rt.search,

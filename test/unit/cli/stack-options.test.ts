@@ -42,8 +42,9 @@ describe('--stack', () => {
     expect(o.dlqName).toBe('sf-Dlq-abc');
     expect(o.stateTable).toBe('sf-StateTable-abc');
     expect(set).not.toContain('userTable');
-    // No output for the tag table or search endpoint: they keep what they had.
-    expect(o.tagTable).toBe('pika-tag-def-local');
+    // No output for the tag table or search endpoint: they keep what they had (the tag
+    // table's physical name then comes from the config's localName).
+    expect(o.tagTable).toBeUndefined();
     expect(o.searchEndpoint).toBeUndefined();
   });
 
@@ -56,7 +57,7 @@ describe('--stack', () => {
     const without = parse([]);
     await stackHook(without, without, read);
     expect(reads).toEqual([]);
-    expect(without.opts().sessionTable).toBe('chat-session-local');
+    expect(without.opts().sessionTable).toBeUndefined();
 
     const withStack = parse(['--stack', 'streamfill-prod']);
     await stackHook(withStack, withStack, read);

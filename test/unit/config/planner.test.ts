@@ -193,7 +193,7 @@ describe('derive', () => {
     expect(e).toBeInstanceOf(MalformedItemError);
     expect(e.table).toBe('orders');
     expect(e.message).toBe(
-      'orders item {order_no=7, tenant_id="t1"}: migration "needs-a": a is odd',
+      'orders item {tenant_id="t1", order_no=7}: migration "needs-a": a is odd',
     );
   });
 

@@ -25,11 +25,12 @@ const DOMAIN_URL = 'https://search-shop-search-abc.eu-west-1.es.amazonaws.com';
 const INDEX = fileURLToPath(new URL('../../lib/index.ts', import.meta.url));
 
 // A shop, not Pika: orders are migrated (a lookup of the customer's tier, keyword copies in the
-// `orders` index); customers are only looked up.
+// `orders` index); customers are only looked up; carts' migration is opt-in (off by default).
 const CONFIG = `
 import { defineConfig, defineLookup, defineMigration, defineSearch, defineTable } from ${JSON.stringify(INDEX)};
 const orders = defineTable({ name: 'orders', key: ['tenant_id', 'order_no'] });
 const customers = defineTable({ name: 'customers', key: ['customer_id'] });
+const carts = defineTable({ name: 'carts', key: ['cart_id'] });
 const tier = defineLookup({
   name: 'customer-tier',
   table: customers,
@@ -37,8 +38,16 @@ const tier = defineLookup({
   attributes: ['tier'],
 });
 export default defineConfig({
-  tables: [orders, customers],
+  tables: [orders, customers, carts],
   migrations: [
+    defineMigration({
+      name: 'cart-total',
+      table: carts,
+      inputs: ['net'],
+      writes: ['total'],
+      optIn: true,
+      derive: (item) => ({ total: item.net }),
+    }),
     defineMigration({
       name: 'order-tier',
       table: orders,
@@ -85,7 +94,11 @@ function props(
   });
   return {
     config: configPath,
-    tables: { orders, customers: { tableName: 'customers-prod' } },
+    tables: {
+      orders,
+      customers: { tableName: 'customers-prod' },
+      carts: { tableName: 'carts-prod' },
+    },
     search: { endpoint: DOMAIN_URL, domainArn: DOMAIN_ARN },
     ...extra,
   };
@@ -117,7 +130,7 @@ const resources = (s: Statement) => JSON.stringify(s.Resource);
 const withAction = (all: Statement[], action: string) =>
   all.filter((s) => actions(s).includes(action));
 
-describe('ContinuousBackfill with a declared config', () => {
+describe('ContinuousBackfill with a declared config', { timeout: 60_000 }, () => {
   it('maps the one migrated table with a stream, and no other', () => {
     const { template, construct } = synth();
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2); // orders stream + work queue
@@ -146,9 +159,13 @@ describe('ContinuousBackfill with a declared config', () => {
       expect(es.map(resources), fn).toEqual([
         JSON.stringify([`${DOMAIN_ARN}/orders`, `${DOMAIN_ARN}/orders/*`]),
       ]);
-      // Nothing touches customers but the lookup.
+      // Nothing touches customers but the lookup, and carts (no enabled migration) not at all.
       for (const s of all.filter((s) => /customers-prod/.test(resources(s))))
         expect(actions(s), fn).toEqual(['dynamodb:BatchGetItem']);
+      expect(
+        all.filter((s) => /carts-prod/.test(resources(s))),
+        fn,
+      ).toEqual([]);
     }
     // Scans are the worker's, on the migrated table only.
     const scans = withAction(statements(template, 'StreamConsumer'), 'dynamodb:Scan');
@@ -177,28 +194,27 @@ describe('ContinuousBackfill with a declared config', () => {
   });
 
   it('refuses a migrated table without a stream unless it is oneShot, then warns', () => {
-    const noStream = (stack: Stack): Partial<ContinuousBackfillProps> => ({
-      tables: {
-        orders: { tableName: 'orders-prod' },
-        customers: Table.fromTableName(stack, 'C', 'customers-prod'),
-      },
-    });
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const stack = new Stack(app, 'A', { env: ENV });
-    expect(() => new ContinuousBackfill(stack, 'B', props(stack, noStream(stack)))).toThrow(
-      /tables\.orders has no stream: .*or list it in oneShot/,
+    const cartsOn = { migrations: ['order-tier', 'cart-total'] };
+    expect(() => synth(cartsOn)).toThrow(/tables\.carts has no stream: .*or list it in oneShot/);
+    const { stack, template, construct } = synth({ ...cartsOn, oneShot: ['carts'] });
+    expect([...construct.consumerEventSources.keys()]).toEqual(['orders']);
+    Annotations.fromStack(stack).hasWarning(
+      '*',
+      Match.stringLikeRegexp('table carts has no stream \\(oneShot\\)'),
     );
-    // With oneShot nothing is left to stream: no live path at all is refused too.
-    const stack2 = new Stack(app, 'B', { env: ENV });
+    // One-shot carts are still scanned and written by the worker, never by the consumer.
     expect(
-      () =>
-        new ContinuousBackfill(
-          stack2,
-          'B',
-          props(stack2, { ...noStream(stack2), oneShot: ['orders'] }),
-        ),
-    ).toThrow(/no migrated table has a stream/);
-    expect(Annotations).toBeDefined();
+      resources(
+        withAction(statements(template, 'Worker'), 'dynamodb:UpdateItem').find(
+          (s) => s.Sid === 'MigrateItems',
+        )!,
+      ),
+    ).toMatch(/carts-prod/);
+    expect(
+      withAction(statements(template, 'StreamConsumer'), 'dynamodb:UpdateItem')
+        .map(resources)
+        .join(),
+    ).not.toMatch(/carts-prod/);
   });
 
   it('names missing and undeclared tables, unknown migrations, and mixed Pika props', () => {
@@ -215,11 +231,11 @@ describe('ContinuousBackfill with a declared config', () => {
     };
     expect(
       attempt(() => ({
-        tables: { customers: { tableName: 'customers-prod' }, carts: { tableName: 'x-1' } },
+        tables: { customers: { tableName: 'customers-prod' }, bags: { tableName: 'x-1' } },
       })),
-    ).toMatch(/tables names no table for orders.*tables carts are not declared/s);
+    ).toMatch(/tables names no table for orders, carts.*tables bags are not declared/s);
     expect(attempt(() => ({ migrations: ['order-tier', 'session-sort-key'] }))).toMatch(
-      /migrations \["session-sort-key"\] are not in config .* \(known: order-tier, order-search\)/,
+      /migrations \["session-sort-key"\] are not in config .* \(known: cart-total, order-tier, order-search\)/,
     );
     expect(attempt(() => ({ userTableName: 'chat-user' }))).toMatch(
       /config\/tables and userTableName are both set/,
@@ -282,7 +298,11 @@ describe(`the declared config's bundle on Node ${LAMBDA_NODE_MAJOR}`, { timeout:
       timeout: 60_000,
     });
   };
-  const TABLES = JSON.stringify({ orders: 'orders-prod', customers: 'customers-prod' });
+  const TABLES = JSON.stringify({
+    orders: 'orders-prod',
+    customers: 'customers-prod',
+    carts: 'carts-prod',
+  });
 
   it("runs the user's config: its tables and fingerprint are accepted", () => {
     const out = run({ STREAMFILL_TABLES: TABLES, STREAMFILL_CONFIG_FINGERPRINT: fingerprint });

@@ -642,9 +642,11 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
   const written = migrated.filter((t) =>
     planner.migrationsFor(t, migrations).some(isItemMigration),
   );
-  const lookedUp = [
-    ...new Set(migrated.flatMap((t) => planner.lookupsFor(t, migrations).map((l) => l.table.name))),
+  const lookupsOf = (of: readonly string[]) => [
+    ...new Set(of.flatMap((t) => planner.lookupsFor(t, migrations).map((l) => l.table.name))),
   ];
+  const lookedUp = lookupsOf(migrated);
+
   const streamed: string[] = [];
   for (const t of migrated) {
     if (tables.get(t)!.tableStreamArn !== undefined) streamed.push(t);
@@ -672,8 +674,9 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
   const liveDeclared: DeclaredTables = {
     tables,
     streamed,
-    written,
-    lookedUp,
+    // The consumer only sees the streamed tables' changes: one-shot tables are the worker's.
+    written: written.filter((t) => streamed.includes(t)),
+    lookedUp: lookupsOf(streamed),
     entry: generatedEntry(config.path, 'stream-consumer.ts'),
     environment,
   };

@@ -1,8 +1,9 @@
 // Deploy once and leave it running: the live path (LiveMigration: stream consumer, a mapping per
-// migrated table with a stream,
-// work queue and DLQ, the live alarms and dashboard) plus the historic path's backfill worker on
-// the work queue, the backfill state table, their alarms and the outputs the CLI reads.
-import { CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+// migrated table with a stream, work queue and DLQ, the live alarms and dashboard) plus the
+// historic path's backfill worker on the work queue, the backfill state table, their alarms and
+// the outputs the CLI reads. It runs the Pika preset with the Pika table props, or a user's
+// config (`config` + `tables`).
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import {
   AttributeType,
   BillingMode,
@@ -17,7 +18,6 @@ import type { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-e
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
-import { Annotations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { CONFIG_FINGERPRINT_ENV } from '../../config/config-fingerprint.ts';
 import { isItemMigration } from '../../core/config/resolve.ts';
@@ -40,7 +40,6 @@ import {
   ALL_MIGRATIONS,
   migrationNamesFor,
   MIGRATIONS,
-  type MigratedTable,
   type MigrationName,
 } from '../../core/migrations/index.ts';
 import { consumerSettingsProblems, failOnProblems, streamArnProblems } from './props-validation.ts';

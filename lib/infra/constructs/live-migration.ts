@@ -36,7 +36,6 @@ import {
   streamArnProblems,
   timeoutProblems,
 } from './props-validation.ts';
-import type { MigratedTable } from '../../core/migrations/index.ts';
 
 export { ESM_REQUIRE_BANNER } from './handler-function.ts';
 export const STREAM_CONSUMER_ENTRY = handlerEntry('stream-consumer.ts');

@@ -698,7 +698,15 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
       },
     },
     environment,
-    outputs: {},
+    // The Pika preset's stacks keep the outputs a CLI from before `Tables` reads.
+    outputs:
+      declared.slice().sort().join(',') === 'session,tag,user'
+        ? {
+            sessionTable: byName('session').tableName,
+            userTable: byName('user').tableName,
+            tagTable: byName('tag').tableName,
+          }
+        : {},
   };
 }
 

@@ -56,7 +56,11 @@ export function loadSynthConfig(file: string): SynthConfig {
   try {
     mod = createRequire(import.meta.url)(out) as Record<string, unknown>;
   } catch (e) {
-    throw new SynthConfigError(`config ${file} failed to load: ${(e as Error).message}`);
+    const hint =
+      (e as { code?: string }).code === 'ERR_REQUIRE_ESM'
+        ? ` (loading it at synth needs require(esm): Node ≥ 20.19 or ≥ 22.12, running ${process.version})`
+        : '';
+    throw new SynthConfigError(`config ${file} failed to load: ${(e as Error).message}${hint}`);
   }
   const config = mod.default ?? mod.config;
   if (config === undefined)

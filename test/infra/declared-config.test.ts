@@ -237,6 +237,10 @@ describe('ContinuousBackfill with a declared config', { timeout: 60_000 }, () =>
     expect(attempt(() => ({ migrations: ['order-tier', 'session-sort-key'] }))).toMatch(
       /migrations \["session-sort-key"\] are not in config .* \(known: cart-total, order-tier, order-search\)/,
     );
+    // The settings shared with the Pika props are checked alike.
+    expect(attempt(() => ({ workerBatchSize: 11 }))).toMatch(
+      /workerBatchSize must be an integer from 1 to 10, got 11/,
+    );
     expect(attempt(() => ({ userTableName: 'chat-user' }))).toMatch(
       /config\/tables and userTableName are both set/,
     );

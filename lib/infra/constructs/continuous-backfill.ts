@@ -603,7 +603,7 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
       `the migrations search ${indices.length} indices (${indices.join(', ')}): one deployment serves one index`,
     );
   if (props.search) problems.push(...searchAccessProblems(props.search));
-  problems.push(...consumerSettingsProblems(props));
+  problems.push(...settingsProblems(props));
   fail(scope, problems);
 
   const tables = new Map<string, ITable>();
@@ -843,6 +843,13 @@ function check(
       ...streamArnProblems(scope, 'tagTableStreamArn', props.tagTableStreamArn, tagName),
     );
   }
+  problems.push(...settingsProblems(props));
+  fail(scope, problems);
+}
+
+/** The settings both paths share (functions, queues, alarms, state table), one message each. */
+function settingsProblems(props: ContinuousBackfillProps): string[] {
+  const problems: string[] = [];
   // The consumer's settings, checked as LiveMigration checks them (one message each).
   problems.push(...consumerSettingsProblems(props));
   const int = (setting: string, value: number | undefined, min: number, max: number, why = '') => {
@@ -885,5 +892,5 @@ function check(
       `stateTableName ${JSON.stringify(name)} is not a DynamoDB table name (3–255 of A-Z a-z 0-9 _ . -)`,
     );
   }
-  fail(scope, problems);
+  return problems;
 }

@@ -14,7 +14,6 @@ import type { DeadLetters } from '../lib/adapters/dead-letters.ts';
 import { METRICS_NAMESPACE, SERVICES } from '../lib/config/defaults.ts';
 import { checkConsumerStart } from '../lib/engine/consumer-start.ts';
 import { engineFromEnv } from '../lib/engine/deps.ts';
-import { MIGRATED_TABLES, searchSpecFor } from '../lib/core/migrations/index.ts';
 import type { EngineDeps } from '../lib/engine/migrate-items.ts';
 import { processStreamBatch, type StreamBatchOptions } from '../lib/engine/stream-batch.ts';
 
@@ -84,8 +83,10 @@ export const handler: Handler = async (event, context) => {
   const changed = new Set(
     event.Records.filter((r) => r.eventName !== 'REMOVE').map((r) => r.eventSourceARN),
   );
-  for (const table of MIGRATED_TABLES) {
+  for (const table of engine.planner.migratedTables) {
     const tableName = engine.config.tables[table];
+    // lambdaConfig names every declared table; only the legacy Pika variables may leave one empty.
+    if (!tableName) continue;
     // A record of no migrated table is failed by the engine with its reason, not checked here.
     if (![...changed].some((arn) => arn?.includes(`:table/${tableName}/`))) continue;
     let check = started.get(tableName);
@@ -93,7 +94,10 @@ export const handler: Handler = async (event, context) => {
       check = checkConsumerStart({
         dynamodb: engine.clients.dynamodb,
         tableName,
-        ...(engine.deps.search && searchSpecFor(table) && { search: engine.deps.search }),
+        ...(engine.deps.search &&
+          engine.planner.searchSpecsFor(table, engine.deps.migrations).length > 0 && {
+            search: engine.deps.search,
+          }),
       }).catch((e: unknown) => {
         started.delete(tableName);
         throw e;

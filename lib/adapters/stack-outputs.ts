@@ -15,10 +15,17 @@ export const REQUIRED_STACK_OUTPUTS: readonly StackOutputKey[] = [
   'workQueueUrl',
   'dlqUrl',
   'stateTable',
-  'sessionTable',
-  'userTable',
   'dashboard',
   'consumerFunction',
+];
+
+/**
+ * The tables: `Tables` (JSON, declared → physical), or for a Pika stack deployed before it,
+ * the SessionTableName/UserTableName outputs.
+ */
+const TABLE_OUTPUTS: readonly (readonly StackOutputKey[])[] = [
+  ['tables'],
+  ['sessionTable', 'userTable'],
 ];
 
 /** A stack that is missing, or is not a streamfill stack: the message says which and why. */
@@ -39,6 +46,9 @@ export function stackOutputsFrom(stackName: string, outputs: readonly Output[]):
     if (value) result[name] = value;
   }
   const missing = REQUIRED_STACK_OUTPUTS.filter((k) => result[k] === undefined);
+  if (!TABLE_OUTPUTS.some((keys) => keys.every((k) => result[k] !== undefined)))
+    missing.push(TABLE_OUTPUTS[0]![0]!);
+  if (result.tables !== undefined) stackTableNames(stackName, result);
   if (missing.length) {
     throw new StackOutputsError(
       `stack ${stackName} has no output ${missing.map((k) => STACK_OUTPUTS[k]).join(', ')}: ` +
@@ -46,6 +56,42 @@ export function stackOutputsFrom(stackName: string, outputs: readonly Output[]):
     );
   }
   return result;
+}
+
+/**
+ * Declared table name → physical name, from the stack's `Tables` output, else (a Pika stack
+ * deployed before it) from its session/user/tag outputs: the `stack` input of resolveTableNames.
+ *
+ * @throws StackOutputsError when `Tables` is not a JSON object of strings
+ */
+export function stackTableNames(
+  stackName: string,
+  outputs: StackOutputs,
+): Readonly<Record<string, string>> {
+  if (outputs.tables === undefined) {
+    const { sessionTable: session, userTable: user, tagTable: tag } = outputs;
+    return {
+      ...(session && { session }),
+      ...(user && { user }),
+      ...(tag && { tag }),
+    };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(outputs.tables);
+  } catch {
+    parsed = undefined;
+  }
+  const isNames =
+    parsed !== null &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    Object.values(parsed as object).every((v) => typeof v === 'string');
+  if (!isNames)
+    throw new StackOutputsError(
+      `stack ${stackName}: output ${STACK_OUTPUTS.tables} is not a JSON object of table names, got ${JSON.stringify(outputs.tables)}`,
+    );
+  return parsed as Record<string, string>;
 }
 
 /**

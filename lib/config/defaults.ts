@@ -225,6 +225,8 @@ export const STACK_OUTPUTS = {
   searchIndex: 'SearchIndex',
   /** The deployed migration set (comma-separated registry names), what `verify` checks. */
   migrations: 'Migrations',
+  /** Declared table name → physical name, as JSON (STREAMFILL_TABLES's format). */
+  tables: 'Tables',
 } as const;
 
 export type StackOutputKey = keyof typeof STACK_OUTPUTS;

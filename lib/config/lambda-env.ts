@@ -1,15 +1,18 @@
 // The Lambda side's configuration reader: the function's environment (set by the CDK
 // construct), validated once per container; every error names the variable and its value.
 import { z } from 'zod';
-import { ALL_MIGRATIONS, type MigrationName } from '../core/migrations/index.ts';
+import type { Planner } from '../core/config/planner.ts';
+import { resolveTableNames, TABLE_NAME_ENV, TableNameError } from '../core/config/table-names.ts';
 import type { TableNames } from '../core/types.ts';
-import { ENV, SEARCH_INDEX, WRITE_CONCURRENCY } from './defaults.ts';
+import { CONFIG_FINGERPRINT_ENV, configFingerprint } from './config-fingerprint.ts';
+import { ENV, WRITE_CONCURRENCY } from './defaults.ts';
 
 export interface LambdaConfig {
   tables: TableNames;
   /** Unset: the search migrations are off. */
   searchEndpoint: string | undefined;
-  searchIndex: string;
+  /** The search index's physical name; undefined: the one the config declares. */
+  searchIndex: string | undefined;
   writeConcurrency: number;
   /** Where malformed items are parked; unset: they are retried like any failure. */
   dlqUrl: string | undefined;
@@ -17,8 +20,8 @@ export interface LambdaConfig {
   workQueueUrl: string | undefined;
   /** Backfill worker: the state table where scan-segment tasks save their checkpoint. */
   stateTable: string | undefined;
-  /** The migrations to apply (STREAMFILL_MIGRATIONS, set by ContinuousBackfill); unset: all. */
-  migrations: readonly MigrationName[] | undefined;
+  /** The migrations to apply (STREAMFILL_MIGRATIONS, set by ContinuousBackfill); unset: the defaults. */
+  migrations: readonly string[] | undefined;
   /** Parked DLQ messages keep item images (STREAMFILL_DLQ_KEEP_IMAGES); default false. */
   dlqKeepImages: boolean;
 }
@@ -28,7 +31,6 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const required = z.string({ error: 'is required' }).trim().min(1, { error: 'is required' });
 const optional = z
   .string()
   .trim()
@@ -48,76 +50,143 @@ const positiveInt = z
     return n;
   });
 
-// Names from the registry: a typo must stop the function, never silently skip a migration.
-const migrationList = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v === '') return undefined;
-    const names = v.split(',').map((n) => n.trim());
-    const unknown = names.filter((n) => !(ALL_MIGRATIONS as readonly string[]).includes(n));
-    if (unknown.length) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `names unknown migrations ${unknown.join(', ')} (known: ${ALL_MIGRATIONS.join(', ')})`,
-      });
-      return z.NEVER;
-    }
-    return names as MigrationName[];
-  });
-
-const schema = z.object({
-  [ENV.sessionTable]: required,
-  [ENV.userTable]: required,
-  [ENV.tagTable]: optional,
-  [ENV.searchEndpoint]: optional,
-  [ENV.searchIndex]: optional,
-  [ENV.writeConcurrency]: positiveInt,
-  [ENV.dlqUrl]: optional,
-  [ENV.workQueueUrl]: optional,
-  [ENV.stateTable]: optional,
-  [ENV.migrations]: migrationList,
-  [ENV.dlqKeepImages]: z
+// Names from the config: a typo must stop the function, never silently skip a migration.
+const migrationList = (known: readonly string[]) =>
+  z
     .string()
     .trim()
-    .toLowerCase()
     .optional()
-    .refine((v) => v === undefined || ['', 'true', 'false', '1', '0'].includes(v), {
-      message: 'must be true or false',
-    }),
-});
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      const names = v.split(',').map((n) => n.trim());
+      const unknown = names.filter((n) => !known.includes(n));
+      if (unknown.length) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `names unknown migrations ${unknown.join(', ')} (known: ${known.join(', ')})`,
+        });
+        return z.NEVER;
+      }
+      return names;
+    });
+
+const schema = (known: readonly string[]) =>
+  z.object({
+    [ENV.searchEndpoint]: optional,
+    [ENV.searchIndex]: optional,
+    [ENV.writeConcurrency]: positiveInt,
+    [ENV.dlqUrl]: optional,
+    [ENV.workQueueUrl]: optional,
+    [ENV.stateTable]: optional,
+    [ENV.migrations]: migrationList(known),
+    [ENV.dlqKeepImages]: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .optional()
+      .refine((v) => v === undefined || ['', 'true', 'false', '1', '0'].includes(v), {
+        message: 'must be true or false',
+      }),
+  });
+
+// The Pika variables predate STREAMFILL_TABLES; they name the preset's tables and nothing else.
+const LEGACY_PIKA = { session: ENV.sessionTable, user: ENV.userTable, tag: ENV.tagTable } as const;
+const isPikaConfig = (planner: Planner): boolean => {
+  const declared = [...planner.resolved.tables.keys()].sort();
+  return declared.join(',') === 'session,tag,user';
+};
 
 /**
- * Reads the Lambda function's configuration from its environment.
- *
- * @param env the variables to read. @default process.env
- * @throws ConfigError listing every bad variable with its value
- * @example
- * const config = lambdaConfig(); // { tables: { session, user, tag }, searchIndex: 'session', … }
+ * Declared table name → physical name from STREAMFILL_TABLES, every declared table named; for
+ * the Pika preset without it, from the legacy STREAMFILL_SESSION/USER/TAG_TABLE. Returns the
+ * problems instead of throwing so they join the other variables' ones.
  */
-export function lambdaConfig(env: NodeJS.ProcessEnv = process.env): LambdaConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+function tablesFromEnv(
+  env: NodeJS.ProcessEnv,
+  planner: Planner,
+): { tables: TableNames; problems: string[] } {
+  const raw = env[TABLE_NAME_ENV];
+  const declared = [...planner.resolved.tables.keys()];
+  if ((raw === undefined || raw.trim() === '') && isPikaConfig(planner)) {
+    const problems: string[] = [];
+    const name = (v: string | undefined) => v?.trim() || undefined;
+    for (const table of ['session', 'user'] as const) {
+      if (!name(env[LEGACY_PIKA[table]]))
+        problems.push(
+          `environment variable ${TABLE_NAME_ENV} is required (or, for the Pika preset, ${LEGACY_PIKA.session} and ${LEGACY_PIKA.user}): ${LEGACY_PIKA[table]} is missing`,
+        );
+    }
+    return {
+      tables: {
+        session: name(env[LEGACY_PIKA.session]) ?? '',
+        user: name(env[LEGACY_PIKA.user]) ?? '',
+        // The stream consumer never touches tags; the name only matters to the backfill worker.
+        tag: name(env[LEGACY_PIKA.tag]) ?? '',
+      },
+      problems,
+    };
+  }
+  if (raw === undefined || raw.trim() === '')
+    return {
+      tables: {},
+      problems: [
+        `environment variable ${TABLE_NAME_ENV} is required: a JSON object naming the physical table of ${declared.join(', ')}`,
+      ],
+    };
+  try {
+    const names = resolveTableNames(planner.resolved.tables.values(), { env: raw });
+    // In Lambda a table falls back to nothing: its localName or declared name is a guess.
+    const missing = [...names].filter(([, n]) => n.from !== 'env').map(([t]) => t);
+    if (missing.length)
+      return {
+        tables: {},
+        problems: [
+          `environment variable ${TABLE_NAME_ENV} names no physical table for ${missing.join(', ')}, got ${JSON.stringify(raw)}`,
+        ],
+      };
+    return { tables: Object.fromEntries([...names].map(([t, n]) => [t, n.name])), problems: [] };
+  } catch (e) {
+    if (!(e instanceof TableNameError)) throw e;
+    return { tables: {}, problems: e.issues.map((i) => `environment variable ${i}`) };
+  }
+}
+
+/**
+ * Reads the Lambda function's configuration from its environment, for the config it runs.
+ *
+ * @param env the variables to read
+ * @param planner the bundled config: its tables must all be named, its migrations are the known ones
+ * @throws ConfigError listing every bad variable with its value, or naming a bundle whose config
+ *   is not the one the environment was made for (STREAMFILL_CONFIG_FINGERPRINT)
+ * @example
+ * const config = lambdaConfig(process.env, bundledPlanner()); // { tables: { orders: 'orders-prod' }, … }
+ */
+export function lambdaConfig(env: NodeJS.ProcessEnv, planner: Planner): LambdaConfig {
+  // Checked first: with the wrong config in the bundle every other message would mislead.
+  const expected = env[CONFIG_FINGERPRINT_ENV]?.trim();
+  const actual = configFingerprint(planner);
+  if (expected && expected !== actual) {
+    throw new ConfigError(
+      `environment variable ${CONFIG_FINGERPRINT_ENV} is ${JSON.stringify(expected)} but the bundled config's fingerprint is ${JSON.stringify(actual)}: the function's code and environment come from different configs; deploy them together`,
+    );
+  }
+  const tables = tablesFromEnv(env, planner);
+  const parsed = schema(planner.allMigrations).safeParse(env);
+  if (!parsed.success || tables.problems.length) {
+    const problems = (parsed.error?.issues ?? []).map((issue) => {
       const name = String(issue.path[0]);
       const value = env[name];
       return value === undefined
         ? `environment variable ${name} ${issue.message}`
         : `environment variable ${name} ${issue.message}, got ${JSON.stringify(value)}`;
     });
-    throw new ConfigError(problems.join('; '));
+    throw new ConfigError([...tables.problems, ...problems].join('; '));
   }
   const v = parsed.data;
   return {
-    tables: {
-      session: v[ENV.sessionTable],
-      user: v[ENV.userTable],
-      // The stream consumer never touches tags; the name only matters to the backfill worker.
-      tag: v[ENV.tagTable] ?? '',
-    },
+    tables: tables.tables,
     searchEndpoint: v[ENV.searchEndpoint],
-    searchIndex: v[ENV.searchIndex] ?? SEARCH_INDEX,
+    searchIndex: v[ENV.searchIndex],
     writeConcurrency: v[ENV.writeConcurrency] ?? WRITE_CONCURRENCY,
     dlqUrl: v[ENV.dlqUrl],
     workQueueUrl: v[ENV.workQueueUrl],

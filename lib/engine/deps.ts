@@ -66,6 +66,8 @@ export function engineDeps(clients: Clients, opts: EngineDepsOptions): EngineDep
 
 /** What a Lambda entry point needs, built once per container. */
 export interface LambdaEngine {
+  /** The config the function runs. */
+  planner: Planner;
   config: LambdaConfig;
   clients: Clients;
   deps: EngineDeps;
@@ -74,16 +76,21 @@ export interface LambdaEngine {
 }
 
 /**
- * Reads the function's environment (throws a ConfigError naming each bad variable) and builds
- * the clients and the pipeline's adapters from it.
+ * Reads the function's environment for the bundled config (throws a ConfigError naming each bad
+ * variable) and builds the clients and the pipeline's adapters from it.
  *
  * @param env @default process.env
+ * @param planner the config the function runs. @default bundledPlanner()
  */
-export function engineFromEnv(env: NodeJS.ProcessEnv = process.env): LambdaEngine {
-  const config = lambdaConfig(env);
+export function engineFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  planner: Planner = bundledPlanner(),
+): LambdaEngine {
+  const config = lambdaConfig(env, planner);
   const clients = makeClients({ searchEndpoint: config.searchEndpoint });
-  const deps = engineDeps(clients, config);
+  const deps = engineDeps(clients, { ...config, planner });
   return {
+    planner,
     config,
     clients,
     deps,

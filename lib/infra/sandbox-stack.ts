@@ -11,6 +11,10 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { ContinuousBackfill } from './constructs/continuous-backfill.ts';
+import { libModule } from './constructs/handler-function.ts';
+
+/** The built-in Pika preset's file (.ts in a checkout, .js in dist/). */
+const PIKA_PRESET = libModule('presets/pika.ts');
 import {
   IndexMigration,
   type IndexDefinition,
@@ -100,10 +104,12 @@ export class SandboxStack extends Stack {
         'before') as IndexMigrationPhase,
     });
 
+    // The Pika preset as a user's config would be given: its tables by declared name. The tag
+    // table has no stream here, so its migrations are one-shot (`backfill --one-shot`).
     this.backfill = new ContinuousBackfill(this, 'Backfill', {
-      sourceTable: this.sessionTable,
-      userTable: this.userTable,
-      tagTable: this.tagTable,
+      config: PIKA_PRESET,
+      tables: { session: this.sessionTable, user: this.userTable, tag: this.tagTable },
+      oneShot: ['tag'],
       ...tuningFromConfig(this, config),
       // A sandbox leaves nothing behind: state table and log groups go with it.
       stateTableRemovalPolicy: RemovalPolicy.DESTROY,

@@ -66,6 +66,24 @@ describe('the CDK app', { timeout: 120_000 }, () => {
     ).toBe('session-sort-key,session-user-type,tag-usage-mode');
   });
 
+  it('sandbox: runs the Pika preset as a declared config (STREAMFILL_TABLES, fingerprint, Tables)', () => {
+    const t = Template.fromStack(buildApp(app({ sandbox: 'true' })));
+    for (const fn of Object.values(t.findResources('AWS::Lambda::Function')) as Resource[]) {
+      const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(Object.keys(vars)).toEqual(
+        expect.arrayContaining(['STREAMFILL_TABLES', 'STREAMFILL_CONFIG_FINGERPRINT']),
+      );
+      expect(vars.STREAMFILL_SESSION_TABLE).toBeUndefined();
+    }
+    const outputs = Object.keys(t.findOutputs('*'));
+    expect(outputs).toEqual(
+      expect.arrayContaining(['Tables', 'SessionTableName', 'UserTableName', 'TagTableName']),
+    );
+    // The tag table has no stream in a sandbox: the one stream mapping is the session table's.
+    const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping'));
+    expect(mappings.filter((m) => JSON.stringify(m).includes('StreamArn'))).toHaveLength(1);
+  });
+
   it('sandbox: steps through the GSI change one phase at a time', () => {
     const expand = Template.fromStack(
       buildApp(app({ sandbox: 'true', indexPhase: 'expand', previousIndexPhase: 'before' })),

@@ -24,6 +24,18 @@ export interface BackfillWorkerFunctionProps {
   readonly userTable?: ITable;
   /** A second migrated table (tag definitions): updated and scanned like the source. @default - none */
   readonly tagTable?: ITable;
+  /**
+   * A user's config: the tables it scans (its migrated tables), writes (item migrations) and
+   * looks up, replacing `sourceTable`/`userTable`/`tagTable` in the grants.
+   * @default - the Pika tables above
+   */
+  readonly declared?: {
+    readonly migrated: readonly ITable[];
+    readonly written: readonly ITable[];
+    readonly lookedUp: readonly ITable[];
+    /** The generated entry registering the config, then re-exporting the worker. */
+    readonly entry: string;
+  };
   /** Run record, segment checkpoints, heartbeats. */
   readonly stateTable: ITable;
   readonly workQueue: IQueue;
@@ -71,7 +83,7 @@ export class BackfillWorkerFunction extends Construct {
     });
     this.fn = new NodejsFunction(this, 'Function', {
       description: 'streamfill: migrates the historic items the backfill enqueued',
-      ...handlerFunctionProps('backfill-worker.ts'),
+      ...handlerFunctionProps('backfill-worker.ts', props.declared?.entry),
       memorySize: props.memorySize ?? FUNCTION_MEMORY_MB,
       timeout: props.timeout ?? Duration.seconds(FUNCTION_TIMEOUT_SECONDS),
       logGroup,
@@ -85,27 +97,28 @@ export class BackfillWorkerFunction extends Construct {
 
     // Conditional UpdateItem of derived attributes; GetItem to tell a conflict from an
     // already-applied change; Scan for one page of a segment (`backfill --distributed`).
-    const migrated = [props.sourceTable, ...(props.tagTable ? [props.tagTable] : [])];
-    this.fn.addToRolePolicy(
-      new PolicyStatement({
-        sid: 'MigrateItems',
-        actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Scan'],
-        resources: migrated.map((t) => t.tableArn),
-      }),
-    );
-    // A migrated table's customer managed KMS key (the grants above are on ARNs only).
-    for (const t of migrated) grantTableKey(t, this.fn, 'readWrite');
-    if (props.userTable) {
-      grantTableKey(props.userTable, this.fn, 'read');
+    if (props.declared) this.grantDeclared(props.declared);
+    else {
+      const migrated = [props.sourceTable, ...(props.tagTable ? [props.tagTable] : [])];
       this.fn.addToRolePolicy(
         new PolicyStatement({
-          sid: 'LookUpUserTypes',
-          actions: ['dynamodb:BatchGetItem'],
-          resources: [props.userTable.tableArn],
+          sid: 'MigrateItems',
+          actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Scan'],
+          resources: migrated.map((t) => t.tableArn),
         }),
       );
+      for (const t of migrated) grantTableKey(t, this.fn, 'readWrite');
+      if (props.userTable) {
+        grantTableKey(props.userTable, this.fn, 'read');
+        this.fn.addToRolePolicy(
+          new PolicyStatement({
+            sid: 'LookUpUserTypes',
+            actions: ['dynamodb:BatchGetItem'],
+            resources: [props.userTable.tableArn],
+          }),
+        );
+      }
     }
-    // Checkpoints are written in a transaction whose ConditionCheck proves the run is still owned.
     this.fn.addToRolePolicy(
       new PolicyStatement({
         sid: 'BackfillState',
@@ -133,5 +146,34 @@ export class BackfillWorkerFunction extends Construct {
       metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
     });
     this.fn.addEventSource(this.eventSource);
+  }
+
+  /** Scan (and read back) the migrated tables, update only the written ones, look up the rest. */
+  private grantDeclared(d: NonNullable<BackfillWorkerFunctionProps['declared']>): void {
+    this.fn.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'ScanMigratedTables',
+        actions: ['dynamodb:Scan', 'dynamodb:GetItem'],
+        resources: d.migrated.map((t) => t.tableArn),
+      }),
+    );
+    if (d.written.length)
+      this.fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'MigrateItems',
+          actions: ['dynamodb:UpdateItem'],
+          resources: d.written.map((t) => t.tableArn),
+        }),
+      );
+    if (d.lookedUp.length)
+      this.fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'LookUpItems',
+          actions: ['dynamodb:BatchGetItem'],
+          resources: d.lookedUp.map((t) => t.tableArn),
+        }),
+      );
+    for (const t of new Set([...d.migrated, ...d.lookedUp]))
+      grantTableKey(t, this.fn, d.written.includes(t) ? 'readWrite' : 'read');
   }
 }

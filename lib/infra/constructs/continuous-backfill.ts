@@ -1,8 +1,9 @@
 // Deploy once and leave it running: the live path (LiveMigration: stream consumer, a mapping per
-// migrated table with a stream,
-// work queue and DLQ, the live alarms and dashboard) plus the historic path's backfill worker on
-// the work queue, the backfill state table, their alarms and the outputs the CLI reads.
-import { CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+// migrated table with a stream, work queue and DLQ, the live alarms and dashboard) plus the
+// historic path's backfill worker on the work queue, the backfill state table, their alarms and
+// the outputs the CLI reads. It runs the Pika preset with the Pika table props, or a user's
+// config (`config` + `tables`).
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import {
   AttributeType,
   BillingMode,
@@ -18,6 +19,12 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CONFIG_FINGERPRINT_ENV } from '../../config/config-fingerprint.ts';
+import { isItemMigration } from '../../core/config/resolve.ts';
+import { TABLE_NAME_ENV } from '../../core/config/table-names.ts';
+import { generatedEntry, loadSynthConfig } from './user-config.ts';
+import type { DeclaredTables, LiveMigrationProps } from './live-migration.ts';
+import type { BackfillWorkerFunctionProps } from './backfill-worker-function.ts';
 import {
   ENV,
   METRICS_NAMESPACE,
@@ -33,7 +40,6 @@ import {
   ALL_MIGRATIONS,
   migrationNamesFor,
   MIGRATIONS,
-  type MigratedTable,
   type MigrationName,
 } from '../../core/migrations/index.ts';
 import { consumerSettingsProblems, failOnProblems, streamArnProblems } from './props-validation.ts';
@@ -48,7 +54,31 @@ import {
   type SearchAccessProps,
 } from './search-access.ts';
 
+/** A table the app does not define, imported by name (and stream ARN, for a live path). */
+export interface ImportedTable {
+  readonly tableName: string;
+  /** `aws dynamodb describe-table --query Table.LatestStreamArn`. @default - no live path */
+  readonly tableStreamArn?: string;
+}
+
 export interface ContinuousBackfillProps {
+  /**
+   * The streamfill config both functions run (`streamfill.config.ts`, relative to the working
+   * directory or absolute): loaded at synth for the mappings, the IAM and the environment, and
+   * bundled through a generated entry. Give `tables` with it, not the Pika table props.
+   * @default - the built-in Pika preset, with the sourceTable/userTable/tagTable props
+   */
+  readonly config?: string;
+  /**
+   * With `config`: every table it declares, by declared name: a table of this app or one
+   * imported by name (and stream ARN). A migrated table needs a stream unless listed in `oneShot`.
+   */
+  readonly tables?: Readonly<Record<string, ITable | ImportedTable>>;
+  /**
+   * With `config`: migrated tables given without a stream on purpose; their migrations are
+   * one-shot (`backfill --one-shot`) and synth warns. @default - none
+   */
+  readonly oneShot?: readonly string[];
   /**
    * The source (chat-session) table, created in this app, with a `NEW_AND_OLD_IMAGES` stream.
    * Give this or `sourceTableName` + `sourceTableStreamArn`.
@@ -87,7 +117,7 @@ export interface ContinuousBackfillProps {
    * @default - every session-table migration (session-search-keywords only with `search`),
    *   plus tag-usage-mode when a tag table is given
    */
-  readonly migrations?: readonly MigrationName[];
+  readonly migrations?: readonly string[];
   /** OpenSearch holding the session documents (SigV4-signed). @default - no search migration */
   readonly search?: SearchAccessProps;
 
@@ -205,18 +235,22 @@ export class ContinuousBackfillPropsError extends Error {
  * });
  */
 export class ContinuousBackfill extends Construct {
+  /** The Pika session table; with `config`, the first migrated table with a stream. */
   readonly sourceTable: ITable;
-  readonly userTable: ITable;
+  /** The Pika user table; undefined with `config`. */
+  readonly userTable: ITable | undefined;
   readonly tagTable: ITable | undefined;
+  /** Every table the functions use, by declared name. */
+  readonly tables: ReadonlyMap<string, ITable>;
   /** The migrations both functions apply (STREAMFILL_MIGRATIONS). */
-  readonly migrations: readonly MigrationName[];
+  readonly migrations: readonly string[];
   /** The stream consumer part (function, mapping, queues, live alarms, dashboard). */
   readonly liveMigration: LiveMigration;
   readonly consumer: IFunction;
   /** The session table's stream mapping. */
   readonly consumerEventSource: DynamoEventSource;
-  /** One stream mapping per migrated table with a stream. */
-  readonly consumerEventSources: ReadonlyMap<MigratedTable, DynamoEventSource>;
+  /** One stream mapping per migrated table with a stream, by declared name. */
+  readonly consumerEventSources: ReadonlyMap<string, DynamoEventSource>;
   readonly worker: IFunction;
   readonly workerEventSource: SqsEventSource;
   readonly workQueue: IQueue;
@@ -227,28 +261,20 @@ export class ContinuousBackfill extends Construct {
 
   constructor(scope: Construct, id: string, props: ContinuousBackfillProps) {
     super(scope, id);
-    const source = resolveSource(this, props);
-    this.migrations = props.migrations ?? defaultMigrations(props);
-    check(this, props, this.migrations);
-
-    this.sourceTable = props.sourceTable ?? importTable(this, 'SourceTable', source);
-    this.userTable =
-      props.userTable ?? Table.fromTableName(this, 'UserTable', props.userTableName as string);
-    const tagName = props.tagTable?.tableName ?? props.tagTableName;
-    this.tagTable =
-      props.tagTable ??
-      (tagName !== undefined ? Table.fromTableName(this, 'TagTable', tagName) : undefined);
-    const search = props.search;
+    const setup =
+      props.config !== undefined || props.tables !== undefined
+        ? declaredSetup(this, props)
+        : pikaSetup(this, props);
+    this.migrations = setup.migrations;
+    this.sourceTable = setup.sourceTable;
+    this.userTable = setup.userTable;
+    this.tagTable = setup.tagTable;
+    this.tables = setup.tables;
+    const search = setup.search;
     const searchStatement = search && searchAccessStatement(search);
 
     this.liveMigration = new LiveMigration(this, 'Live', {
-      // The tables themselves: a KMS-encrypted table keeps its key for the consumer's grants.
-      sessionTable: this.sourceTable,
-      userTable: this.userTable,
-      ...(props.tagTable
-        ? { tagTable: props.tagTable }
-        : tagName !== undefined && { tagTableName: tagName }),
-      ...(props.tagTableStreamArn !== undefined && { tagTableStreamArn: props.tagTableStreamArn }),
+      ...setup.live,
       ...(search && {
         searchEndpoint: search.endpoint,
         searchIndex: search.index,
@@ -289,7 +315,9 @@ export class ContinuousBackfill extends Construct {
       ? { [ENV.dlqKeepImages]: 'true' }
       : {};
     for (const [k, v] of Object.entries(keepImages)) live.fn.addEnvironment(k, v);
-    for (const [k, v] of Object.entries(searchEnvironment(search, SEARCH_INDEX))) {
+    for (const [k, v] of Object.entries(
+      searchEnvironment(search, setup.searchIndex ?? SEARCH_INDEX),
+    )) {
       live.fn.addEnvironment(k, v);
     }
     if (searchStatement) live.fn.addToRolePolicy(searchStatement);
@@ -306,12 +334,9 @@ export class ContinuousBackfill extends Construct {
     live.fn.addEnvironment(ENV.stateTable, this.stateTable.tableName);
     this.stateTable.grant(live.fn, 'dynamodb:PutItem');
 
-    const migratesTags = this.migrations.some((m) => MIGRATIONS[m].table === 'tag');
-    const usesUsers = this.migrations.some((m) => MIGRATIONS[m].lookups?.includes('user-type'));
     const worker = new BackfillWorkerFunction(this, 'Worker', {
       sourceTable: this.sourceTable,
-      ...(usesUsers && { userTable: this.userTable }),
-      ...(migratesTags && this.tagTable && { tagTable: this.tagTable }),
+      ...setup.worker,
       stateTable: this.stateTable,
       workQueue: this.workQueue,
       dlq: this.dlq,
@@ -327,11 +352,9 @@ export class ContinuousBackfill extends Construct {
       ...(searchStatement && { extraStatements: [searchStatement] }),
       environment: {
         // Read back by lib/config/lambda-env.ts.
-        [ENV.sessionTable]: source.name,
-        [ENV.userTable]: this.userTable.tableName,
-        ...(tagName !== undefined && { [ENV.tagTable]: tagName }),
-        [ENV.searchIndex]: SEARCH_INDEX,
-        ...searchEnvironment(search, SEARCH_INDEX),
+        ...setup.environment,
+        ...(setup.searchIndex !== undefined && { [ENV.searchIndex]: setup.searchIndex }),
+        ...searchEnvironment(search, setup.searchIndex ?? SEARCH_INDEX),
         [ENV.dlqUrl]: this.dlq.queueUrl,
         [ENV.workQueueUrl]: this.workQueue.queueUrl,
         [ENV.stateTable]: this.stateTable.tableName,
@@ -375,9 +398,10 @@ export class ContinuousBackfill extends Construct {
         dlqUrl: this.dlq.queueUrl,
         dlqName: this.dlq.queueName,
         stateTable: this.stateTable.tableName,
-        sessionTable: source.name,
-        userTable: this.userTable.tableName,
-        ...(tagName !== undefined && { tagTable: tagName }),
+        ...setup.outputs,
+        tables: Stack.of(this).toJsonString(
+          Object.fromEntries([...this.tables].map(([n, t]) => [n, t.tableName])),
+        ),
         dashboard: live.alarms.dashboard.dashboardName,
         consumerFunction: this.consumer.functionName,
         workerFunction: this.worker.functionName,
@@ -429,11 +453,261 @@ const OUTPUT_DESCRIPTIONS: Record<StackOutputKey, string> = {
   searchEndpoint: `OpenSearch endpoint (${ENV.searchEndpoint})`,
   searchIndex: `OpenSearch index of session documents (${ENV.searchIndex})`,
   migrations: `The deployed migrations: what verify --stack checks (${ENV.migrations})`,
+  tables: `Declared table name → physical name, JSON (${TABLE_NAME_ENV})`,
 };
 
 interface Source {
   name: string;
   streamArn: string;
+}
+
+/** What differs between the Pika props and a declared config; the rest is built alike. */
+interface Setup {
+  migrations: readonly string[];
+  sourceTable: ITable;
+  userTable: ITable | undefined;
+  tagTable: ITable | undefined;
+  tables: ReadonlyMap<string, ITable>;
+  /** With its index resolved for a declared config. */
+  search: SearchAccessProps | undefined;
+  /** The worker's STREAMFILL_SEARCH_INDEX; undefined: the config's own. */
+  searchIndex: string | undefined;
+  live: Partial<LiveMigrationProps>;
+  worker: Partial<BackfillWorkerFunctionProps>;
+  /** The worker's table variables. */
+  environment: Record<string, string>;
+  outputs: Partial<Record<StackOutputKey, string>>;
+}
+
+/** The Pika props: the preset bundled by default, its tables under their legacy variables. */
+function pikaSetup(scope: Construct, props: ContinuousBackfillProps): Setup {
+  const source = resolveSource(scope, props);
+  const migrations = props.migrations ?? defaultMigrations(props);
+  check(scope, props, migrations);
+  const sourceTable = props.sourceTable ?? importTable(scope, 'SourceTable', source);
+  const userTable =
+    props.userTable ?? Table.fromTableName(scope, 'UserTable', props.userTableName as string);
+  const tagName = props.tagTable?.tableName ?? props.tagTableName;
+  const tagTable =
+    props.tagTable ??
+    (tagName !== undefined ? Table.fromTableName(scope, 'TagTable', tagName) : undefined);
+  const known = migrations.filter((m): m is MigrationName => m in MIGRATIONS);
+  const migratesTags = known.some((m) => MIGRATIONS[m].table === 'tag');
+  const usesUsers = known.some((m) => MIGRATIONS[m].lookups?.includes('user-type'));
+  return {
+    migrations,
+    sourceTable,
+    userTable,
+    tagTable,
+    tables: new Map([
+      ['session', sourceTable],
+      ['user', userTable],
+      ...(tagTable ? [['tag', tagTable] as const] : []),
+    ]),
+    search: props.search,
+    searchIndex: SEARCH_INDEX,
+    live: {
+      // The tables themselves: a KMS-encrypted table keeps its key for the consumer's grants.
+      sessionTable: sourceTable,
+      userTable,
+      ...(props.tagTable
+        ? { tagTable: props.tagTable }
+        : tagName !== undefined && { tagTableName: tagName }),
+      ...(props.tagTableStreamArn !== undefined && { tagTableStreamArn: props.tagTableStreamArn }),
+    },
+    worker: {
+      ...(usesUsers && { userTable }),
+      ...(migratesTags && tagTable && { tagTable }),
+    },
+    environment: {
+      // Read back by lib/config/lambda-env.ts.
+      [ENV.sessionTable]: source.name,
+      [ENV.userTable]: userTable.tableName,
+      ...(tagName !== undefined && { [ENV.tagTable]: tagName }),
+    },
+    outputs: {
+      sessionTable: source.name,
+      userTable: userTable.tableName,
+      ...(tagName !== undefined && { tagTable: tagName }),
+    },
+  };
+}
+
+const PIKA_PROPS = [
+  'sourceTable',
+  'sourceTableName',
+  'sourceTableStreamArn',
+  'userTable',
+  'userTableName',
+  'tagTable',
+  'tagTableName',
+  'tagTableStreamArn',
+] as const;
+
+/**
+ * A user's config: loaded now, its tables taken from `tables`, and least privilege derived from
+ * it: UpdateItem only on the tables an enabled item migration writes, BatchGetItem only on the
+ * looked-up ones, a stream mapping per migrated table, search access on its one index.
+ */
+function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup {
+  const problems: string[] = [];
+  const pika = PIKA_PROPS.filter((k) => props[k] !== undefined);
+  if (pika.length)
+    problems.push(
+      `config/tables and ${pika.join(', ')} are both set: give a config and its tables`,
+    );
+  if (props.config === undefined) problems.push('tables is set without config');
+  if (props.tables === undefined) problems.push('config is set without tables');
+  fail(scope, problems);
+  const config = loadSynthConfig(props.config as string);
+  const { planner } = config;
+  const given = props.tables as Readonly<Record<string, ITable | ImportedTable>>;
+  const declared = [...planner.resolved.tables.keys()];
+  const summary = (m: string) => planner.summaries.get(m);
+  const migrations =
+    props.migrations ??
+    planner.defaultMigrations.filter((m) => props.search || summary(m)?.target !== 'search');
+
+  const unknownMigrations = migrations.filter((m) => !summary(m));
+  if (migrations.length === 0) problems.push('migrations is empty: nothing would be migrated');
+  if (unknownMigrations.length)
+    problems.push(
+      `migrations ${JSON.stringify(unknownMigrations)} are not in config ${props.config} (known: ${planner.allMigrations.join(', ')})`,
+    );
+  for (const m of migrations)
+    if (summary(m)?.target === 'search' && !props.search)
+      problems.push(`migration ${m} updates OpenSearch documents: give search.endpoint`);
+  const missing = declared.filter((t) => given[t] === undefined);
+  if (missing.length)
+    problems.push(
+      `tables names no table for ${missing.join(', ')} (config ${props.config} declares ${declared.join(', ')})`,
+    );
+  const extra = Object.keys(given).filter((t) => !declared.includes(t));
+  if (extra.length)
+    problems.push(
+      `tables ${extra.join(', ')} are not declared in config ${props.config} (declared: ${declared.join(', ')})`,
+    );
+  const oneShot = props.oneShot ?? [];
+  for (const t of oneShot)
+    if (!planner.migratedTables.includes(t))
+      problems.push(`oneShot ${JSON.stringify(t)} is not a migrated table of the config`);
+  const indices = [
+    ...new Set(
+      planner.migratedTables.flatMap((t) =>
+        planner.searchSpecsFor(t, migrations).map((spec) => spec.index),
+      ),
+    ),
+  ];
+  if (indices.length > 1)
+    problems.push(
+      `the migrations search ${indices.length} indices (${indices.join(', ')}): one deployment serves one index`,
+    );
+  if (props.search) problems.push(...searchAccessProblems(props.search));
+  problems.push(...settingsProblems(props));
+  fail(scope, problems);
+
+  const tables = new Map<string, ITable>();
+  for (const name of declared) {
+    const t = given[name] as ITable | ImportedTable;
+    if (Construct.isConstruct(t)) {
+      const view = streamViewTypeOf(t);
+      if (view !== undefined && view !== StreamViewType.NEW_AND_OLD_IMAGES)
+        problems.push(
+          `tables.${name} ${t.node.path} has stream view type ${view}: the migrations read the new and the old image (NEW_AND_OLD_IMAGES)`,
+        );
+      tables.set(name, t);
+    } else {
+      if (t.tableStreamArn !== undefined)
+        problems.push(
+          ...streamArnProblems(
+            scope,
+            `tables.${name}.tableStreamArn`,
+            t.tableStreamArn,
+            t.tableName,
+          ),
+        );
+      tables.set(
+        name,
+        Table.fromTableAttributes(scope, `Table-${name}`, {
+          tableName: t.tableName,
+          ...(t.tableStreamArn !== undefined && { tableStreamArn: t.tableStreamArn }),
+        }),
+      );
+    }
+  }
+  const migrated = planner.migratedTables.filter(
+    (t) => planner.migrationsFor(t, migrations).length > 0,
+  );
+  const written = migrated.filter((t) =>
+    planner.migrationsFor(t, migrations).some(isItemMigration),
+  );
+  const lookupsOf = (of: readonly string[]) => [
+    ...new Set(of.flatMap((t) => planner.lookupsFor(t, migrations).map((l) => l.table.name))),
+  ];
+  const lookedUp = lookupsOf(migrated);
+
+  const streamed: string[] = [];
+  for (const t of migrated) {
+    if (tables.get(t)!.tableStreamArn !== undefined) streamed.push(t);
+    else if (oneShot.includes(t))
+      Annotations.of(scope).addWarningV2(
+        'streamfill:one-shot-table',
+        `table ${t} has no stream (oneShot): no live path, its migrations are one-shot and later application writes to it are not migrated (\`backfill --one-shot\`)`,
+      );
+    else
+      problems.push(
+        `tables.${t} has no stream: it is migrated, so give a table with stream NEW_AND_OLD_IMAGES (or its tableStreamArn), or list it in oneShot`,
+      );
+  }
+  if (streamed.length === 0 && migrated.length > 0 && problems.length === 0)
+    problems.push('no migrated table has a stream: the stream consumer would have nothing to do');
+  fail(scope, problems);
+
+  const environment = {
+    [TABLE_NAME_ENV]: Stack.of(scope).toJsonString(
+      Object.fromEntries([...tables].map(([n, t]) => [n, t.tableName])),
+    ),
+    [CONFIG_FINGERPRINT_ENV]: config.fingerprint,
+  };
+  const byName = (n: string) => tables.get(n) as ITable;
+  const liveDeclared: DeclaredTables = {
+    tables,
+    streamed,
+    // The consumer only sees the streamed tables' changes: one-shot tables are the worker's.
+    written: written.filter((t) => streamed.includes(t)),
+    lookedUp: lookupsOf(streamed),
+    entry: generatedEntry(config.path, 'stream-consumer.ts'),
+    environment,
+  };
+  const search = props.search && { ...props.search, index: props.search.index ?? indices[0] };
+  return {
+    migrations,
+    sourceTable: byName(streamed[0]!),
+    userTable: undefined,
+    tagTable: undefined,
+    tables,
+    search,
+    searchIndex: search?.index,
+    live: { declared: liveDeclared },
+    worker: {
+      declared: {
+        migrated: migrated.map(byName),
+        written: written.map(byName),
+        lookedUp: lookedUp.map(byName),
+        entry: generatedEntry(config.path, 'backfill-worker.ts'),
+      },
+    },
+    environment,
+    // The Pika preset's stacks keep the outputs a CLI from before `Tables` reads.
+    outputs:
+      declared.slice().sort().join(',') === 'session,tag,user'
+        ? {
+            sessionTable: byName('session').tableName,
+            userTable: byName('user').tableName,
+            tagTable: byName('tag').tableName,
+          }
+        : {},
+  };
 }
 
 function fail(scope: Construct, problems: string[]): void {
@@ -507,7 +781,7 @@ function defaultMigrations(props: ContinuousBackfillProps): MigrationName[] {
 function check(
   scope: Construct,
   props: ContinuousBackfillProps,
-  migrations: readonly MigrationName[],
+  migrations: readonly string[],
 ): void {
   const problems: string[] = [];
   const both = (a: unknown, b: unknown) => a !== undefined && b !== undefined;
@@ -526,13 +800,14 @@ function check(
   }
 
   if (migrations.length === 0) problems.push('migrations is empty: nothing would be migrated');
-  const unknown = migrations.filter((m) => !ALL_MIGRATIONS.includes(m));
+  const registered = ALL_MIGRATIONS as readonly string[];
+  const unknown = migrations.filter((m) => !registered.includes(m));
   if (unknown.length) {
     problems.push(
       `migrations ${JSON.stringify(unknown)} are not registered (known: ${ALL_MIGRATIONS.join(', ')})`,
     );
   }
-  const known = migrations.filter((m) => ALL_MIGRATIONS.includes(m));
+  const known = migrations.filter((m): m is MigrationName => registered.includes(m));
   for (const m of known) {
     if (MIGRATIONS[m].table === 'tag' && !props.tagTable && props.tagTableName === undefined) {
       problems.push(`migration ${m} needs the tag table: give tagTable or tagTableName`);
@@ -568,6 +843,13 @@ function check(
       ...streamArnProblems(scope, 'tagTableStreamArn', props.tagTableStreamArn, tagName),
     );
   }
+  problems.push(...settingsProblems(props));
+  fail(scope, problems);
+}
+
+/** The settings both paths share (functions, queues, alarms, state table), one message each. */
+function settingsProblems(props: ContinuousBackfillProps): string[] {
+  const problems: string[] = [];
   // The consumer's settings, checked as LiveMigration checks them (one message each).
   problems.push(...consumerSettingsProblems(props));
   const int = (setting: string, value: number | undefined, min: number, max: number, why = '') => {
@@ -610,5 +892,5 @@ function check(
       `stateTableName ${JSON.stringify(name)} is not a DynamoDB table name (3–255 of A-Z a-z 0-9 _ . -)`,
     );
   }
-  fail(scope, problems);
+  return problems;
 }

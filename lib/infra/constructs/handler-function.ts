@@ -17,7 +17,7 @@ import { FUNCTION_TIMEOUT_SECONDS, LAMBDA_NODE_MAJOR } from '../../config/defaul
 const OWN_EXTENSION = extname(fileURLToPath(import.meta.url));
 
 /** The package root: lib/infra/constructs/ is three levels down, four under dist/. */
-const PACKAGE_ROOT = fileURLToPath(
+export const PACKAGE_ROOT = fileURLToPath(
   new URL(OWN_EXTENSION === '.ts' ? '../../../' : '../../../../', import.meta.url),
 );
 
@@ -30,6 +30,10 @@ export const handlerEntry = (file: string): string =>
     new URL(`../../../handlers/${file.replace(/\.ts$/, OWN_EXTENSION)}`, import.meta.url),
   );
 
+/** The absolute path of a module under lib/ (`engine/bundled-config.ts`), .ts or .js alike. */
+export const libModule = (file: string): string =>
+  fileURLToPath(new URL(`../../${file.replace(/\.ts$/, OWN_EXTENSION)}`, import.meta.url));
+
 /**
  * A checkout bundles from its own root with its own lock file. npm never publishes a package's
  * lock file, so an installed streamfill leaves both to CDK: the app's lock file, found from the
@@ -38,6 +42,9 @@ export const handlerEntry = (file: string): string =>
 const CHECKOUT_LOCK = join(PACKAGE_ROOT, 'package-lock.json');
 const projectRootProps = (): Pick<NodejsFunctionProps, 'projectRoot' | 'depsLockFilePath'> =>
   existsSync(CHECKOUT_LOCK) ? { projectRoot: PACKAGE_ROOT, depsLockFilePath: CHECKOUT_LOCK } : {};
+
+/** Where generated entries go: the checkout's root, else the CDK app's (CDK's own default). */
+export const projectRoot = (): string => (existsSync(CHECKOUT_LOCK) ? PACKAGE_ROOT : process.cwd());
 
 /**
  * ESM output that still runs CommonJS dependencies: esbuild's ESM bundles have no `require`,
@@ -56,14 +63,15 @@ if (LAMBDA_RUNTIME.name !== `nodejs${LAMBDA_NODE_MAJOR}.x`)
 
 /**
  * Runtime, architecture, timeout and bundling of a streamfill function whose entry is
- * `handlers/<file>`; the caller adds its description, environment, log group and limits.
+ * `handlers/<file>` (or `entry`, a generated one wrapping it); the caller adds its description, environment, log group and limits.
  *
  * @example
  * new NodejsFunction(this, 'Worker', { ...handlerFunctionProps('backfill-worker.ts'), environment });
  */
-export function handlerFunctionProps(file: string): NodejsFunctionProps {
+export function handlerFunctionProps(file: string, entry?: string): NodejsFunctionProps {
   return {
-    entry: handlerEntry(file),
+    // A generated entry (a user's config registered, then this handler) when given.
+    entry: entry ?? handlerEntry(file),
     handler: 'handler',
     ...projectRootProps(),
     runtime: LAMBDA_RUNTIME,

@@ -36,12 +36,32 @@ import {
   streamArnProblems,
   timeoutProblems,
 } from './props-validation.ts';
-import type { MigratedTable } from '../../core/migrations/index.ts';
 
 export { ESM_REQUIRE_BANNER } from './handler-function.ts';
 export const STREAM_CONSUMER_ENTRY = handlerEntry('stream-consumer.ts');
 
+/** A user's config, as ContinuousBackfill derives it: which declared tables get what. */
+export interface DeclaredTables {
+  /** Every declared table a function touches, by declared name (of this app, or imported). */
+  readonly tables: ReadonlyMap<string, ITable>;
+  /** The migrated tables with a stream: one mapping each, in config order. */
+  readonly streamed: readonly string[];
+  /** The tables some enabled item migration writes (conditional UpdateItem). */
+  readonly written: readonly string[];
+  /** The tables the enabled migrations' lookups read (BatchGetItem). */
+  readonly lookedUp: readonly string[];
+  /** The generated entry registering the config, then re-exporting the stream consumer. */
+  readonly entry: string;
+  /** STREAMFILL_TABLES and STREAMFILL_CONFIG_FINGERPRINT. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
 export interface LiveMigrationProps {
+  /**
+   * A user's config instead of the Pika tables (the session/user/tag props are then not used).
+   * @default - the Pika preset's tables, from the session/user/tag props
+   */
+  declared?: DeclaredTables;
   /**
    * The chat-session table itself, with its stream. Preferred over the names: a table with a
    * customer managed KMS key keeps it (imported: `Table.fromTableAttributes({ tableName,
@@ -184,14 +204,16 @@ export interface LiveMigrationProps {
  * });
  */
 export class LiveMigration extends Construct {
+  /** The Pika session table; with a declared config, its first streamed table. */
   readonly sessionTable: ITable;
-  readonly userTable: ITable;
+  /** The Pika user table; undefined with a declared config. */
+  readonly userTable: ITable | undefined;
   readonly tagTable: ITable | undefined;
   readonly fn: NodejsFunction;
-  /** The session table's stream mapping. */
+  /** The session table's stream mapping (a declared config: its first streamed table's). */
   readonly eventSource: DynamoEventSource;
-  /** One stream mapping per migrated table with a stream (the session table's included). */
-  readonly eventSources: ReadonlyMap<MigratedTable, DynamoEventSource>;
+  /** One stream mapping per migrated table with a stream, by declared name. */
+  readonly eventSources: ReadonlyMap<string, DynamoEventSource>;
   /** On-failure destination of the event source mapping and parking place of malformed items. */
   readonly dlq: Queue;
   /**
@@ -205,41 +227,64 @@ export class LiveMigration extends Construct {
     super(scope, id);
     validate(this, props);
 
-    // Imported here under fixed ids, with the given table's KMS key when there is one: the
-    // stream mapping's logical id derives from this construct, so it stays the same whether the
-    // table came as a name or as an ITable (an upgrade never replaces the mapping).
-    const session = props.sessionTable;
-    this.sessionTable = Table.fromTableAttributes(this, 'SessionTable', {
-      tableName: session?.tableName ?? (props.sessionTableName as string),
-      tableStreamArn: session?.tableStreamArn ?? (props.sessionTableStreamArn as string),
-      ...(session?.encryptionKey && { encryptionKey: session.encryptionKey }),
-    });
-    const user = props.userTable;
-    this.userTable = Table.fromTableAttributes(this, 'UserTable', {
-      tableName: user?.tableName ?? (props.userTableName as string),
-      ...(user?.encryptionKey && { encryptionKey: user.encryptionKey }),
-    });
-    const sessionTableName = this.sessionTable.tableName;
-    const tag = props.tagTable;
-    const tagName = tag?.tableName ?? props.tagTableName;
-    const tagStreamArn = tag?.tableStreamArn ?? props.tagTableStreamArn;
-    this.tagTable =
-      tagName !== undefined
-        ? Table.fromTableAttributes(this, 'TagTable', {
-            tableName: tagName,
-            ...(tagStreamArn !== undefined && { tableStreamArn: tagStreamArn }),
-            ...(tag?.encryptionKey && { encryptionKey: tag.encryptionKey }),
-          })
-        : undefined;
-    // The migrated tables with a live path: each gets a mapping, grants and alarms.
-    const streamed: [MigratedTable, ITable][] = [['session', this.sessionTable]];
-    if (this.tagTable && tagStreamArn !== undefined) streamed.push(['tag', this.tagTable]);
-    else if (this.tagTable) {
-      Annotations.of(this).addWarningV2(
-        'streamfill:tag-table-one-shot',
-        `tag table ${tagName} has no stream given (tagTableStreamArn): no live path, its migrations are ` +
-          'one-shot and later application writes to it are not migrated (`backfill --one-shot`)',
-      );
+    const declared = props.declared;
+    let streamed: [string, ITable][];
+    let written: ITable[];
+    let lookedUp: ITable[];
+    let tableEnv: Record<string, string>;
+    if (declared) {
+      const table = (name: string) => declared.tables.get(name) as ITable;
+      streamed = declared.streamed.map((n) => [n, table(n)]);
+      written = declared.written.map(table);
+      lookedUp = declared.lookedUp.map(table);
+      this.sessionTable = streamed[0]![1];
+      this.userTable = undefined;
+      this.tagTable = undefined;
+      tableEnv = { ...declared.environment };
+    } else {
+      // Imported here under fixed ids, with the given table's KMS key when there is one: the
+      // stream mapping's logical id derives from this construct, so it stays the same whether the
+      // table came as a name or as an ITable (an upgrade never replaces the mapping).
+      const session = props.sessionTable;
+      this.sessionTable = Table.fromTableAttributes(this, 'SessionTable', {
+        tableName: session?.tableName ?? (props.sessionTableName as string),
+        tableStreamArn: session?.tableStreamArn ?? (props.sessionTableStreamArn as string),
+        ...(session?.encryptionKey && { encryptionKey: session.encryptionKey }),
+      });
+      const user = props.userTable;
+      this.userTable = Table.fromTableAttributes(this, 'UserTable', {
+        tableName: user?.tableName ?? (props.userTableName as string),
+        ...(user?.encryptionKey && { encryptionKey: user.encryptionKey }),
+      });
+      const sessionTableName = this.sessionTable.tableName;
+      const tag = props.tagTable;
+      const tagName = tag?.tableName ?? props.tagTableName;
+      const tagStreamArn = tag?.tableStreamArn ?? props.tagTableStreamArn;
+      this.tagTable =
+        tagName !== undefined
+          ? Table.fromTableAttributes(this, 'TagTable', {
+              tableName: tagName,
+              ...(tagStreamArn !== undefined && { tableStreamArn: tagStreamArn }),
+              ...(tag?.encryptionKey && { encryptionKey: tag.encryptionKey }),
+            })
+          : undefined;
+      // The migrated tables with a live path: each gets a mapping, grants and alarms.
+      streamed = [['session', this.sessionTable]];
+      if (this.tagTable && tagStreamArn !== undefined) streamed.push(['tag', this.tagTable]);
+      else if (this.tagTable) {
+        Annotations.of(this).addWarningV2(
+          'streamfill:tag-table-one-shot',
+          `tag table ${tagName} has no stream given (tagTableStreamArn): no live path, its migrations are ` +
+            'one-shot and later application writes to it are not migrated (`backfill --one-shot`)',
+        );
+      }
+      written = streamed.map(([, t]) => t);
+      lookedUp = [this.userTable];
+      tableEnv = {
+        [ENV.sessionTable]: sessionTableName,
+        [ENV.userTable]: this.userTable.tableName,
+        ...(tagName !== undefined && { [ENV.tagTable]: tagName }),
+      };
     }
 
     // A message keeps its original enqueue time when it moves to a DLQ, so the DLQ keeps
@@ -272,8 +317,10 @@ export class LiveMigration extends Construct {
     });
 
     this.fn = new NodejsFunction(this, 'StreamConsumer', {
-      description: 'streamfill: migrates every live change of the chat-session table',
-      ...handlerFunctionProps('stream-consumer.ts'),
+      description: declared
+        ? `streamfill: migrates every live change of ${declared.streamed.join(', ')}`
+        : 'streamfill: migrates every live change of the chat-session table',
+      ...handlerFunctionProps('stream-consumer.ts', declared?.entry),
       memorySize: props.memorySize ?? FUNCTION_MEMORY_MB,
       timeout,
       logGroup,
@@ -284,11 +331,12 @@ export class LiveMigration extends Construct {
       ...(props.tracing && { tracing: Tracing.ACTIVE }),
       environment: {
         // Read back by lib/config/lambda-env.ts.
-        [ENV.sessionTable]: sessionTableName,
-        [ENV.userTable]: this.userTable.tableName,
-        ...(tagName !== undefined && { [ENV.tagTable]: tagName }),
+        ...tableEnv,
         ...(props.searchEndpoint && { [ENV.searchEndpoint]: props.searchEndpoint }),
-        [ENV.searchIndex]: props.searchIndex ?? SEARCH_INDEX,
+        // A declared config's own index unless renamed; Pika's default otherwise.
+        ...((props.searchIndex ?? (declared ? undefined : SEARCH_INDEX)) !== undefined && {
+          [ENV.searchIndex]: (props.searchIndex ?? SEARCH_INDEX) as string,
+        }),
         [ENV.dlqUrl]: this.dlq.queueUrl,
         // Failed keyword updates become delayed search-only repair tasks on the work queue.
         [ENV.workQueueUrl]: this.workQueue.queueUrl,
@@ -304,32 +352,35 @@ export class LiveMigration extends Construct {
     // Least privilege: the migration only updates existing items (conditional UpdateItem) and
     // reads one back when a condition fails; it never creates, replaces or deletes items. On the
     // table ARNs only (`table.grant` would add `<table>/index/*`, which nothing here reads), plus
-    // each table's KMS key when it has one. Every streamed table is written.
+    // each table's KMS key when it has one. Only the tables an item migration writes.
     const streamedArns = streamed.map(([, t]) => t.tableArn);
-    this.fn.addToRolePolicy(
-      new PolicyStatement({
-        sid: 'MigrateSessionItems',
-        actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
-        resources: streamedArns,
-      }),
-    );
+    if (written.length)
+      this.fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: declared ? 'MigrateItems' : 'MigrateSessionItems',
+          actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
+          resources: written.map((t) => t.tableArn),
+        }),
+      );
     // Before a table's first batch: its stream must carry new images (DescribeTable's StreamViewType).
     this.fn.addToRolePolicy(
       new PolicyStatement({
-        sid: 'CheckSessionStream',
+        sid: declared ? 'CheckStreams' : 'CheckSessionStream',
         actions: ['dynamodb:DescribeTable'],
         resources: streamedArns,
       }),
     );
-    for (const [, t] of streamed) grantTableKey(t, this.fn, 'readWrite');
-    this.fn.addToRolePolicy(
-      new PolicyStatement({
-        sid: 'LookUpUserTypes',
-        actions: ['dynamodb:BatchGetItem'],
-        resources: [this.userTable.tableArn],
-      }),
-    );
-    grantTableKey(this.userTable, this.fn, 'read');
+    for (const [, t] of streamed)
+      grantTableKey(t, this.fn, written.includes(t) ? 'readWrite' : 'read');
+    if (lookedUp.length)
+      this.fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: declared ? 'LookUpItems' : 'LookUpUserTypes',
+          actions: ['dynamodb:BatchGetItem'],
+          resources: lookedUp.map((t) => t.tableArn),
+        }),
+      );
+    for (const t of lookedUp) if (!written.includes(t)) grantTableKey(t, this.fn, 'read');
     // The gate's canaries: one PutItem per canary read, on the state table only.
     if (props.stateTableName) {
       this.fn.addToRolePolicy(
@@ -385,7 +436,7 @@ export class LiveMigration extends Construct {
         return [role, source] as const;
       }),
     );
-    this.eventSource = this.eventSources.get('session') as DynamoEventSource;
+    this.eventSource = this.eventSources.get(streamed[0]![0]) as DynamoEventSource;
 
     this.alarms = new LiveMigrationAlarms(this, 'Alarms', {
       fn: this.fn,
@@ -409,34 +460,42 @@ const DOMAIN_ARN = /^arn:aws[a-z-]*:es:[a-z0-9-]+:\d{12}:domain\/[a-z][a-z0-9-]{
 /** Clear errors at synth time for what CloudFormation would only reject mid-deploy. */
 function validate(scope: Construct, props: LiveMigrationProps): void {
   const problems: string[] = [];
-  if (!props.sessionTable && (!props.sessionTableName || !props.sessionTableStreamArn)) {
-    problems.push('give sessionTable, or sessionTableName and sessionTableStreamArn');
-  }
-  if (props.sessionTable && props.sessionTable.tableStreamArn === undefined) {
+  if (props.declared) {
+    const { tables, streamed } = props.declared;
+    if (streamed.length === 0) problems.push('declared.streamed is empty: no table to consume');
+    for (const n of streamed)
+      if (tables.get(n)?.tableStreamArn === undefined)
+        problems.push(`declared table ${n} has no stream (NEW_AND_OLD_IMAGES)`);
+  } else {
+    if (!props.sessionTable && (!props.sessionTableName || !props.sessionTableStreamArn)) {
+      problems.push('give sessionTable, or sessionTableName and sessionTableStreamArn');
+    }
+    if (props.sessionTable && props.sessionTable.tableStreamArn === undefined) {
+      problems.push(
+        `sessionTable ${props.sessionTable.node.path} has no stream (NEW_AND_OLD_IMAGES)`,
+      );
+    }
+    if (!props.userTable && !props.userTableName) problems.push('give userTable or userTableName');
     problems.push(
-      `sessionTable ${props.sessionTable.node.path} has no stream (NEW_AND_OLD_IMAGES)`,
+      ...streamArnProblems(
+        scope,
+        'sessionTableStreamArn',
+        props.sessionTable?.tableStreamArn ?? props.sessionTableStreamArn ?? '',
+        props.sessionTable?.tableName ?? props.sessionTableName ?? '',
+      ),
     );
-  }
-  if (!props.userTable && !props.userTableName) problems.push('give userTable or userTableName');
-  problems.push(
-    ...streamArnProblems(
-      scope,
-      'sessionTableStreamArn',
-      props.sessionTable?.tableStreamArn ?? props.sessionTableStreamArn ?? '',
-      props.sessionTable?.tableName ?? props.sessionTableName ?? '',
-    ),
-  );
-  if (props.tagTable && props.tagTableName !== undefined) {
-    problems.push(
-      `tagTable and tagTableName (${JSON.stringify(props.tagTableName)}) are both set: give one`,
-    );
-  }
-  const tagArn = props.tagTable?.tableStreamArn ?? props.tagTableStreamArn;
-  const tagName = props.tagTable?.tableName ?? props.tagTableName;
-  if (tagArn !== undefined && tagName === undefined) {
-    problems.push('tagTableStreamArn is set without tagTableName');
-  } else if (tagArn !== undefined && tagName !== undefined) {
-    problems.push(...streamArnProblems(scope, 'tagTableStreamArn', tagArn, tagName));
+    if (props.tagTable && props.tagTableName !== undefined) {
+      problems.push(
+        `tagTable and tagTableName (${JSON.stringify(props.tagTableName)}) are both set: give one`,
+      );
+    }
+    const tagArn = props.tagTable?.tableStreamArn ?? props.tagTableStreamArn;
+    const tagName = props.tagTable?.tableName ?? props.tagTableName;
+    if (tagArn !== undefined && tagName === undefined) {
+      problems.push('tagTableStreamArn is set without tagTableName');
+    } else if (tagArn !== undefined && tagName !== undefined) {
+      problems.push(...streamArnProblems(scope, 'tagTableStreamArn', tagArn, tagName));
+    }
   }
   const endpoint = props.searchEndpoint;
   if (endpoint && !props.searchAccessGrantedByParent) {

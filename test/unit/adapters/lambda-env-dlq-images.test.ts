@@ -3,6 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { dlqKeepImages } from '../../../lib/config/defaults.ts';
 import { ConfigError, lambdaConfig } from '../../../lib/config/lambda-env.ts';
+import { bundledPlanner } from '../../../lib/engine/bundled-config.ts';
+
+const PIKA = bundledPlanner();
 
 const BASE = { STREAMFILL_SESSION_TABLE: 's', STREAMFILL_USER_TABLE: 'u' };
 
@@ -18,15 +21,15 @@ describe('STREAMFILL_DLQ_KEEP_IMAGES', () => {
       ['1', true],
     ] as const) {
       const env = v === undefined ? BASE : { ...BASE, STREAMFILL_DLQ_KEEP_IMAGES: v };
-      expect(lambdaConfig(env).dlqKeepImages, String(v)).toBe(keep);
+      expect(lambdaConfig(env, PIKA).dlqKeepImages, String(v)).toBe(keep);
       expect(dlqKeepImages(env), String(v)).toBe(keep);
     }
   });
 
   it('anything else is refused with the variable and the value', () => {
     const env = { ...BASE, STREAMFILL_DLQ_KEEP_IMAGES: 'yes please' };
-    expect(() => lambdaConfig(env)).toThrow(ConfigError);
-    expect(() => lambdaConfig(env)).toThrow(
+    expect(() => lambdaConfig(env, PIKA)).toThrow(ConfigError);
+    expect(() => lambdaConfig(env, PIKA)).toThrow(
       /STREAMFILL_DLQ_KEEP_IMAGES must be true or false, got "yes please"/,
     );
     expect(() => dlqKeepImages(env)).toThrow(/STREAMFILL_DLQ_KEEP_IMAGES must be true or false/);

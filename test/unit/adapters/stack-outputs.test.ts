@@ -5,13 +5,15 @@ import {
   REQUIRED_STACK_OUTPUTS,
   StackOutputsError,
   stackOutputsFrom,
+  stackTableNames,
 } from '../../../lib/adapters/stack-outputs.ts';
 import { STACK_OUTPUTS } from '../../../lib/config/defaults.ts';
 
-const required = REQUIRED_STACK_OUTPUTS.map((k) => ({
-  OutputKey: STACK_OUTPUTS[k],
+const required = [...REQUIRED_STACK_OUTPUTS, 'sessionTable', 'userTable'].map((k) => ({
+  OutputKey: STACK_OUTPUTS[k as keyof typeof STACK_OUTPUTS],
   OutputValue: `value-of-${k}`,
 }));
+const common = required.filter((o) => !/^(Session|User)TableName$/.test(o.OutputKey));
 
 describe('stackOutputsFrom', () => {
   it('maps every exported key to its setting and ignores unknown ones', () => {
@@ -32,5 +34,37 @@ describe('stackOutputsFrom', () => {
     expect(() => stackOutputsFrom('my-app', required.slice(2))).toThrow(
       /stack my-app has no output WorkQueueUrl, DeadLetterQueueUrl: is it a streamfill stack/,
     );
+  });
+});
+
+describe('the tables of a stack', () => {
+  it('reads the Tables output (declared → physical) of a declared-config stack', () => {
+    const out = stackOutputsFrom('shop', [
+      ...common,
+      { OutputKey: 'Tables', OutputValue: '{"orders":"orders-prod","customers":"customers-prod"}' },
+    ]);
+    expect(stackTableNames('shop', out)).toEqual({
+      orders: 'orders-prod',
+      customers: 'customers-prod',
+    });
+  });
+
+  it('falls back to the Pika outputs of a stack deployed before Tables', () => {
+    const out = stackOutputsFrom('pika', [
+      ...required,
+      { OutputKey: 'TagTableName', OutputValue: 'tags-prod' },
+    ]);
+    expect(stackTableNames('pika', out)).toEqual({
+      session: 'value-of-sessionTable',
+      user: 'value-of-userTable',
+      tag: 'tags-prod',
+    });
+  });
+
+  it('refuses a stack with neither, and a Tables output that is not a JSON object of names', () => {
+    expect(() => stackOutputsFrom('x', common)).toThrow(/stack x has no output Tables/);
+    expect(() =>
+      stackOutputsFrom('x', [...common, { OutputKey: 'Tables', OutputValue: '["orders"]' }]),
+    ).toThrow(/stack x: output Tables is not a JSON object of table names, got "\[\\"orders\\"\]"/);
   });
 });

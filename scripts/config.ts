@@ -102,10 +102,13 @@ export function withSharedOptions(cmd: Command): Command {
   return cmd;
 }
 
+/** The option attribute `--stack` fills with the stack's declared → physical table names. */
+export const STACK_TABLES = 'stackTables';
+
 /**
- * The physical name of every declared table: `--table-name` and the Pika aliases
- * (`--session-table` …, their variables and a stack's outputs), then STREAMFILL_TABLES, then
- * the table's localName, then its declared name. An alias of a table the config does not
+ * The physical name of every declared table: `--table-name`, then the Pika aliases
+ * (`--session-table` …, their variables and a stack's Pika outputs), then STREAMFILL_TABLES, then
+ * the stack's `Tables` output, then the table's localName, then its declared name. An alias of a table the config does not
  * declare is refused, naming the config's tables.
  */
 export function tableNamesOf(
@@ -116,9 +119,11 @@ export function tableNamesOf(
   const declared = [...planner.resolved.tables.keys()];
   const problems: string[] = [];
   const flags = [...((opts.tableName as string[] | undefined) ?? [])];
+  const named = new Set(flags.map((f) => f.slice(0, f.indexOf('=')).trim()));
   for (const { table, attr } of TABLE_ALIASES) {
     const value = opts[attr] as string | undefined;
-    if (value === undefined) continue;
+    // `--table-name` wins over an alias (which a stack's Pika outputs may have filled).
+    if (value === undefined || named.has(table)) continue;
     if (!declared.includes(table)) {
       problems.push(
         `${settingName(attr)} names the Pika preset's "${table}" table, which this config does not declare (declared: ${declared.join(', ')}): use --table-name <name>=<physical>`,
@@ -126,9 +131,11 @@ export function tableNamesOf(
     } else flags.push(`${table}=${value}`);
   }
   if (problems.length) throw new TableNameError(problems);
+  const stack = opts[STACK_TABLES] as Readonly<Record<string, string>> | undefined;
   const names = resolveTableNames(planner.resolved.tables.values(), {
     flags,
     env: env[TABLE_NAME_ENV],
+    ...(stack && { stack }),
   });
   return Object.fromEntries([...names].map(([table, p]) => [table, p.name]));
 }

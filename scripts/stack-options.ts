@@ -3,8 +3,13 @@
 // state table, the tables, the search settings and the consumer's function name.
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { Command } from 'commander';
-import { readStackOutputs, type StackOutputs } from '../lib/adapters/stack-outputs.ts';
+import {
+  readStackOutputs,
+  stackTableNames,
+  type StackOutputs,
+} from '../lib/adapters/stack-outputs.ts';
 import type { StackOutputKey } from '../lib/config/defaults.ts';
+import { STACK_TABLES } from './config.ts';
 
 /** Commander option attribute → the stack output that fills it. */
 export const STACK_FILLS: Readonly<Record<string, StackOutputKey>> = {
@@ -47,5 +52,9 @@ export async function stackHook(
 ): Promise<void> {
   const stack = action.opts().stack as string | undefined;
   if (!stack) return;
-  applyStackOutputs(action, await read(stack));
+  const outputs = await read(stack);
+  applyStackOutputs(action, outputs);
+  // The declared tables' physical names (`Tables`): below --table-name and STREAMFILL_TABLES.
+  if (outputs.tables !== undefined)
+    action.setOptionValueWithSource(STACK_TABLES, stackTableNames(stack, outputs), 'config');
 }

@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { applyStackOutputs, stackHook } from '../../../scripts/stack-options.ts';
-import { withSharedOptions } from '../../../scripts/config.ts';
+import { tableNamesOf, withSharedOptions } from '../../../scripts/config.ts';
+import { bundledPlanner } from '../../../lib/engine/bundled-config.ts';
 
 function parse(args: string[], env: Record<string, string> = {}): Command {
   const saved = { ...process.env };
@@ -63,5 +64,16 @@ describe('--stack', () => {
     await stackHook(withStack, withStack, read);
     expect(reads).toEqual(['streamfill-prod']);
     expect(withStack.opts().sessionTable).toBe('chat-session-prod');
+  });
+
+  it("gives the stack's Tables output to the table names, below --table-name", async () => {
+    const cmd = parse(['--stack', 'orders-prod', '--table-name', 'session=flagged']);
+    await stackHook(cmd, cmd, async () => ({
+      ...OUTPUTS,
+      tables: JSON.stringify({ session: 'from-stack', user: 'users-from-stack' }),
+    }));
+    const names = tableNamesOf(cmd.opts(), bundledPlanner(), {});
+    expect(names.session).toBe('flagged');
+    expect(names.user).toBe('users-from-stack');
   });
 });

@@ -70,10 +70,10 @@ describe('--stack', () => {
     const cmd = parse(['--stack', 'orders-prod', '--table-name', 'session=flagged']);
     await stackHook(cmd, cmd, async () => ({
       ...OUTPUTS,
-      tables: JSON.stringify({ session: 'from-stack', user: 'users-from-stack' }),
+      tables: JSON.stringify({ session: 'from-stack', tag: 'tags-from-stack' }),
     }));
     const names = tableNamesOf(cmd.opts(), bundledPlanner(), {});
     expect(names.session).toBe('flagged');
-    expect(names.user).toBe('users-from-stack');
+    expect(names.tag).toBe('tags-from-stack');
   });
 });

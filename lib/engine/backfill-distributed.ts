@@ -30,7 +30,7 @@ async function enqueueSegmentTasks(pass: Pass): Promise<number> {
     packMessage({
       v: 1,
       kind: 'scan-segment',
-      table: pass.table,
+      table: pass.table as never, // codec
       runId: pass.runId as string,
       segment,
       totalSegments,

@@ -213,6 +213,7 @@ async function migrateItemsMessages(
   for (const d of batch) {
     const { table } = d.message;
     const { plan, mismatch } = plannableMigrations(
+      options.deps.planner,
       table,
       enabledMigrations(table, options.deps),
       d.message.scannedFor,
@@ -392,7 +393,12 @@ async function scanSegmentTask(
       return;
     }
   }
-  const migrations = scanSegmentMigrations(m.table, enabledMigrations(m.table, deps), m.migrations);
+  const migrations = scanSegmentMigrations(
+    deps.planner,
+    m.table,
+    enabledMigrations(m.table, deps),
+    m.migrations,
+  );
   const projection = deps.planner.projection(m.table, migrations);
   const table = deps.planner.table(m.table);
   const keyNames: readonly string[] = table.key;

@@ -115,7 +115,7 @@ export function renderSummary(s: BackfillSummary): string {
     );
     if (s.samples?.length) {
       lines.push(
-        `  samples (before → after; user_type ${s.userTypeSource === 'lookup' ? 'from a real lookup in the user table' : 'shown as "(looked up at write time)"'}):`,
+        '  samples (before → after; planned as the worker would, lookups read for real):',
       );
       for (const x of s.samples) {
         lines.push(`    ${formatKey(x.key)}`);

@@ -6,7 +6,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { heartbeatProbe } from '../../lib/adapters/consumer-probe.ts';
-import { UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
+import { LookupReader } from '../../lib/adapters/lookup-reader.ts';
+import { PIKA } from '../support/pika.ts';
 import { consumerHeartbeatId, CONSUMER_HEARTBEAT } from '../../lib/config/defaults.ts';
 import { RunStateError } from '../../lib/core/backfill-run.ts';
 import {
@@ -44,6 +45,7 @@ const options = (f: BackfillFixture, over: Partial<BackfillOptions> = {}): Backf
   ...over,
 });
 const deps = (f: BackfillFixture, over: Partial<BackfillDeps> = {}): BackfillDeps => ({
+  planner: PIKA,
   doc: clients.doc,
   dynamodb: clients.dynamodb,
   sqs: clients.sqs,
@@ -298,7 +300,7 @@ describe('backfill scanner', () => {
     const f = await backfillFixture(clients, 'bf-dry', 300);
     const s = await runBackfill(
       options(f, { dryRun: true, samples: 3 }),
-      deps(f, { lookup: new UserTypeLookup(clients.doc, f.tables.user) }),
+      deps(f, { lookups: new LookupReader(clients.doc, f.tables) }),
     );
     expect(s.dryRun).toBe(true);
     expect(s.enqueued).toBe(0);

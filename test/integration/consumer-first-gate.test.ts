@@ -16,6 +16,7 @@ import {
 import { CANARY_PARTITION } from '../../lib/core/canary.ts';
 import type { TableNames } from '../../lib/core/types.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
+import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
 import { legacySessions, legacyUsers } from '../../local/legacy-data.ts';
@@ -98,6 +99,7 @@ function backfill(s: Stack, withCanary: boolean, onWait?: (reason: string) => vo
       pollMs: 200,
     },
     {
+      planner: bundledPlanner(),
       doc: scanner.doc,
       dynamodb: scanner.dynamodb,
       sqs: scanner.sqs,
@@ -107,7 +109,7 @@ function backfill(s: Stack, withCanary: boolean, onWait?: (reason: string) => vo
         staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
       }),
       ...(withCanary && {
-        canary: { doc: scanner.doc, table: 'session', tableName: s.tables.session, state: s.state },
+        canary: { doc: scanner.doc, table: bundledPlanner().table('session'), tableName: s.tables.session, state: s.state },
       }),
     },
     { ...(onWait && { onWait: (w) => onWait(w.reason) }) },

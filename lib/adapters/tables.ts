@@ -48,7 +48,9 @@ export async function keyAttributeTypes(
   TableName: string,
 ): Promise<Map<string, string>> {
   const { Table: t = {} } = await dynamodb.send(new DescribeTableCommand({ TableName }));
-  const types = new Map((t.AttributeDefinitions ?? []).map((a) => [a.AttributeName, a.AttributeType]));
+  const types = new Map(
+    (t.AttributeDefinitions ?? []).map((a) => [a.AttributeName, a.AttributeType]),
+  );
   return new Map(
     (t.KeySchema ?? []).map((k) => [k.AttributeName as string, String(types.get(k.AttributeName))]),
   );

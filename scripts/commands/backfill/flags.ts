@@ -39,9 +39,13 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
  * The declared tables `--table` names: one migrated table of the config, or `all` of them.
  * Without --table: the config's first migrated table.
  */
-export function tablesOf(value: string | undefined, planner: Pick<Planner, 'migratedTables'>): string[] {
+export function tablesOf(
+  value: string | undefined,
+  planner: Pick<Planner, 'migratedTables'>,
+): string[] {
   const migrated = planner.migratedTables;
-  if (!migrated.length) throw new Error('the config declares no migration: there is nothing to backfill');
+  if (!migrated.length)
+    throw new Error('the config declares no migration: there is nothing to backfill');
   if (value === undefined) return [migrated[0] as string];
   if (value === 'all') return [...migrated];
   if (migrated.includes(value)) return [value];

@@ -12,7 +12,10 @@ const keyValue = (v: unknown): v is string | number =>
  * attributes, each a non-empty string or a number (as the table's key schema types them).
  * Every bad line is named with its number.
  */
-export async function readKeysFile(path: string, table: Pick<TableDef, 'name' | 'key'>): Promise<Key[]> {
+export async function readKeysFile(
+  path: string,
+  table: Pick<TableDef, 'name' | 'key'>,
+): Promise<Key[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

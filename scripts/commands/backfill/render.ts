@@ -114,9 +114,7 @@ export function renderSummary(s: BackfillSummary): string {
         `${count.format(d.expired)} expired (left to TTL), ${count.format(d.malformed)} malformed`,
     );
     if (s.samples?.length) {
-      lines.push(
-        '  samples (before → after; planned as the worker would, lookups read for real):',
-      );
+      lines.push('  samples (before → after; planned as the worker would, lookups read for real):');
       for (const x of s.samples) {
         lines.push(`    ${formatKey(x.key)}`);
         for (const c of x.changes) {

@@ -104,7 +104,7 @@ export function renderSummary(s: BackfillSummary): string {
   lines.push(
     `backfill ${s.tableName} (${s.table}, ${head}${s.runId ? `, run ${s.runId}` : ''}): scanned ${count.format(s.scanned)}, ` +
       `${s.dryRun ? 'would enqueue' : 'enqueued'} ${count.format(s.dryRun ? s.scanned - s.skipped : s.enqueued)} in ${count.format(s.messages)} messages, ` +
-      `skipped ${count.format(s.skipped)} (already migrated) in ${formatWait(s.durationMs)} — ${count.format(Math.round(s.scannedPerSecond))} scanned/s, ${count.format(Math.round(s.enqueuedPerSecond))} enqueued/s`,
+      `skipped ${count.format(s.skipped)} (left out by the scan: canaries, --keys not found) in ${formatWait(s.durationMs)} — ${count.format(Math.round(s.scannedPerSecond))} scanned/s, ${count.format(Math.round(s.enqueuedPerSecond))} enqueued/s`,
   );
   lines.push(`  filter: ${s.filter}`);
   if (s.dryRunCounts) {

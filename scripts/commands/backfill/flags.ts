@@ -93,10 +93,10 @@ const BACKFILL_FLAGS: [string, string, ((v: string, prev: string[]) => unknown)?
     '--json [file]',
     'the summary as JSON: on stdout (no FILE, or -; the progress goes to stderr), or written to FILE',
   ],
-  ['--no-filter', 'enqueue every item, not only those the registry says are pending'],
+  ['--no-filter', 'enqueue every item (today every item is enqueued anyway: no declared filter)'],
   [
     '--contract',
-    'also run the opt-in contract steps (tag-usage-mode-contract removes chat_app_id): only once the expand phase is done and no app version reads chat_app_id',
+    'also run the opt-in migrations (contract steps, e.g. removing an attribute): only once the expand phase is done and no app version reads what they remove',
     undefined,
     false,
   ],

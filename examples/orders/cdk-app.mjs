@@ -9,7 +9,10 @@ const app = new App();
 const stack = new Stack(app, 'Orders');
 const tables = Object.fromEntries(
   Object.entries(TABLES).map(([name, t]) => {
-    const [pk, sk] = t.key.map((k) => ({ name: k.name, type: AttributeType[k.type === 'N' ? 'NUMBER' : 'STRING'] }));
+    const [pk, sk] = t.key.map((k) => ({
+      name: k.name,
+      type: AttributeType[k.type === 'N' ? 'NUMBER' : 'STRING'],
+    }));
     return [
       name,
       new Table(stack, name, {

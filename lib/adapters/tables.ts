@@ -41,3 +41,17 @@ export async function describeTableStream(
     throw e;
   }
 }
+
+/** The table's key attributes, name → DynamoDB scalar type ('S' | 'N' | 'B'), from DescribeTable. */
+export async function keyAttributeTypes(
+  dynamodb: DynamoDBClient,
+  TableName: string,
+): Promise<Map<string, string>> {
+  const { Table: t = {} } = await dynamodb.send(new DescribeTableCommand({ TableName }));
+  const types = new Map(
+    (t.AttributeDefinitions ?? []).map((a) => [a.AttributeName, a.AttributeType]),
+  );
+  return new Map(
+    (t.KeySchema ?? []).map((k) => [k.AttributeName as string, String(types.get(k.AttributeName))]),
+  );
+}

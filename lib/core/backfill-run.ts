@@ -2,14 +2,14 @@
 // the pure checks on them: one unfinished run at a time, and no resume past stream retention.
 import type { SegmentCounts } from './scan-progress.ts';
 import { formatWait } from './throttle.ts';
-import type { TableRole } from './types.ts';
 import type { JsonValue } from './work-message.ts';
 
 export type RunStatus = 'running' | 'paused' | 'finished' | 'abandoned';
 
 export interface RunRecord {
   runId: string;
-  table: TableRole;
+  /** The declared table. */
+  table: string;
   /** The physical table scanned; one current run per table name. */
   tableName: string;
   totalSegments: number;

@@ -2,13 +2,16 @@
 // and whose inputs it projected. An attribute the projection lacks is unknown, not absent:
 // planning it as absent would write a wrong value (a keyword removed at the item's version,
 // which the search guard then keeps for good). Pure.
-import { REGISTRY, migrationsFor, type MigrationName } from './migrations/index.ts';
-import { KEY_ATTRIBUTES, type TableRole } from './types.ts';
+import type { Planner } from './config/planner.ts';
 import type { ScannedFor } from './work-message.ts';
+
+/** What these checks ask of the config. */
+export type ScannedForPlanner = Pick<Planner, 'table' | 'summaries' | 'migrationsFor'>;
 
 /** A difference between what the scanner scanned for and what the worker runs. */
 export interface SetMismatch {
-  table: TableRole;
+  /** The declared table. */
+  table: string;
   /** Named by the message, not run by this worker (not planned: unknown, or not deployed). */
   onlyScanner: string[];
   /** Run by this worker, not named by the message (not planned: not scanned for). */
@@ -21,7 +24,7 @@ export interface SetMismatch {
 
 export interface PlannableSet {
   /** The migrations to plan for the message's items. */
-  plan: MigrationName[];
+  plan: string[];
   /** Set when the message and the worker disagree; undefined when they agree. */
   mismatch?: SetMismatch;
 }
@@ -40,11 +43,12 @@ const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
  *   write; never a search migration, which no condition guards.
  */
 export function plannableMigrations(
-  table: TableRole,
-  worker: readonly MigrationName[],
+  planner: ScannedForPlanner,
+  table: string,
+  worker: readonly string[],
   scannedFor: ScannedFor | undefined,
 ): PlannableSet {
-  const workerSet = migrationsFor(table, worker);
+  const workerSet = [...summariesOf(planner, table, worker)];
   if (!scannedFor) {
     const notCarried = workerSet.filter((m) => m.target === 'search').map((m) => m.name);
     return {
@@ -61,14 +65,9 @@ export function plannableMigrations(
     };
   }
   const named = new Set(scannedFor.migrations);
-  const carried = new Set<string>([...KEY_ATTRIBUTES[table], ...scannedFor.projection]);
-  const runnable = REGISTRY.filter(
-    (m) =>
-      m.table === table &&
-      named.has(m.name) &&
-      (worker.includes(m.name) || ('optIn' in m && m.optIn === true && m.target === 'dynamodb')),
-  );
-  const plan: MigrationName[] = [];
+  const carried = new Set<string>([...planner.table(table).key, ...scannedFor.projection]);
+  const runnable = runnableOf(planner, table, worker, named);
+  const plan: string[] = [];
   const notCarried: string[] = [];
   for (const m of runnable) {
     if (m.inputs.every((a) => carried.has(a))) plan.push(m.name);
@@ -102,15 +101,33 @@ export function plannableMigrations(
  * the worker's own set when the task names none (an older scanner).
  */
 export function scanSegmentMigrations(
-  table: TableRole,
-  worker: readonly MigrationName[],
+  planner: ScannedForPlanner,
+  table: string,
+  worker: readonly string[],
   named: readonly string[] | undefined,
-): MigrationName[] {
-  if (!named) return migrationsFor(table, worker).map((m) => m.name);
-  return REGISTRY.filter(
+): string[] {
+  if (!named) return summariesOf(planner, table, worker).map((m) => m.name);
+  return runnableOf(planner, table, worker, new Set(named)).map((m) => m.name);
+}
+
+/** The summaries of `table`'s enabled migrations, in planning order. */
+const summariesOf = (planner: ScannedForPlanner, table: string, enabled: readonly string[]) =>
+  planner.migrationsFor(table, enabled).map((m) => planner.summaries.get(m.name)!);
+
+/**
+ * The table's migrations that a message names and this worker may plan: those it runs, and the
+ * opt-in item migrations (naming one is the operator's explicit choice), in planning order.
+ */
+function runnableOf(
+  planner: ScannedForPlanner,
+  table: string,
+  worker: readonly string[],
+  named: ReadonlySet<string>,
+) {
+  return [...planner.summaries.values()].filter(
     (m) =>
       m.table === table &&
-      named.includes(m.name) &&
-      (worker.includes(m.name) || ('optIn' in m && m.optIn === true && m.target === 'dynamodb')),
-  ).map((m) => m.name);
+      named.has(m.name) &&
+      (worker.includes(m.name) || (m.optIn && m.target === 'dynamodb')),
+  );
 }

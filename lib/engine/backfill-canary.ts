@@ -8,12 +8,15 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BackfillStateStore } from '../adapters/backfill-state.ts';
 import { deleteCanary, writeCanary } from '../adapters/canary.ts';
 import { CANARY_PARTITION, CANARY_TTL_SECONDS, canaryKey } from '../core/canary.ts';
-import { TTL_ATTRIBUTES, type Key, type TableRole } from '../core/types.ts';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { keyAttributeTypes } from '../adapters/tables.ts';
+import type { TableDef } from '../core/config/define.ts';
+import type { Key } from '../core/types.ts';
 
 export interface CanaryGate {
   doc: DynamoDBDocumentClient;
-  /** The migrated table the consumer reads the stream of. */
-  table: TableRole;
+  /** The declared migrated table the consumer reads the stream of (its key shape and TTL). */
+  table: TableDef;
   tableName: string;
   state: Pick<BackfillStateStore, 'getCanarySeen'>;
   /** Said while waiting, e.g. how to turn the canary off for a consumer that cannot record it. */
@@ -30,13 +33,27 @@ export interface Canary {
 export async function writeGateCanary(gate: CanaryGate, nowMs: number): Promise<Canary> {
   const nonce = `${new Date(nowMs).toISOString()}-${randomBytes(6).toString('hex')}`;
   const key = canaryKey(gate.table, nonce);
-  const ttlAttribute = TTL_ATTRIBUTES[gate.table];
+  const ttlAttribute = gate.table.ttl;
   await writeCanary(gate.doc, gate.tableName, key, {
     ...(ttlAttribute && { ttlAttribute }),
     expiresAtSeconds: Math.floor(nowMs / 1000) + CANARY_TTL_SECONDS,
     nowMs,
   });
   return { key, nonce, writtenAtMs: nowMs };
+}
+
+/**
+ * Why no canary can be written to the table, or undefined when one can: its partition key value
+ * is CANARY_PARTITION, a string, and (with a sort key) the nonce is a string too.
+ */
+export async function canaryUnwritable(
+  dynamodb: DynamoDBClient,
+  gate: Pick<CanaryGate, 'table' | 'tableName'>,
+): Promise<string | undefined> {
+  const types = await keyAttributeTypes(dynamodb, gate.tableName);
+  const bad = gate.table.key.filter((k) => types.get(k) !== 'S');
+  if (!bad.length) return undefined;
+  return `the key attribute${bad.length > 1 ? 's' : ''} ${bad.map((k) => `${k} (${types.get(k) ?? 'not in the key schema'})`).join(', ')} of ${gate.tableName} ${bad.length > 1 ? 'are' : 'is'} not a string, so no canary key (${CANARY_PARTITION} + a nonce) fits`;
 }
 
 /** The canary the consumer recorded, if any; else the reason to show while it has not. */

@@ -4,9 +4,9 @@
 // parked and counted while the rest of the scan goes on.
 import type { ParkEntry } from '../adapters/dead-letters.ts';
 import { SERVICES } from '../config/defaults.ts';
-import { partialKey } from '../core/keys.ts';
-import type { Item, Key, TableRole } from '../core/types.ts';
-import { bundledPlanner } from './bundled-config.ts';
+import type { TableDef } from '../core/config/define.ts';
+import { partialKeyOf } from '../core/config/item-key.ts';
+import type { Item, Key } from '../core/types.ts';
 import {
   packItems,
   workItemOf,
@@ -24,7 +24,7 @@ export interface Refused {
 
 /** The work items of a page, and the items no work item can be made of. */
 export function workItemsOf(
-  table: TableRole,
+  table: TableDef,
   items: readonly Item[],
   projection: readonly string[],
 ): { work: WorkItem[]; refused: Refused[] } {
@@ -32,10 +32,10 @@ export function workItemsOf(
   const refused: Refused[] = [];
   for (const item of items) {
     try {
-      work.push(workItemOf(bundledPlanner().table(table), item, projection));
+      work.push(workItemOf(table, item, projection));
     } catch (e) {
       refused.push({
-        key: (e as { key?: Key }).key ?? partialKey(table, item),
+        key: (e as { key?: Key }).key ?? partialKeyOf(table, item),
         reason: (e as Error).message,
         item,
       });
@@ -46,7 +46,7 @@ export function workItemsOf(
 
 /** Packs `work` into messages; an item too large for one message alone is refused, not thrown. */
 export function packCarryable(
-  table: TableRole,
+  table: string,
   work: readonly WorkItem[],
   options: PackOptions,
 ): { packed: PackedMessage[]; carried: number; refused: Refused[] } {

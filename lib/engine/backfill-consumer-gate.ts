@@ -7,6 +7,7 @@ import { formatKey } from '../core/key-format.ts';
 import { formatWait } from '../core/throttle.ts';
 import {
   canarySeen,
+  canaryUnwritable,
   removeGateCanaries,
   writeGateCanary,
   type Canary,
@@ -53,6 +54,14 @@ export async function awaitConsumer(pass: Pass): Promise<void> {
 /** The canary: the consumer proves it reads the stream by recording an item written now. */
 async function proveConsumerReads(pass: Pass, gate: CanaryGate): Promise<void> {
   const { now, waits } = pass;
+  const unwritable = await canaryUnwritable(pass.deps.dynamodb, gate);
+  if (unwritable) {
+    // Skipped, not refused: the consumer's own readiness (heartbeat or mapping) still gated.
+    pass.log(
+      `warning: no canary gate: ${unwritable}. The scan starts on the consumer's own readiness, without proof that it reads the stream: writes made before a new mapping's position is fixed may be missed until the next pass`,
+    );
+    return;
+  }
   const canaries = [await writeGateCanary(gate, now())];
   for (;;) {
     const c = await canarySeen(gate, canaries);

@@ -1,73 +1,71 @@
-// A dry run's page: plans each item as the worker would (nothing enqueued, nothing written),
-// counts what would happen and keeps a few before → after samples.
+// A dry run's page: plans each item as the worker would (the declared lookups read for real,
+// nothing enqueued, nothing written), counts what would happen and keeps a few samples.
+import type { Planner } from '../core/config/planner.ts';
 import type { Item } from '../core/types.ts';
-import { KEY_ATTRIBUTES } from '../core/types.ts';
-import { applyChange, planItem } from '../core/plan.ts';
-import type { MigratedTable } from '../core/migrations/index.ts';
 import { problem, type Pass } from './backfill-pass.ts';
 import type { DiffSample } from './backfill-types.ts';
 
-const WRITE_TIME = '(looked up at write time)';
+type PlanResult = ReturnType<Planner['planItem']>;
 
 /** Plans the page's items within --limit; returns how many were taken. */
 export async function dryRunPage(pass: Pass, items: Item[]): Promise<number> {
-  const { table, counts, dry } = pass;
-  const { migrations } = pass.scope;
-  const userTypes = await userTypesOf(pass, items);
+  const { counts, dry } = pass;
+  const taken = items.slice(0, Math.max(0, counts.limitLeft));
+  if (taken.length < items.length) counts.limitHit = true;
+  counts.limitLeft -= taken.length;
+  const ctx = await planContextOf(pass, taken);
   const sampleLimit = pass.options.samples ?? 5;
-  let taken = 0;
-  for (const item of items) {
-    if (counts.limitLeft <= 0) {
-      counts.limitHit = true;
-      break;
-    }
-    counts.limitLeft--;
-    taken++;
+  for (const item of taken) {
     try {
-      const plan = planItem(
-        table,
-        item,
-        { userTypes, nowSeconds: Math.floor(pass.now() / 1000) },
-        migrations,
-      );
+      const plan = pass.deps.planner.planItem(pass.table, item, ctx, pass.scope.migrations);
       if (plan.expired) dry.counts.expired++;
       else if (plan.change) dry.counts.wouldWrite++;
       else if (plan.search) dry.counts.searchOnly++;
       else dry.counts.unchanged++;
       if ((plan.change || plan.search) && dry.samples.length < sampleLimit) {
-        dry.samples.push(sampleOf(table, item, plan));
+        dry.samples.push(sampleOf(pass, item, plan));
       }
     } catch (e) {
       dry.counts.malformed++;
       problem(pass, (e as Error).message);
     }
   }
-  return taken;
+  return taken.length;
 }
 
-/** The samples' user types: looked up for real when a lookup is given, else said in words. */
-async function userTypesOf(
-  pass: Pass,
-  items: Item[],
-): Promise<Map<string, string | null> | undefined> {
-  if (!(pass.scope.migrations.includes('session-user-type') && pass.table === 'session'))
-    return undefined;
-  const ids = items.flatMap((i) => (typeof i.user_id === 'string' ? [i.user_id] : []));
-  return pass.deps.lookup
-    ? await pass.deps.lookup.resolve(ids)
-    : new Map(ids.map((id) => [id, WRITE_TIME]));
-}
-
-function sampleOf(table: MigratedTable, item: Item, plan: ReturnType<typeof planItem>): DiffSample {
-  const after = plan.change ? applyChange(item, plan.change) : item;
-  const written = plan.change ? [...Object.keys(plan.change.set), ...plan.change.remove] : [];
+/** The page's declared lookups, read once as the worker reads them; a failed table is a problem. */
+async function planContextOf(pass: Pass, items: Item[]) {
+  const { planner, lookups } = pass.deps;
+  const reads = planner.collectLookups(pass.table, items, pass.scope.migrations);
+  let read = new Map<string, Item[]>();
+  if (reads.byTable.size) {
+    // Checked before the pass starts (backfill.ts): a dry run with lookups has a reader.
+    const result = await lookups!.read(reads.byTable);
+    read = result.read;
+    for (const [table, why] of result.failed) problem(pass, `lookup table ${table}: ${why}`);
+  }
   return {
-    key: Object.fromEntries(KEY_ATTRIBUTES[table].map((k) => [k, item[k] as string])),
-    changes: written.map((attribute) => ({
-      attribute,
-      before: item[attribute],
-      after: after[attribute],
-    })),
+    lookups: planner.lookupResults(reads, read),
+    nowSeconds: Math.floor(pass.now() / 1000),
+  };
+}
+
+function sampleOf(pass: Pass, item: Item, plan: PlanResult): DiffSample {
+  const set = plan.change?.set ?? {};
+  return {
+    key: pass.deps.planner.partialKey(pass.table, item),
+    changes: [
+      ...Object.entries(set).map(([attribute, after]) => ({
+        attribute,
+        before: item[attribute],
+        after,
+      })),
+      ...(plan.change?.remove ?? []).map((attribute) => ({
+        attribute,
+        before: item[attribute],
+        after: undefined,
+      })),
+    ],
     ...(plan.search && { search: plan.search.doc }),
   };
 }

@@ -15,7 +15,7 @@ export async function takePage(pass: Pass, segment: number, items: Item[]): Prom
   if (pass.dryRun) return dryRunPage(pass, items);
   const { table, counts, runId } = pass;
   const { migrations, projection } = pass.scope;
-  const { work, refused } = workItemsOf(table, items, projection);
+  const { work, refused } = workItemsOf(pass.tableDef, items, projection);
   const take = Math.min(work.length, counts.limitLeft);
   if (take < work.length) counts.limitHit = true;
   counts.limitLeft -= take;

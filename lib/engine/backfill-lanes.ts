@@ -12,7 +12,7 @@ import {
 import { isCanary } from '../core/canary.ts';
 import type { SegmentCounts } from '../core/scan-progress.ts';
 import type { Decision, ThrottlingReason } from '../core/throttle.ts';
-import { KEY_ATTRIBUTES, type Key } from '../core/types.ts';
+import type { Key } from '../core/types.ts';
 import type { JsonValue } from '../core/work-message.ts';
 import { runDistributed } from './backfill-distributed.ts';
 import { takePage } from './backfill-enqueue.ts';
@@ -103,7 +103,7 @@ async function pageLane(
     pass.throttler.onSuccess(segment);
     counts.consumedReadUnits += page.consumedCapacity;
     // A canary left behind by a stopped gate is not an application item: skipped.
-    const items = page.items.filter((i) => !isCanary(pass.table, i));
+    const items = page.items.filter((i) => !isCanary(pass.tableDef, i));
     const taken = await takePage(pass, segment, items);
     progress.record(segment, {
       scanned: page.scannedCount,
@@ -137,7 +137,7 @@ function pageRequest(pass: Pass, start: StartKey) {
 
 /** --user: one lane per partition key (Query), no checkpoint. */
 async function userLanes(pass: Pass): Promise<void> {
-  const pk = KEY_ATTRIBUTES[pass.table][0];
+  const [pk] = pass.tableDef.key;
   await Promise.all(
     (pass.options.users as string[]).map((user, i) =>
       guard(

@@ -1,13 +1,13 @@
 // The backfill's options, checked before anything else happens: a command that is going to be
 // refused creates no queue, runs no preflight and reads no table. Pure: no I/O, no clock.
-import type { MigratedTable, MigrationName } from '../core/migrations/index.ts';
 import type { Key } from '../core/types.ts';
 import type { OnDemandPrices } from '../core/cost-estimate.ts';
 import type { JsonValue } from '../core/work-message.ts';
 import { MAX_DELAY_SECONDS as MAX_TASK_DELAY_SECONDS } from '../core/segment-pacing.ts';
 
 export interface BackfillOptions {
-  table: MigratedTable;
+  /** The declared table scanned (a migrated table of the planner's config). */
+  table: string;
   /** The physical table scanned. */
   tableName: string;
   /** Parallel Scan segments. @default 16 (BACKFILL_SEGMENTS) */
@@ -32,12 +32,15 @@ export interface BackfillOptions {
   keys?: readonly Key[];
   /** Enqueue one `scan-segment` task per segment and let the worker scan. */
   distributed?: boolean;
-  /** Leave out items the registry says are migrated. @default true */
+  /**
+   * Leave out items known to be migrated. @default true. No declared migration lets a filter
+   * tell (see backfill-filter.ts), so every item is enqueued either way today.
+   */
   filter?: boolean;
   /** Whether the search-keyword migration runs (a search endpoint is configured). */
   searchEnabled: boolean;
   /** Enabled migrations. @default the table's, less the search ones without search */
-  migrations?: readonly MigrationName[];
+  migrations?: readonly string[];
   /** Pause while the work queue holds more messages than this. */
   maxBacklog?: number;
   /** Pause while the consumer lags more than this. */

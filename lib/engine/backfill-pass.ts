@@ -1,10 +1,10 @@
 // One backfill pass's shared state: what its steps (consumer gate, lanes, observer, summary)
 // read and update, handed to each of them explicitly; and the progress snapshot made from it.
 import type { RunRecord, SegmentCheckpoint } from '../core/backfill-run.ts';
-import type { MigratedTable } from '../core/migrations/index.ts';
 import { ScanProgress } from '../core/scan-progress.ts';
 import type { Throttler } from '../core/throttle.ts';
 import type { Key } from '../core/types.ts';
+import type { TableDef } from '../core/config/define.ts';
 import type { BackfillMode, BackfillOptions } from './backfill-options.ts';
 import type { RunPlan } from './backfill-run-record.ts';
 import { initialRateOf, LimitsWatch, limitsOf, throttlerFor } from './backfill-limits.ts';
@@ -37,14 +37,15 @@ export interface PassCounts {
 export interface DryRunResult {
   counts: NonNullable<BackfillSummary['dryRunCounts']>;
   samples: DiffSample[];
-  userTypeSource: NonNullable<BackfillSummary['userTypeSource']>;
 }
 
 export interface Pass {
   readonly options: BackfillOptions;
   readonly deps: BackfillDeps;
   readonly hooks: BackfillHooks;
-  readonly table: MigratedTable;
+  /** The declared table scanned. */
+  readonly table: string;
+  readonly tableDef: TableDef;
   readonly tableName: string;
   readonly mode: BackfillMode;
   readonly dryRun: boolean;
@@ -107,6 +108,7 @@ export function newPass(
     deps,
     hooks,
     table: options.table,
+    tableDef: deps.planner.table(options.table),
     tableName: options.tableName,
     mode,
     dryRun: options.dryRun ?? false,
@@ -142,7 +144,6 @@ export function newPass(
     dry: {
       counts: { wouldWrite: 0, searchOnly: 0, unchanged: 0, expired: 0, malformed: 0 },
       samples: [],
-      userTypeSource: deps.lookup ? 'lookup' : 'at-write-time',
     },
     missingKeys: undefined,
     laneError: undefined,

@@ -7,7 +7,6 @@ import {
   type RunRecord,
   type SegmentCheckpoint,
 } from '../core/backfill-run.ts';
-import type { MigratedTable } from '../core/migrations/index.ts';
 import type { JsonValue } from '../core/work-message.ts';
 import type { BackfillMode } from './backfill-options.ts';
 
@@ -47,7 +46,7 @@ export async function startOrClaimRun(
   state: BackfillStateStore,
   plan: RunPlan,
   r: {
-    table: MigratedTable;
+    table: string;
     tableName: string;
     owner: string;
     mode: BackfillMode;

@@ -1,7 +1,7 @@
 // How a pass ended and what it did: the outcome, counts, rates, waits and the cost estimate.
 import type { TableFacts } from '../adapters/backfill-reads.ts';
 import { estimateCost } from '../core/cost-estimate.ts';
-import { migrationsFor } from '../core/migrations/index.ts';
+import { isItemMigration } from '../core/config/resolve.ts';
 import { snapshot, type Pass } from './backfill-pass.ts';
 import type { BackfillSummary } from './backfill-types.ts';
 
@@ -27,8 +27,9 @@ export function summaryOf(
   const report = pass.progress.report();
   const written = [
     ...new Set(
-      migrationsFor(table, scope.migrations)
-        .filter((m) => m.target === 'dynamodb')
+      pass.deps.planner
+        .migrationsFor(table, scope.migrations)
+        .filter(isItemMigration)
         .flatMap((m) => m.writes),
     ),
   ];
@@ -69,7 +70,6 @@ export function summaryOf(
     ...(dryRun && {
       dryRunCounts: dry.counts,
       samples: dry.samples,
-      userTypeSource: dry.userTypeSource,
     }),
     problems: counts.problems,
   };

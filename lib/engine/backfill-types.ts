@@ -6,11 +6,11 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BackfillStateStore } from '../adapters/backfill-state.ts';
 import type { DeadLetters } from '../adapters/dead-letters.ts';
 import type { ConsumerProbe } from '../adapters/consumer-probe.ts';
-import type { UserTypeLookup } from '../adapters/user-type-lookup.ts';
+import type { LookupReader } from '../adapters/lookup-reader.ts';
 import type { RunRecord } from '../core/backfill-run.ts';
 import type { CostEstimate } from '../core/cost-estimate.ts';
 import type { Key } from '../core/types.ts';
-import type { MigratedTable, MigrationName } from '../core/migrations/index.ts';
+import type { Planner } from '../core/config/planner.ts';
 import type { ProgressReport, SegmentCounts } from '../core/scan-progress.ts';
 import type { CanaryGate } from './backfill-canary.ts';
 
@@ -23,8 +23,13 @@ export interface BackfillDeps {
   state: BackfillStateStore;
   /** Undefined: the table has no stream consumer to wait for. */
   consumer?: ConsumerProbe;
-  /** Dry run: real user_type lookups for the samples (else "(looked up at write time)"). */
-  lookup?: UserTypeLookup;
+  /** The compiled config: what the table's migrations read, write and plan. */
+  planner: Planner;
+  /**
+   * Dry run: reads the declared lookups so each item plans as the worker would. Required for
+   * a dry run of a table whose enabled migrations declare lookups.
+   */
+  lookups?: LookupReader;
   /**
    * Where items the scanner cannot carry to the worker (malformed, too large for a message) are
    * parked with their reason. Absent: they are only counted and reported in `problems`.
@@ -100,7 +105,8 @@ export interface DiffSample {
 
 export interface BackfillSummary {
   runId: string | undefined;
-  table: MigratedTable;
+  /** The declared table. */
+  table: string;
   tableName: string;
   mode: 'scan' | 'users' | 'keys' | 'distributed';
   dryRun: boolean;
@@ -129,7 +135,7 @@ export interface BackfillSummary {
   /** The scan filter, or why there is none. */
   filter: string;
   projection: string[];
-  migrations: MigrationName[];
+  migrations: string[];
   missingKeys?: Key[];
   dryRunCounts?: {
     wouldWrite: number;
@@ -139,7 +145,5 @@ export interface BackfillSummary {
     malformed: number;
   };
   samples?: DiffSample[];
-  /** How user_type was shown in the samples. */
-  userTypeSource?: 'lookup' | 'at-write-time';
   problems: string[];
 }

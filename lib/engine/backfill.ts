@@ -3,7 +3,7 @@
 // inputs into work messages for the worker, and checkpoints each segment once SQS accepted its
 // page. The throttler decides every wait and the progress always says what it waits on.
 // runBackfill is the sequence of the pass's steps; each step is a module of its own role.
-import { newOwnerId, type BackfillStateStore } from '../adapters/backfill-state.ts';
+import { newOwnerId } from '../adapters/backfill-state.ts';
 import { describeTableFacts } from '../adapters/backfill-reads.ts';
 import { BACKFILL_SEGMENTS, SCAN_PAGE_SIZE } from '../config/defaults.ts';
 import { awaitConsumer, checkContinuity } from './backfill-consumer-gate.ts';
@@ -11,6 +11,7 @@ import { runLanes } from './backfill-lanes.ts';
 import { limitsOf } from './backfill-limits.ts';
 import { Observer } from './backfill-observer.ts';
 import {
+  BackfillOptionError,
   backfillMode,
   keepsRun,
   validateBackfillOptions,
@@ -39,8 +40,8 @@ export type {
  *
  * @example
  * const summary = await runBackfill(
- *   { table: 'session', tableName, searchEnabled: false, rate: 500 },
- *   { doc, dynamodb, sqs, queueUrl, state, consumer: heartbeatProbe(state, component, { staleMs }) },
+ *   { table: 'orders', tableName: tables.orders, searchEnabled: false, rate: 500 },
+ *   { planner, doc, dynamodb, sqs, queueUrl, state, consumer: heartbeatProbe(state, component, { staleMs }) },
  *   { onProgress: (p) => render(p) },
  * );
  */
@@ -52,7 +53,7 @@ export async function runBackfill(
   const now = deps.now ?? Date.now;
   const started = now();
   const log = hooks.log ?? (() => {});
-  const checked = await checkBeforeStart(options, deps.state, now);
+  const checked = await checkBeforeStart(options, deps, now);
   const facts = await describeTableFacts(deps.dynamodb, options.tableName);
   const owner = deps.owner ?? newOwnerId();
   const pass = newPass({ options, deps, hooks, owner, ...checked }, now, log);
@@ -90,7 +91,7 @@ export async function runBackfill(
  */
 async function checkBeforeStart(
   options: BackfillOptions,
-  state: BackfillStateStore,
+  { planner, state, lookups }: Pick<BackfillDeps, 'planner' | 'state' | 'lookups'>,
   now: () => number,
 ): Promise<{
   mode: BackfillMode;
@@ -103,7 +104,15 @@ async function checkBeforeStart(
   const pageSize = options.pageSize ?? SCAN_PAGE_SIZE;
   validateBackfillOptions(options, requestedSegments, pageSize);
   const mode = backfillMode(options);
-  const scope = scopeOf(options, mode);
+  const scope = scopeOf(options, mode, planner);
+  if (options.dryRun && !lookups && planner.lookupsFor(options.table, scope.migrations).length) {
+    throw new BackfillOptionError(
+      `a dry run of ${options.table} needs a lookup reader: its migrations read ${planner
+        .lookupsFor(options.table, scope.migrations)
+        .map((l) => l.name)
+        .join(', ')}`,
+    );
+  }
   const plan: RunPlan = keepsRun(options)
     ? await planRun(state, options.tableName, options, now())
     : { current: undefined };

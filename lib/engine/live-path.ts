@@ -5,10 +5,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describeTableStream } from '../adapters/tables.ts';
 import { streamFinding } from '../core/preflight.ts';
-import type { MigratedTable } from '../core/migrations/index.ts';
 
 export interface LivePath {
-  table: MigratedTable;
+  /** The declared table. */
+  table: string;
   tableName: string;
   /** The table's stream carries new and old images: the consumer migrates later writes. */
   ok: boolean;
@@ -19,7 +19,7 @@ export interface LivePath {
 /** Each table's live path, read from DescribeTable (reads only). */
 export async function checkLivePaths(
   dynamodb: DynamoDBClient,
-  tables: readonly { table: MigratedTable; tableName: string }[],
+  tables: readonly { table: string; tableName: string }[],
 ): Promise<LivePath[]> {
   const out: LivePath[] = [];
   for (const { table, tableName } of tables) {

@@ -135,8 +135,9 @@ export async function processWorkBatch(
     } catch (e) {
       // Retrying cannot fix a body: park it at once with what is wrong, and with the table
       // and item keys it still names, so a redrive can re-read those items.
-      const salvaged = salvageWorkMessage(record.body, (t) =>
-        options.deps.planner.resolved.tables.get(t)?.key,
+      const salvaged = salvageWorkMessage(
+        record.body,
+        (t) => options.deps.planner.resolved.tables.get(t)?.key,
       );
       toPark.push({
         id: record.messageId,
@@ -231,6 +232,7 @@ async function migrateItemsMessages(
   for (const d of batch) {
     const { table } = d.message;
     const { plan, mismatch } = plannableMigrations(
+      options.deps.planner,
       table,
       enabledMigrations(table, options.deps),
       d.message.scannedFor,
@@ -410,7 +412,12 @@ async function scanSegmentTask(
       return;
     }
   }
-  const migrations = scanSegmentMigrations(m.table, enabledMigrations(m.table, deps), m.migrations);
+  const migrations = scanSegmentMigrations(
+    deps.planner,
+    m.table,
+    enabledMigrations(m.table, deps),
+    m.migrations,
+  );
   const projection = deps.planner.projection(m.table, migrations);
   const table = deps.planner.table(m.table);
   const keyNames: readonly string[] = table.key;

@@ -14,7 +14,7 @@ import {
 } from '../../lib/adapters/consumer-probe.ts';
 import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
 import { describeTableFacts } from '../../lib/adapters/backfill-reads.ts';
-import { UserTypeLookup } from '../../lib/adapters/user-type-lookup.ts';
+import { LookupReader } from '../../lib/adapters/lookup-reader.ts';
 import {
   CONSUMER_HEARTBEAT,
   consumerHeartbeatId,
@@ -22,16 +22,18 @@ import {
   SCANNER_MAX_ATTEMPTS,
 } from '../../lib/config/defaults.ts';
 import { continuityBreak, RunOwnershipError, RunStateError } from '../../lib/core/backfill-run.ts';
-import type { MigratedTable } from '../../lib/core/migrations/index.ts';
+import type { Planner } from '../../lib/core/config/planner.ts';
+import { physicalTable } from '../../lib/core/config/table-names.ts';
 import type { Key } from '../../lib/core/types.ts';
 import {
   BackfillOptionError,
   runBackfill,
   type BackfillSummary,
 } from '../../lib/engine/backfill.ts';
+import { configSearchSpec } from '../../lib/engine/deps.ts';
 import { oneShotWarning } from '../../lib/engine/live-path.ts';
 import { runPreflight } from '../../lib/engine/preflight.ts';
-import { configFrom, migrationsOption, withSharedOptions, type Config } from '../config.ts';
+import { commandConfig, migrationsOption, withSharedOptions, type Config } from '../config.ts';
 import { jsonOutput, jsonTarget } from '../output.ts';
 import { preflightLambda, renderFindings } from './preflight.ts';
 import { checkFlags, checkServices } from './backfill/checks.ts';
@@ -73,6 +75,7 @@ export function registerBackfillCommand(program: Command): void {
 interface Session {
   opts: BackfillCliOptions;
   config: Config;
+  planner: Planner;
   clients: Clients;
   local: boolean;
   lambda: ReturnType<typeof preflightLambda>;
@@ -87,11 +90,12 @@ interface Session {
 }
 
 async function backfillAction(opts: BackfillCliOptions): Promise<number> {
-  const config = configFrom(opts);
-  const tables = tablesOf(opts.table);
   let keys: Key[] | undefined;
+  let planner: Planner, config: Config, tables: string[];
   try {
-    keys = await checkFlags(opts, tables);
+    ({ planner, config } = await commandConfig(opts as unknown as Record<string, unknown>));
+    tables = tablesOf(opts.table, planner);
+    keys = await checkFlags(opts, planner, tables);
   } catch (e) {
     console.error(`streamfill: ${(e as Error).message}`);
     return 1;
@@ -112,12 +116,13 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
   const summaries: BackfillSummary[] = [];
   const json = jsonOutput(jsonTarget(opts.json));
   try {
-    const livePaths = await checkServices(clients, config, opts, tables, keys, local);
+    const livePaths = await checkServices(clients, config, planner, opts, tables, keys, local);
     const oneShot = opts.oneShot ? livePaths.filter((l) => !l.ok).map(oneShotWarning) : [];
     for (const w of oneShot) console.error(`backfill: WARNING ${w}`);
     const session: Session = {
       opts,
       config,
+      planner,
       clients,
       local,
       lambda,
@@ -129,7 +134,9 @@ async function backfillAction(opts: BackfillCliOptions): Promise<number> {
       signal: interrupt.signal,
       streamed: new Set(livePaths.filter((l) => l.ok).map((l) => l.table)),
     };
-    if (tables.includes('session') && !(await preflightAllows(session))) return 1;
+    // The table `streamfill preflight` checks by default: the config's first migrated one.
+    const preflighted = planner.migratedTables[0] as string;
+    if (tables.includes(preflighted) && !(await preflightAllows(session, preflighted))) return 1;
     for (const table of tables) {
       if (interrupt.signal.aborted) break;
       summaries.push(await backfillTable(session, table));
@@ -184,19 +191,15 @@ function stopOnInterrupt(): { signal: AbortSignal; release: () => void } {
   };
 }
 
-/** The session table's preflight: false when it failed and the pass must not start. */
-async function preflightAllows(s: Session): Promise<boolean> {
-  const { opts, clients, config } = s;
-  if (s.searchEnabled) {
-    console.log(
-      'backfill: the search-keyword migration is on: sessions are not filtered (an item migrated in DynamoDB may still lack its keywords in OpenSearch)',
-    );
-  }
+/** The table's preflight: false when it failed and the pass must not start. */
+async function preflightAllows(s: Session, table: string): Promise<boolean> {
+  const { opts, clients, config, planner } = s;
+  const index = config.searchIndex ?? configSearchSpec(planner)?.index;
   const pf = await runPreflight({
-    table: config.tables.session,
+    table: physicalTable(config.tables, table),
     dynamodb: clients.dynamodb,
     ...s.lambda,
-    ...(clients.search && { search: { client: clients.search, index: config.searchIndex } }),
+    ...(clients.search && index && { search: { client: clients.search, index } }),
     ...(typeof opts.rate === 'number' && { rate: opts.rate }),
     ...(opts.consumerFunction && { consumerFunction: opts.consumerFunction }),
   });
@@ -219,7 +222,7 @@ async function preflightAllows(s: Session): Promise<boolean> {
  */
 async function consumerOf(
   s: Session,
-  table: MigratedTable,
+  table: string,
   tableName: string,
 ): Promise<ConsumerProbe | undefined> {
   if (!s.streamed.has(table)) return undefined;
@@ -247,9 +250,9 @@ async function consumerOf(
 }
 
 /** One table's pass, its progress shown as it goes and its summary printed at the end. */
-async function backfillTable(s: Session, table: MigratedTable): Promise<BackfillSummary> {
-  const { opts, clients, config, state, local } = s;
-  const tableName = config.tables[table];
+async function backfillTable(s: Session, table: string): Promise<BackfillSummary> {
+  const { opts, clients, config, planner, state, local } = s;
+  const tableName = physicalTable(config.tables, table);
   const consumer = await consumerOf(s, table, tableName);
   const view = progressView(
     Boolean(process.stdout.isTTY) && !process.env.CI,
@@ -257,8 +260,9 @@ async function backfillTable(s: Session, table: MigratedTable): Promise<Backfill
   );
   try {
     const summary = await runBackfill(
-      engineOptions(opts, table, tableName, s.keys, s.searchEnabled),
+      engineOptions(opts, planner, table, tableName, s.keys, s.searchEnabled),
       {
+        planner,
         doc: clients.doc,
         dynamodb: clients.dynamodb,
         sqs: clients.sqs,
@@ -279,7 +283,7 @@ async function backfillTable(s: Session, table: MigratedTable): Promise<Backfill
           process.env[ENV.canary] !== 'off' && {
             canary: {
               doc: clients.doc,
-              table,
+              table: planner.table(table),
               tableName,
               state,
               hint: local
@@ -287,7 +291,7 @@ async function backfillTable(s: Session, table: MigratedTable): Promise<Backfill
                 : `a consumer deployed before canaries cannot record it: redeploy the stack, or pass --no-canary`,
             },
           }),
-        ...(opts.dryRun && { lookup: new UserTypeLookup(clients.doc, config.tables.user) }),
+        ...(opts.dryRun && { lookups: new LookupReader(clients.doc, config.tables) }),
       },
       {
         signal: s.signal,

@@ -212,6 +212,7 @@ async function backfill(
         prices: DEFAULT_PRICES,
       },
       {
+        planner: rt.planner,
         doc: scanner.doc,
         dynamodb: scanner.dynamodb,
         sqs: scanner.sqs,
@@ -220,7 +221,7 @@ async function backfill(
         consumer,
         // The local mapping pins LATEST seconds after it started, as AWS may: the canary proves
         // the consumer reads before the first page.
-        canary: { doc: scanner.doc, table, tableName, state },
+        canary: { doc: scanner.doc, table: rt.planner.table(table), tableName, state },
         // As the CLI: the filter only once a pass without it finished under a reading consumer.
         continuity: async (lastRun) =>
           continuityBreak(

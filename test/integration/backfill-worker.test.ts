@@ -18,7 +18,7 @@ import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
 import { ensureQueues, type QueueUrls } from '../../lib/adapters/queues.ts';
 import { sendMessages } from '../../lib/adapters/work-queue.ts';
 import { consumerHeartbeatId } from '../../lib/config/defaults.ts';
-import type { Item, TableNames } from '../../lib/core/types.ts';
+import type { Item } from '../../lib/core/types.ts';
 import {
   decodeWorkMessage,
   packMessage,
@@ -30,7 +30,7 @@ import type { EngineDeps } from '../../lib/engine/migrate-items.ts';
 import type { WorkBatchSummary } from '../../lib/engine/work-batch.ts';
 import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
 import { legacySessions, legacyTags, legacyUsers } from '../../local/legacy-data.ts';
-import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
+import { ensurePikaTables, putItems, type PikaTableNames } from '../../local/pika-tables.ts';
 import { startLocalRunner, type LocalRunnerOptions } from '../../local/runner.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 import { drainParked, itemsBodies, scanAll, sqsEvent, workItemsOf } from '../support/work-queue.ts';
@@ -52,7 +52,7 @@ beforeAll(() => {
 afterAll(() => destroyClients(clients));
 
 interface Stack {
-  tables: TableNames;
+  tables: PikaTableNames;
   queues: QueueUrls;
 }
 
@@ -67,7 +67,7 @@ async function stack(name: string, sessions: Item[]): Promise<Stack> {
 }
 
 /** Engine deps on a client of their own whose DynamoDB calls are counted by operation. */
-function countingDeps(tables: TableNames): { deps: EngineDeps; calls: Map<string, number> } {
+function countingDeps(tables: PikaTableNames): { deps: EngineDeps; calls: Map<string, number> } {
   const c = makeClients();
   const calls = new Map<string, number>();
   c.dynamodb.middlewareStack.add(

@@ -14,12 +14,12 @@ import {
   consumerHeartbeatId,
 } from '../../lib/config/defaults.ts';
 import { CANARY_PARTITION } from '../../lib/core/canary.ts';
-import type { TableNames } from '../../lib/core/types.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
+import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
 import { legacySessions, legacyUsers } from '../../local/legacy-data.ts';
-import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
+import { ensurePikaTables, putItems, type PikaTableNames } from '../../local/pika-tables.ts';
 import { startLocalRunner, type LocalRunner } from '../../local/runner.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 import { PIKA } from '../support/pika.ts';
@@ -42,7 +42,7 @@ afterAll(() => {
 });
 
 interface Stack {
-  tables: TableNames;
+  tables: PikaTableNames;
   state: DynamoStateStore;
   runner: LocalRunner;
   sessions: Record<string, unknown>[];
@@ -99,6 +99,7 @@ function backfill(s: Stack, withCanary: boolean, onWait?: (reason: string) => vo
       pollMs: 200,
     },
     {
+      planner: bundledPlanner(),
       doc: scanner.doc,
       dynamodb: scanner.dynamodb,
       sqs: scanner.sqs,
@@ -108,7 +109,12 @@ function backfill(s: Stack, withCanary: boolean, onWait?: (reason: string) => vo
         staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
       }),
       ...(withCanary && {
-        canary: { doc: scanner.doc, table: 'session', tableName: s.tables.session, state: s.state },
+        canary: {
+          doc: scanner.doc,
+          table: bundledPlanner().table('session'),
+          tableName: s.tables.session,
+          state: s.state,
+        },
       }),
     },
     { ...(onWait && { onWait: (w) => onWait(w.reason) }) },

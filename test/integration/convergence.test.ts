@@ -11,8 +11,9 @@ import {
   SCANNER_MAX_ATTEMPTS,
   consumerHeartbeatId,
 } from '../../lib/config/defaults.ts';
-import type { Item, TableNames } from '../../lib/core/types.ts';
+import type { Item } from '../../lib/core/types.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
+import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
 import { continuityBreak } from '../../lib/core/backfill-run.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
@@ -119,6 +120,7 @@ describe('convergence under live writes (issue 8, item 6)', () => {
       summary = await runBackfill(
         { table: 'session', tableName: tables.session, searchEnabled: false },
         {
+          planner: bundledPlanner(),
           doc: scanner.doc,
           dynamodb: scanner.dynamodb,
           sqs: scanner.sqs,
@@ -129,7 +131,12 @@ describe('convergence under live writes (issue 8, item 6)', () => {
           }),
           // The runner pins LATEST seconds after it started (as AWS may): the canary proves
           // the consumer reads before the first page.
-          canary: { doc: scanner.doc, table: 'session', tableName: tables.session, state },
+          canary: {
+            doc: scanner.doc,
+            table: bundledPlanner().table('session'),
+            tableName: tables.session,
+            state,
+          },
           // As the CLI: writes made before the consumer read are lost, so this first pass
           // under the consumer runs without the filter (a migrated item may be stale).
           continuity: async (lastRun) =>

@@ -18,6 +18,7 @@ import { ensureQueues, type QueueUrls } from '../../lib/adapters/queues.ts';
 import { queueStats } from '../../lib/adapters/work-queue.ts';
 import { withContract } from '../../lib/core/migrations/index.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
+import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import type { ItemResult } from '../../lib/engine/migrate-items.ts';
 import type { WorkBatchSummary } from '../../lib/engine/work-batch.ts';
@@ -135,6 +136,7 @@ describe('item 6: numbers are carried exactly', () => {
         migrations: withContract(true),
       },
       {
+        planner: bundledPlanner(),
         doc: clients.doc,
         dynamodb: clients.dynamodb,
         sqs: clients.sqs,

@@ -7,12 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { ensureQueues } from '../../lib/adapters/queues.ts';
 import { queueStats } from '../../lib/adapters/work-queue.ts';
-import type { TableNames } from '../../lib/core/types.ts';
 import { DynamoDBStreamMapping } from '../../local/event-source/dynamodb-stream-mapping.ts';
 import { sleep } from '../../local/event-source/lambda-context.ts';
 import { fenceLocalClients } from '../../local/runner.ts';
 import { SqsMapping } from '../../local/event-source/sqs-mapping.ts';
-import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
+import { ensurePikaTables, putItems, type PikaTableNames } from '../../local/pika-tables.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('invocation-timeout');
@@ -21,7 +20,7 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
 const TIMEOUT_MS = 300;
 
 let clients: Clients;
-let tables: TableNames;
+let tables: PikaTableNames;
 let queues: { work: string; dlq: string };
 
 beforeAll(async () => {

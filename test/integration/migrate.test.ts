@@ -114,6 +114,7 @@ async function historicPass(
         ...(migrations && { migrations }),
       },
       {
+        planner: bundledPlanner(),
         doc: clients.doc,
         dynamodb: clients.dynamodb,
         sqs: clients.sqs,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { sendMessages } from '../../lib/adapters/work-queue.ts';
 import { migrationNamesFor } from '../../lib/core/migrations/index.ts';
-import type { Item, TableNames } from '../../lib/core/types.ts';
+import type { Item } from '../../lib/core/types.ts';
 import { packItems } from '../../lib/core/work-message.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import type { RedeliveryOptions } from '../../local/event-source/redelivery.ts';

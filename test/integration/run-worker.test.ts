@@ -10,7 +10,7 @@ import { destroyClients, makeClients, type Clients } from '../../lib/adapters/cl
 import { ensureQueues } from '../../lib/adapters/queues.ts';
 import { sendMessages } from '../../lib/adapters/work-queue.ts';
 import { CONSUMER_HEARTBEAT, consumerHeartbeatId } from '../../lib/config/defaults.ts';
-import type { Item, TableNames } from '../../lib/core/types.ts';
+import type { Item } from '../../lib/core/types.ts';
 import { packItems } from '../../lib/core/work-message.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { legacySessions, legacyUsers } from '../../local/legacy-data.ts';

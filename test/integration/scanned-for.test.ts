@@ -18,6 +18,7 @@ import { KEYWORDS_VERSION_FIELD } from '../../lib/core/migrations/session-search
 import type { Item } from '../../lib/core/types.ts';
 import { versionMillis } from '../../lib/core/version.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
+import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { migrateItems } from '../../lib/engine/migrate-items.ts';
 import { collectStatus } from '../../lib/engine/status.ts';
@@ -71,6 +72,7 @@ describe('item 1: what a work message was scanned for', () => {
     const scan = await runBackfill(
       { table: 'session', tableName: tables.session, searchEnabled: false, segments: 1 },
       {
+        planner: bundledPlanner(),
         doc: clients.doc,
         dynamodb: clients.dynamodb,
         sqs: clients.sqs,

@@ -13,7 +13,7 @@ import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
 import { ensureQueues } from '../../lib/adapters/queues.ts';
 import { queueStats } from '../../lib/adapters/work-queue.ts';
 import { decodeWorkMessage, type SearchRepairMessage } from '../../lib/core/work-message.ts';
-import type { Item, TableNames } from '../../lib/core/types.ts';
+import type { Item } from '../../lib/core/types.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import type { ItemResult } from '../../lib/engine/migrate-items.ts';
 import { processSearchRepairs } from '../../lib/engine/search-repair.ts';

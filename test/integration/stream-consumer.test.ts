@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeClients, destroyClients, type Clients } from '../../lib/adapters/clients.ts';
-import { ensurePikaTables, ensureSessionIndex, putItems, type PikaTableNames } from '../../local/pika-tables.ts';
+import {
+  ensurePikaTables,
+  ensureSessionIndex,
+  putItems,
+  type PikaTableNames,
+} from '../../local/pika-tables.ts';
 import { legacyUsers } from '../../local/legacy-data.ts';
 import type { Item } from '../../lib/core/types.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';

@@ -1,6 +1,6 @@
 // The setup every test file of the backfill CLI shares: SDK clients, a temporary directory, and
-// the child's environment. The search migration is off (sessions are filtered by the registry,
-// unless a test breaks continuity), and no stream consumer runs (a fresh heartbeat stands for
+// the child's environment. The search migration is off (every scanned item is enqueued: the
+// scanner has no attribute filter), and no stream consumer runs (a fresh heartbeat stands for
 // it), so there is no canary to read.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -17,7 +17,7 @@ export interface BackfillFixture {
   dlqName: string;
   queueUrl: string;
   state: DynamoStateStore;
-  /** `user_id|session_id` of every session still needing a DynamoDB migration. */
+  /** `user_id|session_id` of every session the scanner enqueues: all of them (no filter). */
   pending: Set<string>;
   all: Item[];
 }
@@ -87,7 +87,9 @@ export async function backfillFixture(
     dlqName,
     queueUrl: work,
     state: new DynamoStateStore(clients.doc, stateTable),
-    pending: new Set(all.filter((_, i) => i % migratedEvery !== 0).map(sessionId)),
+    // The scanner has no "already migrated" filter (lib/core/backfill-filter.ts): it enqueues
+    // every item and the worker skips what needs nothing.
+    pending: new Set(all.map(sessionId)),
     all,
   };
 }

@@ -2,7 +2,12 @@
 // uniquely, plus the definition of a bare session table for tests that need other stream settings.
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { Clients } from '../../lib/adapters/clients.ts';
-import { ensurePikaTables, ensureSessionIndex, putItems, type PikaTableNames } from '../../local/pika-tables.ts';
+import {
+  ensurePikaTables,
+  ensureSessionIndex,
+  putItems,
+  type PikaTableNames,
+} from '../../local/pika-tables.ts';
 import { uniqueName } from './env.ts';
 
 /** Tables `<unique>-session|user|tag` with user `u1` (internal-user) and an index `<name>-idx-…`. */

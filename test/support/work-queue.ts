@@ -1,13 +1,12 @@
 // Test helpers for the historic path: items messages built the way the scanner builds them
-// (projection from the scanner's scanProjection), SQS events by hand, DLQ draining.
+// (projection from the planner, as the scanner projects), SQS events by hand, DLQ draining.
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ParkedRecord } from '../../lib/adapters/dead-letters.ts';
 import { KEY_ATTRIBUTES, type Item, type TableRole } from '../../lib/core/types.ts';
 import { packItems, workItemOf, type WorkItem } from '../../lib/core/work-message.ts';
-import { scanProjection } from '../../lib/core/backfill-filter.ts';
-import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
+import { PIKA } from './pika.ts';
 
 /** Every item of a table, projected as the scanner projects it. */
 export async function scanAll(
@@ -42,11 +41,11 @@ export async function workItemsOf(
   TableName: string,
   enabled: readonly string[],
 ): Promise<WorkItem[]> {
-  const projection = scanProjection(table, enabled);
+  const projection = PIKA.projection(table, enabled);
   const keys: readonly string[] = KEY_ATTRIBUTES[table];
   const inputs = projection.filter((n) => !keys.includes(n));
   return (await scanAll(doc, TableName, projection)).map((i) =>
-    workItemOf(bundledPlanner().table(table), i, inputs),
+    workItemOf(PIKA.table(table), i, inputs),
   );
 }
 

@@ -5,13 +5,14 @@ import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Clients } from '../../../lib/adapters/clients.ts';
 import { ENV } from '../../../lib/config/defaults.ts';
-import type { MigratedTable } from '../../../lib/core/migrations/index.ts';
+import type { Planner } from '../../../lib/core/config/planner.ts';
+import { physicalTable } from '../../../lib/core/config/table-names.ts';
 import type { Key } from '../../../lib/core/types.ts';
 import { BackfillOptionError } from '../../../lib/engine/backfill.ts';
 import { keepsRun, validateBackfillOptions } from '../../../lib/engine/backfill-options.ts';
 import { planRun } from '../../../lib/engine/backfill-run-record.ts';
 import { checkLivePaths, type LivePath } from '../../../lib/engine/live-path.ts';
-import { requireNamedTable, settingName, type Config } from '../../config.ts';
+import { requireTable, type Config } from '../../config.ts';
 import { jsonTarget } from '../../output.ts';
 import { engineOptions, type BackfillCliOptions } from './flags.ts';
 import { readKeysFile } from './keys-file.ts';
@@ -23,11 +24,12 @@ import { existingStateStore } from './stores.ts';
  */
 export async function checkFlags(
   opts: BackfillCliOptions,
-  tables: MigratedTable[],
+  planner: Planner,
+  tables: string[],
 ): Promise<Key[] | undefined> {
   if (tables.length > 1 && (opts.user || opts.keys)) {
     throw new BackfillOptionError(
-      '--user and --keys name items of one table: pass --table session or --table tag',
+      `--user and --keys name items of one table: pass --table ${tables.join(' or --table ')}`,
     );
   }
   if (opts.distributed && opts.checkpointFile) {
@@ -42,7 +44,7 @@ export async function checkFlags(
   if (opts.detach && !opts.distributed) {
     throw new BackfillOptionError('--detach applies to --distributed only');
   }
-  const probe = engineOptions(opts, tables[0] as MigratedTable, '', undefined, false);
+  const probe = engineOptions(opts, planner, tables[0] as string, '', undefined, false);
   // Mode checks see --keys as given; the file itself is read (and checked) just after.
   validateBackfillOptions(
     { ...probe, ...(opts.keys && { keys: [{}] }) },
@@ -59,7 +61,7 @@ export async function checkFlags(
     if (!isDir)
       throw new BackfillOptionError(`--json ${jsonFile.path}: directory ${dir} does not exist`);
   }
-  return opts.keys ? readKeysFile(opts.keys, tables[0] as MigratedTable) : undefined;
+  return opts.keys ? readKeysFile(opts.keys, planner.table(tables[0] as string)) : undefined;
 }
 
 /**
@@ -70,25 +72,23 @@ export async function checkFlags(
 export async function checkServices(
   clients: Clients,
   config: Config,
+  planner: Planner,
   opts: BackfillCliOptions,
-  tables: MigratedTable[],
+  tables: string[],
   keys: Key[] | undefined,
   local: boolean,
 ): Promise<LivePath[]> {
-  for (const table of tables) {
-    const tableName = config.tables[table];
-    await requireNamedTable(clients.dynamodb, tableName, settingName(`${table}Table`));
-  }
+  for (const table of tables) await requireTable(clients.dynamodb, config.tables, table);
   const livePaths = await checkLivePaths(
     clients.dynamodb,
-    tables.map((table) => ({ table, tableName: config.tables[table] })),
+    tables.map((table) => ({ table, tableName: physicalTable(config.tables, table) })),
   );
   requireLivePaths(livePaths, opts);
   const searchEnabled = Boolean(clients.search);
-  if (keepsRun(engineOptions(opts, 'session', '', keys, searchEnabled))) {
+  if (keepsRun(engineOptions(opts, planner, tables[0] as string, '', keys, searchEnabled))) {
     const existing = await existingStateStore(clients, opts, local);
     for (const table of tables) {
-      await planRun(existing, config.tables[table], opts, Date.now());
+      await planRun(existing, physicalTable(config.tables, table), opts, Date.now());
     }
   }
   return livePaths;

@@ -10,10 +10,10 @@ import {
   type RunLimits,
   type RunRecord,
 } from '../../../lib/core/backfill-run.ts';
-import type { MigratedTable } from '../../../lib/core/migrations/index.ts';
+import { physicalTable } from '../../../lib/core/config/table-names.ts';
 import { BackfillOptionError } from '../../../lib/engine/backfill.ts';
 import { minDistributedRate } from '../../../lib/engine/backfill-options.ts';
-import { configFrom } from '../../config.ts';
+import { commandConfig } from '../../config.ts';
 import { jsonTarget } from '../../output.ts';
 import { tablesOf, type BackfillCliOptions } from './flags.ts';
 import { existingStateStore, stateStoreOf } from './stores.ts';
@@ -32,18 +32,18 @@ export function registerPauseCommands(backfill: Command): void {
         (paused
           ? "Pause the table's running backfill (it keeps its position and waits, saying so)."
           : "Let the table's paused backfill continue.") +
-          ' Takes the backfill options --table, --session-table/--tag-table, --state-table and --checkpoint-file.',
+          ' Takes the backfill options --table, --config, --table-name, --state-table and --checkpoint-file.',
       )
       .action(async () => {
         const opts = backfill.opts();
         if (opts.table === 'all')
           throw new Error('--table all: pause or resume one table at a time');
-        const [table] = tablesOf(opts.table) as [MigratedTable];
-        const config = configFrom(opts);
+        const { planner, config } = await commandConfig(opts);
+        const [table] = tablesOf(opts.table, planner) as [string];
         const clients = makeClients();
         try {
           const store = await stateStoreOf(clients, opts as BackfillCliOptions, isLocalDynamo());
-          const tableName = config.tables[table];
+          const tableName = physicalTable(config.tables, table);
           const run = await store.setPauseRequested(tableName, paused);
           if (jsonTarget(opts.json)?.kind === 'stdout') {
             console.log(
@@ -84,7 +84,7 @@ export function registerSetCommand(backfill: Command): void {
     .command('set')
     .description(
       "Change the limits of the table's running backfill without stopping it: --rate (items/s, or 'unlimited'), " +
-        '--max-backlog, --max-lag-seconds. Takes the backfill options --table, --session-table/--tag-table, ' +
+        '--max-backlog, --max-lag-seconds. Takes the backfill options --table, --config, --table-name, ' +
         '--state-table and --checkpoint-file; the scan shows the change and its author on its progress line.',
     )
     .option('--by <name>', 'who makes the change, shown on the progress line (default: user@host)')
@@ -94,11 +94,11 @@ export function registerSetCommand(backfill: Command): void {
       if (opts.table === 'all') throw new Error('--table all: change one table at a time');
       const by = own.by ?? operatorName();
       if (!by.trim()) throw new Error('--by must not be empty');
-      const [table] = tablesOf(opts.table) as [MigratedTable];
-      const config = configFrom(opts);
+      const { planner, config } = await commandConfig(opts);
+      const [table] = tablesOf(opts.table, planner) as [string];
       const clients = makeClients();
       try {
-        const tableName = config.tables[table];
+        const tableName = physicalTable(config.tables, table);
         const store = await existingStateStore(
           clients,
           opts as BackfillCliOptions,

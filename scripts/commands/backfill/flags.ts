@@ -10,11 +10,7 @@ import {
   SCAN_PAGE_SIZE,
 } from '../../../lib/config/defaults.ts';
 import { DEFAULT_PRICES } from '../../../lib/core/cost-estimate.ts';
-import {
-  MIGRATED_TABLES,
-  type MigratedTable,
-  type MigrationName,
-} from '../../../lib/core/migrations/index.ts';
+import type { Planner } from '../../../lib/core/config/planner.ts';
 import type { Key } from '../../../lib/core/types.ts';
 import type { BackfillOptions } from '../../../lib/engine/backfill.ts';
 import { migrationsToCheck, positiveInt } from '../../config.ts';
@@ -39,12 +35,22 @@ const nonNegativeNumber = (option: string) => numberAbove(option, 0, true);
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-/** The tables `--table` names: one migrated table or all of them. */
-export function tablesOf(value: string): MigratedTable[] {
-  if (value === 'all') return [...MIGRATED_TABLES];
-  if ((MIGRATED_TABLES as readonly string[]).includes(value)) return [value as MigratedTable];
+/**
+ * The declared tables `--table` names: one migrated table of the config, or `all` of them.
+ * Without --table: the config's first migrated table.
+ */
+export function tablesOf(
+  value: string | undefined,
+  planner: Pick<Planner, 'migratedTables'>,
+): string[] {
+  const migrated = planner.migratedTables;
+  if (!migrated.length)
+    throw new Error('the config declares no migration: there is nothing to backfill');
+  if (value === undefined) return [migrated[0] as string];
+  if (value === 'all') return [...migrated];
+  if (migrated.includes(value)) return [value];
   throw new Error(
-    `--table must be one of ${[...MIGRATED_TABLES, 'all'].join(', ')}, got "${value}"`,
+    `--table must be a migrated table of the config or all (${[...migrated, 'all'].join(', ')}), got "${value}"`,
   );
 }
 
@@ -52,9 +58,7 @@ export function tablesOf(value: string): MigratedTable[] {
 const BACKFILL_FLAGS: [string, string, ((v: string, prev: string[]) => unknown)?, unknown?][] = [
   [
     '--table <table>',
-    `table to backfill: ${[...MIGRATED_TABLES, 'all'].join(', ')}`,
-    undefined,
-    'session',
+    "declared table to backfill, or 'all' its migrated tables (default: the config's first migrated table)",
   ],
   ['--segments <n>', 'Parallel Scan segments', positiveInt('--segments'), BACKFILL_SEGMENTS],
   ['--page-size <n>', 'items examined per Scan page', positiveInt('--page-size'), SCAN_PAGE_SIZE],
@@ -89,10 +93,10 @@ const BACKFILL_FLAGS: [string, string, ((v: string, prev: string[]) => unknown)?
     '--json [file]',
     'the summary as JSON: on stdout (no FILE, or -; the progress goes to stderr), or written to FILE',
   ],
-  ['--no-filter', 'enqueue every item, not only those the registry says are pending'],
+  ['--no-filter', 'enqueue every item (today every item is enqueued anyway: no declared filter)'],
   [
     '--contract',
-    'also run the opt-in contract steps (tag-usage-mode-contract removes chat_app_id): only once the expand phase is done and no app version reads chat_app_id',
+    'also run the opt-in migrations (contract steps, e.g. removing an attribute): only once the expand phase is done and no app version reads what they remove',
     undefined,
     false,
   ],
@@ -199,7 +203,7 @@ export interface BackfillCliOptions extends Record<string, unknown> {
   filter: boolean;
   contract: boolean;
   /** A stack's output arrives as text (set after parsing); a flag or variable is parsed. */
-  migrations?: readonly MigrationName[] | string;
+  migrations?: readonly string[] | string;
   maxBacklog: number;
   maxLagSeconds: number;
   waitForConsumer: boolean;
@@ -216,7 +220,8 @@ export interface BackfillCliOptions extends Record<string, unknown> {
 /** The engine's options for one table, from the flags (no I/O). */
 export function engineOptions(
   opts: BackfillCliOptions,
-  table: MigratedTable,
+  planner: Planner,
+  table: string,
   tableName: string,
   keys: Key[] | undefined,
   searchEnabled: boolean,
@@ -236,7 +241,7 @@ export function engineOptions(
     ...(keys && { keys }),
     distributed: opts.distributed,
     filter: opts.filter,
-    migrations: migrationsToCheck(opts.migrations, opts.contract),
+    migrations: migrationsToCheck(planner, opts.migrations, opts.contract),
     searchEnabled,
     maxBacklog: opts.maxBacklog,
     maxLagMs: opts.maxLagSeconds * 1000,

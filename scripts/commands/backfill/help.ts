@@ -8,14 +8,14 @@ reads the heartbeat \`streamfill run\` writes to the state table; on AWS the Lam
 source mapping on the table's stream must be Enabled and its IteratorAge within
 --max-lag-seconds. Until then it waits and says why.
 
-Filtering: items the registry says are migrated are left out by a FilterExpression — except
-when the search-keyword migration is on (a search endpoint is configured): an item migrated in
-DynamoDB may still lack its keywords in OpenSearch, so every session is enqueued.
+Filtering: none. A declared migration's derive may leave a written attribute absent or remove
+it, so no FilterExpression can tell a migrated item from a pending one: every scanned item is
+enqueued, and the worker skips what needs nothing (conditional writes keep live app writes).
 
 Contract: --contract adds the opt-in contract steps to what is scanned for and carried
-(tag-usage-mode-contract: chat_app_id projected, expanded tags that still have it enqueued); the
-worker runs a contract step only for messages that name it. Run it once \`verify --tags\` shows
-the expand phase done; \`verify --tags --contract\` then shows the contract phase.
+(their inputs projected); the worker runs a contract step only for messages that name it. Run
+it once \`verify\` shows the expand phase done; \`verify --contract\` then shows the contract
+phase.
 
 Runs: checkpoints per segment after SQS accepted the page's messages. A new run refuses to
 start over an unfinished one (--resume or --restart); a run idle longer than the stream's

@@ -104,7 +104,7 @@ export function renderSummary(s: BackfillSummary): string {
   lines.push(
     `backfill ${s.tableName} (${s.table}, ${head}${s.runId ? `, run ${s.runId}` : ''}): scanned ${count.format(s.scanned)}, ` +
       `${s.dryRun ? 'would enqueue' : 'enqueued'} ${count.format(s.dryRun ? s.scanned - s.skipped : s.enqueued)} in ${count.format(s.messages)} messages, ` +
-      `skipped ${count.format(s.skipped)} (already migrated) in ${formatWait(s.durationMs)} — ${count.format(Math.round(s.scannedPerSecond))} scanned/s, ${count.format(Math.round(s.enqueuedPerSecond))} enqueued/s`,
+      `skipped ${count.format(s.skipped)} (left out by the scan: canaries, --keys not found) in ${formatWait(s.durationMs)} — ${count.format(Math.round(s.scannedPerSecond))} scanned/s, ${count.format(Math.round(s.enqueuedPerSecond))} enqueued/s`,
   );
   lines.push(`  filter: ${s.filter}`);
   if (s.dryRunCounts) {
@@ -114,9 +114,7 @@ export function renderSummary(s: BackfillSummary): string {
         `${count.format(d.expired)} expired (left to TTL), ${count.format(d.malformed)} malformed`,
     );
     if (s.samples?.length) {
-      lines.push(
-        `  samples (before → after; user_type ${s.userTypeSource === 'lookup' ? 'from a real lookup in the user table' : 'shown as "(looked up at write time)"'}):`,
-      );
+      lines.push('  samples (before → after; planned as the worker would, lookups read for real):');
       for (const x of s.samples) {
         lines.push(`    ${formatKey(x.key)}`);
         for (const c of x.changes) {

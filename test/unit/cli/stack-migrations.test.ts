@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { stackOutputsFrom } from '../../../lib/adapters/stack-outputs.ts';
-import { DEFAULT_MIGRATIONS } from '../../../lib/core/migrations/index.ts';
+import { PIKA } from '../../support/pika.ts';
 import { migrationsOption, migrationsToCheck, parseMigrations } from '../../../scripts/config.ts';
 import { applyStackOutputs } from '../../../scripts/stack-options.ts';
 
@@ -37,24 +37,26 @@ describe('the deployed migration set', () => {
   it('fills --migrations unless the flag was given', () => {
     const fromStack = verifyLike([]);
     applyStackOutputs(fromStack, { migrations: 'session-sort-key' });
-    expect(migrationsToCheck(fromStack.opts().migrations, false)).toEqual(['session-sort-key']);
+    expect(migrationsToCheck(PIKA, fromStack.opts().migrations, false)).toEqual([
+      'session-sort-key',
+    ]);
     const flag = verifyLike(['--migrations', 'session-user-type']);
     applyStackOutputs(flag, { migrations: 'session-sort-key' });
-    expect(migrationsToCheck(flag.opts().migrations, false)).toEqual(['session-user-type']);
+    expect(migrationsToCheck(PIKA, flag.opts().migrations, false)).toEqual(['session-user-type']);
   });
 
   it('defaults to the default migrations; --contract adds the opt-in steps', () => {
-    expect(migrationsToCheck(undefined, false)).toEqual(DEFAULT_MIGRATIONS);
-    expect(migrationsToCheck(['tag-usage-mode'], true)).toEqual([
+    expect(migrationsToCheck(PIKA, undefined, false)).toEqual(PIKA.defaultMigrations);
+    expect(migrationsToCheck(PIKA, ['tag-usage-mode'], true)).toEqual([
       'tag-usage-mode',
       'tag-usage-mode-contract',
     ]);
   });
 
   it('refuses unknown names, naming the known ones', () => {
-    expect(() => parseMigrations('session-sort-key,nope')).toThrow(
+    expect(() => parseMigrations('session-sort-key,nope', PIKA)).toThrow(
       /names unknown migrations nope \(known: session-sort-key,/,
     );
-    expect(() => parseMigrations(' , ')).toThrow(/is empty/);
+    expect(() => parseMigrations(' , ', PIKA)).toThrow(/is empty/);
   });
 });

@@ -1,100 +1,54 @@
-// The scanner's projection and "not yet migrated" filter come from the registry's planners:
-// an item the filter keeps out must plan to nothing; an item it lets through must need a write.
-import fc from 'fast-check';
+// The scanner's projection and filter come from the config's declarations: the planner's
+// projection, and no attribute filter (a derive may leave a write absent, so presence proves
+// nothing). The scope names the declared migrated tables when --table is wrong.
 import { describe, expect, it } from 'vitest';
-import { migratedShape, pendingFilter, scanProjection } from '../../../lib/core/backfill-filter.ts';
-import { ALL_MIGRATIONS } from '../../../lib/core/migrations/index.ts';
-import { planItem } from '../../../lib/core/plan.ts';
-import type { Item } from '../../../lib/core/types.ts';
+import { NO_DECLARED_FILTER, scanFilterOf } from '../../../lib/core/backfill-filter.ts';
+import { BackfillOptionError, type BackfillOptions } from '../../../lib/engine/backfill-options.ts';
+import { scopeOf } from '../../../lib/engine/backfill-scope.ts';
+import { PIKA } from '../../support/pika.ts';
 
-const NO_SEARCH = ALL_MIGRATIONS.filter((m) => m !== 'session-search-keywords');
+const options = (over: Partial<BackfillOptions> = {}): BackfillOptions => ({
+  table: 'session',
+  tableName: 'physical-session',
+  searchEnabled: false,
+  ...over,
+});
 
-/** The filter evaluated as DynamoDB would on an item (only attribute_(not_)exists terms). */
-function keeps(filter: NonNullable<ReturnType<typeof pendingFilter>>, item: Item): boolean {
-  return filter.expression.split(' OR ').some((term) => {
-    const m = /^(attribute_not_exists|attribute_exists)\((#\w+)\)$/.exec(term);
-    if (!m) throw new Error(`unexpected term ${term}`);
-    const present = item[filter.names[m[2] as string] as string] !== undefined;
-    return m[1] === 'attribute_exists' ? present : !present;
-  });
-}
-
-describe('backfill filter and projection', () => {
-  it('learns what a migrated session and tag look like from the planners', () => {
-    expect(migratedShape('session', NO_SEARCH)).toEqual({
-      present: ['chat_app_sk', 'source', 'user_type'],
-      absent: [],
-    });
-    expect(migratedShape('tag', ALL_MIGRATIONS)).toEqual({
-      present: ['usage_mode'],
-      absent: ['chat_app_id'],
+describe('backfill filter and scope', () => {
+  it("projects the planner's projection and filters nothing", () => {
+    const enabled = PIKA.allMigrations;
+    expect(scanFilterOf(PIKA, 'tag', enabled)).toEqual({
+      projection: PIKA.projection('tag', enabled),
+      filter: undefined,
+      filterText: NO_DECLARED_FILTER,
     });
   });
 
-  it('filters nothing when the search-keyword migration is on', () => {
-    expect(pendingFilter('session', ALL_MIGRATIONS)).toBeUndefined();
-    expect(pendingFilter('session', NO_SEARCH)?.expression).toBe(
-      'attribute_not_exists(#f0) OR attribute_not_exists(#f1) OR attribute_not_exists(#f2)',
+  it('scans for the default migrations, less the search ones without a search endpoint', () => {
+    const s = scopeOf(options(), 'scan', PIKA);
+    expect(s.migrations).toEqual(['session-sort-key', 'session-user-type']);
+    expect(s.projection).toEqual(PIKA.projection('session', s.migrations));
+    expect(s.filter).toBeUndefined();
+    expect(s.filterText).toBe(NO_DECLARED_FILTER);
+    const withSearch = scopeOf(options({ searchEnabled: true }), 'scan', PIKA);
+    expect(withSearch.migrations).toContain('session-search-keywords');
+  });
+
+  it('says why there is no filter for --no-filter and --keys', () => {
+    expect(scopeOf(options({ filter: false }), 'scan', PIKA).filterText).toMatch(/--no-filter/);
+    expect(scopeOf(options(), 'keys', PIKA).filterText).toMatch(/--keys/);
+  });
+
+  it('refuses a table that is not migrated, naming the migrated ones', () => {
+    expect(() => scopeOf(options({ table: 'user' }), 'scan', PIKA)).toThrow(BackfillOptionError);
+    expect(() => scopeOf(options({ table: 'user' }), 'scan', PIKA)).toThrow(
+      '--table user: not a migrated table of the config (migrated tables: session, tag)',
     );
   });
 
-  it('projects keys, inputs, current derived values and the TTL, nothing else', () => {
-    const session =
-      'chat_app_id chat_app_sk exp_date_unix_seconds last_update session_id source user_id user_type';
-    expect(scanProjection('session', NO_SEARCH).sort().join(' ')).toBe(session);
-    expect(scanProjection('tag', ALL_MIGRATIONS).sort()).toEqual([
-      'chat_app_id',
-      'scope',
-      'tag',
-      'usage_mode',
-    ]);
-  });
-
-  it('keeps out only tags that plan to nothing', () => {
-    const filter = pendingFilter('tag', ALL_MIGRATIONS)!;
-    fc.assert(
-      fc.property(
-        fc.record(
-          {
-            scope: fc.constantFrom('pika', 'app-1'),
-            tag: fc.constantFrom('chart', 'x'),
-            usage_mode: fc.constantFrom('global', 'chat-app'),
-            chat_app_id: fc.constantFrom('a', 'b'),
-          },
-          { requiredKeys: ['scope', 'tag'] },
-        ),
-        (tag) => {
-          const needs = planItem('tag', tag, {}, ALL_MIGRATIONS).change !== null;
-          expect(keeps(filter, tag)).toBe(needs);
-        },
-      ),
-    );
-  });
-
-  it('never keeps out a session that still needs an attribute added', () => {
-    const filter = pendingFilter('session', NO_SEARCH)!;
-    fc.assert(
-      fc.property(
-        fc.record(
-          {
-            user_id: fc.constant('u1'),
-            session_id: fc.constant('s1'),
-            chat_app_id: fc.constant('app'),
-            last_update: fc.constant('2025-01-01T00:00:00Z'),
-            source: fc.constantFrom('user', 'component'),
-            user_type: fc.constant('internal-user'),
-            chat_app_sk: fc.constant('stale'),
-          },
-          { requiredKeys: ['user_id', 'session_id', 'chat_app_id', 'last_update'] },
-        ),
-        (item) => {
-          const plan = planItem('session', item, { userTypes: new Map([['u1', 'x']]) }, NO_SEARCH);
-          const adds = Object.keys(plan.change?.set ?? {}).some(
-            (a) => (item as Item)[a] === undefined,
-          );
-          if (adds) expect(keeps(filter, item)).toBe(true);
-        },
-      ),
+  it('refuses a table with no enabled migration', () => {
+    expect(() => scopeOf(options({ migrations: ['tag-usage-mode'] }), 'scan', PIKA)).toThrow(
+      'no migration is enabled for table session',
     );
   });
 });

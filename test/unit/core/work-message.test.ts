@@ -230,7 +230,11 @@ describe('work message codec', () => {
     expect(w.key.order_no).toBe(big);
     const hash = new Uint8Array([1, 2, 3]);
     expect(workItemOf(blobs, { hash }, []).key).toEqual({ hash });
-    const fails = (t: typeof orders | typeof blobs, it: Record<string, unknown>, problem: object) => {
+    const fails = (
+      t: typeof orders | typeof blobs,
+      it: Record<string, unknown>,
+      problem: object,
+    ) => {
       let err: unknown;
       try {
         workItemOf(t, it, []);

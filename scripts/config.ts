@@ -9,7 +9,9 @@ import type { Planner } from '../lib/core/config/planner.ts';
 import {
   resolveTableNames,
   TABLE_NAME_ENV,
+  TABLE_NAME_FLAG,
   TableNameError,
+  type PhysicalTableName,
 } from '../lib/core/config/table-names.ts';
 import { plainHttpSearchProblem } from '../lib/core/endpoints.ts';
 import type { TableNames } from '../lib/core/types.ts';
@@ -111,11 +113,11 @@ export const STACK_TABLES = 'stackTables';
  * the stack's `Tables` output, then the table's localName, then its declared name. An alias of a table the config does not
  * declare is refused, naming the config's tables.
  */
-export function tableNamesOf(
+export function tableNameSources(
   opts: Record<string, unknown>,
   planner: Planner,
   env: NodeJS.ProcessEnv = process.env,
-): TableNames {
+): ReadonlyMap<string, PhysicalTableName> {
   const declared = [...planner.resolved.tables.keys()];
   const problems: string[] = [];
   const flags = [...((opts.tableName as string[] | undefined) ?? [])];
@@ -137,7 +139,28 @@ export function tableNamesOf(
     env: env[TABLE_NAME_ENV],
     ...(stack && { stack }),
   });
+  return names;
+}
+
+/** The physical name of every declared table (see tableNameSources for the order). */
+export function tableNamesOf(
+  opts: Record<string, unknown>,
+  planner: Planner,
+  env: NodeJS.ProcessEnv = process.env,
+): TableNames {
+  const names = tableNameSources(opts, planner, env);
   return Object.fromEntries([...names].map(([table, p]) => [table, p.name]));
+}
+
+/**
+ * The flag that names a declared table's physical table: its Pika alias (`--session-table`)
+ * when it has one, else `--table-name <table>=NAME`, each with its variable.
+ */
+export function tableNameSetting(table: string): string {
+  const alias = TABLE_ALIASES.find((a) => a.table === table);
+  return alias
+    ? `${settingName(alias.attr).split(' / ')[0]} NAME (or ${TABLE_ENV[alias.table]})`
+    : `${TABLE_NAME_FLAG} ${table}=NAME (or ${TABLE_NAME_ENV})`;
 }
 
 /**

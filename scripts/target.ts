@@ -4,10 +4,11 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { Command } from 'commander';
-import { ENV, LOCAL_STATE_TABLE, LOCAL_TABLE_NAMES } from '../lib/config/defaults.ts';
+import { ENV, LOCAL_STATE_TABLE } from '../lib/config/defaults.ts';
+import type { Planner } from '../lib/core/config/planner.ts';
 import { isLoopbackUrl } from '../lib/core/endpoints.ts';
-import type { TableRole } from '../lib/core/types.ts';
-import { settingName } from './config.ts';
+import { tableNameSetting, tableNameSources, tableNamesOf } from './config.ts';
+import { loadPlanner } from './config-loader.ts';
 
 /** Commands that write fake data or load: local services only, never a stack. */
 const TEST_DATA_COMMANDS = new Set(['seed', 'demo', 'bench live', 'bench backfill']);
@@ -72,21 +73,29 @@ export function refuseNonLocalTestData(
   }
 }
 
-/** The tables a command reads or writes (the others' names do not matter to it). */
-export function tablesTouched(action: Command): TableRole[] {
+/**
+ * The declared tables a command reads or writes (the others' names do not matter to it): the
+ * table `--table` selects (`all`: every migrated one), else every migrated table, with the
+ * tables their lookups read where the command plans items.
+ */
+export function tablesTouched(action: Command, planner: Planner): string[] {
   const opts = settingsCommand(action)?.opts() ?? {};
   const path = commandPath(action);
-  if (path === 'preflight' || path === 'index status' || path === 'status') {
-    return opts.table ? [] : ['session'];
-  }
-  if (path === 'verify') return opts.tags ? ['session', 'tag'] : ['session'];
-  if (path.startsWith('backfill')) {
-    const t = (opts.table as string | undefined) ?? 'session';
-    const roles: TableRole[] = t === 'all' ? ['session', 'tag'] : [t as TableRole];
-    return opts.dryRun && roles.includes('session') ? [...roles, 'user'] : roles;
-  }
-  if (path === 'run') return ['session', 'user', 'tag'];
-  return ['session'];
+  const selected = opts.table as string | undefined;
+  const migrated = planner.migratedTables;
+  const tables =
+    selected === 'all' || selected === undefined
+      ? path === 'preflight' || path === 'status' || path.startsWith('backfill')
+        ? migrated.slice(0, selected === 'all' ? undefined : 1)
+        : [...migrated]
+      : migrated.includes(selected)
+        ? [selected]
+        : [];
+  const plans = path === 'run' || path === 'verify' || path === 'redrive' || opts.dryRun;
+  const lookups = plans
+    ? tables.flatMap((t) => planner.lookupsFor(t).map((l) => l.table.name))
+    : [];
+  return [...new Set([...tables, ...lookups])];
 }
 
 /** Whether the command keeps its state in the DynamoDB state table (not a checkpoint file). */
@@ -104,27 +113,28 @@ function usesStateTable(action: Command): boolean {
  */
 export function refuseLocalDefaultsOnAws(
   action: Command,
+  planner: Planner,
   env: NodeJS.ProcessEnv = process.env,
 ): void {
   if (localEndpoints(env).dynamodb) return;
   const c = settingsCommand(action);
   if (!c || TEST_DATA_COMMANDS.has(commandPath(action))) return;
   const problems: string[] = [];
-  const refuse = (owner: Command, attr: string, setting: string) => {
-    const value = owner.getOptionValue(attr) as string | undefined;
-    if (owner.getOptionValueSource(attr) === 'default' && value?.endsWith('-local')) {
-      const [flag, variable] = setting.split(' / ');
-      problems.push(`${value}: pass ${flag} NAME (or ${variable})`);
-    }
-  };
-  for (const role of tablesTouched(action)) refuse(c, `${role}Table`, settingName(`${role}Table`));
+  const names = tableNameSources(c.opts(), planner, env);
+  for (const table of tablesTouched(action, planner)) {
+    const p = names.get(table);
+    if (p && (p.from === 'localName' || p.from === 'declared'))
+      problems.push(`${p.name}: pass ${tableNameSetting(table)}`);
+  }
   if (usesStateTable(action)) {
     const owner = action.options.some((o) => o.attributeName() === 'stateTable') ? action : c;
-    refuse(owner, 'stateTable', `--state-table / ${ENV.stateTable}`);
+    const value = owner.getOptionValue('stateTable') as string | undefined;
+    if (owner.getOptionValueSource('stateTable') === 'default' && value?.endsWith('-local'))
+      problems.push(`${value}: pass --state-table NAME (or ${ENV.stateTable})`);
   }
   if (problems.length) {
     throw new Error(
-      'no AWS_ENDPOINT_URL_DYNAMODB is set, so this goes to real AWS, where a local default name is refused — ' +
+      'no AWS_ENDPOINT_URL_DYNAMODB is set, so this goes to real AWS, where a table name nobody gave is refused — ' +
         `${problems.join('; ')}; or give --stack NAME (${ENV.stack}), the deployed streamfill stack. ` +
         `For the local services instead: ${START_SERVICES}`,
     );
@@ -152,26 +162,27 @@ async function awsAccount(region: string, sessionTable: string | undefined): Pro
 /** One line: where the command goes (endpoints, or account and region) and which names it uses. */
 export async function describeTarget(
   action: Command,
+  planner: Planner,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | undefined> {
   const c = settingsCommand(action);
   if (!c || commandPath(action) === 'demo' || commandPath(action).startsWith('bench')) return;
   const opts = c.opts();
+  const names = tableNamesOf(opts, planner, env);
+  const touched = tablesTouched(action, planner);
   const { dynamodb, sqs } = localEndpoints(env);
   const search = (opts.searchEndpoint as string | undefined) ?? env[ENV.searchEndpoint];
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const where = dynamodb
     ? `DynamoDB ${dynamodb}, SQS ${sqs ?? `AWS ${region}`}`
-    : `AWS account ${await awsAccount(region, opts.sessionTable as string | undefined)}, region ${region}`;
-  const roles = tablesTouched(action);
-  const tables = (roles.length ? roles : (['session'] as TableRole[]))
-    .map((r) => `${r} ${opts[`${r}Table`] ?? LOCAL_TABLE_NAMES[r]}`)
-    .concat(
-      usesStateTable(action)
-        ? [`state ${action.opts().stateTable ?? opts.stateTable ?? LOCAL_STATE_TABLE}`]
-        : [],
-    );
-  if (opts.table && roles.length === 0) tables.splice(0, tables.length, `table ${opts.table}`);
+    : `AWS account ${await awsAccount(region, touched[0] && names[touched[0]])}, region ${region}`;
+  const tables = (
+    touched.length ? touched.map((t) => `${t} ${names[t]}`) : [`table ${opts.table}`]
+  ).concat(
+    usesStateTable(action)
+      ? [`state ${action.opts().stateTable ?? opts.stateTable ?? LOCAL_STATE_TABLE}`]
+      : [],
+  );
   return (
     `streamfill: target ${where}${opts.stack ? ` (stack ${opts.stack})` : ''}; ` +
     `tables: ${tables.join(', ')}; queues: ${opts.queueName}, ${opts.dlqName}` +
@@ -187,7 +198,10 @@ export async function guardTarget(
 ): Promise<void> {
   refuseNonLocalTestData(action);
   await readStack(root, action);
-  refuseLocalDefaultsOnAws(action);
-  const line = await describeTarget(action);
+  if (!settingsCommand(action)) return;
+  // The command loads it again for its work; both reads give the same config.
+  const planner = await loadPlanner({ config: settingsCommand(action)?.opts().config as string });
+  refuseLocalDefaultsOnAws(action, planner);
+  const line = await describeTarget(action, planner);
   if (line) console.error(line);
 }

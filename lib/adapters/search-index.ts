@@ -87,8 +87,8 @@ interface BulkItem {
  * documents receive guarded partial updates of the spec's fields.
  *
  * @example
- * const spec = searchSpecFor('session')!; // from the migration registry
- * const index = new SearchIndex(client, 'session', spec);
+ * const spec = planner.searchSpecFor('orders')!; // the config's declared search
+ * const index = new SearchIndex(client, spec.index, spec);
  * await index.ensureMapping();
  * await index.applyUpdates([{ id: 's1', doc: { source_keyword: 'user' }, version: '2025-…' }]);
  */

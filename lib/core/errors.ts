@@ -23,7 +23,7 @@ export function describeType(value: unknown): string {
  */
 export class MalformedItemError extends Error {
   override readonly name = 'MalformedItemError';
-  /** The logical table: a TableRole of the registry or a declared table's name. */
+  /** The declared table's name. */
   readonly table: string;
   /** The key attributes the item has (possibly incomplete when a key attribute is broken). */
   readonly key: Key;

@@ -1,7 +1,6 @@
-// Key extraction and formatting. Keys are always rendered in schema order (partition key
-// first) so the same item yields the same text in logs, errors and dedupe ids.
-import { MalformedItemError, describeType } from './errors.ts';
-import { KEY_ATTRIBUTES, type Item, type Key, type TableRole } from './types.ts';
+// Key ids: the same key yields the same text in dedupe sets and log correlation, whatever
+// order its attributes come in.
+import type { Key } from './types.ts';
 
 /**
  * Stable, unambiguous id of an item (dedupe sets, log correlation), whatever order the key's
@@ -14,46 +13,4 @@ export function keyId(table: string, key: Key): string {
   return `${table}:${JSON.stringify(ordered, (_, v: unknown) =>
     v instanceof Uint8Array ? { $binary: Buffer.from(v).toString('base64') } : v,
   )}`;
-}
-
-/**
- * The key attributes the item has, as far as they are representable (string or number).
- * Used to name broken items in errors, so it never throws.
- */
-export function partialKey(table: TableRole, item: Item): Key {
-  const key: Key = {};
-  for (const name of KEY_ATTRIBUTES[table]) {
-    const value = item[name];
-    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) {
-      key[name] = value;
-    }
-  }
-  return key;
-}
-
-/** The validated key of an item of `table`: every key attribute a non-empty string. */
-export function keyOf(table: TableRole, item: Item): Key {
-  const key: Key = {};
-  for (const name of KEY_ATTRIBUTES[table]) {
-    const value = item[name];
-    if (value === undefined) {
-      throw new MalformedItemError(table, partialKey(table, item), name, 'missing');
-    }
-    if (typeof value !== 'string') {
-      throw new MalformedItemError(table, partialKey(table, item), name, 'wrong-type', {
-        actualType: describeType(value),
-      });
-    }
-    if (value === '') throw new MalformedItemError(table, partialKey(table, item), name, 'empty');
-    key[name] = value;
-  }
-  return key;
-}
-
-export function sessionKey(item: Item): Key {
-  return keyOf('session', item);
-}
-
-export function tagKey(item: Item): Key {
-  return keyOf('tag', item);
 }

@@ -1,34 +1,14 @@
-// Composition: all enabled migrations of an item become at most ONE conditional UpdateItem
-// (plus, for tables with search migrations, one partial search-document update).
+// Composition: the planned changes of an item become at most ONE conditional UpdateItem; and
+// the pure checks of a change against an item (conditions, already applied).
 import { sameValue } from './item-equality.ts';
 import { keyId } from './keys.ts';
-import { DEFAULT_MIGRATIONS, migrationsFor, planSearchFor } from './migrations/index.ts';
-import {
-  TTL_ATTRIBUTES,
-  type Condition,
-  type Item,
-  type ItemChange,
-  type PlanContext,
-  type SearchChange,
-  type TableRole,
-} from './types.ts';
+import type { Condition, Item, ItemChange, SearchChange } from './types.ts';
 
 export interface PlanResult {
   change: ItemChange | null;
   search: SearchChange | null;
   /** The item's TTL has passed: TTL deletes it, we never write to it. */
   expired?: boolean;
-}
-
-/** Whether the item's TTL has passed (only when `nowSeconds` is known). Default: a session. */
-export function isExpired(
-  item: Item,
-  nowSeconds: number | undefined,
-  table: TableRole = 'session',
-): boolean {
-  const attribute = TTL_ATTRIBUTES[table];
-  const exp = attribute === undefined ? undefined : item[attribute];
-  return nowSeconds !== undefined && typeof exp === 'number' && exp <= nowSeconds;
 }
 
 /** The item as it will be once `change` is applied (pure: a new object). */
@@ -119,43 +99,3 @@ export function changeAlreadyApplied(current: Item, change: ItemChange): boolean
   );
 }
 
-/**
- * Plans an item of `table`: the merged DynamoDB change of its enabled migrations and, when
- * the table has enabled search migrations, the search update for the item as it will be after
- * that change. An item whose TTL has passed is left to TTL. Throws MalformedItemError /
- * LookupMissingError.
- *
- * @param enabled migration names to apply. @default every registered migration but the opt-in ones
- */
-export function planItem(
-  table: TableRole,
-  item: Item,
-  ctx: PlanContext,
-  enabled: readonly string[] = DEFAULT_MIGRATIONS,
-): PlanResult {
-  if (isExpired(item, ctx.nowSeconds, table)) return { change: null, search: null, expired: true };
-  const changes: ItemChange[] = [];
-  for (const migration of migrationsFor(table, enabled)) {
-    const change = migration.plan?.(item, ctx);
-    if (change) changes.push(change);
-  }
-  const change = mergeChanges(changes);
-  return {
-    change,
-    search: planSearchFor(table, change ? applyChange(item, change) : item, enabled),
-  };
-}
-
-/** planItem for a chat-session item. */
-export function planSessionItem(
-  item: Item,
-  ctx: PlanContext,
-  enabled: readonly string[],
-): PlanResult {
-  return planItem('session', item, ctx, enabled);
-}
-
-/** planItem for a tag-definition item. */
-export function planTagItem(item: Item, ctx: PlanContext, enabled: readonly string[]): PlanResult {
-  return planItem('tag', item, ctx, enabled);
-}

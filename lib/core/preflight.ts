@@ -1,11 +1,6 @@
 // Preflight rules: from facts about the source table, its stream and the search index, the
 // findings an operator must see before a migration starts, each with what to do. Pure: the
 // facts are gathered by lib/adapters/preflight-facts.ts.
-import { SEARCH_KEYWORD_FIELDS } from './migrations/session-search-keywords.ts';
-
-/** The fields the session-search-keywords migration adds (each must be keyword or absent). */
-export const KEYWORD_FIELDS: readonly string[] = Object.keys(SEARCH_KEYWORD_FIELDS);
-
 export type FindingLevel = 'ok' | 'warn' | 'fail';
 
 export interface Finding {
@@ -53,7 +48,7 @@ export interface PreflightOptions {
   rate?: number;
   /** The streamfill consumer's function name or ARN: its own mapping is not "another reader". */
   consumerFunction?: string;
-  /** The keyword fields the search migration adds. @default KEYWORD_FIELDS */
+  /** The keyword fields the config's searches add (each must be keyword or absent). @default none */
   keywordFields?: readonly string[];
 }
 
@@ -324,11 +319,11 @@ function searchFinding(facts: PreflightFacts, options: PreflightOptions): Findin
       check,
       message: `OpenSearch index ${s.index} does not exist`,
       action:
-        'set --search-index / STREAMFILL_SEARCH_INDEX to the session index, or unset --search-endpoint ' +
+        "set --search-index / STREAMFILL_SEARCH_INDEX to the config's search index, or unset --search-endpoint " +
         'to migrate without the search keywords',
     };
   }
-  const fields = options.keywordFields ?? KEYWORD_FIELDS;
+  const fields = options.keywordFields ?? [];
   const conflicts = fields.filter(
     (f) => s.fieldTypes[f] !== undefined && s.fieldTypes[f] !== 'keyword',
   );

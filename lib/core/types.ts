@@ -7,31 +7,10 @@ export type Item = Record<string, unknown>;
 export type KeyValue = string | number | ExactNumber | Uint8Array;
 export type Key = Record<string, KeyValue>;
 
-/**
- * The logical tables streamfill knows, each with its key attributes (partition key first).
- * Adding a table is this one line: `TableRole`, `TableNames` and key handling derive from it.
- */
-export const KEY_ATTRIBUTES = {
-  session: ['user_id', 'session_id'],
-  user: ['user_id'],
-  tag: ['scope', 'tag'],
-} as const satisfies Record<string, readonly string[]>;
-
-/** The TTL attribute of tables that have one: items past it are left to TTL, never written. */
-export const TTL_ATTRIBUTES: Partial<Record<keyof typeof KEY_ATTRIBUTES, string>> = {
-  session: 'exp_date_unix_seconds',
-};
-
-/** Logical tables a migration may touch; adapters map them to real table names. */
-export type TableRole = keyof typeof KEY_ATTRIBUTES;
-
 /** Declared table name → physical DynamoDB table name (a deployment's or a test's). */
 export type TableNames = Readonly<Record<string, string>>;
 
-/**
- * A migration's name. The registry (`migrations/index.ts`) is the list of them; this type
- * stays a plain string here so the vocabulary needs no import of the migrations themselves.
- */
+/** A migration's name, as its config declares it. */
 export type MigrationId = string;
 
 /**
@@ -47,14 +26,14 @@ export type Condition =
 
 /** What one item needs: attributes to SET and REMOVE, valid only under `conditions`. */
 export interface ItemChange {
-  /** A logical table: a TableRole of the registry, or a declared table's name. */
+  /** The declared table's name. */
   table: string;
   key: Key;
   /** Any DynamoDB value as unmarshalled (the writer marshals ExactNumbers, maps, sets, …). */
   set: Record<string, unknown>;
   remove: string[];
   conditions: Condition[];
-  /** The migrations that contributed to this change (registry names), for counting and logs. */
+  /** The migrations that contributed to this change, for counting and logs. */
   migrations: MigrationId[];
 }
 
@@ -75,17 +54,6 @@ export interface SearchChange {
    * EQUAL version, when the document's keywords differ — never at an older one.
    */
   repair?: true;
-}
-
-/** Context the planners need; everything in it was fetched by adapters beforehand. */
-export interface PlanContext {
-  /**
-   * user_id -> user_type from the chat-user table; `null` = user not found or has no
-   * user_type. A user id absent from the map was not looked up: planning throws.
-   */
-  userTypes?: ReadonlyMap<string, string | null>;
-  /** Epoch seconds; items whose TTL has passed are left alone (TTL will delete them). */
-  nowSeconds?: number;
 }
 
 /** Outcome of applying one change; the writer counts these. */

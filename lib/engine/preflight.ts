@@ -6,7 +6,6 @@ import type { Client as OpenSearchClient } from '@opensearch-project/opensearch'
 import { gatherPreflightFacts } from '../adapters/preflight-facts.ts';
 import {
   hasFailure,
-  KEYWORD_FIELDS,
   preflightFindings,
   type Finding,
   type PreflightFacts,
@@ -20,8 +19,8 @@ export interface RunPreflightInput extends PreflightOptions {
   /** Counts the stream's Lambda readers; absent → a `warn` finding saying why (`lambdaUnavailable`). */
   lambda?: LambdaClient;
   lambdaUnavailable?: string;
-  /** Checks the keyword mapping when given (the search migration is on). */
-  search?: { client: OpenSearchClient; index: string };
+  /** Checks the keyword mapping when given (a search migration is on): its index and fields. */
+  search?: { client: OpenSearchClient; index: string; fields: readonly string[] };
 }
 
 export interface PreflightResult {
@@ -32,7 +31,7 @@ export interface PreflightResult {
 }
 
 export async function runPreflight(input: RunPreflightInput): Promise<PreflightResult> {
-  const keywordFields = input.keywordFields ?? KEYWORD_FIELDS;
+  const keywordFields = input.keywordFields ?? input.search?.fields ?? [];
   const facts = await gatherPreflightFacts(
     {
       dynamodb: input.dynamodb,

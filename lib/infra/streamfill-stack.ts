@@ -5,7 +5,6 @@ import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import type { MigrationName } from '../core/migrations/index.ts';
 import {
   ContinuousBackfill,
   type ContinuousBackfillProps,
@@ -42,7 +41,7 @@ export function tuningFromConfig(
     }),
     ...(config.migrations && {
       // Validated by the construct against the registry.
-      migrations: config.migrations.split(',').map((m) => m.trim()) as MigrationName[],
+      migrations: config.migrations.split(',').map((m) => m.trim()),
     }),
     stateTableName: config.stateTableName,
     queueName: config.queueName,

@@ -194,12 +194,15 @@ function stopOnInterrupt(): { signal: AbortSignal; release: () => void } {
 /** The table's preflight: false when it failed and the pass must not start. */
 async function preflightAllows(s: Session, table: string): Promise<boolean> {
   const { opts, clients, config, planner } = s;
-  const index = config.searchIndex ?? configSearchSpec(planner)?.index;
+  const spec = configSearchSpec(planner);
+  const index = config.searchIndex ?? spec?.index;
   const pf = await runPreflight({
     table: physicalTable(config.tables, table),
     dynamodb: clients.dynamodb,
     ...s.lambda,
-    ...(clients.search && index && { search: { client: clients.search, index } }),
+    ...(clients.search &&
+      spec &&
+      index && { search: { client: clients.search, index, fields: Object.keys(spec.sources) } }),
     ...(typeof opts.rate === 'number' && { rate: opts.rate }),
     ...(opts.consumerFunction && { consumerFunction: opts.consumerFunction }),
   });

@@ -80,16 +80,19 @@ export function registerPreflightCommand(program: Command): void {
         table,
         opts.table ? '--table' : `--table, or --table-name ${first}=<name>`,
       );
+      const spec = configSearchSpec(planner);
       const result = await runPreflight({
         table,
         dynamodb: clients.dynamodb,
         ...lambda,
-        ...(clients.search && {
-          search: {
-            client: clients.search,
-            index: config.searchIndex ?? configSearchSpec(planner)?.index ?? first,
-          },
-        }),
+        ...(clients.search &&
+          spec && {
+            search: {
+              client: clients.search,
+              index: config.searchIndex ?? spec.index,
+              fields: Object.keys(spec.sources),
+            },
+          }),
         ...(opts.rate !== undefined && { rate: opts.rate }),
         ...(opts.consumerFunction && { consumerFunction: opts.consumerFunction }),
       });

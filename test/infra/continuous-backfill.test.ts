@@ -11,7 +11,6 @@ import {
   STACK_OUTPUTS,
   WORK_QUEUE_VISIBILITY_SECONDS,
 } from '../../lib/config/defaults.ts';
-import type { MigrationName } from '../../lib/core/migrations/index.ts';
 import {
   ContinuousBackfill,
   ContinuousBackfillPropsError,
@@ -857,7 +856,7 @@ describe('synth-time refusals name the setting and the value', () => {
     ],
     [
       'unknown migration',
-      { ...IMPORTED, migrations: ['session-sortkey' as MigrationName] },
+      { ...IMPORTED, migrations: ['session-sortkey'] },
       /migrations \["session-sortkey"\] are not registered \(known: session-sort-key, /,
     ],
     ['empty migrations', { ...IMPORTED, migrations: [] }, /migrations is empty/],

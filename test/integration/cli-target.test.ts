@@ -2,6 +2,7 @@
 // default name never reaches AWS, every AWS command says where it goes, and a refused connection
 // names the service and the fix.
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { tableExists } from '../../lib/adapters/tables.ts';
@@ -11,6 +12,9 @@ import { uniqueName, useLocalServices } from '../support/env.ts';
 useLocalServices('cli-target');
 
 let clients: Clients;
+const ORDERS_CONFIG = fileURLToPath(
+  new URL('../fixtures/configs/orders.config.ts', import.meta.url),
+);
 const p = uniqueName('tgt');
 const tables = ['--session-table', `${p}-s`, '--user-table', `${p}-u`, '--tag-table', `${p}-t`];
 const seedArgs = ['seed', '--sessions', '2', '--users', '1', ...tables];
@@ -90,12 +94,14 @@ describe('against real AWS', () => {
       'streamfill-state-local: pass --state-table NAME (or STREAMFILL_STATE_TABLE)',
     );
     expect(r.stderr).toContain('or give --stack NAME');
-    const verify = await runCli(
-      ['verify', '--tags', '--session-table', 'chat-session-prod'],
-      awsEnv(),
-    );
+    const verify = await runCli(['verify', '--session-table', 'chat-session-prod'], awsEnv());
     expect(verify.stderr).toContain('pika-tag-def-local: pass --tag-table NAME');
+    // verify reads the tables its lookups read: the chat-user table too.
+    expect(verify.stderr).toContain('chat-user-local: pass --user-table NAME');
     expect(verify.stderr).not.toContain('chat-session-local');
+    // A table of a user's config without an alias is named by --table-name.
+    const orders = await runCli(['status', '--config', ORDERS_CONFIG], awsEnv());
+    expect(orders.stderr).toContain('orders: pass --table-name orders=NAME (or STREAMFILL_TABLES)');
   });
 
   it('says the account, region and tables first; refuses plain http to a remote search endpoint', async () => {
@@ -104,6 +110,10 @@ describe('against real AWS', () => {
         'verify',
         '--session-table',
         'chat-session-prod',
+        '--user-table',
+        'chat-user-prod',
+        '--tag-table',
+        'tag-prod',
         '--search-endpoint',
         'http://search.example.com:9200',
       ],
@@ -112,7 +122,8 @@ describe('against real AWS', () => {
     expect(r.code).toBe(1);
     const [target, error] = r.stderr.trim().split('\n');
     expect(target).toBe(
-      'streamfill: target AWS account 123456789012, region eu-west-1; tables: session chat-session-prod; ' +
+      'streamfill: target AWS account 123456789012, region eu-west-1; ' +
+        'tables: session chat-session-prod, tag tag-prod, user chat-user-prod; ' +
         'queues: streamfill-work, streamfill-dlq; search http://search.example.com:9200',
     );
     expect(error).toContain(
@@ -127,7 +138,7 @@ describe('on the local services', () => {
     const r = await runCli(['verify', '--json', ...tables]);
     expect(r.stderr.split('\n')[0]).toBe(
       `streamfill: target DynamoDB ${process.env.AWS_ENDPOINT_URL_DYNAMODB}, SQS ${process.env.AWS_ENDPOINT_URL_SQS}; ` +
-        `tables: session ${p}-s; queues: streamfill-work, streamfill-dlq; search ${process.env.SEARCH_ENDPOINT}`,
+        `tables: session ${p}-s, tag ${p}-t, user ${p}-u; queues: streamfill-work, streamfill-dlq; search ${process.env.SEARCH_ENDPOINT}`,
     );
   });
 

@@ -16,7 +16,7 @@ import { destroyClients, makeClients, type Clients } from '../../lib/adapters/cl
 import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
 import { ensureQueues, type QueueUrls } from '../../lib/adapters/queues.ts';
 import { queueStats } from '../../lib/adapters/work-queue.ts';
-import { withContract } from '../../lib/core/migrations/index.ts';
+import { withContract } from '../support/pika.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';
 import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';

@@ -338,7 +338,10 @@ describe('lookups', () => {
     const live: EngineDeps = { ...deps, lookups };
     const items: Item[] = seeded.sessions
       .slice(0, 200)
-      .map((s) => ({ ...s, session_id: `${String(s.session_id)}-batch` }));
+      .map(({ user_type: _typed, ...s }) => ({
+        ...s,
+        session_id: `${String(s.session_id)}-batch`,
+      }));
     const users = new Set(items.map((i) => i.user_id));
     expect(users.size).toBeGreaterThan(1);
     expect(users.size).toBeLessThanOrEqual(100);

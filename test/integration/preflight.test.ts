@@ -1,6 +1,7 @@
 // Preflight against the real local services: facts from DynamoDB Local (stream settings,
 // capacity, PITR) and OpenSearch (keyword mapping), the Lambda readers count failing into a
 // warning (DynamoDB Local has no Lambda API), and `streamfill preflight` as an operator runs it.
+import { PIKA_SEARCH_SPEC } from '../support/pika.ts';
 import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
@@ -133,7 +134,7 @@ describe('runPreflight (facts from the real services)', () => {
     const ok = await runPreflight({
       table: T.streamed,
       dynamodb: clients.dynamodb,
-      search: { client: search, index: IDX.ok },
+      search: { client: search, index: IDX.ok, fields: Object.keys(PIKA_SEARCH_SPEC.sources) },
     });
     expect(ok.facts.search).toEqual({
       index: IDX.ok,
@@ -147,7 +148,11 @@ describe('runPreflight (facts from the real services)', () => {
     const bad = await runPreflight({
       table: T.streamed,
       dynamodb: clients.dynamodb,
-      search: { client: search, index: IDX.conflict },
+      search: {
+        client: search,
+        index: IDX.conflict,
+        fields: Object.keys(PIKA_SEARCH_SPEC.sources),
+      },
     });
     expect(bad.failed).toBe(true);
     expect(bad.findings.find((f) => f.check === 'search-mapping')?.message).toContain(
@@ -156,7 +161,7 @@ describe('runPreflight (facts from the real services)', () => {
     const missing = await runPreflight({
       table: T.streamed,
       dynamodb: clients.dynamodb,
-      search: { client: search, index: `${p}-nope` },
+      search: { client: search, index: `${p}-nope`, fields: Object.keys(PIKA_SEARCH_SPEC.sources) },
     });
     expect(missing.facts.search).toEqual({ index: `${p}-nope`, exists: false });
   });

@@ -7,7 +7,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { sendMessages } from '../../lib/adapters/work-queue.ts';
-import { migrationNamesFor } from '../../lib/core/migrations/index.ts';
+import { pikaMigrations } from '../support/pika.ts';
 import type { Item } from '../../lib/core/types.ts';
 import { packItems } from '../../lib/core/work-message.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
@@ -89,7 +89,7 @@ async function runWorkload(redelivery?: RedeliveryOptions & { visibilitySeconds?
       clients.doc,
       'session',
       tables.session,
-      migrationNamesFor('session'),
+      pikaMigrations('session'),
     );
     await sendMessages(
       clients.sqs,

@@ -14,7 +14,7 @@ import { createBackfillWorker } from '../../handlers/backfill-worker.ts';
 import { FileStateStore } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { ensureQueues } from '../../lib/adapters/queues.ts';
-import { KEYWORDS_VERSION_FIELD } from '../../lib/core/migrations/session-search-keywords.ts';
+import { KEYWORDS_VERSION_FIELD } from '../../lib/core/config/plan-search.ts';
 import type { Item } from '../../lib/core/types.ts';
 import { versionMillis } from '../../lib/core/version.ts';
 import { runBackfill } from '../../lib/engine/backfill.ts';

@@ -12,7 +12,7 @@ import { destroyClients, makeClients, type Clients } from '../../lib/adapters/cl
 import { DeadLetters } from '../../lib/adapters/dead-letters.ts';
 import { ensureQueues } from '../../lib/adapters/queues.ts';
 import { SearchIndex } from '../../lib/adapters/search-index.ts';
-import { searchSpecFor } from '../../lib/core/migrations/index.ts';
+import { PIKA_SEARCH_SPEC } from '../support/pika.ts';
 import type { Item } from '../../lib/core/types.ts';
 import { checkConsumerStart } from '../../lib/engine/consumer-start.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
@@ -130,7 +130,7 @@ describe('item 10: a typo in the search index at start', () => {
   it('item 10: the consumer refuses to start against an index that does not exist, and does not create it', async () => {
     const s = await stack('typo-start');
     const typo = uniqueName('no-such-index');
-    const search = new SearchIndex(clients.search!, typo, searchSpecFor('session')!);
+    const search = new SearchIndex(clients.search!, typo, PIKA_SEARCH_SPEC);
     await expect(
       checkConsumerStart({ dynamodb: clients.dynamodb, tableName: s.tables.session, search }),
     ).rejects.toThrow(/does not exist/);

@@ -4,7 +4,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aw
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ParkedRecord } from '../../lib/adapters/dead-letters.ts';
-import { KEY_ATTRIBUTES, type Item, type TableRole } from '../../lib/core/types.ts';
+import type { Item } from '../../lib/core/types.ts';
 import { packItems, workItemOf, type WorkItem } from '../../lib/core/work-message.ts';
 import { PIKA } from './pika.ts';
 
@@ -37,12 +37,12 @@ export async function scanAll(
 /** The work items of a table's current items, as the scanner would enqueue them. */
 export async function workItemsOf(
   doc: DynamoDBDocumentClient,
-  table: TableRole,
+  table: string,
   TableName: string,
   enabled: readonly string[],
 ): Promise<WorkItem[]> {
   const projection = PIKA.projection(table, enabled);
-  const keys: readonly string[] = KEY_ATTRIBUTES[table];
+  const keys = PIKA.table(table).key;
   const inputs = projection.filter((n) => !keys.includes(n));
   return (await scanAll(doc, TableName, projection)).map((i) =>
     workItemOf(PIKA.table(table), i, inputs),
@@ -50,7 +50,7 @@ export async function workItemsOf(
 }
 
 /** Items message bodies of at most `perMessage` items each. */
-export function itemsBodies(table: TableRole, items: WorkItem[], perMessage: number): string[] {
+export function itemsBodies(table: string, items: WorkItem[], perMessage: number): string[] {
   return packItems(table, items, { maxItemsPerMessage: perMessage }).map((p) => p.body);
 }
 

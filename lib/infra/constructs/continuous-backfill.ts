@@ -36,12 +36,7 @@ import {
   WRITE_CONCURRENCY,
   type StackOutputKey,
 } from '../../config/defaults.ts';
-import {
-  ALL_MIGRATIONS,
-  migrationNamesFor,
-  MIGRATIONS,
-  type MigrationName,
-} from '../../core/migrations/index.ts';
+import { bundledPlanner } from '../../engine/bundled-config.ts';
 import { consumerSettingsProblems, failOnProblems, streamArnProblems } from './props-validation.ts';
 import { acknowledgeFunctionFindings } from '../nag.ts';
 import { BackfillAlarms } from './backfill-alarms.ts';
@@ -113,7 +108,7 @@ export interface ContinuousBackfillProps {
    */
   readonly tagTableStreamArn?: string;
   /**
-   * The migrations to apply, by registry name (lib/core/migrations/index.ts).
+   * The migrations to apply, by name (the config's, or the Pika preset's for the Pika props).
    * @default - every session-table migration (session-search-keywords only with `search`),
    *   plus tag-usage-mode when a tag table is given
    */
@@ -491,9 +486,10 @@ function pikaSetup(scope: Construct, props: ContinuousBackfillProps): Setup {
   const tagTable =
     props.tagTable ??
     (tagName !== undefined ? Table.fromTableName(scope, 'TagTable', tagName) : undefined);
-  const known = migrations.filter((m): m is MigrationName => m in MIGRATIONS);
-  const migratesTags = known.some((m) => MIGRATIONS[m].table === 'tag');
-  const usesUsers = known.some((m) => MIGRATIONS[m].lookups?.includes('user-type'));
+  const pika = bundledPlanner().summaries;
+  const known = migrations.flatMap((m) => pika.get(m) ?? []);
+  const migratesTags = known.some((m) => m.table === 'tag');
+  const usesUsers = known.some((m) => m.lookups.length > 0);
   return {
     migrations,
     sourceTable,
@@ -769,12 +765,16 @@ function importTable(scope: Construct, id: string, source: Source): ITable {
   });
 }
 
-function defaultMigrations(props: ContinuousBackfillProps): MigrationName[] {
-  const session = migrationNamesFor('session').filter(
-    (m) => props.search !== undefined || !MIGRATIONS[m].search,
-  );
-  const tags = props.tagTable || props.tagTableName ? migrationNamesFor('tag') : [];
-  return [...session, ...tags];
+/** The preset's default migrations of the tables given (its search one only with `search`). */
+function defaultMigrations(props: ContinuousBackfillProps): string[] {
+  const pika = bundledPlanner();
+  const namesOf = (table: string) =>
+    pika
+      .migrationsFor(table)
+      .map((m) => m.name)
+      .filter((m) => props.search !== undefined || pika.summaries.get(m)?.target !== 'search');
+  const tags = props.tagTable || props.tagTableName ? namesOf('tag') : [];
+  return [...namesOf('session'), ...tags];
 }
 
 /** Every other problem with the props, all reported at once. */
@@ -800,25 +800,25 @@ function check(
   }
 
   if (migrations.length === 0) problems.push('migrations is empty: nothing would be migrated');
-  const registered = ALL_MIGRATIONS as readonly string[];
-  const unknown = migrations.filter((m) => !registered.includes(m));
+  const pika = bundledPlanner();
+  const unknown = migrations.filter((m) => !pika.allMigrations.includes(m));
   if (unknown.length) {
     problems.push(
-      `migrations ${JSON.stringify(unknown)} are not registered (known: ${ALL_MIGRATIONS.join(', ')})`,
+      `migrations ${JSON.stringify(unknown)} are not registered (known: ${pika.allMigrations.join(', ')})`,
     );
   }
-  const known = migrations.filter((m): m is MigrationName => registered.includes(m));
-  for (const m of known) {
-    if (MIGRATIONS[m].table === 'tag' && !props.tagTable && props.tagTableName === undefined) {
+  const known = migrations.flatMap((m) => pika.summaries.get(m) ?? []);
+  for (const { name: m, table, target } of known) {
+    if (table === 'tag' && !props.tagTable && props.tagTableName === undefined) {
       problems.push(`migration ${m} needs the tag table: give tagTable or tagTableName`);
     }
-    if (MIGRATIONS[m].search && !props.search) {
+    if (target === 'search' && !props.search) {
       problems.push(`migration ${m} updates OpenSearch documents: give search.endpoint`);
     }
   }
-  if (known.length && !known.some((m) => MIGRATIONS[m].table === 'session')) {
+  if (known.length && !known.some((m) => m.table === 'session')) {
     problems.push(
-      `migrations ${JSON.stringify(known)} include no session-table migration: the stream consumer would have nothing to do`,
+      `migrations ${JSON.stringify(known.map((m) => m.name))} include no session-table migration: the stream consumer would have nothing to do`,
     );
   }
   if (props.search) problems.push(...searchAccessProblems(props.search));

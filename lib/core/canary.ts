@@ -2,7 +2,7 @@
 // migrated table and waits to see recorded by the stream consumer, proving the consumer reads
 // the stream now (an Enabled mapping does not: AWS positions LATEST some time after it is
 // created). Canaries are never migrated, verified, scanned or counted as application items.
-import type { Item, Key } from './types.ts';
+import type { Item, Key, KeyValue } from './types.ts';
 
 /** The key attribute names of a table, partition key first (a declared table has them). */
 export interface KeyShape {
@@ -27,7 +27,7 @@ export const CANARY_REWRITE_MS = 2_000;
 export const CANARY_TTL_SECONDS = 3_600;
 
 /** The key of the canary `nonce` in a table of `table`'s shape (partition + sort key). */
-export function canaryKey(table: KeyShape, nonce: string): Key {
+export function canaryKey(table: KeyShape, nonce: KeyValue): Key {
   const [pk, sk] = table.key;
   return { [pk as string]: CANARY_PARTITION, ...(sk && { [sk]: nonce }) };
 }

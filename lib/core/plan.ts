@@ -98,4 +98,3 @@ export function changeAlreadyApplied(current: Item, change: ItemChange): boolean
     )
   );
 }
-

@@ -7,7 +7,7 @@ import { formatKey } from '../core/key-format.ts';
 import { formatWait } from '../core/throttle.ts';
 import {
   canarySeen,
-  canaryUnwritable,
+  canaryFit,
   removeGateCanaries,
   writeGateCanary,
   type Canary,
@@ -54,15 +54,15 @@ export async function awaitConsumer(pass: Pass): Promise<void> {
 /** The canary: the consumer proves it reads the stream by recording an item written now. */
 async function proveConsumerReads(pass: Pass, gate: CanaryGate): Promise<void> {
   const { now, waits } = pass;
-  const unwritable = await canaryUnwritable(pass.deps.dynamodb, gate);
-  if (unwritable) {
+  const fit = await canaryFit(pass.deps.dynamodb, gate);
+  if ('unwritable' in fit) {
     // Skipped, not refused: the consumer's own readiness (heartbeat or mapping) still gated.
     pass.log(
-      `warning: no canary gate: ${unwritable}. The scan starts on the consumer's own readiness, without proof that it reads the stream: writes made before a new mapping's position is fixed may be missed until the next pass`,
+      `warning: no canary gate: ${fit.unwritable}. The scan starts on the consumer's own readiness, without proof that it reads the stream: writes made before a new mapping's position is fixed may be missed until the next pass`,
     );
     return;
   }
-  const canaries = [await writeGateCanary(gate, now())];
+  const canaries = [await writeGateCanary(gate, now(), fit.sortKeyType)];
   for (;;) {
     const c = await canarySeen(gate, canaries);
     if (c.seen) {
@@ -75,7 +75,7 @@ async function proveConsumerReads(pass: Pass, gate: CanaryGate): Promise<void> {
     await waits.wait(-1, 'consumer', c.reason, pass.pollMs);
     // One written before the consumer's position was fixed is never read: write another.
     if (now() - (canaries.at(-1) as Canary).writtenAtMs >= CANARY_REWRITE_MS)
-      canaries.push(await writeGateCanary(gate, now()));
+      canaries.push(await writeGateCanary(gate, now(), fit.sortKeyType));
   }
   await removeGateCanaries(gate, canaries);
 }

@@ -4,12 +4,13 @@
 // plain .mjs imports the API and the construct and synthesizes a stack (bundling the compiled
 // handlers), a TypeScript file type-checks against the .d.ts, and the installed bin runs on
 // plain node. No local service is needed.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installPacked } from '../support/packed.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -40,32 +41,7 @@ const inApp = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'streamfill-package-'));
-  const packed = JSON.parse(
-    execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  ) as { filename: string; files: { path: string }[] }[];
-  files = packed[0]!.files.map((f) => f.path);
-  writeFileSync(
-    join(dir, 'package.json'),
-    JSON.stringify({ name: 'cdk-app', private: true, type: 'module' }),
-  );
-  const started = Date.now();
-  execFileSync(
-    'npm',
-    [
-      'install',
-      '--prefer-offline',
-      '--no-audit',
-      '--no-fund',
-      join(dir, packed[0]!.filename),
-      ...['aws-cdk-lib', 'constructs', 'esbuild'].map((p) => `${p}@${pkg.devDependencies[p]}`),
-    ],
-    { cwd: dir, stdio: 'ignore' },
-  );
-  console.log(`npm install of the tarball: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  files = installPacked(dir, 'cdk-app');
 }, 600_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,13 @@
 // A config that is not Pika's: orders keyed by tenant_id (S) + order_no (N), each given the
 // tier of its customer through a lookup into a second table. backfill scans it onto the real
 // work queue, the real worker plans each item with the same planner, and every order converges.
-// The sort key is a number, so no canary key fits: the gate is skipped with a warning.
+// The sort key is a number: the canary's nonce is a number too.
+import { canaryNonce } from '../../lib/core/canary.ts';
+import {
+  canaryFit,
+  removeGateCanaries,
+  writeGateCanary,
+} from '../../lib/engine/backfill-canary.ts';
 import { CreateTableCommand, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ReceiveMessageCommand, DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
@@ -184,7 +190,6 @@ describe('backfill of a declared, non-Pika table', () => {
         consumer: heartbeatProbe(state, consumerHeartbeatId(tables.orders), {
           staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
         }),
-        canary: { doc: clients.doc, table: orders, tableName: tables.orders, state },
       },
       { log: (l) => logs.push(l) },
     );
@@ -198,8 +203,21 @@ describe('backfill of a declared, non-Pika table', () => {
     expect(summary.projection.sort()).toEqual(
       ['customer_id', 'order_no', 'tenant_id', 'tier', 'total', 'total_cents'].sort(),
     );
-    // order_no is a number: no canary key fits, so the gate is skipped, saying what is lost.
-    expect(logs.some((l) => /no canary gate: the key attribute order_no \(N\)/.test(l))).toBe(true);
+    // order_no is a number: the canary's nonce is one too, and reads back as the consumer
+    // records it (String of the sort key value).
+    const gate = { doc: clients.doc, table: orders, tableName: tables.orders, state };
+    const fit = await canaryFit(clients.dynamodb, gate);
+    expect(fit).toEqual({ sortKeyType: 'N' });
+    const canary = await writeGateCanary(gate, Date.now(), 'N');
+    const written = (
+      await clients.doc.send(
+        new GetCommand({ TableName: tables.orders, Key: canary.key, ConsistentRead: true }),
+      )
+    ).Item!;
+    expect(typeof written.order_no).toBe('number');
+    expect(canaryNonce(orders, written)).toBe(canary.nonce);
+    await removeGateCanaries(gate, [canary]);
+    expect(logs.some((l) => /no canary gate/.test(l))).toBe(false);
 
     expect(await drainThroughWorker(queues.work, tables)).toBeGreaterThan(0);
     const after =

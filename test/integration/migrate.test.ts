@@ -336,12 +336,10 @@ describe('lookups', () => {
   it('read the distinct keys of a batch in one strongly consistent BatchGetItem', async () => {
     const lookups = new LookupReader(clients.doc, tables);
     const live: EngineDeps = { ...deps, lookups };
-    const items: Item[] = seeded.sessions
-      .slice(0, 200)
-      .map(({ user_type: _typed, ...s }) => ({
-        ...s,
-        session_id: `${String(s.session_id)}-batch`,
-      }));
+    const items: Item[] = seeded.sessions.slice(0, 200).map(({ user_type: _typed, ...s }) => ({
+      ...s,
+      session_id: `${String(s.session_id)}-batch`,
+    }));
     const users = new Set(items.map((i) => i.user_id));
     expect(users.size).toBeGreaterThan(1);
     expect(users.size).toBeLessThanOrEqual(100);

@@ -47,17 +47,27 @@ import { applyServiceEnv, startLocalServices } from '../../local/services/index.
  */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const CLI_BUNDLE = FROM_SOURCE
-  ? join(PACKAGE_ROOT, '.cache/bench/streamfill-cli.mjs')
+  ? join(PACKAGE_ROOT, '.cache/bench/scripts/cli.mjs')
   : fileURLToPath(new URL('../cli.js', import.meta.url));
 let cliBundled: Promise<void> | undefined;
 const bundleCli = (): Promise<void> =>
   (cliBundled ??= FROM_SOURCE
     ? // esbuild is a dev dependency: imported only here, so the installed CLI never needs it.
+      // The built-in preset is its own entry beside the CLI, where the config loader looks for
+      // it (lib/presets/ next to scripts/), sharing one copy of the API through a chunk.
       import('esbuild').then(({ build }) =>
         build({
-          entryPoints: [join(PACKAGE_ROOT, 'scripts/cli.ts')],
-          outfile: CLI_BUNDLE,
+          entryPoints: [
+            join(PACKAGE_ROOT, 'scripts/cli.ts'),
+            join(PACKAGE_ROOT, 'lib/presets/pika.ts'),
+          ],
+          outdir: join(PACKAGE_ROOT, '.cache/bench'),
+          outbase: PACKAGE_ROOT,
+          outExtension: { '.js': '.mjs' },
+          // Chunks hold the loader too: beside the CLI, so `../lib/presets/` resolves the same.
+          chunkNames: 'scripts/[name]-[hash]',
           bundle: true,
+          splitting: true,
           platform: 'node',
           format: 'esm',
           target: 'node20',

@@ -152,8 +152,17 @@ const searchRepairSchema = z
     docId: nonEmpty,
     table: nonEmpty.optional(),
     key: wireRecord.optional(),
+    // Checked on the raw object: a record schema would drop a "__proto__" field silently.
     keywords: z
-      .record(z.string(), z.string())
+      .custom<Record<string, string>>(
+        (v) =>
+          typeof v === 'object' &&
+          v !== null &&
+          !Array.isArray(v) &&
+          Object.values(v).every((x) => typeof x === 'string'),
+        { error: 'must be a JSON object of strings' },
+      )
+      .refine((k) => !Object.hasOwn(k, '__proto__'), 'must not name a field "__proto__"')
       .refine((k) => Object.keys(k).length > 0, 'must name at least one keyword'),
     remove: z.array(nonEmpty).optional(),
     version: nonEmpty.optional(),

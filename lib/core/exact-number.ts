@@ -37,27 +37,6 @@ export function numberFromText(text: string): number | ExactNumber {
   return Number.isFinite(n) && String(n) === text ? n : new ExactNumber(text);
 }
 
-/** Whether a plain JSON map is the tagged form of an ExactNumber. */
-export function isExactNumberTag(v: unknown): v is Record<typeof EXACT_NUMBER_TAG, string> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  const keys = Object.keys(v);
-  return (
-    keys.length === 1 &&
-    keys[0] === EXACT_NUMBER_TAG &&
-    typeof (v as Record<string, unknown>)[EXACT_NUMBER_TAG] === 'string'
-  );
-}
-
-/** Turns the tagged JSON form back into ExactNumbers, deeply (a new value; input untouched). */
-export function reviveExactNumbers(v: unknown): unknown {
-  if (isExactNumberTag(v)) return new ExactNumber(v[EXACT_NUMBER_TAG]);
-  if (Array.isArray(v)) return v.map(reviveExactNumbers);
-  if (typeof v === 'object' && v !== null && !isExactNumber(v)) {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reviveExactNumbers(x)]));
-  }
-  return v;
-}
-
 /** Equality of attribute values as DynamoDB compares them, ExactNumbers by their text. */
 export function sameScalar(a: unknown, b: unknown): boolean {
   if (isExactNumber(a) || isExactNumber(b)) {

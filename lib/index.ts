@@ -2,6 +2,7 @@
 // CDK): the same file is imported by the CLI, by CDK synth and by the Lambda bundle.
 export {
   defineConfig,
+  defineCopy,
   defineLookup,
   defineMigration,
   defineSearch,
@@ -12,6 +13,8 @@ export {
 } from './core/config/define.ts';
 export type {
   AnyMigrationDef,
+  CopyDef,
+  CopyTarget,
   DeriveContext,
   DeriveItem,
   Derived,

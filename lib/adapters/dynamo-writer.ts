@@ -30,10 +30,43 @@ export interface CompiledUpdate {
  * everywhere: attribute names like `source` are reserved words in DynamoDB.
  */
 export function compileUpdate(change: ItemChange): CompiledUpdate {
+  const x = expressionBuilder();
+  const parts: string[] = [];
+  const sets = Object.entries(change.set).map(
+    ([attr, value]) => `${x.name(attr)} = ${x.value(value)}`,
+  );
+  if (sets.length) parts.push(`SET ${sets.join(', ')}`);
+  if (change.remove.length) parts.push(`REMOVE ${change.remove.map(x.name).join(', ')}`);
+  if (!parts.length) throw new Error(`empty change for ${JSON.stringify(change.key)}`);
+  if (!change.conditions.some((c) => c.op === 'exists')) {
+    // Without it an UpdateItem would create the item: the writer refuses to resurrect.
+    throw new Error(`change for ${JSON.stringify(change.key)} has no existence condition`);
+  }
+  return {
+    UpdateExpression: parts.join(' '),
+    ConditionExpression: x.conditions(change.conditions),
+    ...x.placeholders(),
+  };
+}
+
+/** Placeholders of one request's expressions: names like `source` are reserved words. */
+export interface ExpressionBuilder {
+  name(attribute: string): string;
+  value(value: unknown): string;
+  /** The conditions joined by AND. */
+  conditions(conditions: readonly Condition[]): string;
+  placeholders(): {
+    ExpressionAttributeNames: Record<string, string>;
+    ExpressionAttributeValues?: Record<string, unknown>;
+  };
+}
+
+export function expressionBuilder(): ExpressionBuilder {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
   const nameOf = new Map<string, string>();
-  const n = (attr: string): string => {
+  let v = 0;
+  const name = (attr: string): string => {
     let ph = nameOf.get(attr);
     if (!ph) {
       ph = `#a${nameOf.size}`;
@@ -42,32 +75,25 @@ export function compileUpdate(change: ItemChange): CompiledUpdate {
     }
     return ph;
   };
-  let v = 0;
-  const val = (value: unknown): string => {
+  const value = (x: unknown): string => {
     const ph = `:v${v++}`;
-    values[ph] = sdkValue(value);
+    values[ph] = sdkValue(x);
     return ph;
   };
-  const parts: string[] = [];
-  const sets = Object.entries(change.set).map(([attr, value]) => `${n(attr)} = ${val(value)}`);
-  if (sets.length) parts.push(`SET ${sets.join(', ')}`);
-  if (change.remove.length) parts.push(`REMOVE ${change.remove.map(n).join(', ')}`);
-  if (!parts.length) throw new Error(`empty change for ${JSON.stringify(change.key)}`);
-  if (!change.conditions.some((c) => c.op === 'exists')) {
-    // Without it an UpdateItem would create the item: the writer refuses to resurrect.
-    throw new Error(`change for ${JSON.stringify(change.key)} has no existence condition`);
-  }
   const cond = (c: Condition): string =>
     c.op === 'exists'
-      ? `attribute_exists(${n(c.attribute)})`
+      ? `attribute_exists(${name(c.attribute)})`
       : c.op === 'notExists'
-        ? `attribute_not_exists(${n(c.attribute)})`
-        : `${n(c.attribute)} = ${val(c.value)}`;
+        ? `attribute_not_exists(${name(c.attribute)})`
+        : `${name(c.attribute)} = ${value(c.value)}`;
   return {
-    UpdateExpression: parts.join(' '),
-    ConditionExpression: change.conditions.map(cond).join(' AND '),
-    ExpressionAttributeNames: names,
-    ...(v > 0 && { ExpressionAttributeValues: values }),
+    name,
+    value,
+    conditions: (cs) => cs.map(cond).join(' AND '),
+    placeholders: () => ({
+      ExpressionAttributeNames: names,
+      ...(v > 0 && { ExpressionAttributeValues: values }),
+    }),
   };
 }
 

@@ -2,6 +2,7 @@
 // handlers (which read their settings from the environment once per container).
 import { makeClients, type Clients } from '../adapters/clients.ts';
 import { DeadLetters } from '../adapters/dead-letters.ts';
+import { CopyWriter } from '../adapters/copy-writer.ts';
 import { DynamoWriter } from '../adapters/dynamo-writer.ts';
 import { LookupReader } from '../adapters/lookup-reader.ts';
 import { SearchIndex } from '../adapters/search-index.ts';
@@ -23,6 +24,8 @@ export interface EngineDepsOptions {
   migrations?: readonly string[] | undefined;
   /** The compiled config the engine plans with. @default the bundled config (bundled-config.ts) */
   planner?: Planner | undefined;
+  /** The state table (physical name): the copies' ledger. @default no copy writer */
+  stateTable?: string | undefined;
 }
 
 /**
@@ -60,6 +63,15 @@ export function engineDeps(clients: Clients, opts: EngineDepsOptions): EngineDep
       spec &&
       new SearchIndex(clients.search, opts.searchIndex ?? spec.index, spec),
     planner,
+    ...(opts.stateTable && {
+      copies: new CopyWriter(
+        clients.doc,
+        opts.tables,
+        opts.stateTable,
+        (t) => planner.table(t).key,
+        { concurrency: opts.writeConcurrency },
+      ),
+    }),
     ...(opts.migrations && { migrations: opts.migrations }),
   };
 }

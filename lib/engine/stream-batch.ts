@@ -21,6 +21,7 @@ import {
   type BatchPolicy,
   type BatchUnit,
 } from './batch-policy.ts';
+import { copyItems, enabledCopies, worse } from './copy-items.ts';
 import { migrateItems, type EngineDeps, type ItemResult } from './migrate-items.ts';
 import { deferSearchFailures, type SearchRepairTarget } from './search-repair.ts';
 
@@ -196,6 +197,34 @@ async function processTableRecords(
       unitResults.push(res);
     });
   }
+  // Copies follow deletes too: a REMOVE deletes the targets derived from the item.
+  if (enabledCopies(table, options.deps).length) {
+    const sources = latest.filter((d) => d.record.eventName === 'REMOVE' || d.newImage);
+    const copied = await copyItems(
+      table,
+      sources.map((d) => ({
+        key: keyOf(shape.key, d.record),
+        image: d.record.eventName === 'REMOVE' ? undefined : d.newImage,
+      })),
+      options.deps,
+    );
+    copied.forEach((res, i) => {
+      const d = sources[i] as (typeof sources)[number];
+      const known = bySeq.get(seqOf(d.record));
+      if (known) Object.assign(known, worse(known, res));
+      else {
+        bySeq.set(seqOf(d.record), res);
+        units.push({ id: seqOf(d.record), record: d.record, table: tableOf() });
+        unitResults.push(res);
+      }
+    });
+  }
+}
+
+/** A decoded record's key, in schema order. */
+function keyOf(keyNames: readonly string[], r: DynamoDBRecord): Key {
+  const keys = (image(r.dynamodb?.Keys) ?? {}) as Key;
+  return Object.fromEntries(keyNames.map((k) => [k, keys[k]])) as Key;
 }
 
 async function recordCanaries(

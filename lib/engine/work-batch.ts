@@ -45,6 +45,7 @@ import {
   type BatchPolicy,
   type BatchUnit,
 } from './batch-policy.ts';
+import { copyItems, worse } from './copy-items.ts';
 import {
   enabledMigrations,
   isSettled,
@@ -255,11 +256,15 @@ async function migrateItemsMessages(
     );
     let results: ItemResult[];
     try {
-      results = await migrateItems(
+      const images = flat.map(({ item }) => ({ ...item.inputs, ...item.key }) as Item);
+      const deps = { ...options.deps, migrations: plan };
+      results = await migrateItems(table, images, deps);
+      const copied = await copyItems(
         table,
-        flat.map(({ item }) => ({ ...item.inputs, ...item.key }) as Item),
-        { ...options.deps, migrations: plan },
+        flat.map(({ item }, i) => ({ key: item.key, image: images[i] })),
+        deps,
       );
+      results.forEach((r, i) => Object.assign(r, worse(r, copied[i] as ItemResult)));
     } catch (e) {
       // The whole call could not proceed: every carrier is retried.
       for (const d of carriers)

@@ -127,9 +127,60 @@ export interface SearchDef<
   readonly description?: string;
 }
 
+/** One item a copy derives: an item of one of the copy's target tables, with its whole key. */
+export interface CopyTarget<T extends TableDef = TableDef> {
+  /** The target table (one of the copy's `to`). */
+  readonly table: T;
+  /**
+   * The whole target item, key included. Attributes named `streamfill_…` are the engine's
+   * bookkeeping (`streamfill_source`, …) and may not be returned.
+   */
+  readonly item: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A copy of items of one table into items of other tables: each source item derives 0..n target
+ * items (any table of `to`, any key), kept equal to the source's derivation from its stream until
+ * cut-over. Every target write is one transaction with a check that the source still holds the
+ * inputs it was derived from, so a stale derivation never lands; targets no longer derived (the
+ * source deleted, or derived differently) are deleted.
+ */
+export interface CopyDef<
+  N extends string = string,
+  F extends TableDef = TableDef,
+  T extends readonly TableDef[] = readonly TableDef[],
+  I extends readonly string[] = readonly string[],
+  L extends readonly LookupDef[] = readonly LookupDef[],
+> {
+  readonly kind: 'streamfill.copy';
+  readonly name: N;
+  /** The source table (never written). */
+  readonly from: F;
+  /** The tables the targets are written to (the application's own tables). */
+  readonly to: T;
+  /**
+   * Every attribute `derive` reads (the key is always readable). Each conditions every target
+   * write: equal to the value read, or still absent.
+   */
+  readonly inputs: I;
+  /** Lookups `derive` may read through `ctx.lookup`. */
+  readonly lookups?: L;
+  /**
+   * Pure and deterministic. Returns the item's targets (an empty list: none). Throw
+   * `malformed(reason)` for an item it cannot derive.
+   */
+  readonly derive: (
+    item: DeriveItem<I[number] | F['key'][number]>,
+    ctx: DeriveContext<L>,
+  ) => readonly CopyTarget<T[number]>[];
+  readonly optIn?: boolean;
+  readonly description?: string;
+}
+
 export type AnyMigrationDef =
   | MigrationDef<string, TableDef, readonly string[], readonly string[], readonly LookupDef[]>
-  | SearchDef;
+  | SearchDef
+  | CopyDef;
 
 /** A whole config: the default export of `streamfill.config.ts`. */
 export interface StreamfillConfig {
@@ -198,6 +249,28 @@ export function defineSearch<
   description?: string;
 }): SearchDef<N, T, F> {
   return { kind: 'streamfill.search', ...search } as SearchDef<N, T, F>;
+}
+
+export function defineCopy<
+  const N extends string,
+  F extends TableDef,
+  const T extends readonly TableDef[],
+  const I extends readonly string[],
+  const L extends readonly LookupDef[] = [],
+>(copy: {
+  name: N;
+  from: F;
+  to: T;
+  inputs: I;
+  lookups?: L;
+  derive: (
+    item: NoInfer<DeriveItem<I[number] | F['key'][number]>>,
+    ctx: NoInfer<DeriveContext<L>>,
+  ) => readonly CopyTarget<NoInfer<T[number]>>[];
+  optIn?: boolean;
+  description?: string;
+}): CopyDef<N, F, T, I, L> {
+  return { kind: 'streamfill.copy', ...copy } as CopyDef<N, F, T, I, L>;
 }
 
 export function defineConfig<const C extends StreamfillConfig>(config: C): C {

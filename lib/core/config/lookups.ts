@@ -35,7 +35,10 @@ export function restrictItem(item: Item, attributes: readonly string[]): Item {
 }
 
 /** The attributes a migration's derive and lookups may read. */
-export function readableAttributes(table: TableDef, m: MigrationDef): readonly string[] {
+export function readableAttributes(
+  table: TableDef,
+  m: Pick<MigrationDef, 'inputs'>,
+): readonly string[] {
   return [...new Set([...table.key, ...m.inputs])];
 }
 
@@ -91,7 +94,7 @@ export interface LookupReads {
  */
 export function collectLookupReads(
   table: TableDef,
-  migrations: readonly MigrationDef[],
+  migrations: readonly Pick<MigrationDef, 'name' | 'inputs' | 'lookups'>[],
   items: readonly Item[],
 ): LookupReads {
   const byLookup = new Map<string, Map<string, Key>>();

@@ -2,6 +2,7 @@
 // engine computes the rest: the diff with the item, the conditions, the malformed verdict.
 import {
   isMalformedDerivation,
+  type CopyDef,
   type LookupDef,
   type MigrationDef,
   type TableDef,
@@ -28,7 +29,7 @@ export interface DeclaredPlanContext {
 }
 
 /** Whether DynamoDB can store `value` (as the DocumentClient marshals it). */
-function storable(value: unknown): boolean {
+export function storable(value: unknown): boolean {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
   if (typeof value === 'number') return Number.isFinite(value);
   if (isExactNumber(value) || value instanceof Uint8Array) return true;
@@ -47,8 +48,9 @@ function storable(value: unknown): boolean {
   return false;
 }
 
-function lookupFor(
-  m: MigrationDef,
+/** `ctx.lookup` of a derive: only declared lookups, read beforehand (LookupMissing otherwise). */
+export function lookupFor(
+  m: Pick<MigrationDef | CopyDef, 'name' | 'lookups' | 'kind'>,
   table: TableDef,
   seen: Item,
   key: Key,
@@ -57,7 +59,7 @@ function lookupFor(
   return (lookup) => {
     if (!m.lookups?.includes(lookup)) {
       throw new ConfigError([
-        `migration "${m.name}": derive asked for lookup ${show(lookup?.name)}, which it does not declare in lookups`,
+        `${m.kind === 'streamfill.copy' ? 'copy' : 'migration'} "${m.name}": derive asked for lookup ${show(lookup?.name)}, which it does not declare in lookups`,
       ]);
     }
     const lk = lookupKeyOf(lookup, m.name, seen, { table: table.name, key });

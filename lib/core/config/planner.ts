@@ -3,7 +3,15 @@
 import { keyId } from '../keys.ts';
 import { applyChange, mergeChanges, type PlanResult } from '../plan.ts';
 import type { Item, ItemChange, Key, SearchChange } from '../types.ts';
-import type { AnyMigrationDef, LookupDef, MigrationDef, SearchDef, TableDef } from './define.ts';
+import type {
+  AnyMigrationDef,
+  CopyDef,
+  LookupDef,
+  MigrationDef,
+  SearchDef,
+  TableDef,
+} from './define.ts';
+import { planCopy, planCopyOfGone, type CopyPlan } from './plan-copy.ts';
 import { isExpiredItem, keyOfItem, partialKeyOf } from './item-key.ts';
 import {
   collectLookupReads,
@@ -18,13 +26,20 @@ import {
   searchSpecs,
   type DeclaredSearchSpec,
 } from './plan-search.ts';
-import { isItemMigration, isSearchMigration, type ResolvedConfig } from './resolve.ts';
+import {
+  isCopy,
+  isItemMigration,
+  isSearchMigration,
+  sourceTableOf,
+  type ResolvedConfig,
+} from './resolve.ts';
 
 /** A migration as the scanner, the worker and `status` see it (the registry's MigrationInfo). */
 export interface MigrationSummary {
   readonly name: string;
   readonly table: string;
-  readonly target: 'dynamodb' | 'search';
+  /** `copy`: items of other tables (`copiesTo`), not attributes of the item. */
+  readonly target: 'dynamodb' | 'search' | 'copy';
   /** Every attribute its planning reads besides the key: what a scan must project. */
   readonly inputs: readonly string[];
   /** Item attributes it writes, or the search fields (and version field) it updates. */
@@ -33,11 +48,29 @@ export interface MigrationSummary {
   readonly lookups: readonly string[];
   readonly optIn: boolean;
   readonly description: string;
+  /** A copy's target tables (declared names); empty for the others. */
+  readonly copiesTo: readonly string[];
 }
 
 /** The summary of one declared migration. */
 export function summarize(m: AnyMigrationDef): MigrationSummary {
-  const common = { name: m.name, table: m.table.name, optIn: m.optIn === true };
+  const common = {
+    name: m.name,
+    table: sourceTableOf(m).name,
+    optIn: m.optIn === true,
+    copiesTo: isCopy(m) ? m.to.map((t) => t.name) : [],
+  };
+  if (isCopy(m)) {
+    return {
+      ...common,
+      target: 'copy',
+      inputs: m.inputs,
+      writes: [],
+      lookups: (m.lookups ?? []).map((l) => l.name),
+      description:
+        m.description ?? `copies into ${m.to.map((t) => t.name).join(', ')} from ${m.from.name}`,
+    };
+  }
   if (isItemMigration(m)) {
     return {
       ...common,
@@ -103,6 +136,19 @@ export interface Planner {
   planSearchFor(table: string, item: Item, enabled?: readonly string[]): SearchChange | null;
   /** Per page of items: the distinct keys to read, per looked-up table. */
   collectLookups(table: string, items: readonly Item[], enabled?: readonly string[]): LookupReads;
+  /** Enabled copies whose source is `table`, in planning order. */
+  copiesFor(table: string, enabled?: readonly string[]): CopyDef[];
+  /**
+   * The plan of each enabled copy of `table` for one source item; `item` undefined: the source
+   * is gone (its targets are deleted). Throws MalformedItemError, LookupMissingError, ConfigError.
+   */
+  planCopies(
+    table: string,
+    key: Key,
+    item: Item | undefined,
+    ctx: DeclaredPlanContext,
+    enabled?: readonly string[],
+  ): CopyPlan[];
   /** Files what was read (declared table → items) as the plan context's `lookups`. */
   lookupResults(reads: LookupReads, read: ReadonlyMap<string, readonly Item[]>): LookupResults;
 }
@@ -115,9 +161,16 @@ export function compilePlanner(resolved: ResolvedConfig): Planner {
     return t;
   };
   const migrationsFor = (name: string, enabled = resolved.defaultMigrations) =>
-    resolved.migrations.filter((m) => m.table.name === name && enabled.includes(m.name));
+    resolved.migrations.filter((m) => sourceTableOf(m).name === name && enabled.includes(m.name));
   const itemMigrations = (name: string, enabled?: readonly string[]): MigrationDef[] =>
     migrationsFor(name, enabled).filter(isItemMigration);
+  const copiesFor = (name: string, enabled?: readonly string[]): CopyDef[] =>
+    migrationsFor(name, enabled).filter(isCopy);
+  // Item migrations and copies both derive with lookups.
+  const deriving = (name: string, enabled?: readonly string[]) => [
+    ...itemMigrations(name, enabled),
+    ...copiesFor(name, enabled),
+  ];
   const searchSpecsFor = (name: string, enabled?: readonly string[]) =>
     searchSpecs(migrationsFor(name, enabled).filter(isSearchMigration) as SearchDef[]);
   const searchSpecFor = (name: string, enabled?: readonly string[]) => {
@@ -156,7 +209,7 @@ export function compilePlanner(resolved: ResolvedConfig): Planner {
       ];
     },
     lookupsFor: (name, enabled) => [
-      ...new Set(itemMigrations(name, enabled).flatMap((m) => m.lookups ?? [])),
+      ...new Set(deriving(name, enabled).flatMap((m) => m.lookups ?? [])),
     ],
     keyOf: (name, item) => keyOfItem(table(name), item),
     partialKey: (name, item) => partialKeyOf(table(name), item),
@@ -182,7 +235,14 @@ export function compilePlanner(resolved: ResolvedConfig): Planner {
     searchSpecFor,
     planSearchFor,
     collectLookups: (name, items, enabled) =>
-      collectLookupReads(table(name), itemMigrations(name, enabled), items),
+      collectLookupReads(table(name), deriving(name, enabled), items),
+    copiesFor,
+    planCopies(name, key, item, ctx, enabled) {
+      const t = table(name);
+      return copiesFor(name, enabled).map((c) =>
+        item === undefined ? planCopyOfGone(c, t, key) : planCopy(c, t, item, key, ctx),
+      );
+    },
     lookupResults: (reads, read) => lookupResults(reads, resolved.lookups, read),
   };
 }

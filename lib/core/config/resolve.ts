@@ -2,6 +2,7 @@
 // effect. The CLI, the local runner and the Lambda handlers all go through resolveConfig.
 import type {
   AnyMigrationDef,
+  CopyDef,
   LookupDef,
   MigrationDef,
   SearchDef,
@@ -44,6 +45,18 @@ export function isItemMigration(m: AnyMigrationDef): m is MigrationDef {
 export function isSearchMigration(m: AnyMigrationDef): m is SearchDef {
   return m.kind === 'streamfill.search';
 }
+
+export function isCopy(m: AnyMigrationDef): m is CopyDef {
+  return m.kind === 'streamfill.copy';
+}
+
+/** The table whose items (and stream) drive a migration, search or copy. */
+export function sourceTableOf(m: AnyMigrationDef): TableDef {
+  return isCopy(m) ? m.from : m.table;
+}
+
+/** Attributes the engine keeps on copied items: a copy's derive may neither read nor return them. */
+export const BOOKKEEPING_PREFIX = 'streamfill_';
 
 /** A value as shown in an issue: short, and never `[object Object]`. */
 export function show(value: unknown): string {
@@ -149,12 +162,7 @@ function itemMigrationIssues(m: MigrationDef, tables: ReadonlyMap<string, TableD
   }
   if (typeof m.derive !== 'function')
     issues.push(`${what}: derive must be a function, got ${show(m.derive)}`);
-  if (m.lookups !== undefined && !Array.isArray(m.lookups))
-    issues.push(`${what}: lookups must be a list of defineLookup(…), got ${show(m.lookups)}`);
-  for (const l of Array.isArray(m.lookups) ? m.lookups : []) {
-    if ((l as { kind?: unknown } | undefined)?.kind !== 'streamfill.lookup')
-      issues.push(`${what}: lookups: ${show(l)} is not a defineLookup(…)`);
-  }
+  issues.push(...lookupListIssues(what, m.lookups));
   return issues;
 }
 
@@ -178,6 +186,44 @@ function searchIssues(s: SearchDef, tables: ReadonlyMap<string, TableDef>): stri
         issues.push(`${what}: field "${field}" must name an attribute, got ${show(attribute)}`);
     }
   }
+  return issues;
+}
+
+function lookupListIssues(what: string, lookups: unknown): string[] {
+  if (lookups === undefined) return [];
+  if (!Array.isArray(lookups))
+    return [`${what}: lookups must be a list of defineLookup(…), got ${show(lookups)}`];
+  return lookups.flatMap((l) =>
+    (l as { kind?: unknown } | undefined)?.kind === 'streamfill.lookup'
+      ? []
+      : [`${what}: lookups: ${show(l)} is not a defineLookup(…)`],
+  );
+}
+
+function copyIssues(c: CopyDef, tables: ReadonlyMap<string, TableDef>): string[] {
+  const what = `copy "${c.name}"`;
+  const issues = [
+    ...tableRefIssues(`${what}: from`, c.from, tables),
+    ...nameListIssues(`${what}: inputs`, c.inputs, false),
+    ...optionalIssues(what, c),
+    ...lookupListIssues(what, c.lookups),
+  ];
+  if (!Array.isArray(c.to) || c.to.length === 0) {
+    issues.push(`${what}: to must list at least one defineTable(…), got ${show(c.to)}`);
+  } else {
+    for (const t of c.to) {
+      issues.push(...tableRefIssues(`${what}: to`, t, tables));
+      // Its own targets would come back through the source's stream as new sources.
+      if (t?.name === c.from?.name)
+        issues.push(`${what}: to lists the source table "${t.name}" (a copy writes other tables)`);
+    }
+  }
+  for (const i of Array.isArray(c.inputs) ? c.inputs : []) {
+    if (typeof i === 'string' && i.startsWith(BOOKKEEPING_PREFIX))
+      issues.push(`${what}: input ${show(i)} uses the reserved prefix "${BOOKKEEPING_PREFIX}"`);
+  }
+  if (typeof c.derive !== 'function')
+    issues.push(`${what}: derive must be a function, got ${show(c.derive)}`);
   return issues;
 }
 
@@ -230,7 +276,7 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     issues.push(`tables: expected a list of defineTable(…), got ${show(c.tables)}`);
   if (!Array.isArray(c.migrations))
     issues.push(
-      `migrations: expected a list of defineMigration(…) / defineSearch(…), got ${show(c.migrations)}`,
+      `migrations: expected a list of defineMigration(…) / defineSearch(…) / defineCopy(…), got ${show(c.migrations)}`,
     );
   if (issues.length) throw new ConfigError(issues);
 
@@ -253,8 +299,14 @@ export function resolveConfig(config: unknown): ResolvedConfig {
   const lookups = new Map<string, LookupDef>();
   const migrations: AnyMigrationDef[] = [];
   for (const m of c.migrations as readonly AnyMigrationDef[]) {
-    if (m?.kind !== 'streamfill.migration' && m?.kind !== 'streamfill.search') {
-      issues.push(`migrations: ${show(m)} is not a defineMigration(…) or defineSearch(…)`);
+    if (
+      m?.kind !== 'streamfill.migration' &&
+      m?.kind !== 'streamfill.search' &&
+      m?.kind !== 'streamfill.copy'
+    ) {
+      issues.push(
+        `migrations: ${show(m)} is not a defineMigration(…), defineSearch(…) or defineCopy(…)`,
+      );
       continue;
     }
     if (!isName(m.name)) {
@@ -271,7 +323,7 @@ export function resolveConfig(config: unknown): ResolvedConfig {
       issues.push(...searchIssues(m, tables));
       continue;
     }
-    issues.push(...itemMigrationIssues(m, tables));
+    issues.push(...(isCopy(m) ? copyIssues(m, tables) : itemMigrationIssues(m, tables)));
     for (const l of Array.isArray(m.lookups) ? m.lookups : []) {
       if (l?.kind !== 'streamfill.lookup') continue;
       if (!isName(l.name)) {
@@ -297,7 +349,7 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     migrations,
     byName,
     lookups,
-    migratedTables: [...new Set(migrations.map((m) => m.table.name))],
+    migratedTables: [...new Set(migrations.map((m) => sourceTableOf(m).name))],
     defaultMigrations: migrations.filter((m) => !m.optIn).map((m) => m.name),
     allMigrations: migrations.map((m) => m.name),
   };

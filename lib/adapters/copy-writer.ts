@@ -1,0 +1,243 @@
+// The copy writer: a copy plan becomes ONE TransactWriteItems — a check that the source still
+// holds what the targets were derived from, the target puts, deletes of targets no longer
+// derived, and the source's ledger entry (which targets it has) — so a stale derivation never
+// lands and no target is left behind. Order comes from the source item, never from timestamps.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  TransactWriteCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { WRITE_CONCURRENCY } from '../config/defaults.ts';
+import { mapLimit } from '../core/concurrency.ts';
+import { COPY_ATTRIBUTES, NO_TARGETS_DIGEST, type CopyPlan } from '../core/config/plan-copy.ts';
+import { physicalTable } from '../core/config/table-names.ts';
+import { keyId } from '../core/keys.ts';
+import type { Key, TableNames } from '../core/types.ts';
+import { asError, expressionBuilder } from './dynamo-writer.ts';
+import { sdkValue } from './exact-numbers.ts';
+
+/** DynamoDB's limit of actions in one transaction. */
+export const TRANSACTION_LIMIT = 100;
+/** Attempts when the ledger moved under us or a transaction collided with another. */
+const ATTEMPTS = 6;
+
+export type CopyOutcome = 'migrated' | 'unchanged' | 'conflict' | 'malformed' | 'failed';
+
+export interface CopyApplyResult {
+  plan: CopyPlan;
+  outcome: CopyOutcome;
+  /** Why (malformed, failed). */
+  reason?: string;
+  /** Targets written and deleted (migrated only). */
+  written?: number;
+  deleted?: number;
+}
+
+/** A source's entry in the ledger: which targets it has, from which derivation. */
+export interface LedgerEntry {
+  copy: string;
+  source: string;
+  /** Digest of the target set last written (CopyPlan.digest). */
+  digest: string;
+  version: string | null;
+  /** Bumped by every write: the condition that keeps two writers of one source apart. */
+  rev: number;
+  targets: { table: string; key: Key }[];
+}
+
+/** The ledger item's key in the state table. */
+export function ledgerKey(copy: string, sourceId: string): { pk: string; sk: string } {
+  return { pk: `copy#${copy}#${sourceId}`, sk: 'ledger' };
+}
+
+export interface CopyWriterOptions {
+  /** Transactions in flight for applyAll. @default 16 (WRITE_CONCURRENCY) */
+  concurrency?: number;
+  /** Runs between the ledger read and the transaction: tests interleave other writers there. */
+  afterLedgerRead?: (plan: CopyPlan) => Promise<void>;
+}
+
+/**
+ * Writes copy plans. `ledgerTable` is the state table (physical name): one entry per source.
+ *
+ * @example
+ * const writer = new CopyWriter(doc, tables, 'streamfill-state-local', (t) => planner.table(t).key);
+ * const [r] = await writer.applyAll([planCopy(copy, from, item, key, ctx)]);
+ */
+export class CopyWriter {
+  private readonly concurrency: number;
+  private readonly afterLedgerRead: CopyWriterOptions['afterLedgerRead'];
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tables: TableNames,
+    private readonly ledgerTable: string,
+    /** A declared table's key attribute names, partition key first. */
+    private readonly keyNames: (table: string) => readonly string[],
+    options: CopyWriterOptions = {},
+  ) {
+    this.concurrency = options.concurrency ?? WRITE_CONCURRENCY;
+    this.afterLedgerRead = options.afterLedgerRead;
+  }
+
+  applyAll(plans: readonly CopyPlan[]): Promise<CopyApplyResult[]> {
+    return mapLimit(plans, this.concurrency, (p) => this.apply(p));
+  }
+
+  async readLedger(copy: string, sourceId: string): Promise<LedgerEntry | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({
+        TableName: this.ledgerTable,
+        Key: ledgerKey(copy, sourceId),
+        ConsistentRead: true,
+      }),
+    );
+    if (!res.Item) return undefined;
+    const { pk: _pk, sk: _sk, ...entry } = res.Item;
+    return entry as LedgerEntry;
+  }
+
+  async apply(plan: CopyPlan): Promise<CopyApplyResult> {
+    let lastReason = '';
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      try {
+        const ledger = await this.readLedger(plan.copy, plan.sourceId);
+        if ((ledger?.digest ?? NO_TARGETS_DIGEST) === plan.digest)
+          return { plan, outcome: 'unchanged' };
+        await this.afterLedgerRead?.(plan);
+        const step = await this.transact(plan, ledger);
+        if (step.outcome !== 'retry') return step;
+        lastReason = step.reason;
+      } catch (e) {
+        return { plan, outcome: 'failed', reason: asError(e).message };
+      }
+      await sleep(Math.min(1000, 20 * 2 ** attempt * (0.5 + Math.random())));
+    }
+    return { plan, outcome: 'failed', reason: `gave up after ${ATTEMPTS} attempts: ${lastReason}` };
+  }
+
+  private async transact(
+    plan: CopyPlan,
+    ledger: LedgerEntry | undefined,
+  ): Promise<CopyApplyResult | { outcome: 'retry'; reason: string }> {
+    const wanted = new Set(plan.targets.map((t) => keyId(t.table, t.key)));
+    const stale = (ledger?.targets ?? []).filter((t) => !wanted.has(keyId(t.table, t.key)));
+    const actions = 2 + plan.targets.length + stale.length;
+    if (actions > TRANSACTION_LIMIT)
+      return {
+        plan,
+        outcome: 'malformed',
+        reason: `copy "${plan.copy}": ${plan.targets.length} targets and ${stale.length} deletes need ${actions} actions in one transaction; DynamoDB allows ${TRANSACTION_LIMIT}`,
+      };
+
+    const items: Record<string, unknown>[] = [this.sourceCheck(plan)];
+    for (const t of plan.targets)
+      items.push({
+        Put: {
+          TableName: this.table(t.table),
+          Item: sdkValue(t.item),
+          ...this.ours(t.table, plan),
+        },
+      });
+    for (const t of stale)
+      items.push({
+        Delete: {
+          TableName: this.table(t.table),
+          Key: sdkValue(t.key),
+          ...this.ours(t.table, plan),
+        },
+      });
+    items.push(this.ledgerWrite(plan, ledger));
+
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items as never }));
+      return { plan, outcome: 'migrated', written: plan.targets.length, deleted: stale.length };
+    } catch (e) {
+      if (!(e instanceof TransactionCanceledException)) throw e;
+      const codes = (e.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+      if (codes[0] === 'ConditionalCheckFailed')
+        // The source moved on (or came back): its own stream record derives the newer version.
+        return { plan, outcome: 'conflict' };
+      const target = codes.findIndex(
+        (c, i) => c === 'ConditionalCheckFailed' && i > 0 && i < items.length - 1,
+      );
+      if (target > 0) {
+        const t =
+          target <= plan.targets.length
+            ? plan.targets[target - 1]
+            : stale[target - 1 - plan.targets.length];
+        return {
+          plan,
+          outcome: 'malformed',
+          reason: `copy "${plan.copy}": ${keyId(t!.table, t!.key)} holds an item that is not this source's copy (its ${COPY_ATTRIBUTES.source} differs): never overwritten`,
+        };
+      }
+      // The ledger moved (another writer of this source committed first) or a transaction
+      // collided: read again and re-decide.
+      return { outcome: 'retry', reason: `transaction cancelled: ${codes.join(', ')}` };
+    }
+  }
+
+  private table(declared: string): string {
+    return physicalTable(this.tables, declared);
+  }
+
+  /** The source still holds the inputs read (or, for a gone source, does not exist). */
+  private sourceCheck(plan: CopyPlan): Record<string, unknown> {
+    const x = expressionBuilder();
+    return {
+      ConditionCheck: {
+        TableName: this.table(plan.source.table),
+        Key: sdkValue(plan.source.key),
+        ConditionExpression: x.conditions(plan.conditions),
+        ...x.placeholders(),
+      },
+    };
+  }
+
+  /** A target is written or deleted only if absent or this source's own copy. */
+  private ours(table: string, plan: CopyPlan): Record<string, unknown> {
+    const x = expressionBuilder();
+    const [partitionKey] = this.keyNames(table) as [string];
+    return {
+      ConditionExpression: `attribute_not_exists(${x.name(partitionKey)}) OR ${x.name(COPY_ATTRIBUTES.source)} = ${x.value(plan.sourceId)}`,
+      ...x.placeholders(),
+    };
+  }
+
+  /** The ledger entry after this write; its condition: unchanged since read. */
+  private ledgerWrite(plan: CopyPlan, ledger: LedgerEntry | undefined): Record<string, unknown> {
+    const x = expressionBuilder();
+    const condition = ledger
+      ? `${x.name('rev')} = ${x.value(ledger.rev)}`
+      : `attribute_not_exists(${x.name('pk')})`;
+    const Key = ledgerKey(plan.copy, plan.sourceId);
+    if (plan.targets.length === 0)
+      return {
+        Delete: {
+          TableName: this.ledgerTable,
+          Key,
+          ConditionExpression: condition,
+          ...x.placeholders(),
+        },
+      };
+    const entry: LedgerEntry = {
+      copy: plan.copy,
+      source: plan.sourceId,
+      digest: plan.digest,
+      version: plan.version,
+      rev: (ledger?.rev ?? 0) + 1,
+      targets: plan.targets.map((t) => ({ table: t.table, key: t.key })),
+    };
+    return {
+      Put: {
+        TableName: this.ledgerTable,
+        Item: sdkValue({ ...Key, ...entry }),
+        ConditionExpression: condition,
+        ...x.placeholders(),
+      },
+    };
+  }
+}

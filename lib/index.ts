@@ -19,6 +19,7 @@ export type {
   DeriveItem,
   Derived,
   LookupDef,
+  LookupIndex,
   LookupResult,
   MigrationDef,
   SearchDef,

@@ -45,6 +45,19 @@ export interface LookupDef<
   readonly key: (item: Readonly<Record<string, unknown>>) => Record<string, unknown> | null;
   /** The attributes the derivation may read from the looked-up item. */
   readonly attributes: A;
+  /**
+   * Read through a global secondary index of `table` instead of its key: `key` then returns the
+   * index's key attributes, and the index holds at most one item per key (two are a malformed
+   * item). An index is eventually consistent; the engine checks the item it found by its own
+   * key in the same transaction as the write. @default - `table`'s key, strongly consistent
+   */
+  readonly index?: LookupIndex;
+}
+
+/** A global secondary index a lookup reads: its name and key attributes (partition key first). */
+export interface LookupIndex {
+  readonly name: string;
+  readonly key: TableKey;
 }
 
 /** What a derivation may ask of the engine. */
@@ -207,6 +220,7 @@ export function defineLookup<
   table: T;
   key: (item: Readonly<Record<string, unknown>>) => Record<string, unknown> | null;
   attributes: A;
+  index?: LookupIndex;
 }): LookupDef<N, A, T> {
   return { kind: 'streamfill.lookup', ...lookup };
 }

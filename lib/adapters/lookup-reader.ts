@@ -2,7 +2,8 @@
 // strongly consistent BatchGetItem requests (an item written just before the one that needs it
 // is seen). Nothing is cached: a cached value would outlive what a consistent read promises,
 // and the config says nothing about which attributes never change.
-import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { IndexReads } from '../core/config/lookups.ts';
 import { backoffMs } from '../core/concurrency.ts';
 import type { Item, Key } from '../core/types.ts';
 import { sdkValue } from './exact-numbers.ts';
@@ -19,6 +20,8 @@ export interface LookupReadResult {
    * items that need it fail (LookupMissingError) and the others proceed; never a default.
    */
   failed: Map<string, string>;
+  /** Index lookups: lookup name → the items its index keys answer (its failure is in `failed`). */
+  indexed: Map<string, Item[]>;
 }
 
 export interface LookupReaderOptions {
@@ -53,9 +56,22 @@ export class LookupReader {
   }
 
   /** One table's failure leaves the other tables' reads standing. */
-  async read(byTable: ReadonlyMap<string, readonly Key[]>): Promise<LookupReadResult> {
+  async read(
+    byTable: ReadonlyMap<string, readonly Key[]>,
+    byIndex: ReadonlyMap<string, IndexReads> = new Map(),
+  ): Promise<LookupReadResult> {
     const read = new Map<string, Item[]>();
     const failed = new Map<string, string>();
+    const indexed = new Map<string, Item[]>();
+    for (const [lookup, q] of byIndex) {
+      try {
+        const items: Item[] = [];
+        for (const key of q.keys) items.push(...(await this.queryIndex(q, key)));
+        indexed.set(lookup, items);
+      } catch (e) {
+        failed.set(q.table, (e as Error).message);
+      }
+    }
     for (const [declared, keys] of byTable) {
       try {
         const items: Item[] = [];
@@ -66,7 +82,34 @@ export class LookupReader {
         failed.set(declared, (e as Error).message);
       }
     }
-    return { read, failed };
+    return { read, failed, indexed };
+  }
+
+  /** The items an index key answers (two are enough to know it is ambiguous). */
+  private async queryIndex(q: IndexReads, key: Key): Promise<Item[]> {
+    const name = this.tables[q.table];
+    if (name === undefined) throw new Error(`lookup table "${q.table}" has no physical name`);
+    const names = Object.keys(key);
+    this.requests++;
+    try {
+      const res = await this.doc.send(
+        new QueryCommand({
+          TableName: name,
+          IndexName: q.index,
+          KeyConditionExpression: names.map((_, i) => `#k${i} = :k${i}`).join(' AND '),
+          ExpressionAttributeNames: Object.fromEntries(names.map((n, i) => [`#k${i}`, n])),
+          ExpressionAttributeValues: Object.fromEntries(
+            names.map((n, i) => [`:k${i}`, sdkValue(key[n])]),
+          ),
+          Limit: 2,
+        }),
+      );
+      return (res.Items ?? []) as Item[];
+    } catch (cause) {
+      throw new Error(`lookup in ${name} index ${q.index} failed: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
   }
 
   private async readChunk(declared: string, chunk: readonly Key[]): Promise<Item[]> {

@@ -38,14 +38,16 @@ async function planContextOf(pass: Pass, items: Item[]) {
   const { planner, lookups } = pass.deps;
   const reads = planner.collectLookups(pass.table, items, pass.scope.migrations);
   let read = new Map<string, Item[]>();
-  if (reads.byTable.size) {
+  let indexed = new Map<string, Item[]>();
+  if (reads.byTable.size || reads.byIndex.size) {
     // Checked before the pass starts (backfill.ts): a dry run with lookups has a reader.
-    const result = await lookups!.read(reads.byTable);
+    const result = await lookups!.read(reads.byTable, reads.byIndex);
     read = result.read;
+    indexed = result.indexed;
     for (const [table, why] of result.failed) problem(pass, `lookup table ${table}: ${why}`);
   }
   return {
-    lookups: planner.lookupResults(reads, read),
+    lookups: planner.lookupResults(reads, read, indexed),
     nowSeconds: Math.floor(pass.now() / 1000),
   };
 }

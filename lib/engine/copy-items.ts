@@ -45,11 +45,12 @@ export async function copyItems(
 
   const present = changes.flatMap((c) => (c.image ? [c.image] : []));
   const reads = planner.collectLookups(table, present, enabled);
-  const read: LookupReadResult = reads.byTable.size
-    ? await deps.lookups.read(reads.byTable)
-    : { read: new Map(), failed: new Map() };
+  const read: LookupReadResult =
+    reads.byTable.size || reads.byIndex.size
+      ? await deps.lookups.read(reads.byTable, reads.byIndex)
+      : { read: new Map(), failed: new Map(), indexed: new Map() };
   const nowSeconds = (deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000)))();
-  const ctx = { lookups: planner.lookupResults(reads, read.read), nowSeconds };
+  const ctx = { lookups: planner.lookupResults(reads, read.read, read.indexed), nowSeconds };
 
   const results: ItemResult[] = [];
   const plans: { index: number; plan: CopyPlan }[] = [];

@@ -80,11 +80,12 @@ export async function migrateItems(
   const { planner } = deps;
   const enabled = enabledMigrations(table, deps);
   const reads = planner.collectLookups(table, items, enabled);
-  const read: LookupReadResult = reads.byTable.size
-    ? await deps.lookups.read(reads.byTable)
-    : { read: new Map(), failed: new Map() };
+  const read: LookupReadResult =
+    reads.byTable.size || reads.byIndex.size
+      ? await deps.lookups.read(reads.byTable, reads.byIndex)
+      : { read: new Map(), failed: new Map(), indexed: new Map() };
   const ctx = {
-    lookups: planner.lookupResults(reads, read.read),
+    lookups: planner.lookupResults(reads, read.read, read.indexed),
     nowSeconds: (deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000)))(),
   };
 

@@ -209,11 +209,12 @@ async function verifyTable(
     const items = page.filter((item) => !isCanary(shape, item)); // the backfill gate's canary
     // The lookups of every migration (the phases too), read as the engine reads them.
     const reads = planner.collectLookups(table, items, planner.allMigrations);
-    const read: LookupReadResult = reads.byTable.size
-      ? await lookups.read(reads.byTable)
-      : { read: new Map(), failed: new Map() };
+    const read: LookupReadResult =
+      reads.byTable.size || reads.byIndex.size
+        ? await lookups.read(reads.byTable, reads.byIndex)
+        : { read: new Map(), failed: new Map(), indexed: new Map() };
     const ctx: DeclaredPlanContext = {
-      lookups: planner.lookupResults(reads, read.read),
+      lookups: planner.lookupResults(reads, read.read, read.indexed),
       nowSeconds,
     };
     const searchChecks: SearchChange[] = [];

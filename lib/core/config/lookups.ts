@@ -8,7 +8,16 @@ import { keyOfItem } from './item-key.ts';
 import { ConfigError, show } from './resolve.ts';
 
 /** lookup name → looked-up key id (`lookupKeyId`) → the item read, or null when there is none. */
-export type LookupResults = ReadonlyMap<string, ReadonlyMap<string, Item | null>>;
+export type LookupResults = ReadonlyMap<string, ReadonlyMap<string, Item | null | Ambiguous>>;
+
+/** Filed for an index key that more than one item answers: the item deriving from it is malformed. */
+export const AMBIGUOUS = Object.freeze({ kind: 'streamfill.ambiguous-lookup' as const });
+export type Ambiguous = typeof AMBIGUOUS;
+
+/** The attributes a lookup's `key` returns: its index's key, else its table's. */
+export function lookupKeyNames(lookup: LookupDef): readonly string[] {
+  return (lookup.index?.key ?? lookup.table.key) as readonly string[];
+}
 
 /** A deep copy of an unmarshalled value (ExactNumbers are immutable and kept). */
 function copyValue(value: unknown): unknown {
@@ -55,7 +64,7 @@ export function lookupKeyOf(
 ): Key | null {
   const raw = lookup.key(seen);
   if (raw === null) return null;
-  const names = lookup.table.key as readonly string[];
+  const names = lookupKeyNames(lookup);
   if (
     typeof raw !== 'object' ||
     Array.isArray(raw) ||
@@ -67,7 +76,7 @@ export function lookupKeyOf(
     ]);
   }
   try {
-    return keyOfItem(lookup.table, raw);
+    return keyOfItem(lookupShape(lookup), raw);
   } catch (e) {
     throw new MalformedItemError(item.table, item.key, '', 'reason', {
       reason: `lookup "${lookup.name}" (migration "${migration}") has no usable key: ${(e as Error).message}`,
@@ -75,17 +84,33 @@ export function lookupKeyOf(
   }
 }
 
+/** The key shape a lookup reads by, as a table: its index's (named table@index) or its table's. */
+function lookupShape(lookup: LookupDef): TableDef {
+  return lookup.index
+    ? { ...lookup.table, name: `${lookup.table.name}@${lookup.index.name}`, key: lookup.index.key }
+    : lookup.table;
+}
+
 /** The id a lookup result is filed under in LookupResults. */
 export function lookupKeyId(lookup: LookupDef, key: Key): string {
-  return keyId(lookup.table.name, key);
+  return keyId(lookupShape(lookup).name, key);
 }
 
 /** What one page of items needs read: per looked-up table, its distinct keys. */
 export interface LookupReads {
   /** Declared table name → distinct keys to read (one BatchGetItem per table). */
   readonly byTable: ReadonlyMap<string, readonly Key[]>;
+  /** Index lookups: lookup name → the index and its distinct keys (one Query per key). */
+  readonly byIndex: ReadonlyMap<string, IndexReads>;
   /** Lookup name → key ids it needs (to file the results, see `lookupResults`). */
   readonly byLookup: ReadonlyMap<string, ReadonlyMap<string, Key>>;
+}
+
+/** What one index lookup reads: the declared table, the index and the index keys. */
+export interface IndexReads {
+  readonly table: string;
+  readonly index: string;
+  readonly keys: readonly Key[];
 }
 
 /**
@@ -99,6 +124,8 @@ export function collectLookupReads(
 ): LookupReads {
   const byLookup = new Map<string, Map<string, Key>>();
   const byTable = new Map<string, Map<string, Key>>();
+  const byIndexKeys = new Map<string, Map<string, Key>>();
+  const declared = new Map(migrations.flatMap((m) => m.lookups ?? []).map((l) => [l.name, l]));
   for (const item of items) {
     let key: Key;
     try {
@@ -121,36 +148,48 @@ export function collectLookupReads(
         const id = lookupKeyId(l, lk);
         if (!byLookup.has(l.name)) byLookup.set(l.name, new Map());
         byLookup.get(l.name)!.set(id, lk);
-        if (!byTable.has(l.table.name)) byTable.set(l.table.name, new Map());
-        byTable.get(l.table.name)!.set(id, lk);
+        const at = l.index ? `${l.name}` : l.table.name;
+        const group = l.index ? byIndexKeys : byTable;
+        if (!group.has(at)) group.set(at, new Map());
+        group.get(at)!.set(id, lk);
       }
     }
   }
   return {
     byTable: new Map([...byTable].map(([t, keys]) => [t, [...keys.values()]])),
+    byIndex: new Map(
+      [...byIndexKeys].map(([name, keys]) => {
+        const l = declared.get(name) as LookupDef;
+        return [name, { table: l.table.name, index: l.index!.name, keys: [...keys.values()] }];
+      }),
+    ),
     byLookup,
   };
 }
 
 /**
- * Files the items read (per declared table) as LookupResults: every key the page needed gets
- * its item, or null when the table has no such item. A table missing from `read` (its read
- * failed) leaves its keys out, so planning the items that need them throws LookupMissingError.
+ * Files the items read (per declared table; per lookup for index lookups) as LookupResults:
+ * every key the page needed gets its item, or null when there is none (AMBIGUOUS when an index
+ * key has several). A table or index missing from the reads (its read failed) leaves its keys
+ * out, so planning the items that need them throws LookupMissingError.
  */
 export function lookupResults(
   reads: LookupReads,
   lookups: ReadonlyMap<string, LookupDef>,
   read: ReadonlyMap<string, readonly Item[]>,
+  indexed: ReadonlyMap<string, readonly Item[]> = new Map(),
 ): LookupResults {
-  const results = new Map<string, Map<string, Item | null>>();
+  const results = new Map<string, Map<string, Item | null | Ambiguous>>();
   for (const [name, ids] of reads.byLookup) {
     const lookup = lookups.get(name);
-    const items = lookup && read.get(lookup.table.name);
+    const items = lookup && (lookup.index ? indexed.get(name) : read.get(lookup.table.name));
     if (!lookup || !items) continue;
-    const found = new Map<string, Item>();
+    const shape = lookupShape(lookup);
+    const found = new Map<string, Item | Ambiguous>();
     for (const item of items) {
       try {
-        found.set(lookupKeyId(lookup, keyOfItem(lookup.table, item)), item);
+        const id = lookupKeyId(lookup, keyOfItem(shape, item));
+        found.set(id, found.has(id) ? AMBIGUOUS : item);
       } catch {
         // An item without a usable key cannot be the one asked for.
       }

@@ -12,6 +12,7 @@ import { isExactNumber } from '../exact-number.ts';
 import { sameValue } from '../item-equality.ts';
 import type { Condition, Item, ItemChange, Key } from '../types.ts';
 import {
+  AMBIGUOUS,
   lookupKeyId,
   lookupKeyOf,
   readableAttributes,
@@ -70,7 +71,11 @@ export function lookupFor(
       throw new LookupMissingError(table.name, key, id, { name: lookup.name, what: id });
     }
     const found = results.get(id);
-    return found ? restrictItem(found, lookup.attributes) : null;
+    if (found === AMBIGUOUS)
+      throw new MalformedItemError(table.name, key, '', 'reason', {
+        reason: `lookup "${lookup.name}": index ${lookup.index?.name} holds more than one item for ${id}`,
+      });
+    return found ? restrictItem(found as Item, lookup.attributes) : null;
   };
 }
 

@@ -150,7 +150,11 @@ export interface Planner {
     enabled?: readonly string[],
   ): CopyPlan[];
   /** Files what was read (declared table → items) as the plan context's `lookups`. */
-  lookupResults(reads: LookupReads, read: ReadonlyMap<string, readonly Item[]>): LookupResults;
+  lookupResults(
+    reads: LookupReads,
+    read: ReadonlyMap<string, readonly Item[]>,
+    indexed?: ReadonlyMap<string, readonly Item[]>,
+  ): LookupResults;
 }
 
 /** Compiles a resolved config into the planner the engine calls. Pure. */
@@ -243,6 +247,6 @@ export function compilePlanner(resolved: ResolvedConfig): Planner {
         item === undefined ? planCopyOfGone(c, t, key) : planCopy(c, t, item, key, ctx),
       );
     },
-    lookupResults: (reads, read) => lookupResults(reads, resolved.lookups, read),
+    lookupResults: (reads, read, indexed) => lookupResults(reads, resolved.lookups, read, indexed),
   };
 }

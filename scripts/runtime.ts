@@ -28,7 +28,7 @@ export interface Runtime extends EngineDeps {
 /** `planner`: the loaded config's (loadPlanner), default the bundled one (the Pika preset). */
 export function makeRuntime(
   config: Config,
-  options: { writeConcurrency?: number; planner?: Planner } = {},
+  options: { writeConcurrency?: number; planner?: Planner; migrations?: readonly string[] } = {},
 ): Runtime {
   const clients = makeClients({ searchEndpoint: config.searchEndpoint });
   const deps = engineDeps(clients, {

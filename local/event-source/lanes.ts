@@ -63,6 +63,17 @@ export class ContiguousTracker {
     return checkpoint;
   }
 
+  /**
+   * Forgets every record, so records read again (a replay from an earlier checkpoint) are taken
+   * as new. Only when every record is done: an open one would lose its place in the order.
+   */
+  reset(): void {
+    if (this.open > 0) throw new Error(`cannot reset with ${this.open} records not done`);
+    this.order.length = 0;
+    this.isDone.clear();
+    this.head = 0;
+  }
+
   /** Records added and not yet done. */
   get open(): number {
     return this.order.length - this.head;

@@ -112,7 +112,7 @@ export class ShardReader {
         toLambdaRecord(r, { eventSourceARN: this.rt.streamArn, awsRegion: this.rt.region }),
       );
       await this.batches.run(s, records);
-      await this.maybeReplay(s, before, records);
+      if (this.replayChosen(s, before, records)) await this.replayFrom(s, before!, records);
     } finally {
       s.pending = 0;
       s.busy = false;
@@ -124,32 +124,54 @@ export class ShardReader {
    * run, as long as the lanes hold less than one full batch each.
    */
   private async dispatch(s: ShardState, lanes: ShardLanes, sdkRecords: SdkStreamRecord[]) {
+    const { lifecycle } = this.rt;
+    // The checkpoint as these records are read: with lanes, the highest record below which
+    // every record is done, which may lag well behind what the lanes have finished.
+    const before = s.checkpoint;
     const records = sdkRecords.map((r) =>
       toLambdaRecord(r, { eventSourceARN: this.rt.streamArn, awsRegion: this.rt.region }),
     );
-    lanes.dispatch(records, () => this.rt.lifecycle.stopping);
+    lanes.dispatch(records, () => lifecycle.stopping);
     s.pending = 0;
-    while (lanes.load >= lanes.factor * this.rt.opts.batchSize && !this.rt.lifecycle.stopping)
+    if (this.replayChosen(s, before, records)) {
+      // The lanes end what they hold first (a replayed record never runs beside its own
+      // first delivery), then the shard is read again from `before`, records done since
+      // included.
+      while (lanes.busy && !lifecycle.stopping) await lanes.changed();
+      if (lifecycle.stopping) return;
+      lanes.tracker.reset();
+      await this.replayFrom(s, before!, records);
+      return;
+    }
+    while (lanes.load >= lanes.factor * this.rt.opts.batchSize && !lifecycle.stopping)
       await lanes.changed();
   }
 
   /**
    * At least once: now and then the shard is re-read from the checkpoint it had before this
-   * batch, as a poller that took the shard over from one whose checkpoint was not saved would.
-   * Never a batch that is itself a replay (it would replay forever), never before any position
-   * was saved (LATEST would jump forward).
+   * batch, as a poller that took the shard over from one whose checkpoint was not saved would
+   * (AWS replays from the last saved checkpoint on a retry or a re-shard). Never a batch that is
+   * itself a replay (it would replay forever), never before any position was saved (LATEST
+   * would jump forward).
    */
-  private async maybeReplay(
+  private replayChosen(
     s: ShardState,
     before: string | undefined,
     records: readonly { dynamodb?: { SequenceNumber?: string } }[],
-  ): Promise<void> {
+  ): boolean {
     const first = records[0]?.dynamodb?.SequenceNumber;
-    const last = records[records.length - 1]?.dynamodb?.SequenceNumber;
-    if (before === undefined || !first || !last || this.rt.lifecycle.stopping) return;
-    if (s.replayedThrough && compareSequenceNumbers(first, s.replayedThrough) <= 0) return;
-    if (!this.rt.redeliver?.()) return;
-    s.replayedThrough = last;
+    if (before === undefined || !first || this.rt.lifecycle.stopping) return false;
+    if (s.replayedThrough && compareSequenceNumbers(first, s.replayedThrough) <= 0) return false;
+    return this.rt.redeliver?.() ?? false;
+  }
+
+  /** Puts the checkpoint back to `before`; the next poll re-reads the shard from there. */
+  private async replayFrom(
+    s: ShardState,
+    before: string,
+    records: readonly { dynamodb?: { SequenceNumber?: string } }[],
+  ): Promise<void> {
+    s.replayedThrough = records[records.length - 1]?.dynamodb?.SequenceNumber;
     this.rt.counters.replays++;
     await this.progress.save(s, before);
     s.iterator = undefined;

@@ -14,6 +14,8 @@ import { AppSimulator } from '../../local/app-simulator.ts';
 import { LatencyTracker } from '../../local/latency-tracker.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { benchRunnerOptions } from './runner-options.ts';
+import { awaitConsumerReads } from './consumer-reads.ts';
+import { DynamoStateStore, ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { DynamoDBStreamMapping } from '../../local/event-source/dynamodb-stream-mapping.ts';
 import { MemoryCheckpointStore } from '../../local/event-source/checkpoint.ts';
 import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
@@ -76,6 +78,9 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
     const tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
     const index = `${p}-session`;
     await ensurePikaTables(clients.dynamodb, tables);
+    // Where the consumer records the canary that proves it reads (see below).
+    const state = new DynamoStateStore(clients.doc, `${p}-state`);
+    await ensureStateTable(clients.dynamodb, `${p}-state`);
     await putItems(clients.doc, tables.user, legacyUsers({ users: o.users }));
     await ensureSessionIndex(clients.search!, index);
 
@@ -105,6 +110,7 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
     const runner = await startLocalRunner({
       ...benchRunnerOptions({ clients, deps, tables, prefix: p, warn: o.log }),
       batchSize: o.batchSize,
+      stateStore: state,
       // At least once, as on AWS: some deliveries are made twice on purpose.
       redelivery: LOCAL_REDELIVERY,
       onResults: (results, event) => {
@@ -117,6 +123,14 @@ export async function benchLive(o: LiveBenchOptions): Promise<LiveBenchResult> {
         }
       },
     });
+
+    // The runner started at LATEST and pins it seconds later, as AWS may: writes before the pin
+    // would never be delivered, so the writers start once a canary proves the consumer reads.
+    const pinMs = await awaitConsumerReads(
+      { doc: clients.doc, table: deps.planner.table('session'), tableName: tables.session, state },
+      clients.dynamodb,
+    );
+    o.log(`the stream consumer read a canary ${(pinMs / 1000).toFixed(1)} s after it started`);
 
     const sims = Array.from(
       { length: o.writers },

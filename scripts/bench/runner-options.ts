@@ -1,5 +1,5 @@
-// The local runner as a benchmark starts it: queues of the run's own prefix, the handlers'
-// logs silenced (they would be most of the output), the mappings' warnings to `warn`.
+// The local runner as a benchmark starts it: at LATEST with the delayed pin, queues of the run's
+// own prefix, the handlers' logs silenced (they would be most of the output), the mappings' warnings to `warn`.
 import type { Clients } from '../../lib/adapters/clients.ts';
 import type { EngineDeps } from '../../lib/engine/migrate-items.ts';
 import type { TableNames } from '../../lib/core/types.ts';
@@ -21,6 +21,9 @@ export function benchRunnerOptions(b: {
     tables: b.tables,
     queueName: `${b.prefix}-work`,
     dlqName: `${b.prefix}-dlq`,
+    // Deployed as the construct deploys it: at LATEST, pinned some seconds after the start as on
+    // AWS (LATEST_POSITION_DELAY_MS); a bench proves the consumer reads before it writes.
+    startingPosition: 'LATEST',
     handlerLogLevel: 'SILENT',
     logger: { info: () => {}, warn, error: warn },
   };

@@ -21,6 +21,8 @@ import {
 } from '../../local/runner.ts';
 import {
   commandConfig,
+  migrationsOption,
+  migrationsToCheck,
   nonNegativeInt,
   positiveInt,
   requireTable,
@@ -31,8 +33,7 @@ import { jsonOutput, jsonTarget } from '../output.ts';
 
 export function registerRunCommand(program: Command): void {
   withSharedOptions(
-    program
-      .command('run')
+    migrationsOption(program.command('run'), 'to run')
       .description(
         'Run the stream consumer and the backfill worker locally: the deployed handlers fed by emulated Lambda event source mappings (DynamoDB stream, work queue), publishing the consumer heartbeat `backfill` waits on.',
       )
@@ -154,7 +155,9 @@ export function registerRunCommand(program: Command): void {
     }
     const json = jsonOutput(jsonTarget(opts.json));
     const { planner, config } = await commandConfig(opts);
-    const rt = makeRuntime(config, { planner });
+    // The deployed set with --stack (its Migrations output), as the deployed handlers run it.
+    const migrations = migrationsToCheck(planner, opts.migrations, false);
+    const rt = makeRuntime(config, { planner, migrations });
     // Every migrated table and every table a lookup reads must exist before anything runs.
     const needed = new Set([
       ...planner.migratedTables,

@@ -291,6 +291,31 @@ describe('backfill set: the limits of a running scan', () => {
       if (run && (await f.state.getCheckpoints(run.runId)).length) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    // --json: one document on stdout (before, after, who), the human line on stderr.
+    const setJson = await streamfill(
+      'backfill',
+      'set',
+      ...fixtureFlags(f),
+      '--max-lag-seconds',
+      '90',
+      '--by',
+      'bo@ops',
+      '--json',
+    );
+    expect(setJson.code, setJson.stderr).toBe(0);
+    expect(JSON.parse(setJson.stdout)).toMatchObject({
+      table: f.tables.session,
+      runId: expect.any(String),
+      before: { rate: 10, maxBacklog: 2000, maxLagSeconds: 60 },
+      after: { rate: 10, maxBacklog: 2000, maxLagSeconds: 90, changedBy: 'bo@ops' },
+      changedBy: 'bo@ops',
+    });
+    expect(setJson.stderr).toContain('limits changed by bo@ops: max-lag-seconds 60 → 90');
+    // The scanner picks it up before the next change, so that one reads against it.
+    for (const until = Date.now() + 20_000; !scan.out().includes('changed by bo@ops');) {
+      expect(Date.now()).toBeLessThan(until);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const set = await streamfill(
       'backfill',
       'set',
@@ -316,12 +341,12 @@ describe('backfill set: the limits of a running scan', () => {
     expect(JSON.parse(status.stdout).scan.limits).toMatchObject({
       rate: null,
       maxBacklog: 5000,
-      maxLagSeconds: 60,
+      maxLagSeconds: 90,
       changedBy: 'ana@ops',
     });
     const human = await streamfill('status', ...fixtureFlags(f));
     expect(human.stdout).toContain(
-      'Limits: no rate limit, max backlog 5,000, max lag 1 min (changed by ana@ops',
+      'Limits: no rate limit, max backlog 5,000, max lag 1 min 30 s (changed by ana@ops',
     );
 
     const none = await streamfill('backfill', 'set', ...fixtureFlags(f), '--rate', '5');

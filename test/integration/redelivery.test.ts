@@ -50,7 +50,10 @@ const keyOf = (i: Item) => `${String(i.user_id)}/${String(i.session_id)}`;
 const lastUpdateOf = (r: DynamoDBRecord) => r.dynamodb?.NewImage?.last_update?.S ?? '';
 
 /** The same workload on fresh tables, queues and index: stream, worker and [A1, A2]. */
-async function runWorkload(redelivery?: RedeliveryOptions & { visibilitySeconds?: number }) {
+async function runWorkload(
+  redelivery?: RedeliveryOptions & { visibilitySeconds?: number },
+  parallelizationFactor = 1,
+) {
   const p = uniqueName('rdl');
   const tables = { session: `${p}-session`, user: `${p}-user`, tag: `${p}-tag` };
   const index = uniqueName('rdl-idx');
@@ -71,6 +74,7 @@ async function runWorkload(redelivery?: RedeliveryOptions & { visibilitySeconds?
     // The seeded puts reach the consumer through the stream, every item through the worker too.
     startingPosition: 'TRIM_HORIZON',
     batchingWindowMs: 300,
+    parallelizationFactor,
     retryBackoffMs: 10,
     handlerLogLevel: 'SILENT',
     logger: quiet,
@@ -132,32 +136,43 @@ async function runWorkload(redelivery?: RedeliveryOptions & { visibilitySeconds?
       ),
     ),
   ].sort();
-  return { table, docs, parked, batches, counts: runner.counts() };
+  return { table, docs, parked, batches, counts: runner.counts(), replays: runner.stats().replays };
+}
+
+/** The workload once without redelivery and once with every delivery made twice. */
+async function onceAndTwice(factor: number) {
+  const once = await runWorkload(undefined, factor);
+  const twice = await runWorkload({ rate: 1, seed: 7, visibilitySeconds: 1 }, factor);
+
+  expect(once.counts.duplicates).toBe(0);
+  expect(twice.counts.duplicates).toBeGreaterThan(0);
+  // The shard was re-read from an earlier checkpoint, not only batches re-invoked.
+  expect(twice.replays).toBeGreaterThan(0);
+  expect(twice.table).toEqual(once.table);
+  expect(twice.docs).toEqual(once.docs);
+  expect(twice.parked).toEqual(once.parked);
+  // The 2 malformed items, parked by the consumer and by the worker.
+  expect(once.parked).toHaveLength(4);
+  // Sanity: the workload did migrate, and A ended at A2.
+  expect(once.table.filter((i) => i.chat_app_sk).length).toBeGreaterThan(40);
+  const a = twice.table.find((i) => keyOf(i) === keyOf(A));
+  expect(a?.last_update).toBe('2030-01-01T00:00:02Z');
+
+  // [A1, A2] was delivered again after [A1, A2].
+  const a1a2 = [`${keyOf(A)}@2030-01-01T00:00:01Z`, `${keyOf(A)}@2030-01-01T00:00:02Z`];
+  const isA1A2 = (b: string[]) => b.length === 2 && b[0] === a1a2[0] && b[1] === a1a2[1];
+  const at = twice.batches.findIndex(isA1A2);
+  expect(at).toBeGreaterThanOrEqual(0);
+  expect(twice.batches.slice(at + 1).some(isA1A2)).toBe(true);
+  expect(once.batches.filter(isA1A2)).toHaveLength(1);
 }
 
 describe('redelivery (at least once)', () => {
   it('every delivery made twice ends exactly where single delivery does', async () => {
-    const once = await runWorkload();
-    const twice = await runWorkload({ rate: 1, seed: 7, visibilitySeconds: 1 });
+    await onceAndTwice(1);
+  });
 
-    expect(once.counts.duplicates).toBe(0);
-    expect(twice.counts.duplicates).toBeGreaterThan(0);
-    expect(twice.table).toEqual(once.table);
-    expect(twice.docs).toEqual(once.docs);
-    expect(twice.parked).toEqual(once.parked);
-    // The 2 malformed items, parked by the consumer and by the worker.
-    expect(once.parked).toHaveLength(4);
-    // Sanity: the workload did migrate, and A ended at A2.
-    expect(once.table.filter((i) => i.chat_app_sk).length).toBeGreaterThan(40);
-    const a = twice.table.find((i) => keyOf(i) === keyOf(A));
-    expect(a?.last_update).toBe('2030-01-01T00:00:02Z');
-
-    // [A1, A2] was delivered again after [A1, A2].
-    const a1a2 = [`${keyOf(A)}@2030-01-01T00:00:01Z`, `${keyOf(A)}@2030-01-01T00:00:02Z`];
-    const isA1A2 = (b: string[]) => b.length === 2 && b[0] === a1a2[0] && b[1] === a1a2[1];
-    const at = twice.batches.findIndex(isA1A2);
-    expect(at).toBeGreaterThanOrEqual(0);
-    expect(twice.batches.slice(at + 1).some(isA1A2)).toBe(true);
-    expect(once.batches.filter(isA1A2)).toHaveLength(1);
+  it('the same at ParallelizationFactor 10: the shard replayed from the contiguous checkpoint', async () => {
+    await onceAndTwice(10);
   });
 });

@@ -191,3 +191,24 @@ describe('streamfill run: stream consumer and work-queue worker', () => {
     expect(Date.now() - (now?.updatedAtMs ?? 0)).toBeGreaterThan(CONSUMER_HEARTBEAT.intervalMs);
   });
 });
+
+describe('streamfill run --migrations: the deployed set', () => {
+  it('runs only the named migrations (as --stack fills them from the Migrations output); unknown names are refused', async () => {
+    const sessions = legacySessions({ sessions: 10, users: 10, seed: 24, migratedFraction: 0 });
+    const s = await stack('runset', sessions);
+    // TRIM_HORIZON: the seed's inserts are the records the consumer migrates.
+    const r = await streamfillRun([...s.args, '--until-idle', '--migrations', 'session-sort-key'])
+      .done;
+    expect(r.code, r.stderr).toBe(0);
+    const items = await scanAll(clients.doc, s.tables.session);
+    expect(items).toHaveLength(sessions.length);
+    for (const item of items) {
+      expect(item.chat_app_sk).toBeDefined();
+      expect(item).not.toHaveProperty('user_type'); // session-user-type is not in the set
+    }
+
+    const bad = await streamfillRun([...s.args, '--until-idle', '--migrations', 'nope']).done;
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('names unknown migrations nope');
+  });
+});

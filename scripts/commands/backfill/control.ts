@@ -14,7 +14,7 @@ import { physicalTable } from '../../../lib/core/config/table-names.ts';
 import { BackfillOptionError } from '../../../lib/engine/backfill.ts';
 import { minDistributedRate } from '../../../lib/engine/backfill-options.ts';
 import { commandConfig } from '../../config.ts';
-import { jsonTarget } from '../../output.ts';
+import { jsonOutput, jsonTarget } from '../../output.ts';
 import { tablesOf, type BackfillCliOptions } from './flags.ts';
 import { existingStateStore, stateStoreOf } from './stores.ts';
 
@@ -113,9 +113,16 @@ export function registerSetCommand(backfill: Command): void {
         checkDistributedRate(run, after);
         const store2 = await stateStoreOf(clients, opts as BackfillCliOptions, isLocalDynamo());
         await store2.setLimits(tableName, after);
-        console.log(
-          `backfill of ${tableName}, run ${run.runId}: ${describeLimitChange(before, after)}`,
-        );
+        // With --json the human line goes to stderr and stdout is one document.
+        const out = jsonOutput(jsonTarget(opts.json));
+        try {
+          console.log(
+            `backfill of ${tableName}, run ${run.runId}: ${describeLimitChange(before, after)}`,
+          );
+          await out.emit({ table: tableName, runId: run.runId, before, after, changedBy: by });
+        } finally {
+          out.restore();
+        }
       } catch (e) {
         if (e instanceof RunStateError || e instanceof BackfillOptionError) {
           console.error(`streamfill: ${e.message}`);

@@ -6,7 +6,10 @@ Start order (docs/DESIGN.md, "Why it converges", point 1): the stream consumer m
 up before the first page is read. Locally (AWS_ENDPOINT_URL_DYNAMODB on localhost) backfill
 reads the heartbeat \`streamfill run\` writes to the state table; on AWS the Lambda event
 source mapping on the table's stream must be Enabled and its IteratorAge within
---max-lag-seconds. Until then it waits and says why.
+--max-lag-seconds. Enabled is not proof that the mapping reads, so then, locally and on AWS
+alike, it writes a canary item (partition key streamfill:canary:v1, TTL 1 h, deleted once read)
+and waits until the consumer has recorded reading that record in the state table (--no-canary
+or STREAMFILL_CANARY=off skips it). Until then it waits and says why.
 
 Filtering: none. A declared migration's derive may leave a written attribute absent or remove
 it, so no FilterExpression can tell a migrated item from a pending one: every scanned item is

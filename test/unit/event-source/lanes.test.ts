@@ -28,4 +28,15 @@ describe('lanes', () => {
     expect(t.done(['5'])).toBeUndefined();
     expect(t.done(['4'])).toBe('5');
   });
+
+  it('takes records read again after a reset (a replay from an earlier checkpoint), only once all are done', () => {
+    const t = new ContiguousTracker();
+    t.add([rec('1'), rec('2'), rec('3')]);
+    t.done(['1', '3']);
+    expect(() => t.reset()).toThrow(/2 records not done/);
+    expect(t.done(['2'])).toBe('3');
+    t.reset();
+    expect(t.add([rec('2'), rec('3')])).toHaveLength(2);
+    expect(t.done(['2', '3'])).toBe('3');
+  });
 });

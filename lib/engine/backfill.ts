@@ -132,7 +132,7 @@ async function startRun(pass: Pass, plan: RunPlan, owner: string): Promise<void>
     pageSize: pass.pageSize,
     restart: options.restart ?? false,
     // What `continuity` reads next time: only a finished pass without the filter repairs a break.
-    recordOptions: { ...(options.recordOptions ?? {}), unfiltered: !pass.scope.filter },
+    recordOptions: { ...(options.recordOptions ?? {}), unfiltered: !pass.scope.skipSettled },
     limits: { ...limitsOf(pass.throttler) },
     nowMs: pass.now(),
   });

@@ -2,9 +2,16 @@
 // migrated table. A pass leaves out the orders the planner finds settled and enqueues the pending
 // ones and those needing a lookup; the worker converges them (verify: 0 pending). The filter is
 // off, saying why, until a full unfiltered pass has finished under an unbroken consumer, after a
-// consumer break, and with --no-filter. The dry run reports the same split.
+// consumer break, and with --no-filter. The dry run reports the same split. An app write that
+// lands between the scan's read and its skip decision is converged by the stream consumer.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CreateTableCommand, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  ScanCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,10 +32,12 @@ import { decodeWorkMessage } from '../../lib/core/work-message.ts';
 import { runBackfill, type BackfillDeps, type BackfillOptions } from '../../lib/engine/backfill.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { verifyAll } from '../../lib/engine/verify.ts';
-import { putItems } from '../../local/pika-tables.ts';
+import { ensurePikaTables, putItems } from '../../local/pika-tables.ts';
+import { startLocalRunner } from '../../local/runner.ts';
 import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
 import ordersConfig from '../fixtures/configs/orders.config.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
+import { PIKA } from '../support/pika.ts';
 import { sqsEvent, takeAllMessages } from '../support/work-queue.ts';
 
 useLocalServices('plannerfilter');
@@ -254,5 +263,110 @@ describe('the planner scan filter', () => {
     expect((await f.state.getRun(f.tables.orders))?.options.unfiltered).toBe(true);
     const filtered = await pass(f);
     expect(filtered.summary).toMatchObject({ enqueued: 60, skippedSettled: 30 });
+  });
+
+  it('an app write between the scan read and its skip decision is converged by the consumer', async () => {
+    const p = uniqueName('pf-race');
+    const tables = { session: `${p}-s`, user: `${p}-u`, tag: `${p}-t` };
+    await ensurePikaTables(clients.dynamodb, tables);
+    const at = (i: number) => `2026-01-01T00:00:${String(i).padStart(2, '0')}.000Z`;
+    // Every session migrated: the filtered pass leaves them all out.
+    const sessions: Item[] = Array.from({ length: 40 }, (_, i) => ({
+      user_id: `u${i % 4}`,
+      session_id: `s${i}`,
+      chat_app_id: 'weather',
+      last_update: at(i),
+      source: 'user',
+      chat_app_sk: `weather#user#${at(i)}`,
+      user_type: 'internal-user',
+    }));
+    await putItems(clients.doc, tables.session, sessions);
+    const queues = await ensureQueues(clients.sqs, { queueName: `${p}-work`, dlqName: `${p}-dlq` });
+    const state = new FileStateStore(join(mkdtempSync(join(tmpdir(), 'sf-race-')), 's.json'));
+    const migrations = ['session-sort-key', 'session-user-type'];
+    const enqueued: string[] = [];
+    const runner = await startLocalRunner({
+      clients,
+      deps: { ...engineDeps(clients, { tables }), search: undefined, migrations },
+      tables,
+      queueName: `${p}-work`,
+      dlqName: `${p}-dlq`,
+      stateStore: state,
+      heartbeatIntervalMs: 100,
+      logger: { info: () => {}, warn: () => {}, error: () => {} },
+      handlerLogLevel: 'SILENT',
+      onWorkerResults: (_, event) => {
+        for (const r of event.Records) {
+          const m = decodeWorkMessage(r.body);
+          if (m.kind === 'items') for (const i of m.items) enqueued.push(String(i.key.session_id));
+        }
+      },
+    });
+    try {
+      await runner.waitForIdle(60_000);
+      const heartbeat = consumerHeartbeatId(tables.session);
+      const passDeps = (doc: DynamoDBDocumentClient): BackfillDeps => ({
+        planner: PIKA,
+        doc,
+        dynamodb: clients.dynamodb,
+        sqs: clients.sqs,
+        queueUrl: queues.work,
+        state,
+        consumer: heartbeatProbe(state, heartbeat, { staleMs: CONSUMER_HEARTBEAT.staleAfterMs }),
+        continuity: async (lastRun) =>
+          continuityBreak(await state.getHeartbeat(heartbeat), lastRun, Date.now()),
+      });
+      const opts: BackfillOptions = {
+        table: 'session',
+        tableName: tables.session,
+        searchEnabled: false,
+        segments: 1,
+        pageSize: 100,
+        pollMs: 50,
+      };
+      // The first pass under this consumer runs without the filter (and repairs continuity).
+      const first = await runBackfill(opts, passDeps(clients.doc));
+      expect(first).toMatchObject({ outcome: 'finished', enqueued: 40, skippedSettled: 0 });
+      await runner.waitForIdle(60_000);
+      enqueued.length = 0;
+
+      // The app changes s7 once the scan has read its page and before it decides: the read is
+      // stale (s7 looks settled, and is left out), the consumer migrates the new version.
+      const racing = {
+        send: async (command: unknown) => {
+          const out = await clients.doc.send(command as ScanCommand);
+          if (command instanceof ScanCommand) {
+            await clients.doc.send(
+              new UpdateCommand({
+                TableName: tables.session,
+                Key: { user_id: 'u3', session_id: 's7' },
+                UpdateExpression: 'SET last_update = :t',
+                ExpressionAttributeValues: { ':t': '2026-06-01T00:00:00.000Z' },
+              }),
+            );
+          }
+          return out;
+        },
+      } as unknown as DynamoDBDocumentClient;
+      const second = await runBackfill(opts, passDeps(racing));
+      expect(second.filter).toBe(PLANNER_FILTER);
+      expect(second).toMatchObject({ scanned: 40, enqueued: 0, skippedSettled: 40 });
+      await runner.waitForIdle(60_000);
+      expect(enqueued).toEqual([]);
+      const s7 = await clients.doc.send(
+        new GetCommand({ TableName: tables.session, Key: { user_id: 'u3', session_id: 's7' } }),
+      );
+      expect(s7.Item?.chat_app_sk).toBe('weather#user#2026-06-01T00:00:00.000Z');
+      const report = await verifyAll({
+        doc: clients.doc,
+        planner: PIKA,
+        tables,
+        migrations,
+        only: ['session'],
+      });
+      expect(report).toMatchObject({ checked: 40, pending: 0 });
+    } finally {
+      await runner.stop();
+    }
   });
 });

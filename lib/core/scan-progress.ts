@@ -7,8 +7,13 @@ export interface SegmentCounts {
   scanned: number;
   /** Items put into work messages that SQS accepted. */
   enqueued: number;
-  /** Items left alone (already migrated: filtered out, or not needing a change). */
+  /** Items the scan left out of the queue: canaries, --keys not found, and `skippedSettled`. */
   skipped: number;
+  /**
+   * Of `skipped`, the items the planner filter found settled (no change needed, or expired).
+   * Absent in checkpoints written before the filter existed.
+   */
+  skippedSettled?: number;
   /** The segment's last page was read (no LastEvaluatedKey). */
   done: boolean;
 }
@@ -17,6 +22,7 @@ export const emptyCounts = (): SegmentCounts => ({
   scanned: 0,
   enqueued: 0,
   skipped: 0,
+  skippedSettled: 0,
   done: false,
 });
 
@@ -114,6 +120,8 @@ export interface ProgressReport {
   scanned: number;
   enqueued: number;
   skipped: number;
+  /** Of `skipped`, left out by the planner filter as settled. */
+  skippedSettled: number;
   fraction: number | undefined;
   basis: FractionBasis;
   /** Scanned items/s over the rate window. */
@@ -189,6 +197,7 @@ export class ScanProgress {
     s.scanned += delta.scanned ?? 0;
     s.enqueued += delta.enqueued ?? 0;
     s.skipped += delta.skipped ?? 0;
+    s.skippedSettled = (s.skippedSettled ?? 0) + (delta.skippedSettled ?? 0);
     if (delta.scanned) this.rate.add(delta.scanned);
   }
 
@@ -200,11 +209,13 @@ export class ScanProgress {
     let scanned = 0;
     let enqueued = 0;
     let skipped = 0;
+    let skippedSettled = 0;
     let segmentsDone = 0;
     for (const s of this.segments.values()) {
       scanned += s.scanned;
       enqueued += s.enqueued;
       skipped += s.skipped;
+      skippedSettled += s.skippedSettled ?? 0;
       if (s.done) segmentsDone++;
     }
     const f = estimateFraction(this.segments, this.totalSegments, this.options.estimate);
@@ -216,6 +227,7 @@ export class ScanProgress {
       scanned,
       enqueued,
       skipped,
+      skippedSettled,
       fraction: f.fraction,
       basis: f.basis,
       ratePerSecond,

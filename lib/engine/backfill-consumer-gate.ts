@@ -81,12 +81,14 @@ async function proveConsumerReads(pass: Pass, gate: CanaryGate): Promise<void> {
 }
 
 /**
- * Continuity: after a break longer than the stream's retention the filter is unsafe (a derived
- * value can be present but stale), so the pass drops it and says why.
+ * Continuity: the filter leaves out an item the (eventually consistent) scan read as settled;
+ * a write it did not see is only covered if the consumer reads it. Without an unbroken
+ * consumer (and a full unfiltered pass since it began) the pass drops the filter and says why.
+ * A dry run asks too (a read only), so that it reports the split the real pass would make.
  */
 export async function checkContinuity(pass: Pass, lastRun: RunRecord | undefined): Promise<void> {
   const { deps } = pass;
-  if (!pass.scope.filter || pass.dryRun || !deps.consumer || !deps.continuity) return;
+  if (!pass.scope.skipSettled || !deps.consumer || !deps.continuity) return;
   if (pass.waits.stopped) return;
   const broken = await deps.continuity(lastRun);
   if (!broken) return;

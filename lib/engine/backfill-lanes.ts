@@ -107,11 +107,12 @@ async function pageLane(
     const taken = await takePage(pass, segment, items);
     progress.record(segment, {
       scanned: page.scannedCount,
-      enqueued: pass.dryRun ? 0 : taken,
-      skipped: page.scannedCount - items.length,
+      enqueued: pass.dryRun ? 0 : taken.enqueued,
+      skipped: page.scannedCount - items.length + taken.settled,
+      skippedSettled: taken.settled,
     });
     // A page cut by --limit is not checkpointed past: a resume reads it again.
-    if (counts.limitHit && taken < items.length) {
+    if (taken.cut) {
       emit(pass);
       return;
     }
@@ -123,13 +124,11 @@ async function pageLane(
   }
 }
 
-/** What every page read of a lane asks for: the projection, the filter, the page size. */
+/** What every page read of a lane asks for: the projection, the page size. */
 function pageRequest(pass: Pass, start: StartKey) {
-  const { projection, filter } = pass.scope;
   return {
     tableName: pass.tableName,
-    projection,
-    ...(filter && { filter }),
+    projection: pass.scope.projection,
     pageSize: pass.pageSize,
     ...(start && { exclusiveStartKey: start }),
   };
@@ -210,8 +209,9 @@ async function keysLane(pass: Pass): Promise<void> {
     const taken = await takePage(pass, 0, got.items);
     progress.record(0, {
       scanned: chunk.length,
-      enqueued: pass.dryRun ? 0 : taken,
-      skipped: got.missing.length,
+      enqueued: pass.dryRun ? 0 : taken.enqueued,
+      skipped: got.missing.length + taken.settled,
+      skippedSettled: taken.settled,
     });
     emit(pass);
     if (counts.limitHit) return;

@@ -12,7 +12,7 @@ export interface BackfillOptions {
   tableName: string;
   /** Parallel Scan segments. @default 16 (BACKFILL_SEGMENTS) */
   segments?: number;
-  /** Items per Scan page (examined, before the filter). @default 500 (SCAN_PAGE_SIZE) */
+  /** Items per Scan page (examined). @default 500 (SCAN_PAGE_SIZE) */
   pageSize?: number;
   /** Items enqueued per second at most; undefined = as fast as the scan goes. */
   rate?: number;
@@ -33,8 +33,8 @@ export interface BackfillOptions {
   /** Enqueue one `scan-segment` task per segment and let the worker scan. */
   distributed?: boolean;
   /**
-   * Leave out items known to be migrated. @default true. No declared migration lets a filter
-   * tell (see backfill-filter.ts), so every item is enqueued either way today.
+   * Leave out items the planner finds settled (backfill-filter.ts), while the consumer's
+   * continuity allows it. @default true
    */
   filter?: boolean;
   /** Whether the search-keyword migration runs (a search endpoint is configured). */

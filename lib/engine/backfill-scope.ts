@@ -1,6 +1,6 @@
 // What a pass scans for: the enabled migrations of the declared table, the attributes projected
-// for them, and the scan filter (or, said in words, why there is none). Pure: no I/O.
-import type { ScanFilter } from '../adapters/segment-scanner.ts';
+// for them, and whether the planner filter leaves settled items out (or, said in words, why
+// not). Pure: no I/O.
 import { scanFilterOf } from '../core/backfill-filter.ts';
 import type { Planner } from '../core/config/planner.ts';
 import { isSearchMigration } from '../core/config/resolve.ts';
@@ -13,7 +13,8 @@ import {
 export interface BackfillScope {
   migrations: string[];
   projection: string[];
-  filter: ScanFilter | undefined;
+  /** Leave settled items out of the queue (the planner filter, backfill-filter.ts). */
+  skipSettled: boolean;
   /** The scan filter, or why there is none (the summary's `filter`). */
   filterText: string;
 }
@@ -40,19 +41,25 @@ export function scopeOf(
   if (!migrations.length)
     throw new BackfillOptionError(`no migration is enabled for table ${table}`);
   const shape = scanFilterOf(planner, table, migrations);
-  const filterText =
+  const off =
     options.filter === false
       ? 'none (--no-filter: every item is enqueued; the worker skips what needs nothing)'
       : mode === 'keys'
         ? 'none (--keys: exactly the given items)'
-        : shape.filterText;
-  const filter = options.filter === false || mode === 'keys' ? undefined : shape.filter;
-  return { migrations, projection: shape.projection, filter, filterText };
+        : mode === 'distributed'
+          ? "none (--distributed: the workers' segment tasks enqueue every item they scan)"
+          : undefined;
+  return {
+    migrations,
+    projection: shape.projection,
+    skipSettled: off === undefined && shape.skipSettled,
+    filterText: off ?? shape.filterText,
+  };
 }
 
 /** The scope without its filter, because the consumer's continuity is broken (`broken` says how). */
 export const unfilteredScope = (scope: BackfillScope, broken: string): BackfillScope => ({
   ...scope,
-  filter: undefined,
-  filterText: `none: ${broken}; a derived value can be present but stale, which the filter cannot tell, so every item is enqueued (the worker skips what needs nothing)`,
+  skipSettled: false,
+  filterText: `none: ${broken}; an item the scan reads as settled may have changed unseen by the consumer, so every item is enqueued (the worker skips what needs nothing)`,
 });

@@ -53,6 +53,7 @@ export function summaryOf(
     scanned: report.scanned,
     enqueued: report.enqueued,
     skipped: report.skipped,
+    skippedSettled: report.skippedSettled,
     unsendable: counts.unsendable,
     parked: counts.parked,
     messages: counts.messages,

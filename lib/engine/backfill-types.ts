@@ -36,9 +36,9 @@ export interface BackfillDeps {
    */
   deadLetters?: DeadLetters;
   /**
-   * Why the consumer's continuity is broken (the scan filter could skip stale items), given the
-   * table's last run; undefined when it holds. Asked once the consumer is ready; absent: the
-   * filter is trusted.
+   * Why the consumer's continuity is broken (the scan filter could skip an item whose newer
+   * write the consumer never read), given the table's last run; undefined when it holds. Asked
+   * once the consumer is ready (a dry run asks too); absent: the filter is trusted.
    */
   continuity?: (lastRun: RunRecord | undefined) => Promise<string | undefined>;
   /**
@@ -118,7 +118,13 @@ export interface BackfillSummary {
   segments: number;
   scanned: number;
   enqueued: number;
+  /** Items left out of the queue: canaries, --keys not found, and `skippedSettled`. */
   skipped: number;
+  /**
+   * Of `skipped`, the items the planner filter found settled (no DynamoDB change, or expired);
+   * a dry run counts what the pass would leave out. scanned = enqueued + skipped + unsendable.
+   */
+  skippedSettled: number;
   /** Items a message cannot carry: each parked in the DLQ with its reason (and in `problems`). */
   unsendable: number;
   /** Of those, how many were parked (the rest: no dead-letter queue given). */

@@ -59,7 +59,11 @@ export async function runBackfill(
   const pass = newPass({ options, deps, hooks, owner, ...checked }, now, log);
   const unlinkSignal = pass.waits.stopOn(hooks.signal);
   await awaitConsumer(pass);
-  await checkContinuity(pass, checked.plan.current);
+  // A pass that keeps no run (dry run, --user) still reads the last one for its continuity.
+  const lastRun = keepsRun(options)
+    ? checked.plan.current
+    : await deps.state.getRun(options.tableName);
+  await checkContinuity(pass, lastRun);
   if (keepsRun(options) && !pass.waits.stopped) await startRun(pass, checked.plan, owner);
 
   const observer = new Observer(pass);
@@ -132,7 +136,7 @@ async function startRun(pass: Pass, plan: RunPlan, owner: string): Promise<void>
     pageSize: pass.pageSize,
     restart: options.restart ?? false,
     // What `continuity` reads next time: only a finished pass without the filter repairs a break.
-    recordOptions: { ...(options.recordOptions ?? {}), unfiltered: !pass.scope.filter },
+    recordOptions: { ...(options.recordOptions ?? {}), unfiltered: !pass.scope.skipSettled },
     limits: { ...limitsOf(pass.throttler) },
     nowMs: pass.now(),
   });

@@ -173,8 +173,9 @@ describe('streamfill backfill (CLI)', () => {
     ]) {
       expect(r.stdout).toContain(flag);
     }
-    // Help text is wrapped to the terminal: one phrase that says why nothing is filtered.
-    expect(r.stdout).toContain('every scanned item is');
+    // Help text is wrapped to the terminal: short phrases of the filtering paragraph.
+    expect(r.stdout).toContain('Filtering: the planner.');
+    expect(r.stdout).toContain('--no-filter enqueues every item.');
   });
 
   it('rejects bad input with specific errors and exit 1', async () => {

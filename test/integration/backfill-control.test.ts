@@ -214,13 +214,13 @@ describe('backfill: items that cannot be carried', () => {
   });
 });
 
-// No declared config has an attribute filter (lib/core/backfill-filter.ts): a consumer break
-// cannot make a pass skip a stale item, because no pass skips any.
+// The planner filter (lib/core/backfill-filter.ts) is off after a consumer break, and it sees a
+// stale derived value for what it is: a consumer break cannot make a pass skip a stale item.
 describe('backfill: the consumer continuity cannot hide a stale item', () => {
   it('after a consumer break longer than the stream retention, every item is enqueued, before and after', async () => {
     const f = await backfillFixture(cli.clients, 'bfc-break', 40);
     // The fixture's migrated sessions carry a stale chat_app_sk ("weather#user#x"): present, so
-    // the filter would skip them.
+    // an attribute filter would skip them; the planner plans them as pending.
     const now = Date.now() + 5 * 60_000;
     const day = 24 * 3_600_000;
     await f.state.putHeartbeat({
@@ -234,14 +234,19 @@ describe('backfill: the consumer continuity cannot hide a stale item', () => {
     });
     const r = await streamfill('backfill', ...fixtureFlags(f), '--segments', '2');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain("filter: none: a declared migration's derive");
+    expect(r.stdout).toContain(
+      "filter: none: the stream consumer was stopped for longer than the stream's 24 h retention",
+    );
     const q = await drainQueueKeys(cli.clients.sqs, f.queueUrl);
     expect(new Set(q.keys)).toEqual(new Set(f.all.map(sessionId)));
     // The run says it was unfiltered, so a later continuity check has nothing to repair.
     expect((await f.state.getRun(f.tables.session))?.options.unfiltered).toBe(true);
 
+    // That unfiltered pass repaired the break: the next one filters, and leaves out none.
     const again = await streamfill('backfill', ...fixtureFlags(f), '--segments', '2');
     expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('filter: planner:');
+    expect(again.stdout).toContain('skipped 0 (0 settled');
     expect(new Set((await drainQueueKeys(cli.clients.sqs, f.queueUrl)).keys)).toEqual(
       new Set(f.all.map(sessionId)),
     );
@@ -257,7 +262,7 @@ describe('backfill: the consumer continuity cannot hide a stale item', () => {
       '--no-wait-for-consumer',
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain("filter: none: a declared migration's derive");
+    expect(r.stdout).toContain('filter: none: no consumer heartbeat in the state store');
     expect(new Set((await drainQueueKeys(cli.clients.sqs, f.queueUrl)).keys)).toEqual(
       new Set(f.all.map(sessionId)),
     );

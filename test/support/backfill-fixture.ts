@@ -17,7 +17,7 @@ export interface BackfillFixture {
   dlqName: string;
   queueUrl: string;
   state: DynamoStateStore;
-  /** `user_id|session_id` of every session the scanner enqueues: all of them (no filter). */
+  /** `user_id|session_id` of every session the scanner enqueues: all of them (none settled). */
   pending: Set<string>;
   all: Item[];
 }
@@ -87,8 +87,8 @@ export async function backfillFixture(
     dlqName,
     queueUrl: work,
     state: new DynamoStateStore(clients.doc, stateTable),
-    // The scanner has no "already migrated" filter (lib/core/backfill-filter.ts): it enqueues
-    // every item and the worker skips what needs nothing.
+    // The "migrated" sessions carry a stale chat_app_sk: the planner filter
+    // (lib/core/backfill-filter.ts) plans them as pending, so every item is enqueued.
     pending: new Set(all.map(sessionId)),
     all,
   };

@@ -93,7 +93,7 @@ const BACKFILL_FLAGS: [string, string, ((v: string, prev: string[]) => unknown)?
     '--json [file]',
     'the summary as JSON: on stdout (no FILE, or -; the progress goes to stderr), or written to FILE',
   ],
-  ['--no-filter', 'enqueue every item (today every item is enqueued anyway: no declared filter)'],
+  ['--no-filter', 'enqueue every item (default: leave out items the planner finds settled)'],
   [
     '--contract',
     'also run the opt-in migrations (contract steps, e.g. removing an attribute): only once the expand phase is done and no app version reads what they remove',

@@ -11,9 +11,11 @@ alike, it writes a canary item (partition key streamfill:canary:v1, TTL 1 h, del
 and waits until the consumer has recorded reading that record in the state table (--no-canary
 or STREAMFILL_CANARY=off skips it). Until then it waits and says why.
 
-Filtering: none. A declared migration's derive may leave a written attribute absent or remove
-it, so no FilterExpression can tell a migrated item from a pending one: every scanned item is
-enqueued, and the worker skips what needs nothing (conditional writes keep live app writes).
+Filtering: the planner. Each scanned item is planned as the worker would, without lookups;
+an item that needs no DynamoDB change (or is expired) is left out of the queue ("skipped …
+settled"). An item that needs a change, needs a lookup, or is malformed is enqueued (the worker
+reads the lookup, or parks the item with its reason). With a search migration in the scan
+every item is enqueued (the scanner does not read the index). --no-filter enqueues every item.
 
 Contract: --contract adds the opt-in contract steps to what is scanned for and carried
 (their inputs projected); the worker runs a contract step only for messages that name it. Run
@@ -28,10 +30,13 @@ nothing is enqueued and no checkpoint is written; its samples look user_type up 
 Every option and combination, the --keys file and the run state are checked before anything
 is created or sent.
 
-Continuity: the filter is trusted only once a full pass without it finished that started after
-the stream consumer began reading without a break (its heartbeat says since when); the first
-pass under a consumer, the first after a stop longer than the stream's 24 h retention, and any
-pass without a heartbeat run without the filter by themselves and say why.
+Continuity: the scan reads eventually consistently, so an item it leaves out as settled may
+have a newer write it did not see: only the stream consumer covers that write. The filter is
+therefore trusted only once a full pass without it finished that started after the stream
+consumer began reading without a break (its heartbeat says since when); the first pass under a
+consumer, the first after a stop longer than the stream's 24 h retention, and any pass without
+a heartbeat run without the filter by themselves and say why. --keys and --distributed passes
+enqueue every item.
 
 Limits of a running scan: \`streamfill backfill set --rate N|unlimited --max-backlog N
 --max-lag-seconds S [--by NAME]\` (through the state table); the progress line shows the change

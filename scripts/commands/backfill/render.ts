@@ -14,10 +14,15 @@ function renderLimits(p: BackfillProgress): string {
   return p.limitsChange ? `${rate} (${p.limitsChange})` : rate;
 }
 
+/** `skipped 1,200 (1,180 settled)`: what the scan left out, and how much the planner filter did. */
+function renderSkipped(skipped: number, settled: number): string {
+  return `${count.format(skipped)}${settled ? ` (${count.format(settled)} settled)` : ''}`;
+}
+
 function renderLine(p: BackfillProgress): string {
   const pct = p.fraction === undefined ? '?' : `${(p.fraction * 100).toFixed(1)} %`;
   return (
-    `${pct} | scanned ${count.format(p.scanned)} | enqueued ${count.format(p.enqueued)} | skipped ${count.format(p.skipped)} | ` +
+    `${pct} | scanned ${count.format(p.scanned)} | enqueued ${count.format(p.enqueued)} | skipped ${renderSkipped(p.skipped, p.skippedSettled)} | ` +
     (p.unsendable ? `parked ${count.format(p.unsendable)} | ` : '') +
     `${count.format(Math.round(p.ratePerSecond))} items/s | segments ${p.segmentsDone}/${p.totalSegments} | ${p.etaText} | ` +
     `${renderLimits(p)} | ` +
@@ -55,7 +60,7 @@ export function progressView(
           pct: p.fraction === undefined ? '  ? %' : `${(p.fraction * 100).toFixed(1)} %`,
           scanned: count.format(p.scanned),
           enqueued: count.format(p.enqueued),
-          skipped: count.format(p.skipped),
+          skipped: renderSkipped(p.skipped, p.skippedSettled),
           rate: count.format(Math.round(p.ratePerSecond)),
           eta: `${p.etaText} · segments ${p.segmentsDone}/${p.totalSegments}`,
           wait:
@@ -104,7 +109,7 @@ export function renderSummary(s: BackfillSummary): string {
   lines.push(
     `backfill ${s.tableName} (${s.table}, ${head}${s.runId ? `, run ${s.runId}` : ''}): scanned ${count.format(s.scanned)}, ` +
       `${s.dryRun ? 'would enqueue' : 'enqueued'} ${count.format(s.dryRun ? s.scanned - s.skipped : s.enqueued)} in ${count.format(s.messages)} messages, ` +
-      `skipped ${count.format(s.skipped)} (left out by the scan: canaries, --keys not found) in ${formatWait(s.durationMs)} — ${count.format(Math.round(s.scannedPerSecond))} scanned/s, ${count.format(Math.round(s.enqueuedPerSecond))} enqueued/s`,
+      `${s.dryRun ? 'would skip' : 'skipped'} ${count.format(s.skipped)} (${count.format(s.skippedSettled)} settled by the planner filter; the rest canaries, --keys not found) in ${formatWait(s.durationMs)} — ${count.format(Math.round(s.scannedPerSecond))} scanned/s, ${count.format(Math.round(s.enqueuedPerSecond))} enqueued/s`,
   );
   lines.push(`  filter: ${s.filter}`);
   if (s.dryRunCounts) {

@@ -82,6 +82,10 @@ export function pikaBackfillProps(props: PikaBackfillProps): ContinuousBackfillP
     problems.push(
       'no session table: give sessionTable, or sessionTableName and sessionTableStreamArn',
     );
+  else if (sessionTable !== undefined && sessionTable.tableStreamArn === undefined)
+    problems.push(
+      `sessionTable ${sessionTable.node.path} has no stream: add stream: StreamViewType.NEW_AND_OLD_IMAGES`,
+    );
   else if (sessionTable === undefined && sessionTableStreamArn === undefined)
     problems.push(
       `sessionTableName ${JSON.stringify(sessionTableName)} needs sessionTableStreamArn ` +
@@ -108,7 +112,7 @@ function table(
 ): ITable | ImportedTable | undefined {
   if (given && (name !== undefined || streamArn !== undefined)) {
     problems.push(
-      `${role}Table and ${role}TableName/${role}TableStreamArn are both set: give the table, or import one by name`,
+      `${role}Table and ${role}TableName${streamArn !== undefined ? `/${role}TableStreamArn` : ''} are both set: give the table, or import one by name`,
     );
     return undefined;
   }

@@ -441,16 +441,20 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
     if (table === undefined) return [];
     return [table, ...planner.lookupsFor(table, [m]).map((l) => l.table.name)];
   };
+  const defaults = planner.defaultMigrations.filter(
+    (m) => props.search || summary(m)?.target !== 'search',
+  );
   const migrations =
-    props.migrations ??
-    planner.defaultMigrations.filter(
-      (m) =>
-        (props.search || summary(m)?.target !== 'search') &&
-        needs(m).every((t) => given[t] !== undefined),
-    );
+    props.migrations ?? defaults.filter((m) => needs(m).every((t) => given[t] !== undefined));
+  // With no default migration left, the tables the defaults need are what is missing.
+  const used = new Set(
+    (props.migrations ?? (migrations.length ? migrations : defaults)).flatMap(needs),
+  );
+  const missing = declared.filter((t) => used.has(t) && given[t] === undefined);
 
   const unknownMigrations = migrations.filter((m) => !summary(m));
-  if (migrations.length === 0) problems.push('migrations is empty: nothing would be migrated');
+  if (migrations.length === 0 && missing.length === 0)
+    problems.push('migrations is empty: nothing would be migrated');
   if (unknownMigrations.length)
     problems.push(
       `migrations ${JSON.stringify(unknownMigrations)} are not in config ${file} (known: ${planner.allMigrations.join(', ')})`,
@@ -458,10 +462,9 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
   for (const m of migrations)
     if (summary(m)?.target === 'search' && !props.search)
       problems.push(`migration ${m} updates OpenSearch documents: give search.endpoint`);
-  const missing = [...new Set(migrations.flatMap(needs))].filter((t) => given[t] === undefined);
   if (missing.length)
     problems.push(
-      `tables names no table for ${missing.join(', ')}, which the migrations ${migrations.join(', ')} use (config ${file} declares ${declared.join(', ')})`,
+      `tables names no table for ${missing.join(', ')}, which the migrations use (config ${file} declares ${declared.join(', ')})`,
     );
   const extra = Object.keys(given).filter((t) => !declared.includes(t));
   if (extra.length)

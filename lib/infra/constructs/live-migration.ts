@@ -28,7 +28,12 @@ import { LiveMigrationAlarms, STREAM_CONSUMER_METRICS } from './alarms.ts';
 import { handlerEntry, handlerFunctionProps, handlerRole } from './handler-function.ts';
 import { searchAccessProblems, searchAccessStatement } from './search-access.ts';
 import { grantTableKey } from './table-key.ts';
-import { consumerSettingsProblems, failOnProblems, timeoutProblems } from './props-validation.ts';
+import {
+  consumerSettingsProblems,
+  failOnProblems,
+  streamArnProblems,
+  timeoutProblems,
+} from './props-validation.ts';
 
 export { ESM_REQUIRE_BANNER } from './handler-function.ts';
 export const STREAM_CONSUMER_ENTRY = handlerEntry('stream-consumer.ts');
@@ -389,6 +394,10 @@ function validate(scope: Construct, props: LiveMigrationProps): void {
         `declared tables ${other} and ${n} differ only in their first letter's case: imported, both would be ${importId(n)}`,
       );
     ids.set(importId(n), n);
+    if (t.tableStreamArn !== undefined)
+      problems.push(
+        ...streamArnProblems(scope, `tables.${n}.tableStreamArn`, t.tableStreamArn, t.tableName),
+      );
   }
   const endpoint = props.searchEndpoint;
   if (endpoint && !props.searchAccessGrantedByParent) {

@@ -72,4 +72,12 @@ export default tseslint.config(
       message: 'lib/presets import only the public API (../index.ts), as a user config would.',
     }),
   },
+  {
+    // A preset's CDK companion is a user's CDK app: the public CDK API (../cdk.ts), aws-cdk-lib.
+    files: ['lib/presets/**/*-cdk.ts'],
+    rules: boundary(HARNESS, {
+      regex: '^(\\.(?!\\./cdk\\.ts$)|/|@aws-sdk/|@opensearch-project/)',
+      message: "a preset's CDK helper imports only the public CDK API (../cdk.ts) and aws-cdk-lib.",
+    }),
+  },
 );

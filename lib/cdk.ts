@@ -5,13 +5,14 @@ export {
   ContinuousBackfill,
   ContinuousBackfillPropsError,
 } from './infra/constructs/continuous-backfill.ts';
-export type {
-  ContinuousBackfillProps,
-  ImportedTable,
-} from './infra/constructs/continuous-backfill.ts';
+export type { ContinuousBackfillProps } from './infra/constructs/continuous-backfill.ts';
 export { SynthConfigError } from './infra/constructs/user-config.ts';
 export { LiveMigration, LiveMigrationPropsError } from './infra/constructs/live-migration.ts';
-export type { DeclaredTables, LiveMigrationProps } from './infra/constructs/live-migration.ts';
+export type {
+  DeclaredTables,
+  ImportedTable,
+  LiveMigrationProps,
+} from './infra/constructs/live-migration.ts';
 export { INDEX_MIGRATION_PHASES, IndexMigration } from './infra/constructs/index-migration.ts';
 export type {
   IndexChange,

@@ -97,13 +97,15 @@ const isPikaConfig = (planner: Planner): boolean => {
 };
 
 /**
- * Declared table name → physical name from STREAMFILL_TABLES, every declared table named; for
- * the Pika preset without it, from the legacy STREAMFILL_SESSION/USER/TAG_TABLE. Returns the
- * problems instead of throwing so they join the other variables' ones.
+ * Declared table name → physical name from STREAMFILL_TABLES, every table the enabled migrations
+ * migrate or look up named (a deployment may leave the others out); for the Pika preset without
+ * it, from the legacy STREAMFILL_SESSION/USER/TAG_TABLE. Returns the problems instead of
+ * throwing so they join the other variables' ones.
  */
 function tablesFromEnv(
   env: NodeJS.ProcessEnv,
   planner: Planner,
+  migrations: readonly string[],
 ): { tables: TableNames; problems: string[] } {
   const raw = env[TABLE_NAME_ENV];
   const declared = [...planner.resolved.tables.keys()];
@@ -136,7 +138,17 @@ function tablesFromEnv(
   try {
     const names = resolveTableNames(planner.resolved.tables.values(), { env: raw });
     // In Lambda a table falls back to nothing: its localName or declared name is a guess.
-    const missing = [...names].filter(([, n]) => n.from !== 'env').map(([t]) => t);
+    const needed = new Set(
+      migrations.flatMap((m) => {
+        const table = planner.summaries.get(m)?.table;
+        return table === undefined
+          ? []
+          : [table, ...planner.lookupsFor(table, [m]).map((l) => l.table.name)];
+      }),
+    );
+    const missing = [...names]
+      .filter(([t, n]) => n.from !== 'env' && needed.has(t))
+      .map(([t]) => t);
     if (missing.length)
       return {
         tables: {},
@@ -144,7 +156,8 @@ function tablesFromEnv(
           `environment variable ${TABLE_NAME_ENV} names no physical table for ${missing.join(', ')}, got ${JSON.stringify(raw)}`,
         ],
       };
-    return { tables: Object.fromEntries([...names].map(([t, n]) => [t, n.name])), problems: [] };
+    const named = [...names].filter(([, n]) => n.from === 'env');
+    return { tables: Object.fromEntries(named.map(([t, n]) => [t, n.name])), problems: [] };
   } catch (e) {
     if (!(e instanceof TableNameError)) throw e;
     return { tables: {}, problems: e.issues.map((i) => `environment variable ${i}`) };
@@ -170,8 +183,9 @@ export function lambdaConfig(env: NodeJS.ProcessEnv, planner: Planner): LambdaCo
       `environment variable ${CONFIG_FINGERPRINT_ENV} is ${JSON.stringify(expected)} but the bundled config's fingerprint is ${JSON.stringify(actual)}: the function's code and environment come from different configs; deploy them together`,
     );
   }
-  const tables = tablesFromEnv(env, planner);
   const parsed = schema(planner.allMigrations).safeParse(env);
+  const enabled = (parsed.success && parsed.data[ENV.migrations]) || planner.defaultMigrations;
+  const tables = tablesFromEnv(env, planner, enabled);
   if (!parsed.success || tables.problems.length) {
     const problems = (parsed.error?.issues ?? []).map((issue) => {
       const name = String(issue.path[0]);

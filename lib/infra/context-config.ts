@@ -29,7 +29,7 @@ export interface StreamfillConfig {
   /** ContinuousBackfill: a sandbox stack with its own Pika-shaped tables instead of attaching. */
   sandbox?: boolean;
   searchCollectionArn?: string;
-  /** Comma-separated migration names (registry). */
+  /** Comma-separated migration names of the Pika preset (ContinuousBackfill validates them). */
   migrations?: string;
   stateTableName?: string;
   workerBatchSize?: number;

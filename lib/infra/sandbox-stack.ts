@@ -10,11 +10,8 @@ import {
   type TableProps,
 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
+import { addPikaTableOutputs, pikaBackfillProps } from '../presets/pika-cdk.ts';
 import { ContinuousBackfill } from './constructs/continuous-backfill.ts';
-import { libModule } from './constructs/handler-function.ts';
-
-/** The built-in Pika preset's file (.ts in a checkout, .js in dist/). */
-const PIKA_PRESET = libModule('presets/pika.ts');
 import {
   IndexMigration,
   type IndexDefinition,
@@ -104,16 +101,21 @@ export class SandboxStack extends Stack {
         'before') as IndexMigrationPhase,
     });
 
-    // The Pika preset as a user's config would be given: its tables by declared name. The tag
-    // table has no stream here, so its migrations are one-shot (`backfill --one-shot`).
-    this.backfill = new ContinuousBackfill(this, 'Backfill', {
-      config: PIKA_PRESET,
-      tables: { session: this.sessionTable, user: this.userTable, tag: this.tagTable },
-      oneShot: ['tag'],
-      ...tuningFromConfig(this, config),
-      // A sandbox leaves nothing behind: state table and log groups go with it.
-      stateTableRemovalPolicy: RemovalPolicy.DESTROY,
-      logRemovalPolicy: RemovalPolicy.DESTROY,
-    });
+    // The Pika preset on these tables. The tag table has no stream here, so its migrations are
+    // one-shot (`backfill --one-shot`).
+    this.backfill = new ContinuousBackfill(
+      this,
+      'Backfill',
+      pikaBackfillProps({
+        sessionTable: this.sessionTable,
+        userTable: this.userTable,
+        tagTable: this.tagTable,
+        ...tuningFromConfig(this, config),
+        // A sandbox leaves nothing behind: state table and log groups go with it.
+        stateTableRemovalPolicy: RemovalPolicy.DESTROY,
+        logRemovalPolicy: RemovalPolicy.DESTROY,
+      }),
+    );
+    addPikaTableOutputs(this.backfill);
   }
 }

@@ -5,6 +5,7 @@ import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { addPikaTableOutputs, pikaBackfillProps } from '../presets/pika-cdk.ts';
 import {
   ContinuousBackfill,
   type ContinuousBackfillProps,
@@ -19,16 +20,7 @@ export interface StreamfillStackProps extends StackProps {
 export function tuningFromConfig(
   scope: Construct,
   config: StreamfillConfig,
-): Omit<
-  ContinuousBackfillProps,
-  | 'sourceTable'
-  | 'sourceTableName'
-  | 'sourceTableStreamArn'
-  | 'userTable'
-  | 'userTableName'
-  | 'tagTable'
-  | 'tagTableName'
-> {
+): Omit<ContinuousBackfillProps, 'config' | 'tables' | 'oneShot'> {
   const seconds = (v: number | undefined) => (v === undefined ? undefined : Duration.seconds(v));
   return {
     ...(config.searchEndpoint && {
@@ -40,7 +32,7 @@ export function tuningFromConfig(
       },
     }),
     ...(config.migrations && {
-      // Validated by the construct against the registry.
+      // Validated by the construct against the config.
       migrations: config.migrations.split(',').map((m) => m.trim()),
     }),
     stateTableName: config.stateTableName,
@@ -96,12 +88,18 @@ export class StreamfillStack extends Stack {
       env: envFromStreamArn(config.sessionStreamArn),
       ...stackProps,
     });
-    this.backfill = new ContinuousBackfill(this, 'Backfill', {
-      sourceTableName: config.sessionTable,
-      sourceTableStreamArn: config.sessionStreamArn,
-      userTableName: config.userTable,
-      ...(config.tagTable && { tagTableName: config.tagTable }),
-      ...tuningFromConfig(this, config),
-    });
+    // The Pika preset on the tables named in context (the tag table, without a stream, one-shot).
+    this.backfill = new ContinuousBackfill(
+      this,
+      'Backfill',
+      pikaBackfillProps({
+        sessionTableName: config.sessionTable,
+        sessionTableStreamArn: config.sessionStreamArn,
+        userTableName: config.userTable,
+        ...(config.tagTable && { tagTableName: config.tagTable }),
+        ...tuningFromConfig(this, config),
+      }),
+    );
+    addPikaTableOutputs(this.backfill);
   }
 }

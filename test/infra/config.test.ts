@@ -17,6 +17,7 @@ import {
   StreamfillConfigError,
 } from '../../lib/infra/context-config.ts';
 import { StreamfillStack } from '../../lib/infra/streamfill-stack.ts';
+import { pikaDeclared } from '../support/pika-declared.ts';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   context: Record<string, unknown>;
@@ -162,9 +163,11 @@ describe('a fully configured stack', () => {
       TracingConfig: { Mode: 'Active' },
       Environment: {
         Variables: Match.objectLike({
-          STREAMFILL_SESSION_TABLE: 'chat-session-prod',
-          STREAMFILL_USER_TABLE: 'chat-user-prod',
-          STREAMFILL_TAG_TABLE: 'pika-tag-def-prod',
+          STREAMFILL_TABLES: JSON.stringify({
+            session: 'chat-session-prod',
+            user: 'chat-user-prod',
+            tag: 'pika-tag-def-prod',
+          }),
           SEARCH_ENDPOINT: 'https://vpc-chat-search.eu-west-1.es.amazonaws.com',
           STREAMFILL_SEARCH_INDEX: 'session-v2',
           STREAMFILL_WRITE_CONCURRENCY: '32',
@@ -262,11 +265,12 @@ describe('a fully configured stack', () => {
 });
 
 describe('synth-time checks of the construct', () => {
-  const base: LiveMigrationProps = {
-    sessionTableName: 'chat-session-prod',
-    sessionTableStreamArn: PROD_ARN,
-    userTableName: 'chat-user-prod',
-  };
+  const declared = (session = 'chat-session-prod', streamArn = PROD_ARN) =>
+    pikaDeclared(
+      { tableName: session, tableStreamArn: streamArn },
+      { tableName: 'chat-user-prod' },
+    );
+  const base: LiveMigrationProps = { declared: declared() };
   const build = (props: Partial<LiveMigrationProps>, region = 'eu-west-1') => {
     const app = new App({ context: NO_BUNDLING });
     const stack = new Stack(app, 'S', { env: { account: '210987654321', region } });
@@ -278,10 +282,14 @@ describe('synth-time checks of the construct', () => {
   });
 
   it.each<[string, Partial<LiveMigrationProps>, RegExp]>([
-    ['a stream of another table', { sessionTableName: 'chat-session-dev' }, /belongs to table/],
+    [
+      'a stream of another table',
+      { declared: declared('chat-session-dev') },
+      /tables\.session\.tableStreamArn .*belongs to table/,
+    ],
     [
       'a table ARN instead of a stream ARN',
-      { sessionTableStreamArn: PROD_ARN.split('/stream')[0] },
+      { declared: declared('chat-session-prod', PROD_ARN.split('/stream')[0]) },
       /not a DynamoDB stream ARN/,
     ],
     ['a bad domain ARN', { searchDomainArn: 'chat-search' }, /not a domain ARN/],

@@ -1,5 +1,5 @@
-// ContinuousBackfill's synthesized shape: every default, every override, every synth-time
-// refusal, least privilege and the CLI's outputs. Syntheses skip bundling
+// ContinuousBackfill's synthesized shape with the Pika preset (pikaBackfillProps): every
+// default, every override, every synth-time refusal, least privilege and the CLI's outputs. Syntheses skip bundling
 // (`aws:cdk:bundling-stacks: []`); the real bundles are run in bundles.test.ts.
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -16,14 +16,19 @@ import {
   ContinuousBackfillPropsError,
   type ContinuousBackfillProps,
 } from '../../lib/infra/constructs/continuous-backfill.ts';
+import {
+  addPikaTableOutputs,
+  pikaBackfillProps,
+  type PikaBackfillProps,
+} from '../../lib/presets/pika-cdk.ts';
 
 const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const STREAM_ARN =
   'arn:aws:dynamodb:eu-west-1:123456789012:table/chat-session-prod/stream/2026-03-04T05:06:07.089';
-const IMPORTED: ContinuousBackfillProps = {
-  sourceTableName: 'chat-session-prod',
-  sourceTableStreamArn: STREAM_ARN,
+const IMPORTED: PikaBackfillProps = {
+  sessionTableName: 'chat-session-prod',
+  sessionTableStreamArn: STREAM_ARN,
   userTableName: 'chat-user-prod',
 };
 const DOMAIN_ARN = 'arn:aws:es:eu-west-1:123456789012:domain/chat-search';
@@ -39,20 +44,17 @@ interface Statement {
 }
 type Resource = { Properties: Record<string, unknown>; DeletionPolicy?: string };
 
-function synth(
-  props: ContinuousBackfillProps | ((stack: Stack) => ContinuousBackfillProps) = IMPORTED,
-) {
+/** The Pika stack: the preset's props, and its table outputs when the construct exports. */
+function synth(props: PikaBackfillProps | ((stack: Stack) => PikaBackfillProps) = IMPORTED) {
   const app = new App({ context: NO_BUNDLING });
   const stack = new Stack(app, 'Test', { env: ENV });
-  const construct = new ContinuousBackfill(
-    stack,
-    'Backfill',
-    typeof props === 'function' ? props(stack) : props,
-  );
+  const given = typeof props === 'function' ? props(stack) : props;
+  const construct = new ContinuousBackfill(stack, 'Backfill', pikaBackfillProps(given));
+  if (given.exportOutputs ?? true) addPikaTableOutputs(construct);
   return { stack, construct, template: Template.fromStack(stack) };
 }
 
-function refusal(props: ContinuousBackfillProps | ((stack: Stack) => ContinuousBackfillProps)) {
+function refusal(props: PikaBackfillProps | ((stack: Stack) => PikaBackfillProps)) {
   try {
     synth(props);
   } catch (e) {
@@ -206,10 +208,11 @@ describe('defaults (imported tables)', () => {
   it('the environment each handler reads', () => {
     const dlq = { Ref: only(t, 'AWS::SQS::Queue', 'DeadLetter')[0] };
     const migrations = 'session-sort-key,session-user-type';
+    // The tag table is not given, so neither it nor its migration is deployed.
+    const TABLES = JSON.stringify({ session: 'chat-session-prod', user: 'chat-user-prod' });
     expect(envOf(consumerOf(t))).toEqual({
-      STREAMFILL_SESSION_TABLE: 'chat-session-prod',
-      STREAMFILL_USER_TABLE: 'chat-user-prod',
-      STREAMFILL_SEARCH_INDEX: 'session',
+      STREAMFILL_TABLES: TABLES,
+      STREAMFILL_CONFIG_FINGERPRINT: expect.stringMatching(/^[0-9a-f]{16,}$/),
       STREAMFILL_DLQ_URL: dlq,
       // Search-only repair tasks go to the work queue.
       STREAMFILL_QUEUE_URL: { Ref: only(t, 'AWS::SQS::Queue', 'WorkQueue')[0] },
@@ -223,9 +226,8 @@ describe('defaults (imported tables)', () => {
       NODE_OPTIONS: '--enable-source-maps',
     });
     expect(envOf(workerOf(t))).toEqual({
-      STREAMFILL_SESSION_TABLE: 'chat-session-prod',
-      STREAMFILL_USER_TABLE: 'chat-user-prod',
-      STREAMFILL_SEARCH_INDEX: 'session',
+      STREAMFILL_TABLES: TABLES,
+      STREAMFILL_CONFIG_FINGERPRINT: expect.stringMatching(/^[0-9a-f]{16,}$/),
       STREAMFILL_DLQ_URL: dlq,
       STREAMFILL_QUEUE_URL: { Ref: only(t, 'AWS::SQS::Queue', 'WorkQueue')[0] },
       STREAMFILL_STATE_TABLE: { Ref: only(t, 'AWS::DynamoDB::Table', 'StateTable')[0] },
@@ -246,7 +248,7 @@ describe('defaults (imported tables)', () => {
     expect(construct.stateTable.tableArn).toBeDefined();
     expect(construct.worker.functionName).toBeDefined();
     expect(construct.workerEventSource.eventSourceMappingId).toBeDefined();
-    expect(construct.tagTable).toBeUndefined();
+    expect([...construct.tables.keys()]).toEqual(['session', 'user']);
   });
 });
 
@@ -348,17 +350,15 @@ describe('a live path per migrated table (issue 13)', () => {
     expect(streamMappings(t)).toHaveLength(1);
     Annotations.fromStack(stack).hasWarning(
       '*',
-      Match.stringLikeRegexp(
-        'tag table pika-tag-def-prod has no stream given .*backfill --one-shot',
-      ),
+      Match.stringLikeRegexp('table tag has no stream \\(oneShot\\).*backfill --one-shot'),
     );
   });
 
-  it.each<[string, (stack: Stack) => ContinuousBackfillProps, RegExp]>([
+  it.each<[string, (stack: Stack) => PikaBackfillProps, RegExp]>([
     [
       'a tag stream ARN of another table',
       () => ({ ...withTagStream, tagTableName: 'other-tags' }),
-      /tagTableStreamArn belongs to table pika-tag-def-prod, not other-tags/,
+      /tables\.tag\.tableStreamArn belongs to table pika-tag-def-prod, not other-tags/,
     ],
     [
       'a tag table with another view type',
@@ -369,7 +369,7 @@ describe('a live path per migrated table (issue 13)', () => {
           stream: StreamViewType.NEW_IMAGE,
         }),
       }),
-      /tagTable Test\/Tags has stream view type NEW_IMAGE/,
+      /tables\.tag Test\/Tags has stream view type NEW_IMAGE/,
     ],
   ])('refuses %s', (_name, props, message) => {
     expect(refusal(props)).toMatch(message);
@@ -563,7 +563,7 @@ describe('OpenSearch', () => {
 
 describe('a source table created in the same app', () => {
   const tables = (stack: Stack, stream?: StreamViewType) => ({
-    sourceTable: new Table(stack, 'Sessions', {
+    sessionTable: new Table(stack, 'Sessions', {
       partitionKey: { name: 'user_id', type: AttributeType.STRING },
       sortKey: { name: 'session_id', type: AttributeType.STRING },
       ...(stream && { stream }),
@@ -583,31 +583,29 @@ describe('a source table created in the same app', () => {
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [sessions, 'StreamArn'] },
     });
-    expect(envOf(workerOf(t)).STREAMFILL_SESSION_TABLE).toEqual({ Ref: sessions });
-    expect(envOf(workerOf(t)).STREAMFILL_TAG_TABLE).toEqual({
-      Ref: only(t, 'AWS::DynamoDB::Table', 'Tags')[0],
-    });
+    expect(text(envOf(workerOf(t)).STREAMFILL_TABLES)).toContain(`"session":"{${sessions}}"`);
+    expect(construct.tables.get('session')).toBe(construct.node.scope!.node.findChild('Sessions'));
     expect(construct.migrations).toEqual([
       'session-sort-key',
       'session-user-type',
       'tag-usage-mode',
     ]);
-    expect(construct.tagTable).toBeDefined();
+    expect(construct.tables.get('tag')).toBe(construct.node.scope!.node.findChild('Tags'));
   });
 
   it('refuses a table without a stream, or with another view type', () => {
     expect(refusal((s) => tables(s))).toMatch(
-      /sourceTable Test\/Sessions has no stream: add stream: StreamViewType.NEW_AND_OLD_IMAGES/,
+      /sessionTable Test\/Sessions has no stream: add stream: StreamViewType.NEW_AND_OLD_IMAGES/,
     );
     expect(refusal((s) => tables(s, StreamViewType.KEYS_ONLY))).toMatch(
-      /sourceTable Test\/Sessions has stream view type KEYS_ONLY/,
+      /tables\.session Test\/Sessions has stream view type KEYS_ONLY/,
     );
   });
 
   it('refuses the table and an imported name together', () => {
     expect(
-      refusal((s) => ({ ...tables(s, StreamViewType.NEW_AND_OLD_IMAGES), sourceTableName: 'x' })),
-    ).toMatch(/sourceTable and sourceTableName\/sourceTableStreamArn \("x"\) are both set/);
+      refusal((s) => ({ ...tables(s, StreamViewType.NEW_AND_OLD_IMAGES), sessionTableName: 'x' })),
+    ).toMatch(/sessionTable and sessionTableName are both set/);
   });
 });
 
@@ -834,36 +832,40 @@ describe('outputs for the CLI (--stack NAME)', () => {
   it('refuses a second exporting construct in one stack', () => {
     const app = new App({ context: NO_BUNDLING });
     const stack = new Stack(app, 'Two', { env: ENV });
-    new ContinuousBackfill(stack, 'A', IMPORTED);
-    expect(() => new ContinuousBackfill(stack, 'B', IMPORTED)).toThrow(
+    new ContinuousBackfill(stack, 'A', pikaBackfillProps(IMPORTED));
+    expect(() => new ContinuousBackfill(stack, 'B', pikaBackfillProps(IMPORTED))).toThrow(
       /already has a ContinuousBackfill exporting the CLI outputs; set exportOutputs: false/,
     );
   });
 });
 
 describe('synth-time refusals name the setting and the value', () => {
-  const cases: [string, ContinuousBackfillProps, RegExp][] = [
-    ['no source', { userTableName: 'u' }, /no source table: give sourceTable, or sourceTableName/],
+  const cases: [string, PikaBackfillProps, RegExp][] = [
+    [
+      'no source',
+      { userTableName: 'u' },
+      /no session table: give sessionTable, or sessionTableName/,
+    ],
     [
       'name without stream',
-      { sourceTableName: 'chat-session-prod', userTableName: 'u' },
-      /sourceTableName "chat-session-prod" needs sourceTableStreamArn \(aws dynamodb describe-table/,
+      { sessionTableName: 'chat-session-prod', userTableName: 'u' },
+      /sessionTableName "chat-session-prod" needs sessionTableStreamArn \(aws dynamodb describe-table/,
     ],
     [
       'no user table',
-      { sourceTableName: 'chat-session-prod', sourceTableStreamArn: STREAM_ARN },
+      { sessionTableName: 'chat-session-prod', sessionTableStreamArn: STREAM_ARN },
       /no user table: give userTable or userTableName/,
     ],
     [
       'unknown migration',
       { ...IMPORTED, migrations: ['session-sortkey'] },
-      /migrations \["session-sortkey"\] are not registered \(known: session-sort-key, /,
+      /migrations \["session-sortkey"\] are not in config .*pika.* \(known: session-sort-key, /,
     ],
     ['empty migrations', { ...IMPORTED, migrations: [] }, /migrations is empty/],
     [
       'tag migration without tag table',
       { ...IMPORTED, migrations: ['session-sort-key', 'tag-usage-mode'] },
-      /migration tag-usage-mode needs the tag table/,
+      /tables names no table for tag, which the migrations use/,
     ],
     [
       'search migration without search',
@@ -873,7 +875,7 @@ describe('synth-time refusals name the setting and the value', () => {
     [
       'only tag migrations',
       { ...IMPORTED, tagTableName: 't', migrations: ['tag-usage-mode'] },
-      /include no session-table migration/,
+      /no migrated table has a stream: the stream consumer would have nothing to do/,
     ],
     [
       'es endpoint without domain ARN',
@@ -954,7 +956,7 @@ describe('synth-time refusals name the setting and the value', () => {
     [
       'user table twice',
       { ...IMPORTED, userTable: Table.fromTableName(new Stack(), 'U', 'u') },
-      /userTable and userTableName \("chat-user-prod"\) are both set/,
+      /userTable and userTableName are both set/,
     ],
   ];
 

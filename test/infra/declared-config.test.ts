@@ -22,6 +22,8 @@ import { ensureLambdaNode } from '../../local/lambda-node.ts';
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const DOMAIN_ARN = 'arn:aws:es:eu-west-1:123456789012:domain/shop-search';
 const DOMAIN_URL = 'https://search-shop-search-abc.eu-west-1.es.amazonaws.com';
+const ORDERS_STREAM =
+  'arn:aws:dynamodb:eu-west-1:123456789012:table/orders-prod/stream/2026-01-01T00:00:00.000';
 const INDEX = fileURLToPath(new URL('../../lib/index.ts', import.meta.url));
 
 // A shop, not Pika: orders are migrated (a lookup of the customer's tier, keyword copies in the
@@ -217,7 +219,7 @@ describe('ContinuousBackfill with a declared config', { timeout: 60_000 }, () =>
     ).not.toMatch(/carts-prod/);
   });
 
-  it('names missing and undeclared tables, unknown migrations, and mixed Pika props', () => {
+  it('names missing and undeclared tables, and unknown migrations', () => {
     const attempt = (extra: (stack: Stack) => Partial<ContinuousBackfillProps>) => {
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
       const stack = new Stack(app, 'A', { env: ENV });
@@ -233,20 +235,49 @@ describe('ContinuousBackfill with a declared config', { timeout: 60_000 }, () =>
       attempt(() => ({
         tables: { customers: { tableName: 'customers-prod' }, bags: { tableName: 'x-1' } },
       })),
-    ).toMatch(/tables names no table for orders, carts.*tables bags are not declared/s);
+    ).toMatch(/tables names no table for orders, which.*tables bags are not declared/s);
     expect(attempt(() => ({ migrations: ['order-tier', 'session-sort-key'] }))).toMatch(
       /migrations \["session-sort-key"\] are not in config .* \(known: cart-total, order-tier, order-search\)/,
     );
-    // The settings shared with the Pika props are checked alike.
     expect(attempt(() => ({ workerBatchSize: 11 }))).toMatch(
       /workerBatchSize must be an integer from 1 to 10, got 11/,
-    );
-    expect(attempt(() => ({ userTableName: 'chat-user' }))).toMatch(
-      /config\/tables and userTableName are both set/,
     );
     expect(attempt(() => ({ search: undefined, migrations: ['order-search'] }))).toMatch(
       /migration order-search updates OpenSearch documents: give search.endpoint/,
     );
+  });
+
+  it('accepts a declared table no enabled migration uses left out of tables', () => {
+    // carts' migration is opt-in: without carts, nothing changes but STREAMFILL_TABLES.
+    const { template } = synth({
+      tables: {
+        orders: { tableName: 'orders-prod', tableStreamArn: ORDERS_STREAM },
+        customers: { tableName: 'customers-prod' },
+      },
+    });
+    const env = Object.values(template.findResources('AWS::Lambda::Function')).map(
+      (f) =>
+        (f as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties
+          .Environment.Variables.STREAMFILL_TABLES,
+    );
+    expect(env).toEqual([
+      JSON.stringify({ orders: 'orders-prod', customers: 'customers-prod' }),
+      JSON.stringify({ orders: 'orders-prod', customers: 'customers-prod' }),
+    ]);
+    // An imported table is imported by LiveMigration under <Name>Table: its mapping's logical
+    // id derives from that fixed path, not from how the table was given.
+    expect(Object.keys(template.findResources('AWS::Lambda::EventSourceMapping'))).toContainEqual(
+      expect.stringMatching(
+        /^BackfillLiveStreamConsumerDynamoDBEventSourceShopBackfillLiveOrdersTable/,
+      ),
+    );
+    // ... but a table the default migrations use is required (order-tier looks up customers).
+    expect(() =>
+      synth({
+        search: undefined,
+        tables: { orders: { tableName: 'orders-prod', tableStreamArn: ORDERS_STREAM } },
+      }),
+    ).toThrow(/tables names no table for customers, which the migrations use/);
   });
 
   it('without search, the search migration is off by default and no search access is granted', () => {

@@ -17,6 +17,7 @@ import {
   defaultStackName,
   envFromStreamArn,
 } from '../../lib/infra/context-config.ts';
+import { pikaDeclared } from '../support/pika-declared.ts';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   context: Record<string, unknown>;
@@ -43,9 +44,10 @@ beforeAll(() => {
     env: envFromStreamArn(config.sessionStreamArn),
   });
   new LiveMigration(stack, 'LiveMigration', {
-    sessionTableName: config.sessionTable,
-    sessionTableStreamArn: config.sessionStreamArn,
-    userTableName: config.userTable,
+    declared: pikaDeclared(
+      { tableName: config.sessionTable, tableStreamArn: config.sessionStreamArn },
+      { tableName: config.userTable },
+    ),
   });
   const assembly = app.synth();
   template = Template.fromStack(stack);
@@ -113,9 +115,7 @@ describe('the stream consumer function', () => {
       Properties: { Environment: { Variables: Record<string, unknown> } };
     };
     expect(fn.Properties.Environment.Variables).toEqual({
-      STREAMFILL_SESSION_TABLE: 'chat-session-local',
-      STREAMFILL_USER_TABLE: 'chat-user-local',
-      STREAMFILL_SEARCH_INDEX: 'session',
+      STREAMFILL_TABLES: JSON.stringify({ session: 'chat-session-local', user: 'chat-user-local' }),
       STREAMFILL_DLQ_URL: { Ref: logicalId('AWS::SQS::Queue', 'DeadLetterQueue') },
       STREAMFILL_QUEUE_URL: { Ref: logicalId('AWS::SQS::Queue', 'WorkQueue') },
       STREAMFILL_WRITE_CONCURRENCY: '16',

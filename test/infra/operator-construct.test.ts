@@ -8,11 +8,10 @@ import { AttributeType, StreamViewType, Table, TableEncryption } from 'aws-cdk-l
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../../lib/infra/app.ts';
-import {
-  ContinuousBackfill,
-  type ContinuousBackfillProps,
-} from '../../lib/infra/constructs/continuous-backfill.ts';
+import { ContinuousBackfill } from '../../lib/infra/constructs/continuous-backfill.ts';
 import { LiveMigration } from '../../lib/infra/constructs/live-migration.ts';
+import { pikaBackfillProps, type PikaBackfillProps } from '../../lib/presets/pika-cdk.ts';
+import { pikaDeclared } from '../support/pika-declared.ts';
 
 // Synthesis takes seconds on a loaded machine (as in app.test.ts); nothing here is timed.
 vi.setConfig({ testTimeout: 120_000 });
@@ -21,9 +20,9 @@ const ENV = { account: '123456789012', region: 'eu-west-1' };
 const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 const STREAM_ARN =
   'arn:aws:dynamodb:eu-west-1:123456789012:table/chat-session-prod/stream/2026-03-04T05:06:07.089';
-const IMPORTED: ContinuousBackfillProps = {
-  sourceTableName: 'chat-session-prod',
-  sourceTableStreamArn: STREAM_ARN,
+const IMPORTED: PikaBackfillProps = {
+  sessionTableName: 'chat-session-prod',
+  sessionTableStreamArn: STREAM_ARN,
   userTableName: 'chat-user-prod',
 };
 const DOMAIN_ARN = 'arn:aws:es:eu-west-1:123456789012:domain/chat-search';
@@ -34,9 +33,10 @@ interface Statement {
   Resource: unknown;
 }
 
-function synth(props: ContinuousBackfillProps | ((s: Stack) => ContinuousBackfillProps)) {
+function synth(props: PikaBackfillProps | ((s: Stack) => PikaBackfillProps)) {
   const stack = new Stack(new App({ context: NO_BUNDLING }), 'Test', { env: ENV });
-  new ContinuousBackfill(stack, 'Backfill', typeof props === 'function' ? props(stack) : props);
+  const given = typeof props === 'function' ? props(stack) : props;
+  new ContinuousBackfill(stack, 'Backfill', pikaBackfillProps(given));
   return Template.fromStack(stack);
 }
 const resources = (t: Template, type: string) =>
@@ -121,7 +121,7 @@ describe('a KMS-encrypted table keeps its key', () => {
         encryption: TableEncryption.CUSTOMER_MANAGED,
         encryptionKey: key,
       });
-      return { sourceTable: table, userTableName: 'chat-user-prod' };
+      return { sessionTable: table, userTableName: 'chat-user-prod' };
     });
     for (const role of ['StreamConsumerRole', 'WorkerRole']) {
       expect(kmsActions(t, role, 'TableKey'), role).toEqual(
@@ -137,7 +137,7 @@ describe('a KMS-encrypted table keeps its key', () => {
 
   it('an imported table with its key, and an imported user table with its own', () => {
     const t = synth((s) => ({
-      sourceTable: Table.fromTableAttributes(s, 'Sessions', {
+      sessionTable: Table.fromTableAttributes(s, 'Sessions', {
         tableName: 'chat-session-prod',
         tableStreamArn: STREAM_ARN,
         encryptionKey: Key.fromKeyArn(
@@ -166,9 +166,10 @@ describe('search access: one statement, scoped', () => {
   it('a standalone LiveMigration gets the same statement as ContinuousBackfill, es:ESHttpHead included', () => {
     const stack = new Stack(new App({ context: NO_BUNDLING }), 'L', { env: ENV });
     new LiveMigration(stack, 'Live', {
-      sessionTableName: 'chat-session-prod',
-      sessionTableStreamArn: STREAM_ARN,
-      userTableName: 'chat-user-prod',
+      declared: pikaDeclared(
+        { tableName: 'chat-session-prod', tableStreamArn: STREAM_ARN },
+        { tableName: 'chat-user-prod' },
+      ),
       searchEndpoint: 'https://search-chat-search-abc.eu-west-1.es.amazonaws.com',
       searchDomainArn: DOMAIN_ARN,
     });

@@ -25,6 +25,7 @@ const ENTRIES: Record<string, string> = {
   'streamfill/cdk': 'ContinuousBackfill',
   'streamfill/local': 'startLocalServices',
   'streamfill/presets/pika': 'default',
+  'streamfill/presets/pika/cdk': 'pikaBackfillProps',
 };
 
 let dir: string;
@@ -90,6 +91,7 @@ describe('installed beside a CDK app', { timeout: 180_000 }, () => {
 import { AttributeType, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { defineConfig, defineTable } from 'streamfill';
 import { ContinuousBackfill } from 'streamfill/cdk';
+import { pikaBackfillProps } from 'streamfill/presets/pika/cdk';
 
 const config = defineConfig({ tables: [defineTable({ name: 'orders', key: ['order_id'] })], migrations: [] });
 const app = new App({ outdir: 'cdk.out' });
@@ -98,7 +100,7 @@ const sessions = new Table(stack, 'Sessions', {
   partitionKey: { name: 'session_id', type: AttributeType.STRING },
   stream: StreamViewType.NEW_AND_OLD_IMAGES,
 });
-new ContinuousBackfill(stack, 'Migration', { sourceTable: sessions, userTableName: 'users', tagTableName: 'tags' });
+new ContinuousBackfill(stack, 'Migration', pikaBackfillProps({ sessionTable: sessions, userTableName: 'users', tagTableName: 'tags' }));
 const template = app.synth().getStackByName('App').template;
 const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
 console.log(JSON.stringify({ tables: config.tables.length, functions: functions.map((f) => f.Properties.Code.S3Key) }));
@@ -123,11 +125,13 @@ console.log(JSON.stringify({ tables: config.tables.length, functions: functions.
       join(dir, 'check.ts'),
       `import { defineConfig, defineTable, type StreamfillConfig } from 'streamfill';
 import { ContinuousBackfill, type ContinuousBackfillProps } from 'streamfill/cdk';
+import { pikaBackfillProps } from 'streamfill/presets/pika/cdk';
 import { cacheDir, startLocalServices, type ServiceEnv } from 'streamfill/local';
 const config: StreamfillConfig = defineConfig({ tables: [defineTable({ name: 't', key: ['id'] })], migrations: [] });
-const props: ContinuousBackfillProps = { sourceTableName: 't' };
+const props: ContinuousBackfillProps = { config: 'streamfill.config.ts', tables: { t: { tableName: 't' } } };
+const pika: ContinuousBackfillProps = pikaBackfillProps({ sessionTableName: 's', sessionTableStreamArn: 'arn', userTableName: 'u' });
 const env: Promise<ServiceEnv> = startLocalServices().then((s) => s.env);
-export { config, props, env, ContinuousBackfill, cacheDir };
+export { config, props, pika, env, ContinuousBackfill, cacheDir };
 `,
     );
     writeFileSync(

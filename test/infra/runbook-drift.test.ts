@@ -6,6 +6,7 @@ import { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { describe, expect, it } from 'vitest';
 import { ContinuousBackfill } from '../../lib/infra/constructs/continuous-backfill.ts';
 import { CONTEXT_KEYS } from '../../lib/infra/context-config.ts';
+import { pikaBackfillProps } from '../../lib/presets/pika-cdk.ts';
 
 const runbook = readFileSync(new URL('../../docs/runbook.md', import.meta.url), 'utf8');
 const WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
@@ -21,12 +22,16 @@ describe('the runbook and the CDK app', { timeout: 120_000 }, () => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S', {
       env: { account: '123456789012', region: 'eu-west-1' },
     });
-    new ContinuousBackfill(stack, 'Backfill', {
-      sourceTableName: 'chat-session-prod',
-      sourceTableStreamArn:
-        'arn:aws:dynamodb:eu-west-1:123456789012:table/chat-session-prod/stream/2026-01-01T00:00:00.000',
-      userTableName: 'chat-user-prod',
-    });
+    new ContinuousBackfill(
+      stack,
+      'Backfill',
+      pikaBackfillProps({
+        sessionTableName: 'chat-session-prod',
+        sessionTableStreamArn:
+          'arn:aws:dynamodb:eu-west-1:123456789012:table/chat-session-prod/stream/2026-01-01T00:00:00.000',
+        userTableName: 'chat-user-prod',
+      }),
+    );
     const ids = stack.node
       .findAll()
       .filter((c): c is Alarm => c instanceof Alarm)

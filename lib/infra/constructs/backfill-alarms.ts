@@ -24,7 +24,8 @@ import { METRIC, METRICS_NAMESPACE, SERVICES } from '../../config/defaults.ts';
 export interface BackfillAlarmsProps {
   readonly consumer: IFunction;
   readonly worker: IFunction;
-  readonly sourceTable: ITable;
+  /** A streamed table: written while the consumer is never invoked raises the alarm. */
+  readonly streamedTable: ITable;
   readonly workQueue: IQueue;
   /** The live path's dashboard, which gains the backfill's widgets. */
   readonly dashboard: Dashboard;
@@ -55,7 +56,7 @@ const workerEmf = (metricName: string): Metric =>
 
 /**
  * @example
- * new BackfillAlarms(this, 'BackfillAlarms', { consumer, worker, sourceTable, workQueue,
+ * new BackfillAlarms(this, 'BackfillAlarms', { consumer, worker, streamedTable, workQueue,
  *   dashboard, oldestWorkMessageAgeThreshold: Duration.minutes(30),
  *   consumerIdlePeriod: Duration.minutes(15) });
  */
@@ -75,7 +76,7 @@ export class BackfillAlarms extends Construct {
     const writes = new Metric({
       namespace: 'AWS/DynamoDB',
       metricName: 'ConsumedWriteCapacityUnits',
-      dimensionsMap: { TableName: props.sourceTable.tableName },
+      dimensionsMap: { TableName: props.streamedTable.tableName },
       statistic: 'Sum',
       period: idle,
     });

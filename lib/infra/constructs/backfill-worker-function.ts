@@ -1,7 +1,7 @@
 // The historic path's Lambda side: the backfill worker (handlers/backfill-worker.ts) reading
 // the work queue through an SQS event source mapping with partial batch responses and a
 // concurrency cap, with only the grants its messages need (item writes, distributed scan
-// pages, user lookups, run state, continuation tasks, parked items).
+// pages, lookups, run state, continuation tasks, parked items).
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -18,20 +18,13 @@ import { grantTableKey } from './table-key.ts';
 export const BACKFILL_WORKER_ENTRY = handlerEntry('backfill-worker.ts');
 
 export interface BackfillWorkerFunctionProps {
-  /** The migrated table: its items are updated (conditional UpdateItem) and, in distributed mode, scanned. */
-  readonly sourceTable: ITable;
-  /** Read with BatchGetItem for `user_type`. @default - no user lookups granted */
-  readonly userTable?: ITable;
-  /** A second migrated table (tag definitions): updated and scanned like the source. @default - none */
-  readonly tagTable?: ITable;
-  /**
-   * A user's config: the tables it scans (its migrated tables), writes (item migrations) and
-   * looks up, replacing `sourceTable`/`userTable`/`tagTable` in the grants.
-   * @default - the Pika tables above
-   */
-  readonly declared?: {
+  /** The config's tables, by what the enabled migrations do with them (ContinuousBackfill derives it). */
+  readonly declared: {
+    /** Scanned (and read back): the tables the enabled migrations migrate. */
     readonly migrated: readonly ITable[];
+    /** Updated (conditional UpdateItem): the tables an enabled item migration writes. */
     readonly written: readonly ITable[];
+    /** Read with BatchGetItem by the enabled migrations' lookups. */
     readonly lookedUp: readonly ITable[];
     /** The generated entry registering the config, then re-exporting the worker. */
     readonly entry: string;
@@ -68,7 +61,7 @@ export interface BackfillWorkerFunctionProps {
  * The backfill worker function and its work-queue mapping.
  *
  * @example
- * new BackfillWorkerFunction(this, 'Worker', { sourceTable, stateTable, workQueue, dlq,
+ * new BackfillWorkerFunction(this, 'Worker', { declared, stateTable, workQueue, dlq,
  *   environment, batchSize: 10, maxConcurrency: 10 });
  */
 export class BackfillWorkerFunction extends Construct {
@@ -83,7 +76,7 @@ export class BackfillWorkerFunction extends Construct {
     });
     this.fn = new NodejsFunction(this, 'Function', {
       description: 'streamfill: migrates the historic items the backfill enqueued',
-      ...handlerFunctionProps('backfill-worker.ts', props.declared?.entry),
+      ...handlerFunctionProps('backfill-worker.ts', props.declared.entry),
       memorySize: props.memorySize ?? FUNCTION_MEMORY_MB,
       timeout: props.timeout ?? Duration.seconds(FUNCTION_TIMEOUT_SECONDS),
       logGroup,
@@ -97,28 +90,7 @@ export class BackfillWorkerFunction extends Construct {
 
     // Conditional UpdateItem of derived attributes; GetItem to tell a conflict from an
     // already-applied change; Scan for one page of a segment (`backfill --distributed`).
-    if (props.declared) this.grantDeclared(props.declared);
-    else {
-      const migrated = [props.sourceTable, ...(props.tagTable ? [props.tagTable] : [])];
-      this.fn.addToRolePolicy(
-        new PolicyStatement({
-          sid: 'MigrateItems',
-          actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Scan'],
-          resources: migrated.map((t) => t.tableArn),
-        }),
-      );
-      for (const t of migrated) grantTableKey(t, this.fn, 'readWrite');
-      if (props.userTable) {
-        grantTableKey(props.userTable, this.fn, 'read');
-        this.fn.addToRolePolicy(
-          new PolicyStatement({
-            sid: 'LookUpUserTypes',
-            actions: ['dynamodb:BatchGetItem'],
-            resources: [props.userTable.tableArn],
-          }),
-        );
-      }
-    }
+    this.grantDeclared(props.declared);
     this.fn.addToRolePolicy(
       new PolicyStatement({
         sid: 'BackfillState',
@@ -149,7 +121,7 @@ export class BackfillWorkerFunction extends Construct {
   }
 
   /** Scan (and read back) the migrated tables, update only the written ones, look up the rest. */
-  private grantDeclared(d: NonNullable<BackfillWorkerFunctionProps['declared']>): void {
+  private grantDeclared(d: BackfillWorkerFunctionProps['declared']): void {
     this.fn.addToRolePolicy(
       new PolicyStatement({
         sid: 'ScanMigratedTables',

@@ -1,8 +1,8 @@
 // Deploy once and leave it running: the live path (LiveMigration: stream consumer, a mapping per
 // migrated table with a stream, work queue and DLQ, the live alarms and dashboard) plus the
 // historic path's backfill worker on the work queue, the backfill state table, their alarms and
-// the outputs the CLI reads. It runs the Pika preset with the Pika table props, or a user's
-// config (`config` + `tables`).
+// the outputs the CLI reads. It runs a config (`config`: a user's, or the built-in preset) on
+// its tables (`tables`, by declared name); everything else is derived from the config.
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import {
   AttributeType,
@@ -22,9 +22,8 @@ import { Construct } from 'constructs';
 import { CONFIG_FINGERPRINT_ENV } from '../../config/config-fingerprint.ts';
 import { isItemMigration } from '../../core/config/resolve.ts';
 import { TABLE_NAME_ENV } from '../../core/config/table-names.ts';
-import { generatedEntry, loadSynthConfig } from './user-config.ts';
-import type { DeclaredTables, LiveMigrationProps } from './live-migration.ts';
-import type { BackfillWorkerFunctionProps } from './backfill-worker-function.ts';
+import { BUILT_IN_CONFIG, generatedEntry, loadSynthConfig } from './user-config.ts';
+import type { DeclaredTables, ImportedTable } from './live-migration.ts';
 import {
   ENV,
   METRICS_NAMESPACE,
@@ -36,7 +35,6 @@ import {
   WRITE_CONCURRENCY,
   type StackOutputKey,
 } from '../../config/defaults.ts';
-import { bundledPlanner } from '../../engine/bundled-config.ts';
 import { consumerSettingsProblems, failOnProblems, streamArnProblems } from './props-validation.ts';
 import { acknowledgeFunctionFindings } from '../nag.ts';
 import { BackfillAlarms } from './backfill-alarms.ts';
@@ -49,71 +47,32 @@ import {
   type SearchAccessProps,
 } from './search-access.ts';
 
-/** A table the app does not define, imported by name (and stream ARN, for a live path). */
-export interface ImportedTable {
-  readonly tableName: string;
-  /** `aws dynamodb describe-table --query Table.LatestStreamArn`. @default - no live path */
-  readonly tableStreamArn?: string;
-}
-
 export interface ContinuousBackfillProps {
   /**
    * The streamfill config both functions run (`streamfill.config.ts`, relative to the working
    * directory or absolute): loaded at synth for the mappings, the IAM and the environment, and
-   * bundled through a generated entry. Give `tables` with it, not the Pika table props.
-   * @default - the built-in Pika preset, with the sourceTable/userTable/tagTable props
+   * bundled through a generated entry.
+   * @default - the built-in preset
    */
   readonly config?: string;
   /**
-   * With `config`: every table it declares, by declared name: a table of this app or one
-   * imported by name (and stream ARN). A migrated table needs a stream unless listed in `oneShot`.
+   * The config's tables by declared name: a table of this app or one imported by name (and
+   * stream ARN). A migrated table needs a stream unless listed in `oneShot`; a declared table
+   * that no enabled migration migrates or looks up may be left out.
    */
-  readonly tables?: Readonly<Record<string, ITable | ImportedTable>>;
+  readonly tables: Readonly<Record<string, ITable | ImportedTable>>;
   /**
-   * With `config`: migrated tables given without a stream on purpose; their migrations are
-   * one-shot (`backfill --one-shot`) and synth warns. @default - none
+   * Migrated tables given without a stream on purpose; their migrations are one-shot
+   * (`backfill --one-shot`) and synth warns. @default - none
    */
   readonly oneShot?: readonly string[];
   /**
-   * The source (chat-session) table, created in this app, with a `NEW_AND_OLD_IMAGES` stream.
-   * Give this or `sourceTableName` + `sourceTableStreamArn`.
-   * @default - imported by `sourceTableName`
-   */
-  readonly sourceTable?: ITable;
-  /** An existing source table, imported by name (with `sourceTableStreamArn`). @default - `sourceTable` */
-  readonly sourceTableName?: string;
-  /**
-   * The imported table's stream ARN (`aws dynamodb describe-table --query Table.LatestStreamArn`):
-   * it carries a creation label and cannot be derived from the name.
-   * @default - `sourceTable.tableStreamArn`
-   */
-  readonly sourceTableStreamArn?: string;
-  /** The chat-user table (read for `user_type`). Give this or `userTableName`. */
-  readonly userTable?: ITable;
-  /** @default - `userTable` */
-  readonly userTableName?: string;
-  /**
-   * The tag-definition table (tag-usage-mode). With a `NEW_AND_OLD_IMAGES` stream it gets its
-   * own live path (a stream mapping of the consumer, like the session table's); without one its
-   * migration is one-shot (`backfill --one-shot`) and synth warns.
-   * @default - none
-   */
-  readonly tagTable?: ITable;
-  /** @default - `tagTable` */
-  readonly tagTableName?: string;
-  /**
-   * The imported tag table's stream ARN (`aws dynamodb describe-table --query
-   * Table.LatestStreamArn`): its live path.
-   * @default - `tagTable.tableStreamArn`
-   */
-  readonly tagTableStreamArn?: string;
-  /**
-   * The migrations to apply, by name (the config's, or the Pika preset's for the Pika props).
-   * @default - every session-table migration (session-search-keywords only with `search`),
-   *   plus tag-usage-mode when a tag table is given
+   * The migrations to apply, by name.
+   * @default - the config's default migrations whose tables are all in `tables` (its search
+   *   migrations only with `search`)
    */
   readonly migrations?: readonly string[];
-  /** OpenSearch holding the session documents (SigV4-signed). @default - no search migration */
+  /** OpenSearch holding the search migrations' documents (SigV4-signed). @default - no search migration */
   readonly search?: SearchAccessProps;
 
   /** Name of the backfill state table. @default - generated by CloudFormation */
@@ -150,7 +109,7 @@ export interface ContinuousBackfillProps {
   /** Conditional writes in flight per batch, both functions (≥ 1). @default 16 (WRITE_CONCURRENCY) */
   readonly writeConcurrency?: number;
   /**
-   * Parked DLQ messages keep the item images (chat contents, for Pika) for the queue's 14 days,
+   * Parked DLQ messages keep the item images (the items' contents) for the queue's 14 days,
    * instead of the table, key and reason only (redrive re-reads the item). @default false
    */
   readonly dlqKeepImages?: boolean;
@@ -193,7 +152,7 @@ export interface ContinuousBackfillProps {
   /** Oldest work message alarm threshold (≥ 1 min). @default Duration.minutes(30) */
   readonly oldestWorkMessageAgeThreshold?: Duration;
   /**
-   * The "consumer not invoked" alarm fires when the source table was written during this
+   * The "consumer not invoked" alarm fires when the first streamed table was written during this
    * period without a single consumer invocation (whole minutes, 5 min – 1 day).
    * @default Duration.minutes(15)
    */
@@ -222,19 +181,14 @@ export class ContinuousBackfillPropsError extends Error {
  *
  * @example
  * new ContinuousBackfill(this, 'Migration', {
- *   sourceTableName: 'chat-session-prod',
- *   sourceTableStreamArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/chat-session-prod/stream/2026-…',
- *   userTableName: 'chat-user-prod',
- *   search: { endpoint: 'https://search-chat-….eu-west-1.es.amazonaws.com',
- *     domainArn: 'arn:aws:es:eu-west-1:123456789012:domain/chat' },
+ *   config: 'streamfill.config.ts',
+ *   tables: {
+ *     orders: ordersTable, // of this app, with a NEW_AND_OLD_IMAGES stream
+ *     customers: { tableName: 'customers-prod' }, // looked up only: no stream needed
+ *   },
  * });
  */
 export class ContinuousBackfill extends Construct {
-  /** The Pika session table; with `config`, the first migrated table with a stream. */
-  readonly sourceTable: ITable;
-  /** The Pika user table; undefined with `config`. */
-  readonly userTable: ITable | undefined;
-  readonly tagTable: ITable | undefined;
   /** Every table the functions use, by declared name. */
   readonly tables: ReadonlyMap<string, ITable>;
   /** The migrations both functions apply (STREAMFILL_MIGRATIONS). */
@@ -242,7 +196,7 @@ export class ContinuousBackfill extends Construct {
   /** The stream consumer part (function, mapping, queues, live alarms, dashboard). */
   readonly liveMigration: LiveMigration;
   readonly consumer: IFunction;
-  /** The session table's stream mapping. */
+  /** The first streamed table's mapping (the EventSourceMappingId output). */
   readonly consumerEventSource: DynamoEventSource;
   /** One stream mapping per migrated table with a stream, by declared name. */
   readonly consumerEventSources: ReadonlyMap<string, DynamoEventSource>;
@@ -256,15 +210,8 @@ export class ContinuousBackfill extends Construct {
 
   constructor(scope: Construct, id: string, props: ContinuousBackfillProps) {
     super(scope, id);
-    const setup =
-      props.config !== undefined || props.tables !== undefined
-        ? declaredSetup(this, props)
-        : pikaSetup(this, props);
+    const setup = declaredSetup(this, props);
     this.migrations = setup.migrations;
-    this.sourceTable = setup.sourceTable;
-    this.userTable = setup.userTable;
-    this.tagTable = setup.tagTable;
-    this.tables = setup.tables;
     const search = setup.search;
     const searchStatement = search && searchAccessStatement(search);
 
@@ -299,6 +246,7 @@ export class ContinuousBackfill extends Construct {
       dashboardName: props.dashboardName,
     });
     const live = this.liveMigration;
+    this.tables = live.tables;
     this.consumer = live.fn;
     this.consumerEventSource = live.eventSource;
     this.consumerEventSources = live.eventSources;
@@ -329,9 +277,14 @@ export class ContinuousBackfill extends Construct {
     live.fn.addEnvironment(ENV.stateTable, this.stateTable.tableName);
     this.stateTable.grant(live.fn, 'dynamodb:PutItem');
 
+    const byName = (n: string) => live.tables.get(n) as ITable;
     const worker = new BackfillWorkerFunction(this, 'Worker', {
-      sourceTable: this.sourceTable,
-      ...setup.worker,
+      declared: {
+        migrated: setup.worker.migrated.map(byName),
+        written: setup.worker.written.map(byName),
+        lookedUp: setup.worker.lookedUp.map(byName),
+        entry: setup.worker.entry,
+      },
       stateTable: this.stateTable,
       workQueue: this.workQueue,
       dlq: this.dlq,
@@ -367,7 +320,7 @@ export class ContinuousBackfill extends Construct {
     this.alarms = new BackfillAlarms(this, 'BackfillAlarms', {
       consumer: this.consumer,
       worker: this.worker,
-      sourceTable: this.sourceTable,
+      streamedTable: byName(setup.live.declared.streamed[0] as string),
       workQueue: this.workQueue,
       dashboard: live.alarms.dashboard,
       oldestWorkMessageAgeThreshold: props.oldestWorkMessageAgeThreshold ?? Duration.minutes(30),
@@ -393,7 +346,6 @@ export class ContinuousBackfill extends Construct {
         dlqUrl: this.dlq.queueUrl,
         dlqName: this.dlq.queueName,
         stateTable: this.stateTable.tableName,
-        ...setup.outputs,
         tables: Stack.of(this).toJsonString(
           Object.fromEntries([...this.tables].map(([n, t]) => [n, t.tableName])),
         ),
@@ -410,7 +362,7 @@ export class ContinuousBackfill extends Construct {
     }
   }
 
-  private exportOutputs(values: Partial<Record<StackOutputKey, string>>): void {
+  private exportOutputs(values: Partial<Record<OwnOutputKey, string>>): void {
     const stack = Stack.of(this);
     if (EXPORTING.has(stack)) {
       throw new ContinuousBackfillPropsError(
@@ -419,7 +371,7 @@ export class ContinuousBackfill extends Construct {
       );
     }
     EXPORTING.add(stack);
-    for (const [key, value] of Object.entries(values) as [StackOutputKey, string][]) {
+    for (const [key, value] of Object.entries(values) as [OwnOutputKey, string][]) {
       const output = new CfnOutput(this, STACK_OUTPUTS[key], {
         value,
         description: OUTPUT_DESCRIPTIONS[key],
@@ -432,156 +384,92 @@ export class ContinuousBackfill extends Construct {
 
 const EXPORTING = new WeakSet<Stack>();
 
-const OUTPUT_DESCRIPTIONS: Record<StackOutputKey, string> = {
+const OUTPUT_DESCRIPTIONS = {
   workQueueUrl: 'Backfill work queue (streamfill backfill enqueues here)',
   workQueueName: `Backfill work queue name (${ENV.queueName})`,
   dlqUrl: 'Dead-letter queue: failed and malformed records, with their reason',
   dlqName: `Dead-letter queue name (${ENV.dlqName})`,
   stateTable: `Backfill state table: run record, checkpoints, heartbeat (${ENV.stateTable})`,
-  sessionTable: `The migrated table (${ENV.sessionTable})`,
-  userTable: `The chat-user table (${ENV.userTable})`,
-  tagTable: `The tag-definition table (${ENV.tagTable})`,
   dashboard: 'CloudWatch dashboard of the migration',
   consumerFunction: 'The stream consumer function (preflight --consumer-function)',
   workerFunction: 'The backfill worker function',
   eventSourceMappingId: 'aws lambda get-event-source-mapping --uuid <id>: State must be Enabled',
   searchEndpoint: `OpenSearch endpoint (${ENV.searchEndpoint})`,
-  searchIndex: `OpenSearch index of session documents (${ENV.searchIndex})`,
+  searchIndex: `OpenSearch index of the search migrations (${ENV.searchIndex})`,
   migrations: `The deployed migrations: what verify --stack checks (${ENV.migrations})`,
   tables: `Declared table name → physical name, JSON (${TABLE_NAME_ENV})`,
-};
+} satisfies Partial<Record<StackOutputKey, string>>;
 
-interface Source {
-  name: string;
-  streamArn: string;
-}
+/** The outputs this construct adds (a preset may add its own under the other STACK_OUTPUTS keys). */
+type OwnOutputKey = keyof typeof OUTPUT_DESCRIPTIONS;
 
-/** What differs between the Pika props and a declared config; the rest is built alike. */
+/** What the config derives: the migrations, search, and what each function gets. */
 interface Setup {
   migrations: readonly string[];
-  sourceTable: ITable;
-  userTable: ITable | undefined;
-  tagTable: ITable | undefined;
-  tables: ReadonlyMap<string, ITable>;
-  /** With its index resolved for a declared config. */
+  /** With its index resolved from the config. */
   search: SearchAccessProps | undefined;
   /** The worker's STREAMFILL_SEARCH_INDEX; undefined: the config's own. */
   searchIndex: string | undefined;
-  live: Partial<LiveMigrationProps>;
-  worker: Partial<BackfillWorkerFunctionProps>;
+  live: { declared: DeclaredTables };
+  /** The worker's tables by declared name (LiveMigration imports the imported ones). */
+  worker: {
+    migrated: readonly string[];
+    written: readonly string[];
+    lookedUp: readonly string[];
+    entry: string;
+  };
   /** The worker's table variables. */
   environment: Record<string, string>;
-  outputs: Partial<Record<StackOutputKey, string>>;
 }
-
-/** The Pika props: the preset bundled by default, its tables under their legacy variables. */
-function pikaSetup(scope: Construct, props: ContinuousBackfillProps): Setup {
-  const source = resolveSource(scope, props);
-  const migrations = props.migrations ?? defaultMigrations(props);
-  check(scope, props, migrations);
-  const sourceTable = props.sourceTable ?? importTable(scope, 'SourceTable', source);
-  const userTable =
-    props.userTable ?? Table.fromTableName(scope, 'UserTable', props.userTableName as string);
-  const tagName = props.tagTable?.tableName ?? props.tagTableName;
-  const tagTable =
-    props.tagTable ??
-    (tagName !== undefined ? Table.fromTableName(scope, 'TagTable', tagName) : undefined);
-  const pika = bundledPlanner().summaries;
-  const known = migrations.flatMap((m) => pika.get(m) ?? []);
-  const migratesTags = known.some((m) => m.table === 'tag');
-  const usesUsers = known.some((m) => m.lookups.length > 0);
-  return {
-    migrations,
-    sourceTable,
-    userTable,
-    tagTable,
-    tables: new Map([
-      ['session', sourceTable],
-      ['user', userTable],
-      ...(tagTable ? [['tag', tagTable] as const] : []),
-    ]),
-    search: props.search,
-    searchIndex: SEARCH_INDEX,
-    live: {
-      // The tables themselves: a KMS-encrypted table keeps its key for the consumer's grants.
-      sessionTable: sourceTable,
-      userTable,
-      ...(props.tagTable
-        ? { tagTable: props.tagTable }
-        : tagName !== undefined && { tagTableName: tagName }),
-      ...(props.tagTableStreamArn !== undefined && { tagTableStreamArn: props.tagTableStreamArn }),
-    },
-    worker: {
-      ...(usesUsers && { userTable }),
-      ...(migratesTags && tagTable && { tagTable }),
-    },
-    environment: {
-      // Read back by lib/config/lambda-env.ts.
-      [ENV.sessionTable]: source.name,
-      [ENV.userTable]: userTable.tableName,
-      ...(tagName !== undefined && { [ENV.tagTable]: tagName }),
-    },
-    outputs: {
-      sessionTable: source.name,
-      userTable: userTable.tableName,
-      ...(tagName !== undefined && { tagTable: tagName }),
-    },
-  };
-}
-
-const PIKA_PROPS = [
-  'sourceTable',
-  'sourceTableName',
-  'sourceTableStreamArn',
-  'userTable',
-  'userTableName',
-  'tagTable',
-  'tagTableName',
-  'tagTableStreamArn',
-] as const;
 
 /**
- * A user's config: loaded now, its tables taken from `tables`, and least privilege derived from
- * it: UpdateItem only on the tables an enabled item migration writes, BatchGetItem only on the
+ * The config, loaded now, its tables taken from `tables`, and least privilege derived from it:
+ * UpdateItem only on the tables an enabled item migration writes, BatchGetItem only on the
  * looked-up ones, a stream mapping per migrated table, search access on its one index.
  */
 function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup {
   const problems: string[] = [];
-  const pika = PIKA_PROPS.filter((k) => props[k] !== undefined);
-  if (pika.length)
-    problems.push(
-      `config/tables and ${pika.join(', ')} are both set: give a config and its tables`,
-    );
-  if (props.config === undefined) problems.push('tables is set without config');
-  if (props.tables === undefined) problems.push('config is set without tables');
-  fail(scope, problems);
-  const config = loadSynthConfig(props.config as string);
+  const file = props.config ?? BUILT_IN_CONFIG;
+  const config = loadSynthConfig(file);
   const { planner } = config;
-  const given = props.tables as Readonly<Record<string, ITable | ImportedTable>>;
+  const given = props.tables ?? {};
   const declared = [...planner.resolved.tables.keys()];
   const summary = (m: string) => planner.summaries.get(m);
+  // The tables a migration needs: its own and those of its lookups.
+  const needs = (m: string) => {
+    const table = summary(m)?.table;
+    if (table === undefined) return [];
+    return [table, ...planner.lookupsFor(table, [m]).map((l) => l.table.name)];
+  };
+  const defaults = planner.defaultMigrations.filter(
+    (m) => props.search || summary(m)?.target !== 'search',
+  );
   const migrations =
-    props.migrations ??
-    planner.defaultMigrations.filter((m) => props.search || summary(m)?.target !== 'search');
+    props.migrations ?? defaults.filter((m) => needs(m).every((t) => given[t] !== undefined));
+  // With no default migration left, the tables the defaults need are what is missing.
+  const used = new Set(
+    (props.migrations ?? (migrations.length ? migrations : defaults)).flatMap(needs),
+  );
+  const missing = declared.filter((t) => used.has(t) && given[t] === undefined);
 
   const unknownMigrations = migrations.filter((m) => !summary(m));
-  if (migrations.length === 0) problems.push('migrations is empty: nothing would be migrated');
+  if (migrations.length === 0 && missing.length === 0)
+    problems.push('migrations is empty: nothing would be migrated');
   if (unknownMigrations.length)
     problems.push(
-      `migrations ${JSON.stringify(unknownMigrations)} are not in config ${props.config} (known: ${planner.allMigrations.join(', ')})`,
+      `migrations ${JSON.stringify(unknownMigrations)} are not in config ${file} (known: ${planner.allMigrations.join(', ')})`,
     );
   for (const m of migrations)
     if (summary(m)?.target === 'search' && !props.search)
       problems.push(`migration ${m} updates OpenSearch documents: give search.endpoint`);
-  const missing = declared.filter((t) => given[t] === undefined);
   if (missing.length)
     problems.push(
-      `tables names no table for ${missing.join(', ')} (config ${props.config} declares ${declared.join(', ')})`,
+      `tables names no table for ${missing.join(', ')}, which the migrations use (config ${file} declares ${declared.join(', ')})`,
     );
   const extra = Object.keys(given).filter((t) => !declared.includes(t));
   if (extra.length)
     problems.push(
-      `tables ${extra.join(', ')} are not declared in config ${props.config} (declared: ${declared.join(', ')})`,
+      `tables ${extra.join(', ')} are not declared in config ${file} (declared: ${declared.join(', ')})`,
     );
   const oneShot = props.oneShot ?? [];
   for (const t of oneShot)
@@ -602,34 +490,22 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
   problems.push(...settingsProblems(props));
   fail(scope, problems);
 
-  const tables = new Map<string, ITable>();
+  // Only the tables given: a declared table no enabled migration touches may be left out.
+  const tables = new Map<string, ITable | ImportedTable>();
   for (const name of declared) {
-    const t = given[name] as ITable | ImportedTable;
+    const t = given[name];
+    if (t === undefined) continue;
     if (Construct.isConstruct(t)) {
-      const view = streamViewTypeOf(t);
+      const view = streamViewTypeOf(t as ITable);
       if (view !== undefined && view !== StreamViewType.NEW_AND_OLD_IMAGES)
         problems.push(
           `tables.${name} ${t.node.path} has stream view type ${view}: the migrations read the new and the old image (NEW_AND_OLD_IMAGES)`,
         );
-      tables.set(name, t);
-    } else {
-      if (t.tableStreamArn !== undefined)
-        problems.push(
-          ...streamArnProblems(
-            scope,
-            `tables.${name}.tableStreamArn`,
-            t.tableStreamArn,
-            t.tableName,
-          ),
-        );
-      tables.set(
-        name,
-        Table.fromTableAttributes(scope, `Table-${name}`, {
-          tableName: t.tableName,
-          ...(t.tableStreamArn !== undefined && { tableStreamArn: t.tableStreamArn }),
-        }),
+    } else if (t.tableStreamArn !== undefined)
+      problems.push(
+        ...streamArnProblems(scope, `tables.${name}.tableStreamArn`, t.tableStreamArn, t.tableName),
       );
-    }
+    tables.set(name, t);
   }
   const migrated = planner.migratedTables.filter(
     (t) => planner.migrationsFor(t, migrations).length > 0,
@@ -640,11 +516,10 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
   const lookupsOf = (of: readonly string[]) => [
     ...new Set(of.flatMap((t) => planner.lookupsFor(t, migrations).map((l) => l.table.name))),
   ];
-  const lookedUp = lookupsOf(migrated);
 
   const streamed: string[] = [];
   for (const t of migrated) {
-    if (tables.get(t)!.tableStreamArn !== undefined) streamed.push(t);
+    if (tables.get(t)?.tableStreamArn !== undefined) streamed.push(t);
     else if (oneShot.includes(t))
       Annotations.of(scope).addWarningV2(
         'streamfill:one-shot-table',
@@ -665,89 +540,34 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
     ),
     [CONFIG_FINGERPRINT_ENV]: config.fingerprint,
   };
-  const byName = (n: string) => tables.get(n) as ITable;
-  const liveDeclared: DeclaredTables = {
-    tables,
-    streamed,
-    // The consumer only sees the streamed tables' changes: one-shot tables are the worker's.
-    written: written.filter((t) => streamed.includes(t)),
-    lookedUp: lookupsOf(streamed),
-    entry: generatedEntry(config.path, 'stream-consumer.ts'),
-    environment,
-  };
   const search = props.search && { ...props.search, index: props.search.index ?? indices[0] };
   return {
     migrations,
-    sourceTable: byName(streamed[0]!),
-    userTable: undefined,
-    tagTable: undefined,
-    tables,
     search,
     searchIndex: search?.index,
-    live: { declared: liveDeclared },
-    worker: {
+    live: {
       declared: {
-        migrated: migrated.map(byName),
-        written: written.map(byName),
-        lookedUp: lookedUp.map(byName),
-        entry: generatedEntry(config.path, 'backfill-worker.ts'),
+        tables,
+        streamed,
+        // The consumer only sees the streamed tables' changes: one-shot tables are the worker's.
+        written: written.filter((t) => streamed.includes(t)),
+        lookedUp: lookupsOf(streamed),
+        entry: generatedEntry(config.path, 'stream-consumer.ts'),
+        environment,
       },
     },
+    worker: {
+      migrated,
+      written,
+      lookedUp: lookupsOf(migrated),
+      entry: generatedEntry(config.path, 'backfill-worker.ts'),
+    },
     environment,
-    // The Pika preset's stacks keep the outputs a CLI from before `Tables` reads.
-    outputs:
-      declared.slice().sort().join(',') === 'session,tag,user'
-        ? {
-            sessionTable: byName('session').tableName,
-            userTable: byName('user').tableName,
-            tagTable: byName('tag').tableName,
-          }
-        : {},
   };
 }
 
 function fail(scope: Construct, problems: string[]): void {
   failOnProblems(scope, 'ContinuousBackfill', problems, (m) => new ContinuousBackfillPropsError(m));
-}
-
-/** The source table's name and stream ARN, from a table of this app or from the import props. */
-function resolveSource(scope: Construct, props: ContinuousBackfillProps): Source {
-  const { sourceTable: table, sourceTableName: name, sourceTableStreamArn: arn } = props;
-  if (table) {
-    fail(scope, [
-      ...(name !== undefined || arn !== undefined
-        ? [
-            `sourceTable and sourceTableName/sourceTableStreamArn (${JSON.stringify(name ?? arn)}) ` +
-              'are both set: give the table, or import one by name and stream ARN',
-          ]
-        : []),
-      ...(table.tableStreamArn === undefined
-        ? [
-            `sourceTable ${table.node.path} has no stream: add stream: StreamViewType.NEW_AND_OLD_IMAGES`,
-          ]
-        : []),
-    ]);
-    const view = streamViewTypeOf(table);
-    if (view !== undefined && view !== StreamViewType.NEW_AND_OLD_IMAGES) {
-      fail(scope, [
-        `sourceTable ${table.node.path} has stream view type ${view}: the migrations read the new ` +
-          'and the old image (NEW_AND_OLD_IMAGES)',
-      ]);
-    }
-    return { name: table.tableName, streamArn: table.tableStreamArn as string };
-  }
-  fail(scope, [
-    ...(name === undefined
-      ? ['no source table: give sourceTable, or sourceTableName and sourceTableStreamArn']
-      : []),
-    ...(name !== undefined && arn === undefined
-      ? [
-          `sourceTableName ${JSON.stringify(name)} needs sourceTableStreamArn ` +
-            `(aws dynamodb describe-table --table-name ${name} --query Table.LatestStreamArn)`,
-        ]
-      : []),
-  ]);
-  return { name: name as string, streamArn: arn as string };
 }
 
 /** The stream view type of a table defined in this app (unknown for imported ones). */
@@ -758,96 +578,7 @@ function streamViewTypeOf(table: ITable): string | undefined {
   return spec && !Token.isUnresolved(spec) ? spec.streamViewType : undefined;
 }
 
-function importTable(scope: Construct, id: string, source: Source): ITable {
-  return Table.fromTableAttributes(scope, id, {
-    tableName: source.name,
-    tableStreamArn: source.streamArn,
-  });
-}
-
-/** The preset's default migrations of the tables given (its search one only with `search`). */
-function defaultMigrations(props: ContinuousBackfillProps): string[] {
-  const pika = bundledPlanner();
-  const namesOf = (table: string) =>
-    pika
-      .migrationsFor(table)
-      .map((m) => m.name)
-      .filter((m) => props.search !== undefined || pika.summaries.get(m)?.target !== 'search');
-  const tags = props.tagTable || props.tagTableName ? namesOf('tag') : [];
-  return [...namesOf('session'), ...tags];
-}
-
-/** Every other problem with the props, all reported at once. */
-function check(
-  scope: Construct,
-  props: ContinuousBackfillProps,
-  migrations: readonly string[],
-): void {
-  const problems: string[] = [];
-  const both = (a: unknown, b: unknown) => a !== undefined && b !== undefined;
-  if (both(props.userTable, props.userTableName)) {
-    problems.push(
-      `userTable and userTableName (${JSON.stringify(props.userTableName)}) are both set: give one`,
-    );
-  }
-  if (props.userTable === undefined && props.userTableName === undefined) {
-    problems.push('no user table: give userTable or userTableName (the chat-user table)');
-  }
-  if (both(props.tagTable, props.tagTableName)) {
-    problems.push(
-      `tagTable and tagTableName (${JSON.stringify(props.tagTableName)}) are both set: give one`,
-    );
-  }
-
-  if (migrations.length === 0) problems.push('migrations is empty: nothing would be migrated');
-  const pika = bundledPlanner();
-  const unknown = migrations.filter((m) => !pika.allMigrations.includes(m));
-  if (unknown.length) {
-    problems.push(
-      `migrations ${JSON.stringify(unknown)} are not registered (known: ${pika.allMigrations.join(', ')})`,
-    );
-  }
-  const known = migrations.flatMap((m) => pika.summaries.get(m) ?? []);
-  for (const { name: m, table, target } of known) {
-    if (table === 'tag' && !props.tagTable && props.tagTableName === undefined) {
-      problems.push(`migration ${m} needs the tag table: give tagTable or tagTableName`);
-    }
-    if (target === 'search' && !props.search) {
-      problems.push(`migration ${m} updates OpenSearch documents: give search.endpoint`);
-    }
-  }
-  if (known.length && !known.some((m) => m.table === 'session')) {
-    problems.push(
-      `migrations ${JSON.stringify(known.map((m) => m.name))} include no session-table migration: the stream consumer would have nothing to do`,
-    );
-  }
-  if (props.search) problems.push(...searchAccessProblems(props.search));
-
-  if (props.tagTable) {
-    const view = streamViewTypeOf(props.tagTable);
-    if (view !== undefined && view !== StreamViewType.NEW_AND_OLD_IMAGES) {
-      problems.push(
-        `tagTable ${props.tagTable.node.path} has stream view type ${view}: the migrations read the new ` +
-          'and the old image (NEW_AND_OLD_IMAGES)',
-      );
-    }
-  }
-  if (both(props.tagTable?.tableStreamArn, props.tagTableStreamArn)) {
-    problems.push('tagTable has a stream and tagTableStreamArn is set: give one');
-  }
-  const tagName = props.tagTable?.tableName ?? props.tagTableName;
-  if (props.tagTableStreamArn !== undefined && tagName === undefined) {
-    problems.push('tagTableStreamArn is set without tagTableName');
-  } else if (props.tagTableStreamArn !== undefined && tagName !== undefined) {
-    problems.push(
-      ...streamArnProblems(scope, 'tagTableStreamArn', props.tagTableStreamArn, tagName),
-    );
-  }
-  problems.push(...settingsProblems(props));
-  fail(scope, problems);
-}
-
-/** The settings both paths share (functions, queues, alarms, state table), one message each. */
+/** The functions', queues', alarms' and state table's settings, one message each. */
 function settingsProblems(props: ContinuousBackfillProps): string[] {
   const problems: string[] = [];
   // The consumer's settings, checked as LiveMigration checks them (one message each).

@@ -82,14 +82,14 @@ export interface IndexChange {
  * this construct with `phase: 'before', previousPhase: 'before'` (no change), then step on:
  *
  * ```ts
- * const sessions = new IndexMigration(this, 'SessionIndex', {
- *   table: chatSessionTable,
- *   oldIndex: { indexName: 'user-chat-app-index', partitionKey: userId, sortKey: chatAppId },
- *   newIndex: { indexName: 'user-chat-app-sk-index', partitionKey: userId, sortKey: chatAppSk },
+ * const byStatus = new IndexMigration(this, 'OrdersByStatus', {
+ *   table: ordersTable,
+ *   oldIndex: { indexName: 'status-index', partitionKey: tenantId, sortKey: status },
+ *   newIndex: { indexName: 'status-sk-index', partitionKey: tenantId, sortKey: statusSk },
  *   phase: 'expand',
  *   previousPhase: 'before',
  * });
- * appFunction.addEnvironment('SESSION_INDEX', sessions.readIndexName);
+ * appFunction.addEnvironment('ORDERS_STATUS_INDEX', byStatus.readIndexName);
  * ```
  */
 export class IndexMigration extends Construct {

@@ -1,9 +1,8 @@
-// The live path in AWS: the stream of every migrated table (the chat-session table's, and the tag
-// table's when it has one) feeds the deployed stream consumer (handlers/stream-consumer.ts)
-// through one Lambda event source mapping per table, each with Lambda's failure semantics
+// The live path in AWS: the stream of every migrated table with a stream feeds the deployed
+// stream consumer (handlers/stream-consumer.ts) through one Lambda event source mapping per table, each with Lambda's failure semantics
 // (partial batch responses, bisect, bounded retries, on-failure DLQ). The tables belong to the
 // application's stack: they are imported, never created or replaced here.
-import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -21,7 +20,6 @@ import {
   FUNCTION_MEMORY_MB,
   FUNCTION_TIMEOUT_SECONDS,
   workQueueVisibilitySeconds,
-  SEARCH_INDEX,
   STREAM_RETRY_ATTEMPTS,
   WORK_QUEUE_MAX_RECEIVES,
   WRITE_CONCURRENCY,
@@ -40,10 +38,20 @@ import {
 export { ESM_REQUIRE_BANNER } from './handler-function.ts';
 export const STREAM_CONSUMER_ENTRY = handlerEntry('stream-consumer.ts');
 
-/** A user's config, as ContinuousBackfill derives it: which declared tables get what. */
+/** A table the app does not define, imported by name (and stream ARN, for a live path). */
+export interface ImportedTable {
+  readonly tableName: string;
+  /** `aws dynamodb describe-table --query Table.LatestStreamArn`. @default - no live path */
+  readonly tableStreamArn?: string;
+}
+
+/** A config's tables, as ContinuousBackfill derives them: which declared tables get what. */
 export interface DeclaredTables {
-  /** Every declared table a function touches, by declared name (of this app, or imported). */
-  readonly tables: ReadonlyMap<string, ITable>;
+  /**
+   * Every declared table a function touches, by declared name: a table of this app, or one
+   * imported by name (imported here, under `<Name>Table`).
+   */
+  readonly tables: ReadonlyMap<string, ITable | ImportedTable>;
   /** The migrated tables with a stream: one mapping each, in config order. */
   readonly streamed: readonly string[];
   /** The tables some enabled item migration writes (conditional UpdateItem). */
@@ -57,45 +65,8 @@ export interface DeclaredTables {
 }
 
 export interface LiveMigrationProps {
-  /**
-   * A user's config instead of the Pika tables (the session/user/tag props are then not used).
-   * @default - the Pika preset's tables, from the session/user/tag props
-   */
-  declared?: DeclaredTables;
-  /**
-   * The chat-session table itself, with its stream. Preferred over the names: a table with a
-   * customer managed KMS key keeps it (imported: `Table.fromTableAttributes({ tableName,
-   * tableStreamArn, encryptionKey })`), and the grants include the key.
-   * @default - imported by `sessionTableName` + `sessionTableStreamArn` (no key)
-   */
-  sessionTable?: ITable;
-  /** The chat-session table (`chat-session-<stack>`), owned by the application's stack. @default - `sessionTable` */
-  sessionTableName?: string;
-  /**
-   * The session table's stream ARN (`NEW_AND_OLD_IMAGES`). Required with `sessionTableName`: a
-   * stream ARN carries a creation label and cannot be derived from the table name at synth time.
-   * @default - `sessionTable.tableStreamArn`
-   */
-  sessionTableStreamArn?: string;
-  /** The chat-user table, read with BatchGetItem for `user_type` (its key, if any, is granted). @default - imported by `userTableName` */
-  userTable?: ITable;
-  /** The chat-user table (`chat-user-<stack>`). @default - `userTable` */
-  userTableName?: string;
-  /**
-   * The tag-definition table with its stream (`NEW_AND_OLD_IMAGES`): its live path, like the
-   * session table's (mapping, grants, alarms). Imported: `Table.fromTableAttributes({ tableName,
-   * tableStreamArn })`.
-   * @default - imported by `tagTableName` (+ `tagTableStreamArn`)
-   */
-  tagTable?: ITable;
-  /** The tag-definition table (STREAMFILL_TAG_TABLE). @default - `tagTable` */
-  tagTableName?: string;
-  /**
-   * The tag table's stream ARN. Without it (and without a `tagTable` that has a stream) the tag
-   * table has no live path: its migrations are one-shot (`backfill --one-shot`), and synth warns.
-   * @default - `tagTable.tableStreamArn`
-   */
-  tagTableStreamArn?: string;
+  /** The config's tables and what the enabled migrations do with them (ContinuousBackfill derives it). */
+  declared: DeclaredTables;
   /**
    * The backfill state table (STREAMFILL_STATE_TABLE): the consumer records there each canary
    * of `backfill`'s consumer-first gate it reads from the stream (PutItem on it only).
@@ -109,7 +80,7 @@ export interface LiveMigrationProps {
    * @default - no search migration
    */
   searchEndpoint?: string;
-  /** OpenSearch index of session documents. @default 'session' (SEARCH_INDEX) */
+  /** OpenSearch index (STREAMFILL_SEARCH_INDEX). @default - the config's own index */
   searchIndex?: string;
   /**
    * OpenSearch domain ARN: grants es:ESHttpGet/Head/Post/Put on the index only
@@ -193,33 +164,21 @@ export interface LiveMigrationProps {
 }
 
 /**
- * The live path of one application's tables: stream consumer function, its event source
- * mapping, the work and dead-letter queues, least-privilege grants, alarms and a dashboard.
- *
- * @example
- * new LiveMigration(stack, 'LiveMigration', {
- *   sessionTableName: 'chat-session-prod',
- *   sessionTableStreamArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/chat-session-prod/stream/2026-…',
- *   userTableName: 'chat-user-prod',
- * });
+ * The live path of one application's tables: stream consumer function, one event source
+ * mapping per streamed table, the work and dead-letter queues, least-privilege grants, alarms
+ * and a dashboard. ContinuousBackfill builds it from a config; `declared` is what it derives.
  */
 export class LiveMigration extends Construct {
-  /** The Pika session table; with a declared config, its first streamed table. */
-  readonly sessionTable: ITable;
-  /** The Pika user table; undefined with a declared config. */
-  readonly userTable: ITable | undefined;
-  readonly tagTable: ITable | undefined;
+  /** Every table the consumer touches, by declared name (imported ones imported here). */
+  readonly tables: ReadonlyMap<string, ITable>;
   readonly fn: NodejsFunction;
-  /** The session table's stream mapping (a declared config: its first streamed table's). */
+  /** The first streamed table's mapping. */
   readonly eventSource: DynamoEventSource;
   /** One stream mapping per migrated table with a stream, by declared name. */
   readonly eventSources: ReadonlyMap<string, DynamoEventSource>;
   /** On-failure destination of the event source mapping and parking place of malformed items. */
   readonly dlq: Queue;
-  /**
-   * For the backfill worker (it arrives with the historic path; until then nothing reads it):
-   * redrives to `dlq` after WORK_QUEUE_MAX_RECEIVES (5) receives.
-   */
+  /** Read by the backfill worker; redrives to `dlq` after WORK_QUEUE_MAX_RECEIVES (5) receives. */
   readonly workQueue: Queue;
   readonly alarms: LiveMigrationAlarms;
 
@@ -228,64 +187,24 @@ export class LiveMigration extends Construct {
     validate(this, props);
 
     const declared = props.declared;
-    let streamed: [string, ITable][];
-    let written: ITable[];
-    let lookedUp: ITable[];
-    let tableEnv: Record<string, string>;
-    if (declared) {
-      const table = (name: string) => declared.tables.get(name) as ITable;
-      streamed = declared.streamed.map((n) => [n, table(n)]);
-      written = declared.written.map(table);
-      lookedUp = declared.lookedUp.map(table);
-      this.sessionTable = streamed[0]![1];
-      this.userTable = undefined;
-      this.tagTable = undefined;
-      tableEnv = { ...declared.environment };
-    } else {
-      // Imported here under fixed ids, with the given table's KMS key when there is one: the
-      // stream mapping's logical id derives from this construct, so it stays the same whether the
-      // table came as a name or as an ITable (an upgrade never replaces the mapping).
-      const session = props.sessionTable;
-      this.sessionTable = Table.fromTableAttributes(this, 'SessionTable', {
-        tableName: session?.tableName ?? (props.sessionTableName as string),
-        tableStreamArn: session?.tableStreamArn ?? (props.sessionTableStreamArn as string),
-        ...(session?.encryptionKey && { encryptionKey: session.encryptionKey }),
-      });
-      const user = props.userTable;
-      this.userTable = Table.fromTableAttributes(this, 'UserTable', {
-        tableName: user?.tableName ?? (props.userTableName as string),
-        ...(user?.encryptionKey && { encryptionKey: user.encryptionKey }),
-      });
-      const sessionTableName = this.sessionTable.tableName;
-      const tag = props.tagTable;
-      const tagName = tag?.tableName ?? props.tagTableName;
-      const tagStreamArn = tag?.tableStreamArn ?? props.tagTableStreamArn;
-      this.tagTable =
-        tagName !== undefined
-          ? Table.fromTableAttributes(this, 'TagTable', {
-              tableName: tagName,
-              ...(tagStreamArn !== undefined && { tableStreamArn: tagStreamArn }),
-              ...(tag?.encryptionKey && { encryptionKey: tag.encryptionKey }),
-            })
-          : undefined;
-      // The migrated tables with a live path: each gets a mapping, grants and alarms.
-      streamed = [['session', this.sessionTable]];
-      if (this.tagTable && tagStreamArn !== undefined) streamed.push(['tag', this.tagTable]);
-      else if (this.tagTable) {
-        Annotations.of(this).addWarningV2(
-          'streamfill:tag-table-one-shot',
-          `tag table ${tagName} has no stream given (tagTableStreamArn): no live path, its migrations are ` +
-            'one-shot and later application writes to it are not migrated (`backfill --one-shot`)',
-        );
-      }
-      written = streamed.map(([, t]) => t);
-      lookedUp = [this.userTable];
-      tableEnv = {
-        [ENV.sessionTable]: sessionTableName,
-        [ENV.userTable]: this.userTable.tableName,
-        ...(tagName !== undefined && { [ENV.tagTable]: tagName }),
-      };
-    }
+    // An imported table gets a fixed id from its declared name: the stream mapping's logical id
+    // derives from the table's, so it stays the same across deployments and never replaces one.
+    this.tables = new Map(
+      [...declared.tables].map(([name, t]) => [
+        name,
+        Construct.isConstruct(t)
+          ? t
+          : Table.fromTableAttributes(this, importId(name), {
+              tableName: t.tableName,
+              ...(t.tableStreamArn !== undefined && { tableStreamArn: t.tableStreamArn }),
+            }),
+      ]),
+    );
+    const table = (name: string) => this.tables.get(name) as ITable;
+    const streamed: [string, ITable][] = declared.streamed.map((n) => [n, table(n)]);
+    const written = declared.written.map(table);
+    const lookedUp = declared.lookedUp.map(table);
+    const tableEnv = { ...declared.environment };
 
     // A message keeps its original enqueue time when it moves to a DLQ, so the DLQ keeps
     // messages twice as long (DLQ_RETENTION_DAYS, the SQS maximum) as the work queue (7 days): a message
@@ -317,10 +236,8 @@ export class LiveMigration extends Construct {
     });
 
     this.fn = new NodejsFunction(this, 'StreamConsumer', {
-      description: declared
-        ? `streamfill: migrates every live change of ${declared.streamed.join(', ')}`
-        : 'streamfill: migrates every live change of the chat-session table',
-      ...handlerFunctionProps('stream-consumer.ts', declared?.entry),
+      description: `streamfill: migrates every live change of ${declared.streamed.join(', ')}`,
+      ...handlerFunctionProps('stream-consumer.ts', declared.entry),
       memorySize: props.memorySize ?? FUNCTION_MEMORY_MB,
       timeout,
       logGroup,
@@ -333,10 +250,8 @@ export class LiveMigration extends Construct {
         // Read back by lib/config/lambda-env.ts.
         ...tableEnv,
         ...(props.searchEndpoint && { [ENV.searchEndpoint]: props.searchEndpoint }),
-        // A declared config's own index unless renamed; Pika's default otherwise.
-        ...((props.searchIndex ?? (declared ? undefined : SEARCH_INDEX)) !== undefined && {
-          [ENV.searchIndex]: (props.searchIndex ?? SEARCH_INDEX) as string,
-        }),
+        // The config's own index unless renamed.
+        ...(props.searchIndex !== undefined && { [ENV.searchIndex]: props.searchIndex }),
         [ENV.dlqUrl]: this.dlq.queueUrl,
         // Failed keyword updates become delayed search-only repair tasks on the work queue.
         [ENV.workQueueUrl]: this.workQueue.queueUrl,
@@ -357,7 +272,7 @@ export class LiveMigration extends Construct {
     if (written.length)
       this.fn.addToRolePolicy(
         new PolicyStatement({
-          sid: declared ? 'MigrateItems' : 'MigrateSessionItems',
+          sid: 'MigrateItems',
           actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
           resources: written.map((t) => t.tableArn),
         }),
@@ -365,7 +280,7 @@ export class LiveMigration extends Construct {
     // Before a table's first batch: its stream must carry new images (DescribeTable's StreamViewType).
     this.fn.addToRolePolicy(
       new PolicyStatement({
-        sid: declared ? 'CheckStreams' : 'CheckSessionStream',
+        sid: 'CheckStreams',
         actions: ['dynamodb:DescribeTable'],
         resources: streamedArns,
       }),
@@ -375,7 +290,7 @@ export class LiveMigration extends Construct {
     if (lookedUp.length)
       this.fn.addToRolePolicy(
         new PolicyStatement({
-          sid: declared ? 'LookUpItems' : 'LookUpUserTypes',
+          sid: 'LookUpItems',
           actions: ['dynamodb:BatchGetItem'],
           resources: lookedUp.map((t) => t.tableArn),
         }),
@@ -450,6 +365,11 @@ export class LiveMigration extends Construct {
   }
 }
 
+/** The construct id of an imported declared table: `orders` → `OrdersTable`. */
+function importId(name: string): string {
+  return `${name.charAt(0).toUpperCase()}${name.slice(1)}Table`;
+}
+
 /** Props that cannot work, reported at synth time (CloudFormation would fail mid-deploy). */
 export class LiveMigrationPropsError extends Error {
   override name = 'LiveMigrationPropsError';
@@ -460,42 +380,24 @@ const DOMAIN_ARN = /^arn:aws[a-z-]*:es:[a-z0-9-]+:\d{12}:domain\/[a-z][a-z0-9-]{
 /** Clear errors at synth time for what CloudFormation would only reject mid-deploy. */
 function validate(scope: Construct, props: LiveMigrationProps): void {
   const problems: string[] = [];
-  if (props.declared) {
-    const { tables, streamed } = props.declared;
-    if (streamed.length === 0) problems.push('declared.streamed is empty: no table to consume');
-    for (const n of streamed)
-      if (tables.get(n)?.tableStreamArn === undefined)
-        problems.push(`declared table ${n} has no stream (NEW_AND_OLD_IMAGES)`);
-  } else {
-    if (!props.sessionTable && (!props.sessionTableName || !props.sessionTableStreamArn)) {
-      problems.push('give sessionTable, or sessionTableName and sessionTableStreamArn');
-    }
-    if (props.sessionTable && props.sessionTable.tableStreamArn === undefined) {
+  const { tables, streamed } = props.declared;
+  if (streamed.length === 0) problems.push('declared.streamed is empty: no table to consume');
+  for (const n of streamed)
+    if (tables.get(n)?.tableStreamArn === undefined)
+      problems.push(`declared table ${n} has no stream (NEW_AND_OLD_IMAGES)`);
+  const ids = new Map<string, string>();
+  for (const [n, t] of tables) {
+    if (Construct.isConstruct(t)) continue;
+    const other = ids.get(importId(n));
+    if (other !== undefined)
       problems.push(
-        `sessionTable ${props.sessionTable.node.path} has no stream (NEW_AND_OLD_IMAGES)`,
+        `declared tables ${other} and ${n} differ only in their first letter's case: imported, both would be ${importId(n)}`,
       );
-    }
-    if (!props.userTable && !props.userTableName) problems.push('give userTable or userTableName');
-    problems.push(
-      ...streamArnProblems(
-        scope,
-        'sessionTableStreamArn',
-        props.sessionTable?.tableStreamArn ?? props.sessionTableStreamArn ?? '',
-        props.sessionTable?.tableName ?? props.sessionTableName ?? '',
-      ),
-    );
-    if (props.tagTable && props.tagTableName !== undefined) {
+    ids.set(importId(n), n);
+    if (t.tableStreamArn !== undefined)
       problems.push(
-        `tagTable and tagTableName (${JSON.stringify(props.tagTableName)}) are both set: give one`,
+        ...streamArnProblems(scope, `tables.${n}.tableStreamArn`, t.tableStreamArn, t.tableName),
       );
-    }
-    const tagArn = props.tagTable?.tableStreamArn ?? props.tagTableStreamArn;
-    const tagName = props.tagTable?.tableName ?? props.tagTableName;
-    if (tagArn !== undefined && tagName === undefined) {
-      problems.push('tagTableStreamArn is set without tagTableName');
-    } else if (tagArn !== undefined && tagName !== undefined) {
-      problems.push(...streamArnProblems(scope, 'tagTableStreamArn', tagArn, tagName));
-    }
   }
   const endpoint = props.searchEndpoint;
   if (endpoint && !props.searchAccessGrantedByParent) {

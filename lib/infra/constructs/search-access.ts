@@ -6,11 +6,11 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { ENV, SEARCH_INDEX } from '../../config/defaults.ts';
 import { plainHttpSearchProblem } from '../../core/endpoints.ts';
 
-/** Where the session documents live and what grants access to them. */
+/** Where the search migrations' documents live and what grants access to them. */
 export interface SearchAccessProps {
   /** The endpoint URL (`https://…`), handed to the functions as SEARCH_ENDPOINT. */
   readonly endpoint: string;
-  /** The index of session documents. @default 'session' (SEARCH_INDEX) */
+  /** The index the search migrations update. @default - the config's index (SEARCH_INDEX without one) */
   readonly index?: string;
   /**
    * An Amazon OpenSearch Service domain: grants es:ESHttpGet/Head/Post/Put on the index only
@@ -82,14 +82,14 @@ export function searchAccessProblems(search: SearchAccessProps): string[] {
   return problems;
 }
 
-/** The statement that lets a function read and update the session documents, if any is needed. */
+/** The statement that lets a function read and update the index's documents, if any is needed. */
 export function searchAccessStatement(search: SearchAccessProps): PolicyStatement | undefined {
   const index = search.index ?? SEARCH_INDEX;
   if (search.domainArn !== undefined) {
     return new PolicyStatement({
       sid: 'UpdateSearchDocuments',
       // GET/HEAD: mapping and index checks; POST: bulk updates; PUT: the additive mapping. Only
-      // the declared index: the documents of other indices (other apps' chats) stay out of reach.
+      // the declared index: the documents of other indices (other apps' documents) stay out of reach.
       actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'],
       resources: [`${search.domainArn}/${index}`, `${search.domainArn}/${index}/*`],
     });

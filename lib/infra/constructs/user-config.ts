@@ -27,6 +27,9 @@ export class SynthConfigError extends Error {
 
 const GENERATED_DIR = '.streamfill';
 
+/** The config a construct runs when given none: the built-in preset (.ts in a checkout, .js in dist/). */
+export const BUILT_IN_CONFIG = libModule('presets/pika.ts');
+
 /**
  * Compiles and loads `file` (relative to the working directory, or absolute) and resolves it.
  *

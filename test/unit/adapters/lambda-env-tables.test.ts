@@ -34,10 +34,28 @@ describe('lambdaConfig tables', () => {
     expect(config.searchIndex).toBeUndefined();
   });
 
-  it('names the declared tables STREAMFILL_TABLES leaves out', () => {
-    const bad = () => lambdaConfig({ STREAMFILL_TABLES: '{"orders":"orders-prod"}' }, SHOP);
+  it('names the migrated tables STREAMFILL_TABLES leaves out', () => {
+    const bad = () => lambdaConfig({ STREAMFILL_TABLES: '{"customers":"customers-prod"}' }, SHOP);
     expect(bad).toThrow(ConfigError);
-    expect(bad).toThrow(/STREAMFILL_TABLES names no physical table for customers/);
+    expect(bad).toThrow(/STREAMFILL_TABLES names no physical table for orders/);
+  });
+
+  it('accepts STREAMFILL_TABLES without a table no enabled migration migrates or looks up', () => {
+    // customers is declared but unused by order-total: a deployment may leave it out.
+    const config = lambdaConfig({ STREAMFILL_TABLES: '{"orders":"orders-prod"}' }, SHOP);
+    expect(config.tables).toEqual({ orders: 'orders-prod' });
+    // The Pika preset deployed without its tag table and tag migration.
+    const env = {
+      STREAMFILL_TABLES: JSON.stringify({ session: 's-1', user: 'u-1' }),
+      STREAMFILL_MIGRATIONS: 'session-user-type',
+    };
+    expect(lambdaConfig(env, PIKA).tables).toEqual({ session: 's-1', user: 'u-1' });
+    // ... but a lookup's table is needed: session-user-type looks up user.
+    const noUser = { ...env, STREAMFILL_TABLES: JSON.stringify({ session: 's-1' }) };
+    expect(() => lambdaConfig(noUser, PIKA)).toThrow(/names no physical table for user/);
+    // Without STREAMFILL_MIGRATIONS the config's defaults are enabled, tag-usage-mode among them.
+    const defaults = { STREAMFILL_TABLES: env.STREAMFILL_TABLES };
+    expect(() => lambdaConfig(defaults, PIKA)).toThrow(/names no physical table for tag/);
   });
 
   it('refuses an unset STREAMFILL_TABLES for a non-Pika config, even with the legacy variables', () => {

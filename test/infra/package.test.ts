@@ -25,6 +25,7 @@ const ENTRIES: Record<string, string> = {
   'streamfill/cdk': 'ContinuousBackfill',
   'streamfill/local': 'startLocalServices',
   'streamfill/presets/pika': 'default',
+  'streamfill/presets/bedrock-chat-v3': 'default',
 };
 
 let dir: string;

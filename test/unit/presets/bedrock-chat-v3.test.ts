@@ -19,6 +19,7 @@ import { resolveConfig } from '../../../lib/core/config/resolve.ts';
 import { isMalformedItemError } from '../../../lib/core/errors.ts';
 import { ExactNumber } from '../../../lib/core/exact-number.ts';
 import type { Item } from '../../../lib/core/types.ts';
+import { bedrockV2Data } from '../../../local/bedrock-data.ts';
 
 const V2 = 'bedrock-v2-conversation';
 const planner = compilePlanner(resolveConfig(bedrock));
@@ -425,5 +426,36 @@ describe('pythonTruthy (IsPinned as the script tests it)', () => {
       expect(pythonTruthy(v)).toBe(true);
     for (const v of [false, 0, new ExactNumber('0.000'), '', [], {}, null, undefined])
       expect(pythonTruthy(v)).toBe(false);
+  });
+});
+
+describe('the seeded V2 data (seed --preset bedrock-chat-v3)', () => {
+  const data = bedrockV2Data({ users: 40, seed: 7 });
+
+  it('is the same for the same seed, and other for another', () => {
+    expect(bedrockV2Data({ users: 40, seed: 7 })).toEqual(data);
+    expect(bedrockV2Data({ users: 40, seed: 8 }).bots).not.toEqual(data.bots);
+  });
+
+  it('derives one V3 item per bot, conversation and related document, none malformed', () => {
+    for (const item of [...data.bots, ...data.conversations, ...data.relatedDocuments])
+      expect(plansOf(item).flatMap((p) => p.targets)).toHaveLength(1);
+  });
+
+  it('skips exactly the aliases it reports without a published bot', () => {
+    const owners = new Map(
+      data.bots.flatMap((b) => (b.PublicBotId ? [[b.PublicBotId, b.PK]] : [])),
+    );
+    const derived = data.aliases.flatMap((a) => {
+      const ctx = {
+        lookup: () => {
+          const owner = owners.get(aliasOriginalBot.key(a)?.PublicBotId as string);
+          return owner === undefined ? null : { PK: owner };
+        },
+      } as unknown as DeriveContext<[typeof aliasOriginalBot]>;
+      return copyAliases.derive(a as never, ctx);
+    });
+    expect(data.aliasesWithoutOwner).toBeGreaterThan(0);
+    expect(derived).toHaveLength(data.aliases.length - data.aliasesWithoutOwner);
   });
 });

@@ -4,9 +4,14 @@
 import { DescribeTableCommand, type TableDescription } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
+import { compilePlanner } from '../../lib/core/config/planner.ts';
+import { resolveConfig } from '../../lib/core/config/resolve.ts';
 import type { Item } from '../../lib/core/types.ts';
-import { v2Kind } from '../../lib/presets/bedrock-chat-v3.ts';
+import { copyItems } from '../../lib/engine/copy-items.ts';
+import { engineDeps } from '../../lib/engine/deps.ts';
+import bedrock, { v2Kind, v3BotItem } from '../../lib/presets/bedrock-chat-v3.ts';
 import { runCli } from '../support/cli.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
@@ -149,6 +154,67 @@ describe('seed --preset bedrock-chat-v3', () => {
     const sortKey = (i: Item) => `${String(i.PK)} ${String(i.SK)}`;
     const sorted = (xs: Item[]) => [...xs].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
     expect(sorted(await scanAll(names.v2))).toEqual(sorted(before));
+  }, 120_000);
+
+  it('copies the seeded bots, conversations and documents through the engine into the real V3 indexes', async () => {
+    // Aliases read PublicBotIdIndex, which the engine's lookups are being taught; the other
+    // three copies run here, so the V3 tables' key types accept what they derive.
+    const stateTable = `${p}-state`;
+    await ensureStateTable(clients.dynamodb, stateTable);
+    const deps = engineDeps(clients, {
+      tables: {
+        'bedrock-v2-conversation': names.v2,
+        'bedrock-v3-conversation': names.v3c,
+        'bedrock-v3-bot': names.v3b,
+      },
+      planner: compilePlanner(resolveConfig(bedrock)),
+      stateTable,
+      searchIndex: 'unused',
+      migrations: ['bedrock-v3-bots', 'bedrock-v3-conversations', 'bedrock-v3-related-documents'],
+    });
+    const source = await scanAll(names.v2);
+    const results = await copyItems(
+      'bedrock-v2-conversation',
+      source.map((image) => ({ key: { PK: String(image.PK), SK: String(image.SK) }, image })),
+      deps,
+    );
+    expect(results.filter((r) => r.outcome === 'failed' || r.outcome === 'malformed')).toEqual([]);
+
+    const bots = source.filter((i) => v2Kind(i) === 'bot');
+    const v3Bots = await scanAll(names.v3b);
+    expect(v3Bots).toHaveLength(bots.length);
+    const strip = (i: Item) =>
+      Object.fromEntries(Object.entries(i).filter(([k]) => !k.startsWith('streamfill_')));
+    const bySk = new Map(v3Bots.map((b) => [`${String(b.PK)} ${String(b.SK)}`, strip(b)]));
+    for (const bot of bots) {
+      const want = v3BotItem(bot);
+      expect(bySk.get(`${String(want.PK)} ${String(want.SK)}`)).toEqual(want);
+    }
+    const starred = await clients.doc.send(
+      new QueryCommand({
+        TableName: names.v3b,
+        IndexName: 'StarredIndex',
+        KeyConditionExpression: 'PK = :pk AND IsStarred = :t',
+        ExpressionAttributeValues: { ':pk': bots.find((b) => b.IsPinned)?.PK, ':t': 'TRUE' },
+      }),
+    );
+    expect(starred.Items?.length).toBeGreaterThan(0);
+    const shared = await clients.doc.send(
+      new QueryCommand({
+        TableName: names.v3b,
+        IndexName: 'SharedScopeIndex',
+        KeyConditionExpression: 'SharedScope = :all',
+        ExpressionAttributeValues: { ':all': 'all' },
+      }),
+    );
+    expect(shared.Items).toHaveLength(bots.filter((b) => b.PublicBotId !== undefined).length);
+
+    const conversational = source.filter(
+      (i) => v2Kind(i) === 'conversation' || v2Kind(i) === 'related-document',
+    );
+    const sortKey = (i: Item) => `${String(i.PK)} ${String(i.SK)}`;
+    const sorted = (xs: Item[]) => [...xs].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
+    expect(sorted((await scanAll(names.v3c)).map(strip))).toEqual(sorted(conversational));
   }, 120_000);
 
   it('refuses a DynamoDB endpoint that is not this machine, before writing anything', async () => {

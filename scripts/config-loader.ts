@@ -49,21 +49,23 @@ export interface LoadConfigOptions {
   readonly preset: () => Promise<unknown>;
 }
 
-// The built-in Pika preset, by URL so this module does not need it to type-check or load; with
-// this module's own extension: `.ts` in a checkout, `.js` in dist/ (the URL is not rewritten).
-const PRESET_URL = new URL(
-  `../lib/presets/pika${extname(new URL(import.meta.url).pathname)}`,
-  import.meta.url,
-);
+/** The built-in presets a command can name (`seed --preset`); the first is the default config. */
+export const PRESETS = ['pika', 'bedrock-chat-v3'] as const;
+export type PresetName = (typeof PRESETS)[number];
+
+// A built-in preset, by URL so this module does not need it to type-check or load; with this
+// module's own extension: `.ts` in a checkout, `.js` in dist/ (the URL is not rewritten).
+const presetUrl = (name: PresetName) =>
+  new URL(`../lib/presets/${name}${extname(new URL(import.meta.url).pathname)}`, import.meta.url);
 
 /**
  * The built-in preset's config (its default export, or a named `config`). Without one, says how
  * to name a config instead.
  */
-export async function builtInPreset(): Promise<unknown> {
+export async function builtInPreset(name: PresetName = 'pika'): Promise<unknown> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(PRESET_URL.href)) as Record<string, unknown>;
+    mod = (await import(presetUrl(name).href)) as Record<string, unknown>;
   } catch (e) {
     if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
     throw new ConfigLoadError(
@@ -78,9 +80,15 @@ export async function builtInPreset(): Promise<unknown> {
  * ./streamfill.config.ts > the built-in preset, compiled once. Throws ConfigLoadError.
  */
 export async function loadPlanner(
-  opts: { config?: string | undefined },
+  opts: { config?: string | undefined; preset?: PresetName | undefined },
   where: Pick<LoadConfigOptions, 'env' | 'cwd'> = {},
 ): Promise<Planner> {
+  if (opts.preset !== undefined) {
+    // A named preset is the config: no file is looked for (and naming one too is ambiguous).
+    if (opts.config !== undefined)
+      throw new ConfigLoadError(`${CONFIG_FLAG} and --preset name two configs: pass one`);
+    return compilePlanner(resolveConfig(await builtInPreset(opts.preset)));
+  }
   const loaded = await loadConfig({ flag: opts.config, preset: builtInPreset, ...where });
   return compilePlanner(loaded.resolved);
 }

@@ -15,7 +15,7 @@ import {
 } from '../lib/core/config/table-names.ts';
 import { plainHttpSearchProblem } from '../lib/core/endpoints.ts';
 import type { TableNames } from '../lib/core/types.ts';
-import { loadPlanner, withConfigOptions } from './config-loader.ts';
+import { loadPlanner, withConfigOptions, type PresetName } from './config-loader.ts';
 
 export interface Config {
   /** Declared table name → physical name, for every table of the config. */
@@ -170,7 +170,10 @@ export function tableNameSetting(table: string): string {
 export async function commandConfig(
   opts: Record<string, unknown>,
 ): Promise<{ planner: Planner; config: Config }> {
-  const planner = await loadPlanner({ config: opts.config as string | undefined });
+  const planner = await loadPlanner({
+    config: opts.config as string | undefined,
+    preset: opts.preset as PresetName | undefined,
+  });
   return { planner, config: configFrom(opts, planner) };
 }
 

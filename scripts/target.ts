@@ -8,7 +8,7 @@ import { ENV, LOCAL_STATE_TABLE } from '../lib/config/defaults.ts';
 import type { Planner } from '../lib/core/config/planner.ts';
 import { isLoopbackUrl } from '../lib/core/endpoints.ts';
 import { tableNameSetting, tableNameSources, tableNamesOf } from './config.ts';
-import { loadPlanner } from './config-loader.ts';
+import { loadPlanner, type PresetName } from './config-loader.ts';
 
 /** Commands that write fake data or load: local services only, never a stack. */
 const TEST_DATA_COMMANDS = new Set(['seed', 'demo', 'bench live', 'bench backfill']);
@@ -200,7 +200,11 @@ export async function guardTarget(
   await readStack(root, action);
   if (!settingsCommand(action)) return;
   // The command loads it again for its work; both reads give the same config.
-  const planner = await loadPlanner({ config: settingsCommand(action)?.opts().config as string });
+  const opts = settingsCommand(action)?.opts() ?? {};
+  const planner = await loadPlanner({
+    config: opts.config as string | undefined,
+    preset: opts.preset as PresetName | undefined,
+  });
   refuseLocalDefaultsOnAws(action, planner);
   const line = await describeTarget(action, planner);
   if (line) console.error(line);

@@ -26,6 +26,7 @@ const ENTRIES: Record<string, string> = {
   'streamfill/local': 'startLocalServices',
   'streamfill/presets/pika': 'default',
   'streamfill/presets/pika/cdk': 'pikaBackfillProps',
+  'streamfill/presets/bedrock-chat-v3': 'default',
 };
 
 let dir: string;

@@ -3,7 +3,7 @@
 // written attributes, TTL), and the filter is the planner itself, run on each scanned item
 // without lookups: an item it finds certainly settled is not enqueued. No filter on attributes
 // can do this (a derive may leave a write absent or remove it, so presence proves nothing).
-import { isSearchMigration } from './config/resolve.ts';
+import { isCopy, isSearchMigration } from './config/resolve.ts';
 import type { LookupResults } from './config/lookups.ts';
 import type { Planner } from './config/planner.ts';
 import type { Item } from './types.ts';
@@ -27,6 +27,11 @@ export const SEARCH_NO_FILTER =
   'none: a search migration is in the scan and its index documents are not read by the ' +
   'scanner, so every item is enqueued and the worker plans it (it skips what needs nothing)';
 
+/** Why a scan with a copy enqueues every item. */
+export const COPY_NO_FILTER =
+  'none: a copy is in the scan and its target items are not read by the scanner, so every ' +
+  'item is enqueued and the worker checks it against its ledger (it skips what needs nothing)';
+
 /**
  * What a scan of `table` for the `enabled` migrations reads, and whether it may leave out
  * settled items. Only the DynamoDB side can be settled from the scanned item alone: with a
@@ -38,11 +43,13 @@ export function scanFilterOf(
   table: string,
   enabled: readonly string[],
 ): ScanShape {
-  const search = planner.migrationsFor(table, enabled).some(isSearchMigration);
+  const ms = planner.migrationsFor(table, enabled);
+  const search = ms.some(isSearchMigration);
+  const copy = ms.some(isCopy);
   return {
     projection: planner.projection(table, enabled),
-    skipSettled: !search,
-    filterText: search ? SEARCH_NO_FILTER : PLANNER_FILTER,
+    skipSettled: !search && !copy,
+    filterText: copy ? COPY_NO_FILTER : search ? SEARCH_NO_FILTER : PLANNER_FILTER,
   };
 }
 

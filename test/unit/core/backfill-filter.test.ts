@@ -149,3 +149,30 @@ describe('backfill filter and scope', () => {
     });
   });
 });
+
+describe('a scan with a copy', () => {
+  it('enqueues every item: its targets are not read by the scanner', async () => {
+    const { defineConfig, defineCopy, defineTable } =
+      await import('../../../lib/core/config/define.ts');
+    const { compilePlanner } = await import('../../../lib/core/config/planner.ts');
+    const { resolveConfig } = await import('../../../lib/core/config/resolve.ts');
+    const { scanFilterOf, COPY_NO_FILTER } = await import('../../../lib/core/backfill-filter.ts');
+    const src = defineTable({ name: 'src', key: ['id'] });
+    const dst = defineTable({ name: 'dst', key: ['id'] });
+    const copy = defineCopy({
+      name: 'c',
+      from: src,
+      to: [dst],
+      inputs: ['x'],
+      derive: (i) => [{ table: dst, item: { id: i.id, x: i.x } }],
+    });
+    const planner = compilePlanner(
+      resolveConfig(defineConfig({ tables: [src, dst], migrations: [copy] })),
+    );
+    expect(scanFilterOf(planner, 'src', ['c'])).toEqual({
+      projection: ['id', 'x'],
+      skipSettled: false,
+      filterText: COPY_NO_FILTER,
+    });
+  });
+});

@@ -28,7 +28,13 @@ export interface Runtime extends EngineDeps {
 /** `planner`: the loaded config's (loadPlanner), default the bundled one (the Pika preset). */
 export function makeRuntime(
   config: Config,
-  options: { writeConcurrency?: number; planner?: Planner; migrations?: readonly string[] } = {},
+  options: {
+    writeConcurrency?: number;
+    planner?: Planner;
+    migrations?: readonly string[];
+    /** The state table: the copies' ledger (without it a config's copies fail, saying so). */
+    stateTable?: string;
+  } = {},
 ): Runtime {
   const clients = makeClients({ searchEndpoint: config.searchEndpoint });
   const deps = engineDeps(clients, {

@@ -157,13 +157,18 @@ export function registerRunCommand(program: Command): void {
     const { planner, config } = await commandConfig(opts);
     // The deployed set with --stack (its Migrations output), as the deployed handlers run it.
     const migrations = migrationsToCheck(planner, opts.migrations, false);
-    const rt = makeRuntime(config, { planner, migrations });
-    // Every migrated table and every table a lookup reads must exist before anything runs.
+    const rt = makeRuntime(config, {
+      planner,
+      migrations,
+      ...(!opts.checkpointFile && { stateTable: opts.stateTable }),
+    });
+    // Every migrated table, every table a lookup reads and every copy target must exist first.
     const needed = new Set([
       ...planner.migratedTables,
       ...planner.migratedTables
         .flatMap((t) => planner.lookupsFor(t, planner.allMigrations))
         .map((l) => l.table.name),
+      ...[...planner.summaries.values()].flatMap((m) => m.copiesTo),
     ]);
     for (const table of needed) await requireTable(rt.clients.dynamodb, rt.config.tables, table);
     const stateStore = await makeStateStore(rt.clients, {

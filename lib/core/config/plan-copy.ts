@@ -9,7 +9,7 @@ import { SET_TAG, toWireRecord, type JsonValue } from '../wire-values.ts';
 import type { Condition, Item, Key } from '../types.ts';
 import { keyOfItem } from './item-key.ts';
 import { readableAttributes, restrictItem } from './lookups.ts';
-import { lookupFor, storable, type DeclaredPlanContext } from './plan-derived.ts';
+import { lookupFor, readConditions, storable, type DeclaredPlanContext } from './plan-derived.ts';
 import { BOOKKEEPING_PREFIX, ConfigError, show } from './resolve.ts';
 
 /** The attributes every copied item carries (an app ignores them; a diff may leave them out). */
@@ -72,21 +72,6 @@ export function canonicalJson(value: JsonValue): string {
 
 const digestOf = (value: JsonValue): string =>
   createHash('sha256').update(canonicalJson(value)).digest('base64url').slice(0, 22);
-
-const sourceConditions = (from: TableDef, copy: CopyDef, item: Item): Condition[] => {
-  const [partitionKey] = from.key;
-  const conditions: Condition[] = [{ op: 'exists', attribute: partitionKey }];
-  for (const input of copy.inputs) {
-    if ((from.key as readonly string[]).includes(input)) continue;
-    const value = item[input];
-    conditions.push(
-      value === undefined
-        ? { op: 'notExists', attribute: input }
-        : { op: 'equals', attribute: input, value },
-    );
-  }
-  return conditions;
-};
 
 /** The targets `copy.derive` returned, checked and stamped; throws ConfigError/MalformedItemError. */
 function targetsOf(
@@ -182,7 +167,7 @@ export function planCopy(
     copy: copy.name,
     source: { table: from.name, key },
     sourceId,
-    conditions: sourceConditions(from, copy, item),
+    conditions: readConditions(from, copy.inputs, item),
     version,
     digest: digestOfTargets(targets),
     targets,

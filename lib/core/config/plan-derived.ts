@@ -49,6 +49,29 @@ export function storable(value: unknown): boolean {
   return false;
 }
 
+/**
+ * What must still hold for a derivation from `item` to be written: its partition key exists,
+ * and every declared input that is not a key attribute equals the value read, or is still absent.
+ */
+export function readConditions(
+  table: TableDef,
+  inputs: readonly string[],
+  item: Item,
+): Condition[] {
+  const [partitionKey] = table.key;
+  const conditions: Condition[] = [{ op: 'exists', attribute: partitionKey }];
+  for (const input of inputs) {
+    if ((table.key as readonly string[]).includes(input)) continue;
+    const value = item[input];
+    conditions.push(
+      value === undefined
+        ? { op: 'notExists', attribute: input }
+        : { op: 'equals', attribute: input, value },
+    );
+  }
+  return conditions;
+}
+
 /** `ctx.lookup` of a derive: only declared lookups, read beforehand (LookupMissing otherwise). */
 export function lookupFor(
   m: Pick<MigrationDef | CopyDef, 'name' | 'lookups' | 'kind'>,
@@ -129,16 +152,6 @@ export function planDerived(
     }
   }
   if (Object.keys(set).length === 0 && remove.length === 0) return null;
-  const [partitionKey] = table.key;
-  const conditions: Condition[] = [{ op: 'exists', attribute: partitionKey }];
-  for (const input of m.inputs) {
-    if ((table.key as readonly string[]).includes(input)) continue;
-    const value = item[input];
-    conditions.push(
-      value === undefined
-        ? { op: 'notExists', attribute: input }
-        : { op: 'equals', attribute: input, value },
-    );
-  }
+  const conditions = readConditions(table, m.inputs, item);
   return { table: table.name, key, set, remove, conditions, migrations: [m.name] };
 }

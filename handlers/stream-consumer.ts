@@ -94,6 +94,7 @@ export const handler: Handler = async (event, context) => {
       check = checkConsumerStart({
         dynamodb: engine.clients.dynamodb,
         tableName,
+        newImageEnough: engine.planner.copiesOnly(table, engine.deps.migrations),
         ...(engine.deps.search &&
           engine.planner.searchSpecsFor(table, engine.deps.migrations).length > 0 && {
             search: engine.deps.search,

@@ -235,6 +235,7 @@ export async function startLocalRunner(opts: LocalRunnerOptions): Promise<LocalR
     await checkConsumerStart({
       dynamodb: opts.clients.dynamodb,
       tableName,
+      newImageEnough: opts.deps.planner.copiesOnly(table, opts.deps.migrations),
       ...(opts.deps.search &&
         opts.deps.planner.searchSpecsFor(table, opts.deps.migrations).length && {
           search: opts.deps.search,

@@ -81,7 +81,11 @@ const enableStream = (table: string): string =>
 export function streamFinding({
   table,
   stream,
-}: Pick<PreflightFacts, 'table' | 'stream'>): Finding {
+  newImageEnough = false,
+}: Pick<PreflightFacts, 'table' | 'stream'> & {
+  /** Only copies read the table: their ledger, not old images, names what to delete. */
+  newImageEnough?: boolean;
+}): Finding {
   const check = 'stream';
   if (!stream.enabled) {
     return {
@@ -91,6 +95,14 @@ export function streamFinding({
       action:
         `enable its stream with view type NEW_AND_OLD_IMAGES: \`${enableStream(table)}\` ` +
         '(CDK: `stream: StreamViewType.NEW_AND_OLD_IMAGES`)',
+    };
+  }
+  if (newImageEnough && stream.viewType === 'NEW_IMAGE') {
+    return {
+      level: 'ok',
+      check,
+      message: `stream on with NEW_IMAGE, enough for copies (${stream.arn ?? 'ARN unknown'})`,
+      action: 'start the consumer before the backfill and keep it running until cut-over',
     };
   }
   if (stream.viewType !== 'NEW_AND_OLD_IMAGES') {

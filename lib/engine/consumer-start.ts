@@ -15,6 +15,8 @@ export interface ConsumerStartInput {
   dynamodb: DynamoDBClient;
   /** The real name of the table whose stream is consumed. */
   tableName: string;
+  /** Only copies read this table: a NEW_IMAGE stream is enough. @default false */
+  newImageEnough?: boolean;
   /** The search index the table's keyword updates go to (absent: none, or search migration off). */
   search?: SearchIndex;
 }
@@ -33,6 +35,7 @@ export async function checkConsumerStart(input: ConsumerStartInput): Promise<voi
   const enabled = t.StreamSpecification?.StreamEnabled === true;
   const finding = streamFinding({
     table: input.tableName,
+    newImageEnough: input.newImageEnough === true,
     stream: {
       enabled,
       ...(t.StreamSpecification?.StreamViewType && {

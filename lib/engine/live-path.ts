@@ -19,12 +19,12 @@ export interface LivePath {
 /** Each table's live path, read from DescribeTable (reads only). */
 export async function checkLivePaths(
   dynamodb: DynamoDBClient,
-  tables: readonly { table: string; tableName: string }[],
+  tables: readonly { table: string; tableName: string; newImageEnough?: boolean }[],
 ): Promise<LivePath[]> {
   const out: LivePath[] = [];
-  for (const { table, tableName } of tables) {
+  for (const { table, tableName, newImageEnough } of tables) {
     const stream = (await describeTableStream(dynamodb, tableName)) ?? { enabled: false };
-    const finding = streamFinding({ table: tableName, stream });
+    const finding = streamFinding({ table: tableName, stream, newImageEnough });
     out.push(
       finding.level === 'ok'
         ? { table, tableName, ok: true }

@@ -8,60 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { CopyWriter, ledgerKey } from '../../lib/adapters/copy-writer.ts';
-import { defineConfig, defineCopy, defineTable, malformed } from '../../lib/core/config/define.ts';
 import { COPY_ATTRIBUTES } from '../../lib/core/config/plan-copy.ts';
-import { compilePlanner } from '../../lib/core/config/planner.ts';
-import { resolveConfig } from '../../lib/core/config/resolve.ts';
 import { keyId } from '../../lib/core/keys.ts';
 import type { Item } from '../../lib/core/types.ts';
 import { copyItems } from '../../lib/engine/copy-items.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import type { EngineDeps } from '../../lib/engine/migrate-items.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
+import { planner } from '../support/v2-copy.ts';
 
 useLocalServices('copy-writer');
-
-// A V2-like single table (PK = user, SK = "<user>#BOT#<id>" / "<user>#CONV#<id>") into a bot
-// table and a conversation table keyed without the user prefix.
-const v2 = defineTable({ name: 'v2', key: ['PK', 'SK'] });
-const bots = defineTable({ name: 'bots', key: ['PK', 'SK'] });
-const convs = defineTable({ name: 'convs', key: ['PK', 'SK'] });
-const copy = defineCopy({
-  name: 'v2-to-v3',
-  from: v2,
-  to: [bots, convs],
-  inputs: ['Title', 'IsPinned', 'Shared'],
-  derive: (item) => {
-    const [, kind, id] = String(item.SK).split('#');
-    if (kind === 'BOT') {
-      if (typeof item.Title !== 'string') throw malformed('Title is missing');
-      const targets = [
-        {
-          table: bots,
-          item: {
-            PK: item.PK,
-            SK: `BOT#${id}`,
-            Title: item.Title,
-            ...(item.IsPinned === true && { IsStarred: 'TRUE' }),
-          },
-        },
-      ];
-      // A shared bot fans out into a second item of the same table, under a new key.
-      if (typeof item.Shared === 'string')
-        targets.push({
-          table: bots,
-          item: { PK: item.Shared, SK: `ALIAS#${id}`, Title: item.Title },
-        });
-      return targets;
-    }
-    if (kind === 'CONV')
-      return [{ table: convs, item: { PK: item.PK, SK: `CONV#${id}`, Title: item.Title } }];
-    return [];
-  },
-});
-const planner = compilePlanner(
-  resolveConfig(defineConfig({ tables: [v2, bots, convs], migrations: [copy] })),
-);
 
 let clients: Clients;
 let deps: EngineDeps;

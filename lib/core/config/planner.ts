@@ -136,6 +136,11 @@ export interface Planner {
   planSearchFor(table: string, item: Item, enabled?: readonly string[]): SearchChange | null;
   /** Per page of items: the distinct keys to read, per looked-up table. */
   collectLookups(table: string, items: readonly Item[], enabled?: readonly string[]): LookupReads;
+  /**
+   * Whether every enabled derivation of `table` is a copy: a NEW_IMAGE stream is then enough
+   * (the ledger, not old images, says what to delete). False for a table with none.
+   */
+  copiesOnly(table: string, enabled?: readonly string[]): boolean;
   /** Enabled copies whose source is `table`, in planning order. */
   copiesFor(table: string, enabled?: readonly string[]): CopyDef[];
   /**
@@ -241,6 +246,10 @@ export function compilePlanner(resolved: ResolvedConfig): Planner {
     collectLookups: (name, items, enabled) =>
       collectLookupReads(table(name), deriving(name, enabled), items),
     copiesFor,
+    copiesOnly: (name, enabled) => {
+      const ms = migrationsFor(name, enabled);
+      return ms.length > 0 && ms.every(isCopy);
+    },
     planCopies(name, key, item, ctx, enabled) {
       const t = table(name);
       return copiesFor(name, enabled).map((c) =>

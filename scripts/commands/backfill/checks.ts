@@ -81,7 +81,11 @@ export async function checkServices(
   for (const table of tables) await requireTable(clients.dynamodb, config.tables, table);
   const livePaths = await checkLivePaths(
     clients.dynamodb,
-    tables.map((table) => ({ table, tableName: physicalTable(config.tables, table) })),
+    tables.map((table) => ({
+      table,
+      tableName: physicalTable(config.tables, table),
+      newImageEnough: planner.copiesOnly(table),
+    })),
   );
   requireLivePaths(livePaths, opts);
   const searchEnabled = Boolean(clients.search);

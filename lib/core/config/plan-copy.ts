@@ -48,6 +48,11 @@ export interface CopyPlan {
   readonly digest: string;
   /** Every target the source derives now (none for a gone source), in derive order. */
   readonly targets: readonly CopiedItem[];
+  /**
+   * Why a source derives no target because something it looks up is absent (an alias whose bot
+   * is not published): a result, re-derived when the looked-up item appears, never an error.
+   */
+  readonly skipped?: string;
 }
 
 /** JSON text of a value, the same for equal DynamoDB values (map keys and set members sorted). */
@@ -147,10 +152,13 @@ export function planCopy(
   ctx: DeclaredPlanContext,
 ): CopyPlan {
   const seen = restrictItem(item, readableAttributes(from, copy));
+  const absent: string[] = [];
+  const onAbsent = (lookup: { name: string }, id: string) =>
+    absent.push(`lookup "${lookup.name}" found no ${id}`);
   let returned: unknown;
   try {
     returned = copy.derive(seen as never, {
-      lookup: lookupFor(copy, from, seen, key, ctx) as never,
+      lookup: lookupFor(copy, from, seen, key, ctx, onAbsent) as never,
     });
   } catch (e) {
     if (isMalformedDerivation(e)) {
@@ -171,6 +179,7 @@ export function planCopy(
     version,
     digest: digestOfTargets(targets),
     targets,
+    ...(targets.length === 0 && absent.length > 0 && { skipped: absent.join('; ') }),
   };
 }
 

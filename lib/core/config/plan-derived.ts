@@ -72,13 +72,17 @@ export function readConditions(
   return conditions;
 }
 
-/** `ctx.lookup` of a derive: only declared lookups, read beforehand (LookupMissing otherwise). */
+/**
+ * `ctx.lookup` of a derive: only declared lookups, read beforehand (LookupMissing otherwise).
+ * `onAbsent` hears of each lookup that had a key to read and found no item.
+ */
 export function lookupFor(
   m: Pick<MigrationDef | CopyDef, 'name' | 'lookups' | 'kind'>,
   table: TableDef,
   seen: Item,
   key: Key,
   ctx: DeclaredPlanContext,
+  onAbsent?: (lookup: LookupDef, id: string) => void,
 ): (lookup: LookupDef) => Item | null {
   return (lookup) => {
     if (!m.lookups?.includes(lookup)) {
@@ -98,6 +102,7 @@ export function lookupFor(
       throw new MalformedItemError(table.name, key, '', 'reason', {
         reason: `lookup "${lookup.name}": index ${lookup.index?.name} holds more than one item for ${id}`,
       });
+    if (!found) onAbsent?.(lookup, id);
     return found ? restrictItem(found as Item, lookup.attributes) : null;
   };
 }

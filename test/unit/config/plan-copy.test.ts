@@ -170,6 +170,38 @@ describe('planCopy', () => {
     );
     expect(p.targets[0]?.key).toEqual({ k: 'Ann' });
   });
+
+  it('says a source is skipped, with the lookup, only when an absent lookup leaves no target', () => {
+    const owner = defineLookup({
+      name: 'owner',
+      table: owners,
+      key: (i) => (i.x ? { owner_id: i.x } : null),
+      attributes: ['name'],
+    });
+    const c = defineCopy({
+      name: 'c',
+      from: src,
+      to: [b],
+      inputs: ['x'],
+      lookups: [owner],
+      derive: (i, ctx) => {
+        const found = ctx.lookup(owner);
+        return found || !i.x ? [{ table: b, item: { k: `b-${String(i.id)}` } }] : [];
+      },
+    });
+    const read = (found: Record<string, unknown> | null) => ({
+      lookups: new Map([['owner', new Map([['owners:{"owner_id":"o1"}', found]])]]),
+    });
+    const absent = planCopy(c, src, { id: 'i', x: 'o1' }, { id: 'i' }, read(null));
+    expect(absent.targets).toEqual([]);
+    expect(absent.skipped).toBe('lookup "owner" found no owners:{"owner_id":"o1"}');
+    const found = planCopy(c, src, { id: 'i', x: 'o1' }, { id: 'i' }, read({ owner_id: 'o1' }));
+    expect(found.targets).toHaveLength(1);
+    expect(found.skipped).toBeUndefined();
+    // Nothing to look up is not a skip: the derivation chose its targets.
+    const none = planCopy(c, src, { id: 'i' }, { id: 'i' }, {});
+    expect(none.skipped).toBeUndefined();
+  });
 });
 
 describe('resolveConfig of a copy', () => {

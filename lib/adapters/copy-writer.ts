@@ -1,7 +1,8 @@
 // The copy writer: a copy plan becomes ONE TransactWriteItems — a check that the source still
 // holds what the targets were derived from, the target puts, deletes of targets no longer
-// derived, and the source's ledger entry (which targets it has) — so a stale derivation never
-// lands and no target is left behind. Order comes from the source item, never from timestamps.
+// derived, checks that what its lookups read still holds, its dependency edges, and the source's
+// ledger entry (which targets and edges it has) — so a stale derivation never lands and no target
+// is left behind. Order comes from the source item, never from timestamps.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -12,6 +13,7 @@ import {
 import { WRITE_CONCURRENCY } from '../config/defaults.ts';
 import { mapLimit } from '../core/concurrency.ts';
 import { COPY_ATTRIBUTES, NO_TARGETS_DIGEST, type CopyPlan } from '../core/config/plan-copy.ts';
+import { edgeSk, STAMP_SK, type DependencyCheck } from '../core/config/copy-dependencies.ts';
 import { physicalTable } from '../core/config/table-names.ts';
 import { keyId } from '../core/keys.ts';
 import type { Key, TableNames } from '../core/types.ts';
@@ -23,7 +25,11 @@ export const TRANSACTION_LIMIT = 100;
 /** Attempts when the ledger moved under us or a transaction collided with another. */
 const ATTEMPTS = 6;
 
-export type CopyOutcome = 'migrated' | 'unchanged' | 'conflict' | 'malformed' | 'failed';
+/**
+ * `replan`: something a lookup read changed before the write; the plan is stale and must be
+ * derived again from fresh reads (copyItems does).
+ */
+export type CopyOutcome = 'migrated' | 'unchanged' | 'conflict' | 'malformed' | 'failed' | 'replan';
 
 export interface CopyApplyResult {
   plan: CopyPlan;
@@ -45,6 +51,10 @@ export interface LedgerEntry {
   /** Bumped by every write: the condition that keeps two writers of one source apart. */
   rev: number;
   targets: { table: string; key: Key }[];
+  /** Dependency keys the source has an edge in (CopyPlan.dependencies.on). */
+  dependsOn?: string[];
+  /** Why the source derives nothing (CopyPlan.skipped). */
+  skipped?: string;
 }
 
 /** The ledger item's key in the state table. */
@@ -124,14 +134,22 @@ export class CopyWriter {
   ): Promise<CopyApplyResult | { outcome: 'retry'; reason: string }> {
     const wanted = new Set(plan.targets.map((t) => keyId(t.table, t.key)));
     const stale = (ledger?.targets ?? []).filter((t) => !wanted.has(keyId(t.table, t.key)));
-    const actions = 2 + plan.targets.length + stale.length;
+    const before = new Set(ledger?.dependsOn ?? []);
+    const after = new Set(plan.dependencies.on);
+    const edges = [
+      ...plan.dependencies.on.filter((d) => !before.has(d)).map((d) => this.edgePut(plan, d)),
+      ...[...before].filter((d) => !after.has(d)).map((d) => this.edgeDelete(plan, d)),
+    ];
+    const checks = plan.dependencies.checks.map((c) => this.dependencyCheck(c));
+    const actions = 2 + plan.targets.length + stale.length + checks.length + edges.length;
     if (actions > TRANSACTION_LIMIT)
       return {
         plan,
         outcome: 'malformed',
-        reason: `copy "${plan.copy}": ${plan.targets.length} targets and ${stale.length} deletes need ${actions} actions in one transaction; DynamoDB allows ${TRANSACTION_LIMIT}`,
+        reason: `copy "${plan.copy}": ${plan.targets.length} targets, ${stale.length} deletes and ${checks.length + edges.length} dependency actions need ${actions} actions in one transaction; DynamoDB allows ${TRANSACTION_LIMIT}`,
       };
 
+    // In this order: the cancellation reasons are read back by position.
     const items: Record<string, unknown>[] = [this.sourceCheck(plan)];
     for (const t of plan.targets)
       items.push({
@@ -149,20 +167,23 @@ export class CopyWriter {
           ...this.ours(t.table, plan),
         },
       });
-    items.push(this.ledgerWrite(plan, ledger));
+    const firstCheck = items.length;
+    items.push(...checks, ...edges, this.ledgerWrite(plan, ledger));
 
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items as never }));
+      // Only the ledger and edges changed (a skipped source): nothing of the app's moved.
+      if (plan.targets.length + stale.length === 0) return { plan, outcome: 'unchanged' };
       return { plan, outcome: 'migrated', written: plan.targets.length, deleted: stale.length };
     } catch (e) {
       if (!(e instanceof TransactionCanceledException)) throw e;
       const codes = (e.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+      const failedAt = (from: number, to: number) =>
+        codes.findIndex((c, i) => c === 'ConditionalCheckFailed' && i >= from && i < to);
       if (codes[0] === 'ConditionalCheckFailed')
         // The source moved on (or came back): its own stream record derives the newer version.
         return { plan, outcome: 'conflict' };
-      const target = codes.findIndex(
-        (c, i) => c === 'ConditionalCheckFailed' && i > 0 && i < items.length - 1,
-      );
+      const target = failedAt(1, firstCheck);
       if (target > 0) {
         const t =
           target <= plan.targets.length
@@ -174,10 +195,62 @@ export class CopyWriter {
           reason: `copy "${plan.copy}": ${keyId(t!.table, t!.key)} holds an item that is not this source's copy (its ${COPY_ATTRIBUTES.source} differs): never overwritten`,
         };
       }
+      if (failedAt(firstCheck, firstCheck + checks.length) >= 0)
+        return { plan, outcome: 'replan', reason: 'a looked-up item changed since it was read' };
       // The ledger moved (another writer of this source committed first) or a transaction
       // collided: read again and re-decide.
       return { outcome: 'retry', reason: `transaction cancelled: ${codes.join(', ')}` };
     }
+  }
+
+  /** What a lookup read still holds: the looked-up item, or an index key's stamp. */
+  private dependencyCheck(c: DependencyCheck): Record<string, unknown> {
+    const x = expressionBuilder();
+    if (c.kind === 'item')
+      return {
+        ConditionCheck: {
+          TableName: this.table(c.table),
+          Key: sdkValue(c.key),
+          ConditionExpression: x.conditions([...c.conditions]),
+          ...x.placeholders(),
+        },
+      };
+    return {
+      ConditionCheck: {
+        TableName: this.ledgerTable,
+        Key: { pk: c.dependency, sk: STAMP_SK },
+        ConditionExpression:
+          c.rev === null
+            ? `attribute_not_exists(${x.name('pk')})`
+            : `${x.name('rev')} = ${x.value(c.rev)}`,
+        ...x.placeholders(),
+      },
+    };
+  }
+
+  /** The source's edge in a dependency's partition: found when the looked-up item changes. */
+  private edgePut(plan: CopyPlan, dependency: string): Record<string, unknown> {
+    return {
+      Put: {
+        TableName: this.ledgerTable,
+        Item: sdkValue({
+          pk: dependency,
+          sk: edgeSk(plan.copy, plan.sourceId),
+          copy: plan.copy,
+          table: plan.source.table,
+          key: plan.source.key,
+        }),
+      },
+    };
+  }
+
+  private edgeDelete(plan: CopyPlan, dependency: string): Record<string, unknown> {
+    return {
+      Delete: {
+        TableName: this.ledgerTable,
+        Key: { pk: dependency, sk: edgeSk(plan.copy, plan.sourceId) },
+      },
+    };
   }
 
   private table(declared: string): string {
@@ -214,7 +287,7 @@ export class CopyWriter {
       ? `${x.name('rev')} = ${x.value(ledger.rev)}`
       : `attribute_not_exists(${x.name('pk')})`;
     const Key = ledgerKey(plan.copy, plan.sourceId);
-    if (plan.targets.length === 0)
+    if (plan.targets.length === 0 && plan.dependencies.on.length === 0)
       return {
         Delete: {
           TableName: this.ledgerTable,
@@ -230,6 +303,8 @@ export class CopyWriter {
       version: plan.version,
       rev: (ledger?.rev ?? 0) + 1,
       targets: plan.targets.map((t) => ({ table: t.table, key: t.key })),
+      dependsOn: [...plan.dependencies.on],
+      ...(plan.skipped !== undefined && { skipped: plan.skipped }),
     };
     return {
       Put: {

@@ -2,8 +2,14 @@
 // strongly consistent BatchGetItem requests (an item written just before the one that needs it
 // is seen). Nothing is cached: a cached value would outlive what a consistent read promises,
 // and the config says nothing about which attributes never change.
+// An index is eventually consistent, so an index lookup only finds candidates — the items the
+// index returns plus the one that last claimed the key in the stream (its stamp) — and reads
+// them again by their own key, consistently; lookupResults keeps those still answering it.
 import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { IndexReads } from '../core/config/lookups.ts';
+import { dependencyKey } from '../core/config/copy-dependencies.ts';
+import { indexKeyId, type IndexReads } from '../core/config/lookups.ts';
+import { keyId } from '../core/keys.ts';
+import type { DependencyStore } from './dependency-store.ts';
 import { backoffMs } from '../core/concurrency.ts';
 import type { Item, Key } from '../core/types.ts';
 import { sdkValue } from './exact-numbers.ts';
@@ -22,12 +28,16 @@ export interface LookupReadResult {
   failed: Map<string, string>;
   /** Index lookups: lookup name → the items its index keys answer (its failure is in `failed`). */
   indexed: Map<string, Item[]>;
+  /** Index lookups: dependency key → its stamp's revision, for the stamps that exist. */
+  stamps?: Map<string, number>;
 }
 
 export interface LookupReaderOptions {
   /** Rounds of UnprocessedKeys retries before a table's read fails. @default 8 */
   maxAttempts?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** The copies' stamps (index lookups). @default none: the index's answer alone */
+  dependencies?: DependencyStore;
 }
 
 /**
@@ -42,6 +52,7 @@ export interface LookupReaderOptions {
 export class LookupReader {
   private readonly maxAttempts: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly dependencies: DependencyStore | undefined;
   /** Requests sent, for metrics and tests. */
   requests = 0;
 
@@ -53,6 +64,7 @@ export class LookupReader {
   ) {
     this.maxAttempts = options.maxAttempts ?? 8;
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.dependencies = options.dependencies;
   }
 
   /** One table's failure leaves the other tables' reads standing. */
@@ -63,11 +75,10 @@ export class LookupReader {
     const read = new Map<string, Item[]>();
     const failed = new Map<string, string>();
     const indexed = new Map<string, Item[]>();
+    const stamps = new Map<string, number>();
     for (const [lookup, q] of byIndex) {
       try {
-        const items: Item[] = [];
-        for (const key of q.keys) items.push(...(await this.queryIndex(q, key)));
-        indexed.set(lookup, items);
+        indexed.set(lookup, await this.readIndexed(lookup, q, stamps));
       } catch (e) {
         failed.set(q.table, (e as Error).message);
       }
@@ -82,7 +93,32 @@ export class LookupReader {
         failed.set(declared, (e as Error).message);
       }
     }
-    return { read, failed, indexed };
+    return { read, failed, indexed, stamps };
+  }
+
+  /**
+   * The items that may answer each index key, read by their own key: per key, its stamp first
+   * (before anything it guards), then the index.
+   */
+  private async readIndexed(
+    lookup: string,
+    q: IndexReads,
+    stamps: Map<string, number>,
+  ): Promise<Item[]> {
+    const candidates = new Map<string, Key>();
+    const add = (key: Key) => candidates.set(keyId(q.table, key), key);
+    for (const key of q.keys) {
+      const stamp = await this.dependencies?.readStamp(
+        dependencyKey(lookup, indexKeyId(q.table, q.index, key)),
+      );
+      if (stamp) {
+        stamps.set(dependencyKey(lookup, indexKeyId(q.table, q.index, key)), stamp.rev);
+        if (stamp.by) add(stamp.by);
+      }
+      for (const item of await this.queryIndex(q, key))
+        add(Object.fromEntries(q.tableKey.map((n) => [n, item[n]])) as Key);
+    }
+    return this.readByKeys(q.table, [...candidates.values()]);
   }
 
   /** The items an index key answers (two are enough to know it is ambiguous). */
@@ -110,6 +146,14 @@ export class LookupReader {
         cause,
       });
     }
+  }
+
+  /** The items of `keys` in a declared table (strongly consistent); absent ones are left out. */
+  async readByKeys(declared: string, keys: readonly Key[]): Promise<Item[]> {
+    const items: Item[] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_MAX_KEYS)
+      items.push(...(await this.readChunk(declared, keys.slice(i, i + BATCH_GET_MAX_KEYS))));
+    return items;
   }
 
   private async readChunk(declared: string, chunk: readonly Key[]): Promise<Item[]> {

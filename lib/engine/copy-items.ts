@@ -32,53 +32,99 @@ export async function copyItems(
   changes: readonly SourceChange[],
   deps: EngineDeps,
 ): Promise<ItemResult[]> {
-  const { planner } = deps;
   const enabled = enabledCopies(table, deps);
   if (enabled.length === 0) return changes.map((c) => ({ key: c.key, outcome: 'unchanged' }));
-  const writer = deps.copies;
-  if (!writer)
+  if (!deps.copies)
     return changes.map((c) => ({
       key: c.key,
       outcome: 'failed',
       reason: `copies ${enabled.join(', ')} need the state table (their ledger): none is configured`,
     }));
 
-  const present = changes.flatMap((c) => (c.image ? [c.image] : []));
+  const results: ItemResult[] = changes.map((c) => ({ key: c.key, outcome: 'unchanged' }));
+  let pending = changes.map((_, index) => index);
+  for (let round = 0; pending.length > 0; round++) {
+    if (round === REPLAN_ROUNDS) {
+      for (const i of pending)
+        Object.assign(results[i] as ItemResult, {
+          outcome: 'failed',
+          reason: `what its lookups read changed under each of ${REPLAN_ROUNDS} derivations`,
+        });
+      break;
+    }
+    pending = await copyRound(table, changes, pending, enabled, deps, results);
+  }
+  return results;
+}
+
+/** Derivations of one source before giving up on looked-up items that keep changing. */
+const REPLAN_ROUNDS = 5;
+
+/**
+ * Plans and writes the copies of `changes[i]` for each i of `which`, merging outcomes into
+ * `results`; returns the indices whose plan went stale (a looked-up item changed), to derive again.
+ */
+async function copyRound(
+  table: string,
+  changes: readonly SourceChange[],
+  which: readonly number[],
+  enabled: readonly string[],
+  deps: EngineDeps,
+  results: ItemResult[],
+): Promise<number[]> {
+  const { planner } = deps;
+  const present = which.flatMap((i): Item[] => {
+    const image = changes[i]?.image;
+    return image ? [image] : [];
+  });
   const reads = planner.collectLookups(table, present, enabled);
   const read: LookupReadResult =
     reads.byTable.size || reads.byIndex.size
       ? await deps.lookups.read(reads.byTable, reads.byIndex)
       : { read: new Map(), failed: new Map(), indexed: new Map() };
   const nowSeconds = (deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000)))();
-  const ctx = { lookups: planner.lookupResults(reads, read.read, read.indexed), nowSeconds };
+  const ctx = {
+    lookups: planner.lookupResults(reads, read.read, read.indexed),
+    ...(read.stamps && { stamps: read.stamps }),
+    nowSeconds,
+  };
 
-  const results: ItemResult[] = [];
   const plans: { index: number; plan: CopyPlan }[] = [];
-  changes.forEach((c, index) => {
+  for (const index of which) {
+    const c = changes[index] as SourceChange;
+    const result = results[index] as ItemResult;
     if (c.image && planner.isExpired(table, c.image, nowSeconds)) {
       // TTL deletes it; its REMOVE record deletes the targets.
-      results.push({ key: c.key, outcome: 'expired' });
-      return;
+      result.outcome = 'expired';
+      continue;
     }
     try {
       for (const plan of planner.planCopies(table, c.key, c.image, ctx, enabled))
         plans.push({ index, plan });
-      results.push({ key: c.key, outcome: 'unchanged' });
     } catch (e) {
-      results.push(planFailure(c.key, e, planner.resolved.lookups, read.failed));
+      Object.assign(
+        result,
+        worse(result, planFailure(c.key, e, planner.resolved.lookups, read.failed)),
+      );
     }
-  });
+  }
 
-  const applied = await writer.applyAll(plans.map((p) => p.plan));
+  const applied = await (deps.copies as NonNullable<EngineDeps['copies']>).applyAll(
+    plans.map((p) => p.plan),
+  );
+  const again = new Set<number>();
   applied.forEach((r, i) => {
-    const result = results[(plans[i] as { index: number }).index] as ItemResult;
-    Object.assign(result, worse(result, fromCopy(r)));
+    const { index } = plans[i] as { index: number };
+    if (r.outcome === 'replan') again.add(index);
+    else
+      Object.assign(results[index] as ItemResult, worse(results[index] as ItemResult, fromCopy(r)));
   });
-  return results;
+  return [...again];
 }
 
 function fromCopy(r: CopyApplyResult): Pick<ItemResult, 'outcome' | 'reason'> {
-  return { outcome: r.outcome, ...(r.reason !== undefined && { reason: r.reason }) };
+  const outcome = r.outcome === 'replan' ? 'failed' : r.outcome;
+  return { outcome, ...(r.reason !== undefined && { reason: r.reason }) };
 }
 
 function planFailure(

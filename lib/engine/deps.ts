@@ -2,6 +2,7 @@
 // handlers (which read their settings from the environment once per container).
 import { makeClients, type Clients } from '../adapters/clients.ts';
 import { DeadLetters } from '../adapters/dead-letters.ts';
+import { DependencyStore } from '../adapters/dependency-store.ts';
 import { CopyWriter } from '../adapters/copy-writer.ts';
 import { DynamoWriter } from '../adapters/dynamo-writer.ts';
 import { LookupReader } from '../adapters/lookup-reader.ts';
@@ -55,9 +56,12 @@ export function configSearchSpec(planner: Planner): DeclaredSearchSpec | undefin
 export function engineDeps(clients: Clients, opts: EngineDepsOptions): EngineDeps {
   const planner = opts.planner ?? bundledPlanner();
   const spec = configSearchSpec(planner);
+  const dependencies = opts.stateTable
+    ? new DependencyStore(clients.doc, opts.stateTable)
+    : undefined;
   return {
     writer: new DynamoWriter(clients.doc, opts.tables, { concurrency: opts.writeConcurrency }),
-    lookups: new LookupReader(clients.doc, opts.tables),
+    lookups: new LookupReader(clients.doc, opts.tables, dependencies && { dependencies }),
     search:
       clients.search &&
       spec &&
@@ -72,6 +76,7 @@ export function engineDeps(clients: Clients, opts: EngineDepsOptions): EngineDep
         { concurrency: opts.writeConcurrency },
       ),
     }),
+    ...(dependencies && { dependencies }),
     ...(opts.migrations && { migrations: opts.migrations }),
   };
 }

@@ -6,6 +6,7 @@
 // update that never landed (outage, a pass without search) is sent again.
 import { isLookupMissingError, isMalformedItemError } from '../core/errors.ts';
 import type { Item, ItemChange, Key, SearchChange, SearchOutcome } from '../core/types.ts';
+import type { DependencyStore } from '../adapters/dependency-store.ts';
 import type { CopyWriter } from '../adapters/copy-writer.ts';
 import type { DynamoWriter } from '../adapters/dynamo-writer.ts';
 import type { LookupReader, LookupReadResult } from '../adapters/lookup-reader.ts';
@@ -36,6 +37,8 @@ export interface EngineDeps {
   lookups: LookupReader;
   /** Writes the config's copies (their ledger is the state table). Absent: copies fail. */
   copies?: CopyWriter;
+  /** The copies' dependency stamps and edges (the state table), with `copies`. */
+  dependencies?: DependencyStore;
   /** Absent: the search migrations are skipped. */
   search?: SearchIndex;
   /** The migrations to apply. @default the config's default migrations of the items' table */

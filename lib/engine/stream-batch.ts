@@ -22,6 +22,7 @@ import {
   type BatchUnit,
 } from './batch-policy.ts';
 import { copyItems, enabledCopies, worse } from './copy-items.ts';
+import { lookupsReading, rederiveDependents } from './copy-dependents.ts';
 import { migrateItems, type EngineDeps, type ItemResult } from './migrate-items.ts';
 import { deferSearchFailures, type SearchRepairTarget } from './search-repair.ts';
 
@@ -197,17 +198,14 @@ async function processTableRecords(
       unitResults.push(res);
     });
   }
-  // Copies follow deletes too: a REMOVE deletes the targets derived from the item.
-  if (enabledCopies(table, options.deps).length) {
-    const sources = latest.filter((d) => d.record.eventName === 'REMOVE' || d.newImage);
-    const copied = await copyItems(
-      table,
-      sources.map((d) => ({
-        key: keyOf(shape.key, d.record),
-        image: d.record.eventName === 'REMOVE' ? undefined : d.newImage,
-      })),
-      options.deps,
-    );
+  // Copies follow deletes too: a REMOVE deletes the targets derived from the item. Then the
+  // sources whose copies looked the item up are derived again (a bot published → its aliases).
+  const sources = latest.filter((d) => d.record.eventName === 'REMOVE' || d.newImage);
+  const sourceChanges = sources.map((d) => ({
+    key: keyOf(shape.key, d.record),
+    image: d.record.eventName === 'REMOVE' ? undefined : d.newImage,
+  }));
+  const merge = (copied: readonly ItemResult[]) =>
     copied.forEach((res, i) => {
       const d = sources[i] as (typeof sources)[number];
       const known = bySeq.get(seqOf(d.record));
@@ -218,7 +216,10 @@ async function processTableRecords(
         unitResults.push(res);
       }
     });
-  }
+  if (enabledCopies(table, options.deps).length)
+    merge(await copyItems(table, sourceChanges, options.deps));
+  if (lookupsReading(table, options.deps).length)
+    merge(await rederiveDependents(table, sourceChanges, options.deps));
 }
 
 /** A decoded record's key, in schema order. */

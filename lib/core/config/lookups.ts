@@ -96,6 +96,11 @@ export function lookupKeyId(lookup: LookupDef, key: Key): string {
   return keyId(lookupShape(lookup).name, key);
 }
 
+/** `lookupKeyId` of an index key: what an index lookup's results and dependencies are filed by. */
+export function indexKeyId(table: string, index: string, key: Key): string {
+  return keyId(`${table}@${index}`, key);
+}
+
 /** What one page of items needs read: per looked-up table, its distinct keys. */
 export interface LookupReads {
   /** Declared table name → distinct keys to read (one BatchGetItem per table). */
@@ -106,9 +111,10 @@ export interface LookupReads {
   readonly byLookup: ReadonlyMap<string, ReadonlyMap<string, Key>>;
 }
 
-/** What one index lookup reads: the declared table, the index and the index keys. */
+/** What one index lookup reads: the declared table (and its key), the index and the index keys. */
 export interface IndexReads {
   readonly table: string;
+  readonly tableKey: readonly string[];
   readonly index: string;
   readonly keys: readonly Key[];
 }
@@ -160,7 +166,15 @@ export function collectLookupReads(
     byIndex: new Map(
       [...byIndexKeys].map(([name, keys]) => {
         const l = declared.get(name) as LookupDef;
-        return [name, { table: l.table.name, index: l.index!.name, keys: [...keys.values()] }];
+        return [
+          name,
+          {
+            table: l.table.name,
+            tableKey: l.table.key,
+            index: l.index!.name,
+            keys: [...keys.values()],
+          },
+        ];
       }),
     ),
     byLookup,

@@ -11,6 +11,7 @@ import { keyOfItem } from './item-key.ts';
 import { readableAttributes, restrictItem } from './lookups.ts';
 import { lookupFor, readConditions, storable, type DeclaredPlanContext } from './plan-derived.ts';
 import { BOOKKEEPING_PREFIX, ConfigError, show } from './resolve.ts';
+import { dependenciesOf, type Dependencies, type LookupRead } from './copy-dependencies.ts';
 
 /** The attributes every copied item carries (an app ignores them; a diff may leave them out). */
 export const COPY_ATTRIBUTES = {
@@ -53,6 +54,8 @@ export interface CopyPlan {
    * is not published): a result, re-derived when the looked-up item appears, never an error.
    */
   readonly skipped?: string;
+  /** The looked-up items the derivation read: edges to record and checks to make. */
+  readonly dependencies: Dependencies;
 }
 
 /** JSON text of a value, the same for equal DynamoDB values (map keys and set members sorted). */
@@ -133,11 +136,15 @@ function targetsOf(
   });
 }
 
-const digestOfTargets = (targets: readonly CopiedItem[]): string =>
-  digestOf(targets.map((t) => ({ table: t.table, item: toWireRecord(t.item) })));
+/** What a ledger entry records of a plan: equal digests, nothing to write. */
+const digestOfPlan = (targets: readonly CopiedItem[], dependsOn: readonly string[]): string =>
+  digestOf({
+    targets: targets.map((t) => ({ table: t.table, item: toWireRecord(t.item) })),
+    dependsOn: [...dependsOn],
+  });
 
-/** The digest of no targets: where a source with no ledger entry stands. */
-export const NO_TARGETS_DIGEST = digestOfTargets([]);
+/** The digest of no targets and no dependencies: where a source with no ledger entry stands. */
+export const NO_TARGETS_DIGEST = digestOfPlan([], []);
 
 /**
  * The plan of `copy` for a source item of `from` (key already validated).
@@ -152,13 +159,12 @@ export function planCopy(
   ctx: DeclaredPlanContext,
 ): CopyPlan {
   const seen = restrictItem(item, readableAttributes(from, copy));
-  const absent: string[] = [];
-  const onAbsent = (lookup: { name: string }, id: string) =>
-    absent.push(`lookup "${lookup.name}" found no ${id}`);
+  const reads = new Map<string, LookupRead>();
+  const onRead = (read: LookupRead) => reads.set(`${read.lookup.name}\n${read.id}`, read);
   let returned: unknown;
   try {
     returned = copy.derive(seen as never, {
-      lookup: lookupFor(copy, from, seen, key, ctx, onAbsent) as never,
+      lookup: lookupFor(copy, from, seen, key, ctx, onRead) as never,
     });
   } catch (e) {
     if (isMalformedDerivation(e)) {
@@ -171,15 +177,20 @@ export function planCopy(
   const sourceId = keyId(from.name, key);
   const version = digestOf(toWireRecord(seen));
   const targets = targetsOf(copy, returned, { table: from.name, key, id: sourceId, version });
+  const dependencies = dependenciesOf([...reads.values()], ctx.stamps);
+  const absent = [...reads.values()]
+    .filter((r) => r.found === null)
+    .map((r) => `lookup "${r.lookup.name}" found no ${r.id}`);
   return {
     copy: copy.name,
     source: { table: from.name, key },
     sourceId,
     conditions: readConditions(from, copy.inputs, item),
     version,
-    digest: digestOfTargets(targets),
+    digest: digestOfPlan(targets, dependencies.on),
     targets,
     ...(targets.length === 0 && absent.length > 0 && { skipped: absent.join('; ') }),
+    dependencies,
   };
 }
 
@@ -194,5 +205,6 @@ export function planCopyOfGone(copy: CopyDef, from: TableDef, key: Key): CopyPla
     version: null,
     digest: NO_TARGETS_DIGEST,
     targets: [],
+    dependencies: { on: [], checks: [] },
   };
 }

@@ -27,6 +27,8 @@ export interface DeclaredPlanContext {
   nowSeconds?: number;
   /** The page's lookup results (see collectLookupReads / lookupResults). */
   lookups?: LookupResults;
+  /** Copies: the revision of each index-key stamp read with the lookups (copy-dependencies.ts). */
+  stamps?: ReadonlyMap<string, number>;
 }
 
 /** Whether DynamoDB can store `value` (as the DocumentClient marshals it). */
@@ -74,7 +76,7 @@ export function readConditions(
 
 /**
  * `ctx.lookup` of a derive: only declared lookups, read beforehand (LookupMissing otherwise).
- * `onAbsent` hears of each lookup that had a key to read and found no item.
+ * `onRead` hears of each lookup that had a key to read, with the whole item found (or null).
  */
 export function lookupFor(
   m: Pick<MigrationDef | CopyDef, 'name' | 'lookups' | 'kind'>,
@@ -82,7 +84,7 @@ export function lookupFor(
   seen: Item,
   key: Key,
   ctx: DeclaredPlanContext,
-  onAbsent?: (lookup: LookupDef, id: string) => void,
+  onRead?: (read: { lookup: LookupDef; key: Key; id: string; found: Item | null }) => void,
 ): (lookup: LookupDef) => Item | null {
   return (lookup) => {
     if (!m.lookups?.includes(lookup)) {
@@ -102,7 +104,7 @@ export function lookupFor(
       throw new MalformedItemError(table.name, key, '', 'reason', {
         reason: `lookup "${lookup.name}": index ${lookup.index?.name} holds more than one item for ${id}`,
       });
-    if (!found) onAbsent?.(lookup, id);
+    onRead?.({ lookup, key: lk, id, found: found ?? null });
     return found ? restrictItem(found as Item, lookup.attributes) : null;
   };
 }

@@ -59,8 +59,9 @@ export interface ContinuousBackfillProps {
   readonly config?: string;
   /**
    * The config's tables by declared name: a table of this app or one imported by name (and
-   * stream ARN). A migrated table needs a stream unless listed in `oneShot`; a declared table
-   * that no enabled migration migrates or looks up may be left out.
+   * stream ARN). A migrated table needs a stream unless listed in `oneShot` (NEW_IMAGE is
+   * enough when only copies read it); a declared table that no enabled migration migrates,
+   * looks up or copies into may be left out.
    */
   readonly tables: Readonly<Record<string, ITable | ImportedTable>>;
   /**
@@ -445,7 +446,8 @@ interface Setup {
 /**
  * The config, loaded now, its tables taken from `tables`, and least privilege derived from it:
  * UpdateItem only on the tables an enabled item migration writes, BatchGetItem only on the
- * looked-up ones, a stream mapping per migrated table, search access on its one index.
+ * looked-up ones, Query only on the indices lookups read, the copies' writes only on their
+ * targets (copy-grants.ts), a stream mapping per migrated table, search access on its one index.
  */
 function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup {
   const problems: string[] = [];

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, StreamViewType, Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV as STREAMFILL_ENV } from '../../lib/config/defaults.ts';
 import { ContinuousBackfill } from '../../lib/infra/constructs/continuous-backfill.ts';
@@ -157,6 +158,24 @@ function dynamoGrants(stack: Stack, template: Template, which: 'StreamConsumer' 
   return grants;
 }
 
+/** The function's KMS actions, by the key ARN's `key/<id>` tail. */
+function kmsActions(template: Template, which: 'StreamConsumer' | 'Worker') {
+  const found: Record<string, string[]> = {};
+  for (const [id, p] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+    if (!id.includes(which)) continue;
+    for (const s of (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties
+      .PolicyDocument.Statement) {
+      const actions = [s.Action].flat().filter((a) => a.startsWith('kms:'));
+      for (const r of [s.Resource].flat()) {
+        const tail = /key\/[\w-]+/.exec(JSON.stringify(r))?.[0];
+        if (actions.length && tail)
+          found[tail] = [...new Set([...(found[tail] ?? []), ...actions])].sort();
+      }
+    }
+  }
+  return found;
+}
+
 const app = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 const TARGET = [
   'dynamodb:BatchGetItem',
@@ -288,6 +307,41 @@ describe('copy grants', { timeout: 60_000 }, () => {
           migrations: ['order-archive'],
         }),
     ).toThrow(/tables names no table for archive/);
+  });
+});
+
+describe("a copy target's KMS key", { timeout: 60_000 }, () => {
+  it('both functions may encrypt with it (they write its items); the source key stays read-only', () => {
+    const stack = new Stack(app(), 'Shop', { env: ENV });
+    const key = (id: string) =>
+      Key.fromKeyArn(stack, id, `arn:aws:kms:eu-west-1:123456789012:key/${id}`);
+    new ContinuousBackfill(stack, 'Backfill', {
+      config: configs.copy,
+      tables: {
+        orders: Table.fromTableAttributes(stack, 'Orders', {
+          tableName: 'orders-prod',
+          tableStreamArn:
+            'arn:aws:dynamodb:eu-west-1:123456789012:table/orders-prod/stream/2026-01-01T00:00:00.000',
+          encryptionKey: key('orders-key'),
+        }),
+        customers: table(stack, 'Customers', ['customer_id']),
+        archive: Table.fromTableAttributes(stack, 'Archive', {
+          tableName: 'archive-prod',
+          encryptionKey: key('archive-key'),
+        }),
+      },
+    });
+    const template = Template.fromStack(stack);
+    for (const which of ['StreamConsumer', 'Worker'] as const) {
+      const kms = kmsActions(template, which);
+      expect(kms['key/archive-key'], which).toEqual([
+        'kms:Decrypt',
+        'kms:DescribeKey',
+        'kms:Encrypt',
+        'kms:GenerateDataKey',
+      ]);
+      expect(kms['key/orders-key'], which).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    }
   });
 });
 

@@ -13,6 +13,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS } from '../../config/defaults.ts';
 import { handlerEntry, handlerFunctionProps, handlerRole } from './handler-function.ts';
+import { grantCopies, STATE_ACTIONS_WITH_COPIES, type IndexLookupGrant } from './copy-grants.ts';
 import { grantTableKey } from './table-key.ts';
 
 export const BACKFILL_WORKER_ENTRY = handlerEntry('backfill-worker.ts');
@@ -26,10 +27,16 @@ export interface BackfillWorkerFunctionProps {
     readonly written: readonly ITable[];
     /** Read with BatchGetItem by the enabled migrations' lookups. */
     readonly lookedUp: readonly ITable[];
+    /** Read by an enabled copy (its transaction's ConditionCheck). @default - none */
+    readonly copySources?: readonly ITable[];
+    /** Written by an enabled copy (Put/Delete in its transaction). @default - none */
+    readonly copyTargets?: readonly ITable[];
+    /** The indices the enabled lookups query. @default - none */
+    readonly indexLookups?: readonly IndexLookupGrant[];
     /** The generated entry registering the config, then re-exporting the worker. */
     readonly entry: string;
   };
-  /** Run record, segment checkpoints, heartbeats. */
+  /** Run record, segment checkpoints, heartbeats; with copies, their ledger and dependencies. */
   readonly stateTable: ITable;
   readonly workQueue: IQueue;
   readonly dlq: IQueue;
@@ -91,16 +98,20 @@ export class BackfillWorkerFunction extends Construct {
     // Conditional UpdateItem of derived attributes; GetItem to tell a conflict from an
     // already-applied change; Scan for one page of a segment (`backfill --distributed`).
     this.grantDeclared(props.declared);
+    // DeleteItem only with copies (a gone source's ledger entry): migrations never delete.
+    const copies = (props.declared.copySources ?? []).length > 0;
     this.fn.addToRolePolicy(
       new PolicyStatement({
         sid: 'BackfillState',
-        actions: [
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:UpdateItem',
-          'dynamodb:Query',
-          'dynamodb:ConditionCheckItem',
-        ],
+        actions: copies
+          ? [...STATE_ACTIONS_WITH_COPIES]
+          : [
+              'dynamodb:GetItem',
+              'dynamodb:PutItem',
+              'dynamodb:UpdateItem',
+              'dynamodb:Query',
+              'dynamodb:ConditionCheckItem',
+            ],
         resources: [props.stateTable.tableArn],
       }),
     );
@@ -120,7 +131,10 @@ export class BackfillWorkerFunction extends Construct {
     this.fn.addEventSource(this.eventSource);
   }
 
-  /** Scan (and read back) the migrated tables, update only the written ones, look up the rest. */
+  /**
+   * Scan (and read back) the migrated tables, update only the written ones, look up the rest;
+   * the copies' sources and targets, and the queried indices (copy-grants.ts).
+   */
   private grantDeclared(d: BackfillWorkerFunctionProps['declared']): void {
     this.fn.addToRolePolicy(
       new PolicyStatement({
@@ -147,5 +161,10 @@ export class BackfillWorkerFunction extends Construct {
       );
     for (const t of new Set([...d.migrated, ...d.lookedUp]))
       grantTableKey(t, this.fn, d.written.includes(t) ? 'readWrite' : 'read');
+    grantCopies(this.fn, {
+      sources: d.copySources ?? [],
+      targets: d.copyTargets ?? [],
+      indexLookups: d.indexLookups ?? [],
+    });
   }
 }

@@ -18,6 +18,7 @@ import type { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-e
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { CONFIG_FINGERPRINT_ENV } from '../../config/config-fingerprint.ts';
 import { isItemMigration } from '../../core/config/resolve.ts';
@@ -39,6 +40,7 @@ import { consumerSettingsProblems, failOnProblems, streamArnProblems } from './p
 import { acknowledgeFunctionFindings } from '../nag.ts';
 import { BackfillAlarms } from './backfill-alarms.ts';
 import { BackfillWorkerFunction } from './backfill-worker-function.ts';
+import { STATE_ACTIONS_WITH_COPIES } from './copy-grants.ts';
 import { LiveMigration } from './live-migration.ts';
 import {
   searchAccessProblems,
@@ -57,8 +59,9 @@ export interface ContinuousBackfillProps {
   readonly config?: string;
   /**
    * The config's tables by declared name: a table of this app or one imported by name (and
-   * stream ARN). A migrated table needs a stream unless listed in `oneShot`; a declared table
-   * that no enabled migration migrates or looks up may be left out.
+   * stream ARN). A migrated table needs a stream unless listed in `oneShot` (NEW_IMAGE is
+   * enough when only copies read it); a declared table that no enabled migration migrates,
+   * looks up or copies into may be left out.
    */
   readonly tables: Readonly<Record<string, ITable | ImportedTable>>;
   /**
@@ -217,6 +220,8 @@ export class ContinuousBackfill extends Construct {
 
     this.liveMigration = new LiveMigration(this, 'Live', {
       ...setup.live,
+      // Created below; its name and grants go to the consumer here.
+      stateTableGrantedByParent: true,
       ...(search && {
         searchEndpoint: search.endpoint,
         searchIndex: search.index,
@@ -273,9 +278,19 @@ export class ContinuousBackfill extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.stateTableRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
-    // The consumer records the backfill gate's canaries here (one PutItem per canary read).
+    // The consumer records the backfill gate's canaries here (one PutItem per canary read); with
+    // copies it also keeps their ledger and dependencies here (the engine's copy writer needs
+    // STREAMFILL_STATE_TABLE).
     live.fn.addEnvironment(ENV.stateTable, this.stateTable.tableName);
-    this.stateTable.grant(live.fn, 'dynamodb:PutItem');
+    if (setup.live.declared.copySources?.length)
+      live.fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'StateAndCopyLedger',
+          actions: [...STATE_ACTIONS_WITH_COPIES],
+          resources: [this.stateTable.tableArn],
+        }),
+      );
+    else this.stateTable.grant(live.fn, 'dynamodb:PutItem');
 
     const byName = (n: string) => live.tables.get(n) as ITable;
     const worker = new BackfillWorkerFunction(this, 'Worker', {
@@ -283,6 +298,9 @@ export class ContinuousBackfill extends Construct {
         migrated: setup.worker.migrated.map(byName),
         written: setup.worker.written.map(byName),
         lookedUp: setup.worker.lookedUp.map(byName),
+        copySources: setup.worker.copySources.map(byName),
+        copyTargets: setup.worker.copyTargets.map(byName),
+        indexLookups: setup.worker.indexLookups.map((l) => ({ ...l, table: byName(l.table) })),
         entry: setup.worker.entry,
       },
       stateTable: this.stateTable,
@@ -416,6 +434,9 @@ interface Setup {
     migrated: readonly string[];
     written: readonly string[];
     lookedUp: readonly string[];
+    copySources: readonly string[];
+    copyTargets: readonly string[];
+    indexLookups: readonly { table: string; index: string }[];
     entry: string;
   };
   /** The worker's table variables. */
@@ -425,7 +446,8 @@ interface Setup {
 /**
  * The config, loaded now, its tables taken from `tables`, and least privilege derived from it:
  * UpdateItem only on the tables an enabled item migration writes, BatchGetItem only on the
- * looked-up ones, a stream mapping per migrated table, search access on its one index.
+ * looked-up ones, Query only on the indices lookups read, the copies' writes only on their
+ * targets (copy-grants.ts), a stream mapping per migrated table, search access on its one index.
  */
 function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup {
   const problems: string[] = [];
@@ -435,11 +457,11 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
   const given = props.tables ?? {};
   const declared = [...planner.resolved.tables.keys()];
   const summary = (m: string) => planner.summaries.get(m);
-  // The tables a migration needs: its own and those of its lookups.
+  // The tables a migration needs: its own, those of its lookups and a copy's targets.
   const needs = (m: string) => {
-    const table = summary(m)?.table;
-    if (table === undefined) return [];
-    return [table, ...planner.lookupsFor(table, [m]).map((l) => l.table.name)];
+    const s = summary(m);
+    if (s === undefined) return [];
+    return [s.table, ...planner.lookupsFor(s.table, [m]).map((l) => l.table.name), ...s.copiesTo];
   };
   const defaults = planner.defaultMigrations.filter(
     (m) => props.search || summary(m)?.target !== 'search',
@@ -496,10 +518,20 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
     const t = given[name];
     if (t === undefined) continue;
     if (Construct.isConstruct(t)) {
+      // Only a stream the consumer reads matters; one only copies read needs no old images.
+      const read = planner.migrationsFor(name, migrations).length > 0;
+      const copiesOnly = planner.copiesOnly(name, migrations);
       const view = streamViewTypeOf(t as ITable);
-      if (view !== undefined && view !== StreamViewType.NEW_AND_OLD_IMAGES)
+      if (
+        read &&
+        view !== undefined &&
+        view !== StreamViewType.NEW_AND_OLD_IMAGES &&
+        !(copiesOnly && view === StreamViewType.NEW_IMAGE)
+      )
         problems.push(
-          `tables.${name} ${t.node.path} has stream view type ${view}: the migrations read the new and the old image (NEW_AND_OLD_IMAGES)`,
+          copiesOnly
+            ? `tables.${name} ${t.node.path} has stream view type ${view}: its copies read the new image (NEW_IMAGE or NEW_AND_OLD_IMAGES)`
+            : `tables.${name} ${t.node.path} has stream view type ${view}: the migrations read the new and the old image (NEW_AND_OLD_IMAGES)`,
         );
     } else if (t.tableStreamArn !== undefined)
       problems.push(
@@ -516,6 +548,25 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
   const lookupsOf = (of: readonly string[]) => [
     ...new Set(of.flatMap((t) => planner.lookupsFor(t, migrations).map((l) => l.table.name))),
   ];
+  const copySourcesOf = (of: readonly string[]) =>
+    of.filter((t) => planner.copiesFor(t, migrations).length > 0);
+  const copyTargetsOf = (of: readonly string[]) => [
+    ...new Set(
+      of.flatMap((t) => planner.copiesFor(t, migrations).flatMap((c) => c.to.map((x) => x.name))),
+    ),
+  ];
+  // The indices the lookups query, once each (two lookups may read one index).
+  const indexLookupsOf = (of: readonly string[]) => {
+    const found = new Map<string, { table: string; index: string }>();
+    for (const t of of)
+      for (const l of planner.lookupsFor(t, migrations))
+        if (l.index)
+          found.set(`${l.table.name}\0${l.index.name}`, {
+            table: l.table.name,
+            index: l.index.name,
+          });
+    return [...found.values()];
+  };
 
   const streamed: string[] = [];
   for (const t of migrated) {
@@ -527,7 +578,7 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
       );
     else
       problems.push(
-        `tables.${t} has no stream: it is migrated, so give a table with stream NEW_AND_OLD_IMAGES (or its tableStreamArn), or list it in oneShot`,
+        `tables.${t} has no stream: it is migrated, so give a table with stream ${planner.copiesOnly(t, migrations) ? 'NEW_IMAGE or NEW_AND_OLD_IMAGES' : 'NEW_AND_OLD_IMAGES'} (or its tableStreamArn), or list it in oneShot`,
       );
   }
   if (streamed.length === 0 && migrated.length > 0 && problems.length === 0)
@@ -552,6 +603,9 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
         // The consumer only sees the streamed tables' changes: one-shot tables are the worker's.
         written: written.filter((t) => streamed.includes(t)),
         lookedUp: lookupsOf(streamed),
+        copySources: copySourcesOf(streamed),
+        copyTargets: copyTargetsOf(streamed),
+        indexLookups: indexLookupsOf(streamed),
         entry: generatedEntry(config.path, 'stream-consumer.ts'),
         environment,
       },
@@ -560,6 +614,9 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
       migrated,
       written,
       lookedUp: lookupsOf(migrated),
+      copySources: copySourcesOf(migrated),
+      copyTargets: copyTargetsOf(migrated),
+      indexLookups: indexLookupsOf(migrated),
       entry: generatedEntry(config.path, 'backfill-worker.ts'),
     },
     environment,

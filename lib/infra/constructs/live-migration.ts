@@ -27,6 +27,7 @@ import {
 import { LiveMigrationAlarms, STREAM_CONSUMER_METRICS } from './alarms.ts';
 import { handlerEntry, handlerFunctionProps, handlerRole } from './handler-function.ts';
 import { searchAccessProblems, searchAccessStatement } from './search-access.ts';
+import { grantCopies, STATE_ACTIONS_WITH_COPIES } from './copy-grants.ts';
 import { grantTableKey } from './table-key.ts';
 import {
   consumerSettingsProblems,
@@ -58,6 +59,12 @@ export interface DeclaredTables {
   readonly written: readonly string[];
   /** The tables the enabled migrations' lookups read (BatchGetItem). */
   readonly lookedUp: readonly string[];
+  /** The streamed tables an enabled copy reads (ConditionCheckItem in its transaction). @default - none */
+  readonly copySources?: readonly string[];
+  /** The tables those copies write (PutItem, DeleteItem in their transactions). @default - none */
+  readonly copyTargets?: readonly string[];
+  /** The global secondary indices the enabled lookups query (Query on that index only). @default - none */
+  readonly indexLookups?: readonly { readonly table: string; readonly index: string }[];
   /** The generated entry registering the config, then re-exporting the stream consumer. */
   readonly entry: string;
   /** STREAMFILL_TABLES and STREAMFILL_CONFIG_FINGERPRINT. */
@@ -69,10 +76,17 @@ export interface LiveMigrationProps {
   declared: DeclaredTables;
   /**
    * The backfill state table (STREAMFILL_STATE_TABLE): the consumer records there each canary
-   * of `backfill`'s consumer-first gate it reads from the stream (PutItem on it only).
+   * of `backfill`'s consumer-first gate it reads from the stream (PutItem on it only); with
+   * copies, it also holds their ledger and dependencies (required then).
    * @default - canaries are not recorded (then run `backfill --no-canary`)
    */
   stateTableName?: string;
+  /**
+   * The composing construct gives the consumer the state table and its grants itself
+   * (ContinuousBackfill does): copies need no `stateTableName` here.
+   * @default false
+   */
+  stateTableGrantedByParent?: boolean;
   /**
    * OpenSearch endpoint URL (SEARCH_ENDPOINT); unset turns the search-keyword migration off.
    * Requests to Amazon OpenSearch (`*.es.amazonaws.com`, `*.aoss.amazonaws.com`) are
@@ -204,6 +218,7 @@ export class LiveMigration extends Construct {
     const streamed: [string, ITable][] = declared.streamed.map((n) => [n, table(n)]);
     const written = declared.written.map(table);
     const lookedUp = declared.lookedUp.map(table);
+    const copySources = (declared.copySources ?? []).map(table);
     const tableEnv = { ...declared.environment };
 
     // A message keeps its original enqueue time when it moves to a DLQ, so the DLQ keeps
@@ -296,12 +311,18 @@ export class LiveMigration extends Construct {
         }),
       );
     for (const t of lookedUp) if (!written.includes(t)) grantTableKey(t, this.fn, 'read');
-    // The gate's canaries: one PutItem per canary read, on the state table only.
+    grantCopies(this.fn, {
+      sources: copySources,
+      targets: (declared.copyTargets ?? []).map(table),
+      indexLookups: (declared.indexLookups ?? []).map((l) => ({ ...l, table: table(l.table) })),
+    });
+    // The gate's canaries: one PutItem per canary read, on the state table only; with copies,
+    // their ledger and dependencies too.
     if (props.stateTableName) {
       this.fn.addToRolePolicy(
         new PolicyStatement({
-          sid: 'RecordCanaries',
-          actions: ['dynamodb:PutItem'],
+          sid: copySources.length ? 'StateAndCopyLedger' : 'RecordCanaries',
+          actions: copySources.length ? [...STATE_ACTIONS_WITH_COPIES] : ['dynamodb:PutItem'],
           resources: [
             Stack.of(this).formatArn({
               service: 'dynamodb',
@@ -382,6 +403,23 @@ function validate(scope: Construct, props: LiveMigrationProps): void {
   const problems: string[] = [];
   const { tables, streamed } = props.declared;
   if (streamed.length === 0) problems.push('declared.streamed is empty: no table to consume');
+  // The engine gives copies a ledger only with a state table; without one they fail at runtime.
+  if (
+    props.declared.copySources?.length &&
+    !props.stateTableName &&
+    !props.stateTableGrantedByParent
+  )
+    problems.push(
+      `declared.copySources ${props.declared.copySources.join(', ')}: copies keep their ledger in the state table, give stateTableName`,
+    );
+  const known = (n: string) => tables.has(n);
+  for (const [what, names] of [
+    ['copySources', props.declared.copySources ?? []],
+    ['copyTargets', props.declared.copyTargets ?? []],
+    ['indexLookups', (props.declared.indexLookups ?? []).map((l) => l.table)],
+  ] as const)
+    for (const n of names)
+      if (!known(n)) problems.push(`declared.${what} names ${n}, which is not in declared.tables`);
   for (const n of streamed)
     if (tables.get(n)?.tableStreamArn === undefined)
       problems.push(`declared table ${n} has no stream (NEW_AND_OLD_IMAGES)`);

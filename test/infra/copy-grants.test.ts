@@ -258,20 +258,25 @@ describe('copy grants', { timeout: 60_000 }, () => {
     new ContinuousBackfill(stack, 'Backfill', { config: configs.copy, tables });
     const template = Template.fromStack(stack);
     const common = {
-      Customers: ['dynamodb:BatchGetItem'],
+      Customers: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem'],
       'Customers/index/EmailIndex': ['dynamodb:Query'],
       Archive: TARGET,
       StateTable: STATE_WITH_COPIES,
     };
     expect(dynamoGrants(stack, template, 'StreamConsumer')).toEqual({
       ...common,
-      Orders: ['dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable'],
+      Orders: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable'],
       'Orders:stream': STREAM_READ,
       ...LIST_STREAMS,
     });
     expect(dynamoGrants(stack, template, 'Worker')).toEqual({
       ...common,
-      Orders: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Scan'],
+      Orders: [
+        'dynamodb:BatchGetItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:GetItem',
+        'dynamodb:Scan',
+      ],
     });
   });
 
@@ -288,7 +293,12 @@ describe('copy grants', { timeout: 60_000 }, () => {
     });
     const template = Template.fromStack(stack);
     expect(dynamoGrants(stack, template, 'Worker')).toEqual({
-      Orders: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Scan'],
+      Orders: [
+        'dynamodb:BatchGetItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:GetItem',
+        'dynamodb:Scan',
+      ],
       Drafts: TARGET,
       StateTable: STATE_WITH_COPIES,
     });
@@ -462,7 +472,11 @@ describe('LiveMigration on its own with copies', () => {
     new LiveMigration(stack, 'Live', { declared: declared(stack), stateTableName: 'state' });
     const grants = dynamoGrants(stack, Template.fromStack(stack), 'StreamConsumer');
     expect(grants.Archive).toEqual(TARGET);
-    expect(grants.Orders).toEqual(['dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable']);
+    expect(grants.Orders).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DescribeTable',
+    ]);
     expect(Object.entries(grants).find(([r]) => r.includes(':table/state'))?.[1]).toEqual(
       STATE_WITH_COPIES,
     );

@@ -548,8 +548,16 @@ function declaredSetup(scope: Construct, props: ContinuousBackfillProps): Setup 
   const lookupsOf = (of: readonly string[]) => [
     ...new Set(of.flatMap((t) => planner.lookupsFor(t, migrations).map((l) => l.table.name))),
   ];
-  const copySourcesOf = (of: readonly string[]) =>
-    of.filter((t) => planner.copiesFor(t, migrations).length > 0);
+  // What a copy's transaction checks: its source, and each item its lookups read.
+  const copySourcesOf = (of: readonly string[]) => [
+    ...new Set(
+      of.flatMap((t) => {
+        const copies = planner.copiesFor(t, migrations);
+        if (copies.length === 0) return [];
+        return [t, ...copies.flatMap((c) => (c.lookups ?? []).map((l) => l.table.name))];
+      }),
+    ),
+  ];
   const copyTargetsOf = (of: readonly string[]) => [
     ...new Set(
       of.flatMap((t) => planner.copiesFor(t, migrations).flatMap((c) => c.to.map((x) => x.name))),

@@ -14,8 +14,14 @@ export const COPY_TARGET_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ] as const;
 
-/** On the `from` tables, besides what reading them needs: the transaction's source check. */
-export const COPY_SOURCE_ACTIONS = ['dynamodb:ConditionCheckItem'] as const;
+/**
+ * On the `from` tables and the tables their lookups read: the transaction's checks (the source,
+ * each looked-up item), and the consistent reads of sources derived again for a dependency.
+ */
+export const COPY_SOURCE_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:ConditionCheckItem',
+] as const;
 
 /**
  * On the state table when the config has copies: run state, the copies' ledger (consistent
@@ -39,7 +45,7 @@ export interface IndexLookupGrant {
 
 /** What a function does for copies and index lookups, by table. */
 export interface CopyGrants {
-  /** Tables an enabled copy reads (its `from`). */
+  /** Tables an enabled copy's transaction checks: its `from` and the tables its lookups read. */
   readonly sources: readonly ITable[];
   /** Tables an enabled copy writes (its `to`). */
   readonly targets: readonly ITable[];

@@ -20,6 +20,10 @@ import bedrock, { copyAliases } from '../../lib/presets/bedrock-chat-v3.ts';
 import { bedrockV2Data } from '../../local/bedrock-data.ts';
 import { ensureBedrockTables } from '../../local/bedrock-tables.ts';
 import { startLocalRunner } from '../../local/runner.ts';
+import { ensureQueues } from '../../lib/adapters/queues.ts';
+import { sendMessages } from '../../lib/adapters/work-queue.ts';
+import { packItems, workItemOf } from '../../lib/core/work-message.ts';
+import { expectCutoverClean } from '../support/cutover.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('copy-dependencies');
@@ -273,3 +277,69 @@ it('keeps dependency edges only for what a source depends on now', async () => {
   );
   expect(ledger.Item).toBeUndefined();
 });
+
+it('converges while a bot is published and unpublished over and over as its aliases are copied by the stream and the worker at once', async () => {
+  const f = await fixture();
+  const v2 = f.names.v2Conversation;
+  const fans = Array.from({ length: 40 }, (_, i) => ({
+    ...alias,
+    PK: `u-fan-${i}`,
+    SK: `u-fan-${i}#BOT_ALIAS#${BOT_ID}`,
+  }));
+  await put(v2, bot(false));
+  for (const a of fans) await put(v2, a);
+  const queueName = uniqueName('depwq');
+  const dlqName = uniqueName('depwdlq');
+  const queues = await ensureQueues(clients.sqs, { queueName, dlqName });
+  const inputs = planner.projection(V2).filter((n) => n !== 'PK' && n !== 'SK');
+  // The historic pass of the aliases, while the stream carries the same items and the bot's
+  // publications: one alias per message, so the worker interleaves with the consumer.
+  await sendMessages(
+    clients.sqs,
+    queues.work,
+    packItems(
+      V2,
+      fans.map((a) => workItemOf(planner.table(V2), a, inputs)),
+      { maxItemsPerMessage: 1 },
+    ),
+  );
+  const runner = await startLocalRunner({
+    clients,
+    deps: f.deps,
+    tables: f.tables,
+    queueName,
+    dlqName,
+    startingPosition: 'TRIM_HORIZON',
+    workerBatchSize: 1,
+    handlerLogLevel: 'SILENT',
+    logger: { info: () => {}, warn: () => {}, error: () => {} },
+  });
+  try {
+    for (let i = 0; i < 20; i++) {
+      await put(v2, bot(i % 2 === 0));
+      await new Promise((r) => setTimeout(r, 20 + (i % 3) * 15));
+    }
+    await runner.waitForIdle(120_000);
+    expect(runner.counts().onFailure).toBe(0);
+  } finally {
+    await runner.stop();
+  }
+  // The last write unpublished it: no alias is left, every one skipped with its reason.
+  const aliases = (
+    (await clients.doc.send(new ScanCommand({ TableName: f.names.v3Bot, ConsistentRead: true })))
+      .Items ?? []
+  ).filter((i) => String(i.SK).startsWith('ALIAS#'));
+  expect(aliases).toEqual([]);
+  await expectCutoverClean(clients, { tables: f.tables, planner, stateTable: f.stateTable });
+  // Published once more: every alias appears, owned by the bot's owner.
+  await put(v2, bot(true));
+  await rederiveDependents(V2, [{ key: botKey, image: bot(true) }], f.deps);
+  const owners = (
+    (await clients.doc.send(new ScanCommand({ TableName: f.names.v3Bot, ConsistentRead: true })))
+      .Items ?? []
+  )
+    .filter((i) => String(i.SK).startsWith('ALIAS#'))
+    .map((i) => i.OwnerUserId);
+  expect(owners).toEqual(fans.map(() => 'u-owner'));
+  await expectCutoverClean(clients, { tables: f.tables, planner, stateTable: f.stateTable });
+}, 200_000);

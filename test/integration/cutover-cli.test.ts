@@ -33,13 +33,13 @@ const tableFlags = Object.entries(tables).flatMap(([d, n]) => ['--table-name', `
 const queueNames = { queueName: `${p}-work`, dlqName: `${p}-dlq` };
 const stateTable = `${p}-state`;
 // The preset's file is a config like any other (`--preset` is seed's alone).
-const target = [
+const common = [
   '--config',
   'lib/presets/bedrock-chat-v3.ts',
   ...tableFlags,
   ...['--queue-name', queueNames.queueName, '--dlq-name', queueNames.dlqName],
-  ...['--state-table', stateTable, '--segments', '2'],
 ];
+const target = [...common, '--state-table', stateTable, '--segments', '2'];
 
 let clients: Clients;
 let queues: { work: string; dlq: string };
@@ -116,6 +116,12 @@ describe('streamfill cutover check', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/bedrock-v3-aliases skipped: source bedrock-v2-conversation:/);
     expect(text.stdout).toMatch(/cutover check: READY \(\d+ skipped source/);
+    // verify reports the same diff as its `copies` section, converged with skipped sources.
+    const verified = await runCli(['verify', '--json', ...common]);
+    expect(verified.code, verified.stderr).toBe(0);
+    const copies = (JSON.parse(verified.stdout) as { copies: CutoverReport['copies'] }).copies;
+    expect(copies['bedrock-v3-aliases']?.skipped).toBe(out.totals.skipped);
+    expect(copies['bedrock-v3-conversations']).toMatchObject({ pending: 0, orphan: 0 });
   });
 
   it('names what is left per reason, with its exit code, and passes again once mended', async () => {
@@ -176,6 +182,9 @@ describe('streamfill cutover check', () => {
       /bedrock-v3-conversations orphan: source bedrock-v2-conversation:.* target bedrock-v3-conversation:.*: its source no longer exists/,
     );
     expect(text.stdout).toMatch(/cutover check: NOT READY/);
+    const verified = await runCli(['verify', ...common]);
+    expect(verified.code).toBe(1);
+    expect(verified.stdout).toMatch(/copies: 2 pending, 1 orphan, 1 malformed, 1 conflict/);
     // --only a copy that is clean passes alone.
     expect((await cli('check', '--only', 'bedrock-v3-bots')).code).toBe(0);
 

@@ -301,7 +301,7 @@ export function isConverged(r: VerifyReport, options: ConvergedOptions = {}): bo
     (r.search.pending === 0 &&
       !r.search.indexMissing &&
       r.search.missing <= (options.allowMissingSearch ?? 0));
-  return done(r) && Object.values(r.tables).every(done) && search && copiesDone(r.copies ?? {});
+  return done(r) && Object.values(r.tables).every(done) && search && copiesDone(r.copies);
 }
 
 /** Each spec field mapped with another type (or not at all) is pending: updates would fail. */

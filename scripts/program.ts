@@ -32,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   status: async () => (await import('./commands/status.ts')).registerStatusCommand,
   redrive: async () => (await import('./commands/redrive.ts')).registerRedriveCommand,
   config: async () => (await import('./commands/config.ts')).registerConfigCommand,
+  cutover: async () => (await import('./commands/cutover.ts')).registerCutoverCommand,
 };
 
 /**

@@ -28,6 +28,7 @@ import type { Item, SearchChange, TableNames } from '../core/types.ts';
 import { enabledMigrations } from './migrate-items.ts';
 import { isCanary } from '../core/canary.ts';
 import type { DeclaredPlanContext } from '../core/config/plan-derived.ts';
+import { copiesDone, diffCopies, type CopyDiffReport } from './copy-diff.ts';
 
 export interface TableReport {
   checked: number;
@@ -77,6 +78,12 @@ export interface VerifyReport extends TableReport {
    * table, or `search` for a document or the index's mapping.
    */
   samples: { table: string; key: string; reason: string }[];
+  /**
+   * The copies of the verified tables, by name (see copy-diff.ts): each reason's count and
+   * samples. Pending, malformed, conflict and orphan keep verify from converging; skipped (a
+   * lookup found nothing, so the source derives nothing) is listed only. Empty without copies.
+   */
+  copies: CopyDiffReport;
 }
 
 export interface VerifyDeps {
@@ -148,6 +155,7 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
       : null,
     dlq: null,
     samples: [],
+    copies: {},
   };
   if (deps.dlq) {
     const peeked = await peekQueue(deps.dlq.sqs, deps.dlq.url, { max: deps.dlq.sample ?? 100 });
@@ -168,6 +176,19 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
       table === planner.migratedTables[0] ? report : (report.tables[table] = emptyTable());
     await verifyTable(table, deps, lookups, counts, report.search, sample, nowSeconds);
   }
+  const copies = selected.flatMap((t) => planner.copiesFor(t, deps.migrations).map((c) => c.name));
+  if (copies.length)
+    report.copies = await diffCopies({
+      doc: deps.doc,
+      planner,
+      tables: deps.tables,
+      lookups,
+      ...(deps.migrations && { migrations: deps.migrations }),
+      only: copies,
+      ...(deps.segments && { segments: deps.segments }),
+      ...(deps.sampleLimit && { sampleLimit: deps.sampleLimit }),
+      nowSeconds,
+    });
   return report;
 }
 
@@ -280,7 +301,7 @@ export function isConverged(r: VerifyReport, options: ConvergedOptions = {}): bo
     (r.search.pending === 0 &&
       !r.search.indexMissing &&
       r.search.missing <= (options.allowMissingSearch ?? 0));
-  return done(r) && Object.values(r.tables).every(done) && search;
+  return done(r) && Object.values(r.tables).every(done) && search && copiesDone(r.copies);
 }
 
 /** Each spec field mapped with another type (or not at all) is pending: updates would fail. */

@@ -22,6 +22,26 @@ import {
 } from '../config.ts';
 import { makeRuntime } from '../runtime.ts';
 import { newTable } from '../output.ts';
+import { copyTotals, type CopyDiffReport } from '../../lib/engine/copy-diff.ts';
+import { COPY_DIFF_REASONS } from '../../lib/core/cutover-diff.ts';
+
+/** Each copy's counts by reason, then its samples (skipped ones with why they derive nothing). */
+export function renderCopies(copies: CopyDiffReport): string[] {
+  const names = Object.keys(copies);
+  if (!names.length) return [];
+  const t = newTable(['copy', 'sources', 'targets', 'stamped', ...COPY_DIFF_REASONS]);
+  for (const name of names) {
+    const c = copies[name] as CopyDiffReport[string];
+    t.push([name, c.sources, c.targets, c.stamped, ...COPY_DIFF_REASONS.map((r) => c[r])]);
+  }
+  const lines = [t.toString()];
+  for (const c of Object.values(copies))
+    for (const s of c.samples)
+      lines.push(
+        `  ${s.copy} ${s.reason}: source ${s.source}${s.target ? ` target ${s.target}` : ''}: ${s.detail}`,
+      );
+  return lines;
+}
 
 export function registerVerifyCommand(program: Command): void {
   withSharedOptions(
@@ -71,6 +91,12 @@ export function registerVerifyCommand(program: Command): void {
         planner.lookupsFor(t, planner.allMigrations).map((l) => l.table.name),
       );
       for (const table of new Set(lookedUp))
+        await requireTable(rt.clients.dynamodb, rt.config.tables, table);
+      // And each table the verified tables' copies write (their targets are diffed).
+      const copiedTo = selected.flatMap((t) =>
+        planner.copiesFor(t, migrations).flatMap((c) => c.to.map((d) => d.name)),
+      );
+      for (const table of new Set(copiedTo))
         await requireTable(rt.clients.dynamodb, rt.config.tables, table);
       const dlqUrl = await existingQueueUrl(
         rt.clients.sqs,
@@ -160,6 +186,7 @@ export function renderVerifyReport(
     for (const [name, n] of Object.entries(c.phases))
       lines.push(`  ${table} phase ${name}: ${n === 0 ? 'done' : `${n} to go`}`);
   for (const s of r.samples) lines.push(`  ${s.table} ${s.key}: ${s.reason}`);
+  lines.push(...renderCopies(r.copies));
   const dlqKinds = r.dlq ? DLQ_BREAKDOWN_KINDS.filter((k) => r.dlq?.byKind[k]) : [];
   if (r.dlq && dlqKinds.length)
     lines.push(
@@ -170,11 +197,15 @@ export function renderVerifyReport(
   const broken = sum('malformed');
   const pending = sum('pending') + (r.search?.pending ?? 0);
   const missing = r.search?.missing ?? 0;
+  const copies = copyTotals(r.copies);
   lines.push(
     isConverged(r, options)
       ? 'verify: converged'
       : `verify: NOT converged: ${pending} pending, ${broken} malformed (these need a fix by hand), ` +
-          `${missing} search documents missing (expected: ${options.allowMissingSearch ?? 0}; see --allow-missing-search)`,
+          `${missing} search documents missing (expected: ${options.allowMissingSearch ?? 0}; see --allow-missing-search)` +
+          (Object.keys(r.copies).length
+            ? `; copies: ${copies.pending} pending, ${copies.orphan} orphan, ${copies.malformed} malformed, ${copies.conflict} conflict`
+            : ''),
   );
   return lines.join('\n');
 }

@@ -15,6 +15,7 @@ const ALL = [
   'status',
   'redrive',
   'config',
+  'cutover',
 ];
 const names = async (...args: string[]) =>
   (await buildProgram(['node', 'streamfill', ...args])).commands.map((c) => c.name());

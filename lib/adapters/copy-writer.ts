@@ -109,12 +109,16 @@ export class CopyWriter {
     return entry as LedgerEntry;
   }
 
-  async apply(plan: CopyPlan): Promise<CopyApplyResult> {
+  /**
+   * `force`: write even when the ledger says these targets were written (a repair of targets
+   * changed or deleted behind the copy's back; the same checks and conditions hold).
+   */
+  async apply(plan: CopyPlan, options: { force?: boolean } = {}): Promise<CopyApplyResult> {
     let lastReason = '';
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       try {
         const ledger = await this.readLedger(plan.copy, plan.sourceId);
-        if ((ledger?.digest ?? NO_TARGETS_DIGEST) === plan.digest)
+        if (!options.force && (ledger?.digest ?? NO_TARGETS_DIGEST) === plan.digest)
           return { plan, outcome: 'unchanged' };
         await this.afterLedgerRead?.(plan);
         const step = await this.transact(plan, ledger);

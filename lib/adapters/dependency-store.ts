@@ -2,6 +2,7 @@
 // per looked-up key, a stamp (index keys) and one edge per dependent source. Edges are written by
 // the copy writer, in the dependent's own transaction; stamps are bumped here by the looked-up
 // item's stream record, before its dependents are read.
+import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   QueryCommand,
@@ -40,14 +41,23 @@ export class DependencyStore {
     readonly table: string,
   ) {}
 
+  /** Undefined when there is none, also when the state table does not exist (yet): no stamp. */
   async readStamp(dependency: string): Promise<Stamp | undefined> {
-    const res = await this.doc.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { pk: dependency, sk: STAMP_SK },
-        ConsistentRead: true,
-      }),
-    );
+    let res;
+    try {
+      res = await this.doc.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { pk: dependency, sk: STAMP_SK },
+          ConsistentRead: true,
+        }),
+      );
+    } catch (e) {
+      // A read-only command (verify, cutover check) before anything created it. A copy's writes
+      // still need the table: the ledger read fails loudly there.
+      if (e instanceof ResourceNotFoundException) return undefined;
+      throw e;
+    }
     if (!res.Item) return undefined;
     return { rev: Number(res.Item.rev), ...(res.Item.by && { by: res.Item.by as Key }) };
   }

@@ -3,6 +3,7 @@
 // by segment, page by page, lookups read once per page as the pipeline reads them (copy-items.ts),
 // so memory stays constant whatever the table size. Never writes.
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { CopyWriter } from '../adapters/copy-writer.ts';
 import type { LookupReader, LookupReadResult } from '../adapters/lookup-reader.ts';
 import { readItemsByKey } from '../adapters/item-reader.ts';
 import { scanSegment } from '../adapters/segment-scanner.ts';
@@ -45,6 +46,11 @@ export interface CopyDiffDeps {
   sampleLimit?: number;
   /** Epoch seconds for TTL checks. @default now */
   nowSeconds?: number;
+  /**
+   * Rewrite the targets of a source whose targets are missing or differ (changed or deleted
+   * behind the copy's back), through the copy's own transaction and checks. @default no writes
+   */
+  repair?: Pick<CopyWriter, 'apply'>;
 }
 
 /** One key that is not done (or, for `skipped`, derives nothing), with why. */
@@ -72,6 +78,8 @@ export interface CopyReport {
   malformed: number;
   conflict: number;
   orphan: number;
+  /** Sources whose pending targets `repair` rewrote (no longer counted as pending). */
+  repaired: number;
   /** Up to `sampleLimit` per reason. */
   samples: CopyDiffSample[];
 }
@@ -89,6 +97,7 @@ const emptyReport = (): CopyReport => ({
   malformed: 0,
   conflict: 0,
   orphan: 0,
+  repaired: 0,
   samples: [],
 });
 
@@ -225,6 +234,7 @@ async function pageContext(
   return {
     plan: {
       lookups: planner.lookupResults(reads, read.read, read.indexed),
+      ...(read.stamps && { stamps: read.stamps }),
       nowSeconds: ctx.nowSeconds,
     },
     failed: read.failed,
@@ -309,8 +319,18 @@ async function diffSources(
     plans.flatMap((p) => p.targets),
   );
   for (const p of plans) {
-    (report[p.copy] as CopyReport).targets += p.targets.length;
-    for (const f of classifyPlan(p, found)) note(p.copy, p.sourceId, f);
+    const r = report[p.copy] as CopyReport;
+    r.targets += p.targets.length;
+    const findings = classifyPlan(p, found);
+    if (ctx.repair && findings.some((f) => f.reason === 'pending' && f.target !== null)) {
+      // A repair that lost to a newer source version stays pending: that version's record settles it.
+      if ((await ctx.repair.apply(p, { force: true })).outcome === 'migrated') {
+        r.repaired++;
+        for (const f of findings) if (f.reason !== 'pending') note(p.copy, p.sourceId, f);
+        continue;
+      }
+    }
+    for (const f of findings) note(p.copy, p.sourceId, f);
   }
 }
 

@@ -29,6 +29,7 @@ import { enabledMigrations } from './migrate-items.ts';
 import { isCanary } from '../core/canary.ts';
 import type { DeclaredPlanContext } from '../core/config/plan-derived.ts';
 import { copiesDone, diffCopies, type CopyDiffReport } from './copy-diff.ts';
+import type { CopyWriter } from '../adapters/copy-writer.ts';
 
 export interface TableReport {
   checked: number;
@@ -120,6 +121,8 @@ export interface VerifyDeps {
    * makes, and only when asked. @default false
    */
   repair?: boolean;
+  /** With `repair`: rewrites copies' targets changed or deleted behind their back. */
+  copies?: CopyWriter;
   /** The dead-letter queue to peek for its breakdown by kind. Absent: `dlq` is null. */
   dlq?: { sqs: SQSClient; url: string; sample?: number };
 }
@@ -187,6 +190,7 @@ export async function verifyAll(deps: VerifyDeps): Promise<VerifyReport> {
       only: copies,
       ...(deps.segments && { segments: deps.segments }),
       ...(deps.sampleLimit && { sampleLimit: deps.sampleLimit }),
+      ...(deps.repair && deps.copies && { repair: deps.copies }),
       nowSeconds,
     });
   return report;

@@ -160,7 +160,12 @@ async function cutoverDeps(
   const migrations = migrationsToCheck(planner, opts.migrations as string | undefined, false);
   const only = opts.only as string[] | undefined;
   const copies = selectedCopies(planner, migrations, only);
-  const rt = makeRuntime(config, { planner, migrations });
+  // The state table's stamps name the items that answer an index key while the index lags.
+  const rt = makeRuntime(config, {
+    planner,
+    migrations,
+    ...(!opts.checkpointFile && { stateTable: opts.stateTable as string }),
+  });
   const aws: AwsObserver | undefined = isLocalMode() ? undefined : makeAwsObserver();
   const close = () => {
     aws?.close();

@@ -1,13 +1,13 @@
 // `streamfill verify`: the referee from the command line; exit 0 only when nothing is pending
 // and no search document is missing beyond what `--allow-missing-search` says is expected.
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   isConverged,
   verifyAll,
   type ConvergedOptions,
   type VerifyReport,
 } from '../../lib/engine/verify.ts';
-import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
+import { ENV, LOCAL_STATE_TABLE, SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
 import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import { DLQ_BREAKDOWN_KINDS } from '../../lib/core/dlq-message.ts';
 import type { Planner } from '../../lib/core/config/planner.ts';
@@ -16,6 +16,7 @@ import {
   migrationsOption,
   migrationsToCheck,
   positiveInt,
+  requireNamedTable,
   requireTable,
   settingName,
   withSharedOptions,
@@ -35,6 +36,8 @@ export function renderCopies(copies: CopyDiffReport): string[] {
     t.push([name, c.sources, c.targets, c.stamped, ...COPY_DIFF_REASONS.map((r) => c[r])]);
   }
   const lines = [t.toString()];
+  const repaired = Object.values(copies).reduce((n, c) => n + c.repaired, 0);
+  if (repaired) lines.push(`  repaired the targets of ${repaired} source(s) (--repair)`);
   for (const c of Object.values(copies))
     for (const s of c.samples)
       lines.push(
@@ -47,7 +50,7 @@ export function registerVerifyCommand(program: Command): void {
   withSharedOptions(
     migrationsOption(program.command('verify'))
       .description(
-        'Re-plan every item (no write, unless --repair mends search keywords); show what the DLQ holds by kind; exit 0 only when nothing is pending.',
+        "Re-plan every item (no write, unless --repair mends search keywords or copies' targets); show what the DLQ holds by kind; exit 0 only when nothing is pending.",
       )
       .option('--json', 'print the report as JSON', false)
       .option(
@@ -63,8 +66,16 @@ export function registerVerifyCommand(program: Command): void {
       .option('--contract', "the config's opt-in migrations (contract steps) must hold too", false)
       .option(
         '--repair',
-        "rewrite pending search documents' keywords from the items as read now (guarded: never over a newer document); the only write verify makes",
+        "rewrite pending search documents' keywords from the items as read now (guarded: never over a newer document), and copies' targets changed or deleted behind their back (through the copy's own transaction); the only writes verify makes",
         false,
+      )
+      .addOption(
+        new Option(
+          '--state-table <name>',
+          "the copies' ledger and dependencies (--repair of copies)",
+        )
+          .env(ENV.stateTable)
+          .default(LOCAL_STATE_TABLE),
       )
       .option('--segments <n>', 'parallel scan segments', positiveInt('--segments'), SCAN_SEGMENTS)
       .option(
@@ -74,7 +85,7 @@ export function registerVerifyCommand(program: Command): void {
       ),
   ).action(async (opts) => {
     const { planner, config } = await commandConfig(opts);
-    const rt = makeRuntime(config, { planner });
+    const rt = makeRuntime(config, { planner, stateTable: opts.stateTable });
     try {
       const migrations = migrationsToCheck(planner, opts.migrations, opts.contract);
       // Every migrated table a checked migration drives (a live path per table).
@@ -98,6 +109,13 @@ export function registerVerifyCommand(program: Command): void {
       );
       for (const table of new Set(copiedTo))
         await requireTable(rt.clients.dynamodb, rt.config.tables, table);
+      // Copies are repaired through their ledger: it must be there before anything is written.
+      if (opts.repair && copiedTo.length)
+        await requireNamedTable(
+          rt.clients.dynamodb,
+          opts.stateTable,
+          `--state-table / ${ENV.stateTable}`,
+        );
       const dlqUrl = await existingQueueUrl(
         rt.clients.sqs,
         rt.config.dlqName,
@@ -114,6 +132,7 @@ export function registerVerifyCommand(program: Command): void {
         migrations,
         segments: opts.segments,
         repair: opts.repair,
+        ...(rt.copies && { copies: rt.copies }),
       });
       const converged: ConvergedOptions = {
         allowMissingSearch: opts.allowMissingSearch === undefined ? 0 : opts.allowMissingSearch,

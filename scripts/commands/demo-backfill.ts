@@ -12,21 +12,25 @@ import type { LocalRunner } from '../../local/runner.ts';
 import type { Runtime } from '../runtime.ts';
 import { progressView } from './backfill/render.ts';
 
-/** `streamfill backfill --table <table>` in-process: consumer-first gate, progress, summary. */
+/**
+ * `streamfill backfill --table <table>` in-process: consumer-first gate, progress, summary.
+ * `log` given (a bench): its lines go there and no progress view is drawn.
+ */
 export async function backfillTable(
-  rt: Runtime,
+  rt: Pick<Runtime, 'config' | 'planner' | 'search'>,
   scanner: Clients,
   state: BackfillStateStore,
-  runner: LocalRunner,
+  runner: Pick<LocalRunner, 'queues'>,
   table: string,
   segments: number,
+  log?: (line: string) => void,
 ): Promise<BackfillSummary> {
   const tableName = physicalTable(rt.config.tables, table);
   // Every migrated table of the preset has a stream: its consumer is waited for.
   const consumer = heartbeatProbe(state, consumerHeartbeatId(tableName), {
     staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
   });
-  const view = progressView(Boolean(process.stdout.isTTY) && !process.env.CI, 2_000);
+  const view = progressView(!log && Boolean(process.stdout.isTTY) && !process.env.CI, 2_000);
   try {
     return await runBackfill(
       {
@@ -56,10 +60,12 @@ export async function backfillTable(
           ),
       },
       {
-        onProgress: (p) => view.update(p),
+        onProgress: (p) => {
+          if (!log) view.update(p);
+        },
         log: (line) => {
           view.stop();
-          console.log(`  backfill: ${line}`);
+          (log ?? console.log)(`  backfill: ${line}`);
         },
       },
     );

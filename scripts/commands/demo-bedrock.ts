@@ -288,21 +288,22 @@ export async function demoBedrock(
       let writer: BedrockWriterCounts;
       const backfills: BackfillSummary[] = [];
       const scanStart = performance.now();
+      let drainedMs = 0;
       try {
-        for (const table of planner.migratedTables) {
-          step(`\`streamfill backfill --table ${table}\`: segmented scan → work queue → worker`);
-          const summary = await backfillTable(rt, scanner, state, runner, table, opts.segments);
-          console.log(renderSummary(summary));
-          backfills.push(summary);
+        try {
+          for (const table of planner.migratedTables) {
+            step(`\`streamfill backfill --table ${table}\`: segmented scan → work queue → worker`);
+            const summary = await backfillTable(rt, scanner, state, runner, table, opts.segments);
+            console.log(renderSummary(summary));
+            backfills.push(summary);
+          }
+          step('waiting for the work queue to drain (the application still writing)');
+          await runner.worker?.waitForIdle(CONVERGE_TIMEOUT_MS);
+          drainedMs = performance.now() - scanStart;
+        } finally {
+          step('stopping the V2 application; waiting for the stream and the queue to drain');
+          writer = await app.stop();
         }
-        step('waiting for the work queue to drain (the application still writing)');
-        await runner.worker?.waitForIdle(CONVERGE_TIMEOUT_MS);
-      } finally {
-        step('stopping the V2 application; waiting for the stream and the queue to drain');
-        writer = await app.stop();
-      }
-      const drainedMs = performance.now() - scanStart;
-      try {
         await runner.waitForIdle(CONVERGE_TIMEOUT_MS);
       } finally {
         await runner.stop();

@@ -29,16 +29,16 @@ const MODELS = ['claude-v3.5-sonnet', 'claude-v3-haiku', 'claude-v3.7-sonnet', '
 const TOPICS = ['travel', 'recipes', 'sql', 'legal', 'support', 'hr', 'math', 'poetry'];
 
 /** A ULID-looking id (V2 bot and conversation ids are ULIDs). */
-const ulid = (rnd: () => number) =>
+export const ulid = (rnd: () => number): string =>
   Array.from({ length: 26 }, () => pick(rnd, [...CROCKFORD])).join('');
 /** A Cognito sub (the V2 PK). */
-function cognitoSub(rnd: () => number): string {
+export function cognitoSub(rnd: () => number): string {
   const hex = Array.from({ length: 32 }, () => Math.floor(rnd() * 16).toString(16)).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** store_bot's item (published: update_bot_visibility's PublicBotId = the bot id). */
-function v2Bot(
+export function v2Bot(
   rnd: () => number,
   userId: string,
   botId: string,
@@ -99,7 +99,12 @@ function v2Bot(
 }
 
 /** store_alias's item: the alias id is the original bot's id. */
-function v2Alias(rnd: () => number, userId: string, original: Item | undefined, botId: string) {
+export function v2Alias(
+  rnd: () => number,
+  userId: string,
+  original: Item | undefined,
+  botId: string,
+): Item {
   const createdMs = Number(original?.CreateTime ?? 1_700_000_000_000) + 86_400_000;
   return {
     PK: userId,
@@ -160,6 +165,51 @@ function messageMap(rnd: () => number, model: string, createdMs: number, turns: 
 }
 
 /**
+ * store_conversation's item (created up to 90 days before `nowMs`, maybe with one of `ownBots`)
+ * and, when its bot cites sources, store_related_documents' items (one per tool result).
+ */
+export function v2Conversation(
+  rnd: () => number,
+  userId: string,
+  ownBots: readonly Item[],
+  opts: { nowMs: number; title: string },
+): { conversation: Item; relatedDocuments: Item[] } {
+  const id = ulid(rnd);
+  const createdMs = opts.nowMs - Math.floor(rnd() * 86_400_000 * 90);
+  const model = pick(rnd, MODELS);
+  const { text, last } = messageMap(rnd, model, createdMs, 1 + Math.floor(rnd() * 3));
+  const bot = rnd() < 0.5 && ownBots.length ? pick(rnd, ownBots) : undefined;
+  const conversation: Item = {
+    PK: userId,
+    SK: `${userId}#CONV#${id}`,
+    Title: opts.title,
+    CreateTime: createdMs,
+    TotalPrice: Math.round(rnd() * 1e6) / 1e6,
+    LastMessageId: last,
+    ShouldContinue: false,
+    ...(bot && { BotId: String(bot.SK).split('#').at(-1) }),
+    IsLargeMessage: false,
+    MessageMap: text,
+  };
+  const relatedDocuments: Item[] = [];
+  // A bot with knowledge cites sources: one related document per tool result.
+  if (bot && rnd() < 0.7) {
+    const docs = 1 + Math.floor(rnd() * 2);
+    for (let d = 0; d < docs; d++) {
+      relatedDocuments.push({
+        PK: userId,
+        SK: `${userId}#RELATED_DOCUMENT#${id}#tooluse_${ulid(rnd).toLowerCase()}@${d}`,
+        SourceName: `source-${d}.pdf`,
+        SourceLink: d === 0 ? `s3://bedrock-documents/${userId}/source-${d}.pdf` : null,
+        Content: { text: `Excerpt ${d} of the source.` },
+        ...(d === 0 && { PageNumber: 1 + Math.floor(rnd() * 40) }),
+      });
+    }
+  }
+  return { conversation, relatedDocuments };
+}
+
+/**
  * The V2 items of `users` users, the same for the same options. The first users cover every
  * kind: user 0 has a published bot, user 1 an alias of it and an unpublished bot, user 2 an
  * alias of that unpublished bot, user 4 an alias of a deleted bot.
@@ -211,37 +261,9 @@ export function bedrockV2Data(opts: BedrockDataOptions): BedrockData {
     const own = bots.filter((b) => b.PK === userId);
     const count = 1 + Math.floor(rnd() * 4);
     for (let c = 0; c < count; c++) {
-      const id = ulid(rnd);
-      const createdMs = nowMs - Math.floor(rnd() * 86_400_000 * 90);
-      const model = pick(rnd, MODELS);
-      const { text, last } = messageMap(rnd, model, createdMs, 1 + Math.floor(rnd() * 3));
-      const bot = rnd() < 0.5 && own.length ? pick(rnd, own) : undefined;
-      conversations.push({
-        PK: userId,
-        SK: `${userId}#CONV#${id}`,
-        Title: `Conversation ${c + 1}`,
-        CreateTime: createdMs,
-        TotalPrice: Math.round(rnd() * 1e6) / 1e6,
-        LastMessageId: last,
-        ShouldContinue: false,
-        ...(bot && { BotId: String(bot.SK).split('#').at(-1) }),
-        IsLargeMessage: false,
-        MessageMap: text,
-      });
-      // A bot with knowledge cites sources: one related document per tool result.
-      if (bot && rnd() < 0.7) {
-        const docs = 1 + Math.floor(rnd() * 2);
-        for (let d = 0; d < docs; d++) {
-          relatedDocuments.push({
-            PK: userId,
-            SK: `${userId}#RELATED_DOCUMENT#${id}#tooluse_${ulid(rnd).toLowerCase()}@${d}`,
-            SourceName: `source-${d}.pdf`,
-            SourceLink: d === 0 ? `s3://bedrock-documents/${userId}/source-${d}.pdf` : null,
-            Content: { text: `Excerpt ${d} of the source.` },
-            ...(d === 0 && { PageNumber: 1 + Math.floor(rnd() * 40) }),
-          });
-        }
-      }
+      const made = v2Conversation(rnd, userId, own, { nowMs, title: `Conversation ${c + 1}` });
+      conversations.push(made.conversation);
+      relatedDocuments.push(...made.relatedDocuments);
     }
   });
   return { bots, aliases, conversations, relatedDocuments, aliasesWithoutOwner };

@@ -1,5 +1,5 @@
 // `streamfill bench`: benchmarks on the local stack (numbers, not pass/fail).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import {
   BENCH_DEFAULTS,
   benchBackfill,
@@ -8,7 +8,13 @@ import {
   type BackfillBenchResult,
   type RunRates,
 } from '../bench/backfill.ts';
+import {
+  benchCopyBackfill,
+  type CopyBackfillBenchDetails,
+  type CopyBackfillBenchResult,
+} from '../bench/copy-backfill.ts';
 import { benchLive, type LiveBenchResult } from '../bench/live.ts';
+import { PRESETS } from '../config-loader.ts';
 import { BATCH_SIZE } from '../../lib/config/defaults.ts';
 import { nonNegativeInt, positiveInt } from '../config.ts';
 import { jsonOutput, jsonTarget, newTable } from '../output.ts';
@@ -51,7 +57,19 @@ export function registerBenchCommand(program: Command): void {
   bench
     .command('backfill')
     .description(
-      'The historic pipeline (scanner child → work queue → worker, consumer running) against the local ceiling and the naive loop, without and with added latency.',
+      'The historic pipeline (scanner child → work queue → worker, consumer running) against the local ceiling and the naive loop, without and with added latency ' +
+        '(--preset bedrock-chat-v3: the V2 → V3 copy in source items/s and target writes/s against the same transactions in a tight loop).',
+    )
+    .addOption(
+      new Option('--preset <name>', 'the built-in preset whose historic pass to measure').choices(
+        PRESETS,
+      ),
+    )
+    .option(
+      '--seed <n>',
+      'random seed of the Bedrock data (--preset bedrock-chat-v3)',
+      nonNegativeInt('--seed'),
+      1,
     )
     .option('--items <n>', 'legacy sessions per table', positiveInt('--items'), 20_000)
     .option(
@@ -116,14 +134,94 @@ export function registerBenchCommand(program: Command): void {
       '--json [file]',
       'the result (issue 8 keys) as JSON: on stdout (no FILE, or -), or written to FILE',
     )
-    .action(async (opts) => {
+    .action(async (opts, cmd: Command) => {
+      const bedrock = opts.preset === 'bedrock-chat-v3';
+      if (bedrock) {
+        // Bad input before any side effect: these measure the Pika bench only.
+        const given = PIKA_BENCH_ONLY.filter((o) => cmd.getOptionValueSource(o) === 'cli');
+        if (given.length)
+          throw new Error(
+            `--preset bedrock-chat-v3 measures the Bedrock copy: ${given.map(flagOf).join(', ')} ` +
+              'only apply to the Pika bench (pass --users, --seed, --runs, --segments, --worker-*, --write-concurrency)',
+          );
+      }
       const json = jsonOutput(jsonTarget(opts.json));
       try {
-        await benchBackfillAction(opts, json.emit);
+        if (bedrock) await benchCopyBackfillAction(opts, json.emit);
+        else await benchBackfillAction(opts, json.emit);
       } finally {
         json.restore();
       }
     });
+}
+
+/** `bench backfill` options only the Pika bench reads (attribute names). */
+const PIKA_BENCH_ONLY = [
+  'items',
+  'naiveItems',
+  'latencyMs',
+  'latency',
+  'rssOnly',
+  'scannerNodeOptions',
+  'pageSize',
+] as const;
+const flagOf = (attr: string): string =>
+  attr === 'latency' ? '--no-latency' : `--${attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+async function benchCopyBackfillAction(
+  opts: Record<string, any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+  emit: (value: unknown) => Promise<void>,
+): Promise<void> {
+  const { result, details } = await benchCopyBackfill({
+    users: opts.users,
+    seed: opts.seed,
+    runs: opts.runs,
+    workerConcurrency: opts.workerConcurrency,
+    workerBatchSize: opts.workerBatchSize,
+    writeConcurrency: opts.writeConcurrency,
+    segments: opts.segments,
+    log: (l) => console.error(l),
+  });
+  await emit(result);
+  console.log(renderCopyBackfill(result, details));
+}
+
+function renderCopyBackfill(r: CopyBackfillBenchResult, d: CopyBackfillBenchDetails): string {
+  const t = newTable([
+    `copy backfill, bedrock-chat-v3 (medians of ${d.settings.runs})`,
+    'source items/s',
+    'target writes/s',
+  ]);
+  t.push(
+    [
+      '(a) pipeline: scan → work queue → worker → transactions',
+      r.pipeline.source_items_per_s,
+      r.pipeline.target_writes_per_s,
+    ],
+    [
+      `(b) ceiling: the same TransactWriteItems, ${r.ceiling.concurrency} in flight`,
+      r.ceiling.source_items_per_s,
+      r.ceiling.target_writes_per_s,
+    ],
+    ['pipeline ÷ ceiling', r.pipeline_vs_ceiling, r.pipeline_vs_ceiling],
+    [
+      '  each run: pipeline / ceiling seconds',
+      d.pipelineSeconds.map((s) => s.toFixed(2)).join(', '),
+      d.ceilingSeconds.map((s) => s.toFixed(2)).join(', '),
+    ],
+    [
+      'V2 source items / V3 target writes / transactions',
+      `${r.source_items} / ${r.target_writes}`,
+      r.transactions,
+    ],
+    ['consumer start → reading (not timed)', `${d.gateMs.join(', ')} ms`, ''],
+    [
+      'settings',
+      `worker concurrency ${d.settings.workerConcurrency}, batch ${d.settings.workerBatchSize}, writes ${d.settings.writeConcurrency}, segments ${d.settings.segments}`,
+      `load ${d.loadAverage.join(' ')}`,
+    ],
+  );
+  return t.toString();
 }
 
 async function benchBackfillAction(

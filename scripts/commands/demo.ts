@@ -1,35 +1,33 @@
 // `npm start`: the whole story on the embedded local stack — services, legacy data, `run`
 // (consumer + worker) under live application writes, `backfill` through the queue, convergence,
 // `verify`, a summary — with no in-process shortcut for the historic pass.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import type { BackfillStateStore } from '../../lib/adapters/backfill-state.ts';
-import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
-import { heartbeatProbe } from '../../lib/adapters/consumer-probe.ts';
+import { destroyClients, makeClients } from '../../lib/adapters/clients.ts';
 import {
   BACKFILL_SEGMENTS,
-  CONSUMER_HEARTBEAT,
   LOCAL_REDELIVERY,
   LOCAL_STATE_TABLE,
   SCANNER_MAX_ATTEMPTS,
-  consumerHeartbeatId,
 } from '../../lib/config/defaults.ts';
-import { continuityBreak } from '../../lib/core/backfill-run.ts';
-import { DEFAULT_PRICES, describeCost } from '../../lib/core/cost-estimate.ts';
-import { physicalTable } from '../../lib/core/config/table-names.ts';
+import { describeCost } from '../../lib/core/cost-estimate.ts';
 import { bundledPlanner } from '../../lib/engine/bundled-config.ts';
 import { sessionSearchKeywords } from '../../lib/presets/pika.ts';
-import { runBackfill, type BackfillSummary } from '../../lib/engine/backfill.ts';
+import type { BackfillSummary } from '../../lib/engine/backfill.ts';
 import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
 import { AppSimulator } from '../../local/app-simulator.ts';
 import { LatencyTracker } from '../../local/latency-tracker.ts';
-import { startLocalRunner, type LocalRunner } from '../../local/runner.ts';
+import { startLocalRunner } from '../../local/runner.ts';
 import { pikaTableNames } from '../../local/pika-tables.ts';
 import { seed } from '../../local/seed.ts';
 import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
 import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../config.ts';
 import { makeRuntime, makeStateStore, runnerTargets, type Runtime } from '../runtime.ts';
-import { progressView, renderSummary } from './backfill/render.ts';
+import { renderSummary } from './backfill/render.ts';
+import { backfillTable } from './demo-backfill.ts';
+import { demoBedrock } from './demo-bedrock.ts';
+import { PRESETS } from '../config-loader.ts';
 import { renderVerifyReport } from './verify.ts';
 import { jsonOutput, jsonTarget, newTable } from '../output.ts';
 
@@ -41,7 +39,11 @@ export function registerDemoCommand(program: Command): void {
     program
       .command('demo')
       .description(
-        'Start local services, seed Pika-shaped legacy data, run the consumer and worker under live writes, backfill through the work queue, verify, print a summary, stop.',
+        'Start local services, seed Pika-shaped legacy data, run the consumer and worker under live writes, backfill through the work queue, verify, print a summary, stop ' +
+          '(--preset bedrock-chat-v3: Bedrock Chat V2 data copied into the V3 tables under a V2 application, then checked).',
+      )
+      .addOption(
+        new Option('--preset <name>', 'the built-in preset to demonstrate').choices(PRESETS),
       )
       .option('--sessions <n>', 'legacy sessions to seed', nonNegativeInt('--sessions'), 5000)
       .option('--users <n>', 'users to seed', nonNegativeInt('--users'), 500)
@@ -59,19 +61,39 @@ export function registerDemoCommand(program: Command): void {
         50,
       )
       .option(
+        '--seed <n>',
+        'random seed of the Bedrock data and its application',
+        nonNegativeInt('--seed'),
+        1,
+      )
+      .option(
         '--json',
         'print the summary as JSON on stdout (the narration goes to stderr)',
         false,
       ),
-  ).action(async (opts) => {
+  ).action(async (opts, cmd: Command) => {
+    const bedrock = opts.preset === 'bedrock-chat-v3';
+    if (bedrock) {
+      // Bad input before any side effect: the Pika data set's flags mean nothing here.
+      const given = PIKA_ONLY.filter((o) => cmd.getOptionValueSource(o) === 'cli');
+      if (given.length)
+        throw new Error(
+          `--preset bedrock-chat-v3 demonstrates Bedrock Chat data: ${given.map((o) => `--${o}`).join(', ')} ` +
+            'only apply to the Pika demo (pass --users, --seed, --live-rate, --segments)',
+        );
+    }
     const json = jsonOutput(jsonTarget(opts.json));
     try {
-      await demo(opts, json.emit);
+      if (bedrock) await demoBedrock(opts, json.emit);
+      else await demo(opts, json.emit);
     } finally {
       json.restore();
     }
   });
 }
+
+/** The flags only the Pika demo reads. */
+const PIKA_ONLY = ['sessions', 'malformed'] as const;
 
 interface DemoOptions extends Record<string, unknown> {
   sessions: number;
@@ -141,7 +163,7 @@ async function demo(opts: DemoOptions, emit: (value: unknown) => Promise<void>):
         step(
           `\`streamfill backfill --table ${table}\`: segmented scan → work queue → worker (conditional writes, bulk search update)`,
         );
-        const summary = await backfill(rt, scanner, state, live.runner, table, opts.segments);
+        const summary = await backfillTable(rt, scanner, state, live.runner, table, opts.segments);
         console.log(renderSummary(summary));
         backfills.push(summary);
       }
@@ -184,62 +206,6 @@ async function demo(opts: DemoOptions, emit: (value: unknown) => Promise<void>):
   } finally {
     step('stopping local services');
     await services.stop();
-  }
-}
-
-/** `streamfill backfill --table <table>` in-process: consumer-first gate, progress, summary. */
-async function backfill(
-  rt: Runtime,
-  scanner: Clients,
-  state: BackfillStateStore,
-  runner: LocalRunner,
-  table: string,
-  segments: number,
-): Promise<BackfillSummary> {
-  const tableName = physicalTable(rt.config.tables, table);
-  // Every migrated table of the preset has a stream: its consumer is waited for.
-  const consumer = heartbeatProbe(state, consumerHeartbeatId(tableName), {
-    staleMs: CONSUMER_HEARTBEAT.staleAfterMs,
-  });
-  const view = progressView(Boolean(process.stdout.isTTY) && !process.env.CI, 2_000);
-  try {
-    return await runBackfill(
-      {
-        table,
-        tableName,
-        segments,
-        searchEnabled: Boolean(rt.search),
-        prices: DEFAULT_PRICES,
-      },
-      {
-        planner: rt.planner,
-        doc: scanner.doc,
-        dynamodb: scanner.dynamodb,
-        sqs: scanner.sqs,
-        queueUrl: runner.queues.work,
-        state,
-        consumer,
-        // The local mapping pins LATEST seconds after it started, as AWS may: the canary proves
-        // the consumer reads before the first page.
-        canary: { doc: scanner.doc, table: rt.planner.table(table), tableName, state },
-        // As the CLI: the filter only once a pass without it finished under a reading consumer.
-        continuity: async (lastRun) =>
-          continuityBreak(
-            await state.getHeartbeat(consumerHeartbeatId(tableName)),
-            lastRun,
-            Date.now(),
-          ),
-      },
-      {
-        onProgress: (p) => view.update(p),
-        log: (line) => {
-          view.stop();
-          console.log(`  backfill: ${line}`);
-        },
-      },
-    );
-  } finally {
-    view.stop();
   }
 }
 

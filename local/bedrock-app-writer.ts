@@ -65,12 +65,6 @@ export const OPERATION_WEIGHTS: Readonly<Record<BedrockOperation, number>> = {
 export interface PlanOptions {
   /** Epoch milliseconds of the action (CreateTime of new items). */
   nowMs: number;
-  /**
-   * Leave the publication of a bot some alias points to alone (no publish, unpublish or delete
-   * of it): for a copy that does not yet re-derive an alias when its bot changes.
-   * @default false (the V2 app has no such restraint)
-   */
-  freezeAliasedBots?: boolean;
 }
 
 const keyOf = (item: Item): Key => ({ PK: item.PK as string, SK: item.SK as string });
@@ -100,11 +94,6 @@ export class V2Model {
 
   users(): string[] {
     return [...new Set(this.all().map((i) => i.PK as string))].sort();
-  }
-
-  /** The bot ids some alias points to. */
-  aliasedBotIds(): Set<string> {
-    return new Set(this.ofKind('alias').map((a) => String(a.OriginalBotId)));
   }
 
   /** What the table holds after `write`, as DynamoDB applies it. */
@@ -162,9 +151,7 @@ function writesOf(
   n: number,
   opts: PlanOptions,
 ): V2Write[] | null {
-  const frozen = opts.freezeAliasedBots ? model.aliasedBotIds() : new Set<string>();
   const bots = model.ofKind('bot');
-  const movable = bots.filter((b) => !frozen.has(lastSegment(b.SK)));
   const published = (b: Item) => b.PublicBotId !== undefined;
   const one = (items: Item[]): Item | null => (items.length ? pick(rnd, items) : null);
   const conversations = model.ofKind('conversation');
@@ -209,16 +196,16 @@ function writesOf(
       return b && [update(b, { IsPinned: false })];
     }
     case 'publish-bot': {
-      const b = one(movable.filter((x) => !published(x)));
+      const b = one(bots.filter((x) => !published(x)));
       // update_bot_visibility(True): the bot's own id is its public id.
       return b && [update(b, { PublicBotId: lastSegment(b.SK) })];
     }
     case 'unpublish-bot': {
-      const b = one(movable.filter(published));
+      const b = one(bots.filter(published));
       return b && [update(b, {}, ['PublicBotId'])];
     }
     case 'delete-bot': {
-      const b = one(movable);
+      const b = one(bots);
       return b && [del(b)];
     }
     case 'create-alias-of-published':
@@ -293,8 +280,6 @@ export interface BedrockAppWriterOptions {
   seeded?: Iterable<Item>;
   /** @default 7 */
   seed?: number;
-  /** See PlanOptions. @default false */
-  freezeAliasedBots?: boolean;
   /** @default Date.now */
   now?: () => number;
 }
@@ -331,7 +316,6 @@ export class BedrockAppWriter {
   async step(): Promise<V2Action> {
     const action = planAction(this.model, this.rnd, this.n++, {
       nowMs: (this.o.now ?? Date.now)(),
-      freezeAliasedBots: this.o.freezeAliasedBots ?? false,
     });
     for (const w of action.writes) {
       await send(this.o.doc, this.o.table, w);

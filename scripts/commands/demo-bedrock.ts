@@ -1,25 +1,22 @@
 // `streamfill demo --preset bedrock-chat-v3`: Bedrock Chat V2 → V3 as a live copy on the local
 // stack — the V2 and V3 tables, V2 data, `run` (consumer + worker) with the preset's config, the
 // V2 application writing throughout, `backfill` through the work queue, drain, then the final
-// check that every V3 item is what its V2 source derives now, and a summary.
+// `cutover check` (consumer caught up, queues empty, every V3 item what its V2 source derives
+// now), and a summary.
 import { randomBytes } from 'node:crypto';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { BackfillStateStore } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients } from '../../lib/adapters/clients.ts';
-import type { LookupReader } from '../../lib/adapters/lookup-reader.ts';
+import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import {
+  consumerHeartbeatId,
   LOCAL_REDELIVERY,
   LOCAL_STATE_TABLE,
   SCANNER_MAX_ATTEMPTS,
 } from '../../lib/config/defaults.ts';
-import { isCanary } from '../../lib/core/canary.ts';
-import { COPY_ATTRIBUTES, type CopyPlan } from '../../lib/core/config/plan-copy.ts';
 import type { Planner } from '../../lib/core/config/planner.ts';
 import { physicalTable } from '../../lib/core/config/table-names.ts';
-import { formatKey } from '../../lib/core/key-format.ts';
-import { sameValue } from '../../lib/core/item-equality.ts';
-import type { Item, Key, TableNames } from '../../lib/core/types.ts';
 import type { BackfillSummary } from '../../lib/engine/backfill.ts';
+import { checkCutover, type CutoverReport } from '../../lib/engine/cutover.ts';
 import { BedrockAppWriter, type BedrockWriterCounts } from '../../local/bedrock-app-writer.ts';
 import { seedBedrock } from '../../local/bedrock-seed.ts';
 import { bedrockTableNames } from '../../local/bedrock-tables.ts';
@@ -28,20 +25,13 @@ import { applyServiceEnv, startLocalServices } from '../../local/services/index.
 import { loadPlanner } from '../config-loader.ts';
 import { configFrom } from '../config.ts';
 import { newTable } from '../output.ts';
-import { makeRuntime, makeStateStore, runnerTargets } from '../runtime.ts';
+import { makeRuntime, makeStateStore, runnerTargets, type Runtime } from '../runtime.ts';
 import { renderSummary } from './backfill/render.ts';
+import { CUTOVER_MAX_LAG_SECONDS, renderCutover } from './cutover.ts';
 import { backfillTable } from './demo-backfill.ts';
 
 /** How long the drain may take once the scan is done (queue drain + stream catch-up). */
 const CONVERGE_TIMEOUT_MS = 10 * 60_000;
-/**
- * The engine does not re-derive an alias when its bot is published, unpublished or deleted yet
- * (docs/bedrock-chat-v3.md, "Not done yet"): until it does, the demo's V2 app leaves the
- * publication of a bot some alias points to alone, so convergence shows what the engine does
- * today. Aliases of published and of unpublished bots are still created.
- */
-const ENGINE_REDERIVES_ALIASES = false;
-
 export interface BedrockDemoOptions extends Record<string, unknown> {
   users: number;
   segments: number;
@@ -49,141 +39,36 @@ export interface BedrockDemoOptions extends Record<string, unknown> {
   seed: number;
 }
 
-/** What `finalCheck` found: every V3 item against what its V2 source derives now. */
-export interface CopyCheckReport {
-  /** Source items read (every item of each copy's source table). */
-  sources: number;
-  /** Target items the sources derive now, by copy. */
-  expected: Record<string, number>;
-  /** Target items equal to their derivation. */
-  matching: number;
-  /** Derived but absent from the target table. */
-  missing: number;
-  /** Present but not equal to the derivation (attributes or source version differ). */
-  stale: number;
-  /** A copy's item (it carries streamfill_source) that no source derives now. */
-  extra: number;
-  /** An item in a target table that is no copy's (no streamfill_source). */
-  foreign: number;
-  /** Sources that could not be planned (malformed, a lookup that could not be read). */
-  unplannable: number;
-  /** Sources a copy derives nothing for because a looked-up item is absent, with the reason. */
-  skipped: { copy: string; source: string; reason: string }[];
-  samples: { table: string; key: string; problem: string }[];
-}
-
-export const checkConverged = (r: CopyCheckReport): boolean =>
-  r.missing + r.stale + r.extra + r.foreign + r.unplannable === 0;
-
 /**
- * The demo's last step. This is where `cutoverCheck` (lib/engine/cutover.ts) plugs in once it
- * lands: call it here with the same planner, document client and table names, and map its
- * report to `converged`. Until then: every source's plans (lookups read as the engine reads
- * them) against the target tables, both ways.
+ * `streamfill cutover check` on the running local stack: the consumer caught up, the work queue
+ * and the DLQ empty, and the copy diff clean (skipped aliases listed, not failing).
  */
-export async function finalCheck(deps: {
-  planner: Planner;
-  doc: DynamoDBDocumentClient;
-  lookups: LookupReader;
-  tables: TableNames;
-}): Promise<CopyCheckReport> {
-  const { planner, doc, tables } = deps;
-  const report: CopyCheckReport = {
-    sources: 0,
-    expected: {},
-    matching: 0,
-    missing: 0,
-    stale: 0,
-    extra: 0,
-    foreign: 0,
-    unplannable: 0,
-    skipped: [],
-    samples: [],
-  };
-  const sample = (table: string, key: Key, problem: string) => {
-    if (report.samples.length < 20) report.samples.push({ table, key: formatKey(key), problem });
-  };
-  const wanted = new Map<string, { table: string; key: Key; item: Item }>();
-  const targetTables = new Set<string>();
-  const nowSeconds = Math.floor(Date.now() / 1000);
-  for (const table of planner.migratedTables) {
-    const copies = planner.copiesFor(table);
-    if (!copies.length) continue;
-    for (const c of copies) for (const t of c.to) targetTables.add(t.name);
-    const shape = planner.table(table);
-    for await (const page of scanPages(doc, physicalTable(tables, table))) {
-      const items = page.filter((i) => !isCanary(shape, i));
-      const reads = planner.collectLookups(table, items);
-      const read = await deps.lookups.read(reads.byTable, reads.byIndex);
-      const ctx = { lookups: planner.lookupResults(reads, read.read, read.indexed), nowSeconds };
-      for (const item of items) {
-        report.sources++;
-        let plans: CopyPlan[];
-        try {
-          plans = planner.planCopies(table, planner.keyOf(table, item), item, ctx);
-        } catch (e) {
-          report.unplannable++;
-          sample(table, planner.partialKey(table, item), (e as Error).message);
-          continue;
-        }
-        for (const plan of plans) {
-          if (plan.skipped)
-            report.skipped.push({ copy: plan.copy, source: plan.sourceId, reason: plan.skipped });
-          for (const t of plan.targets) {
-            report.expected[plan.copy] = (report.expected[plan.copy] ?? 0) + 1;
-            wanted.set(planner.keyId(t.table, t.key), t);
-          }
-        }
-      }
-    }
-  }
-  const seen = new Set<string>();
-  for (const table of targetTables) {
-    for await (const page of scanPages(doc, physicalTable(tables, table))) {
-      for (const item of page) {
-        const key = planner.keyOf(table, item);
-        const id = planner.keyId(table, key);
-        const want = wanted.get(id);
-        if (!want) {
-          if (item[COPY_ATTRIBUTES.source] === undefined) {
-            report.foreign++;
-            sample(table, key, 'not a copy (no streamfill_source), and no source derives it');
-          } else {
-            report.extra++;
-            sample(
-              table,
-              key,
-              `no source derives it now (from ${String(item[COPY_ATTRIBUTES.source])})`,
-            );
-          }
-          continue;
-        }
-        seen.add(id);
-        if (sameValue(item, want.item)) report.matching++;
-        else {
-          report.stale++;
-          sample(table, key, 'differs from what its source derives now');
-        }
-      }
-    }
-  }
-  for (const [id, t] of wanted)
-    if (!seen.has(id)) {
-      report.missing++;
-      sample(t.table, t.key, 'derived by its source, absent');
-    }
-  return report;
-}
-
-async function* scanPages(doc: DynamoDBDocumentClient, TableName: string): AsyncGenerator<Item[]> {
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new ScanCommand({ TableName, ConsistentRead: true, ExclusiveStartKey: start }),
-    );
-    yield (page.Items ?? []) as Item[];
-    start = page.LastEvaluatedKey;
-  } while (start);
+async function cutoverCheck(
+  rt: Runtime,
+  planner: Planner,
+  store: BackfillStateStore,
+): Promise<CutoverReport> {
+  const { config, clients } = rt;
+  const [work, dlq] = await Promise.all([
+    existingQueueUrl(clients.sqs, config.queueName, 'queue'),
+    existingQueueUrl(clients.sqs, config.dlqName, 'dlq'),
+  ]);
+  return checkCutover({
+    diff: { doc: clients.doc, planner, tables: config.tables, lookups: rt.lookups },
+    statusSources: (table) => ({
+      sqs: clients.sqs,
+      dynamodb: clients.dynamodb,
+      store,
+      queues: {
+        work: { name: config.queueName, url: work },
+        dlq: { name: config.dlqName, url: dlq },
+      },
+      tableName: physicalTable(config.tables, table),
+      mode: 'local',
+      consumerComponent: consumerHeartbeatId(physicalTable(config.tables, table)),
+    }),
+    maxLagMs: CUTOVER_MAX_LAG_SECONDS * 1000,
+  });
 }
 
 interface LiveCounts {
@@ -281,11 +166,11 @@ export async function demoBedrock(
           ...seeded.relatedDocuments,
         ],
         seed: opts.seed,
-        freezeAliasedBots: !ENGINE_REDERIVES_ALIASES,
       });
       app.start(opts.liveRate);
 
       let writer: BedrockWriterCounts;
+      let check: CutoverReport;
       const backfills: BackfillSummary[] = [];
       const scanStart = performance.now();
       let drainedMs = 0;
@@ -305,6 +190,9 @@ export async function demoBedrock(
           writer = await app.stop();
         }
         await runner.waitForIdle(CONVERGE_TIMEOUT_MS);
+        // The gate is checked while the copy still runs, as an operator checks it before the switch.
+        step('`streamfill cutover check`: consumer caught up, queues empty, every V3 item diffed');
+        check = await cutoverCheck(rt, planner, state);
       } finally {
         await runner.stop();
       }
@@ -316,15 +204,8 @@ export async function demoBedrock(
         onFailure: c.onFailure,
       });
 
-      step('final check: every V3 item against what its V2 source derives now');
-      const check = await finalCheck({
-        planner,
-        doc: rt.clients.doc,
-        lookups: rt.lookups,
-        tables: config.tables,
-      });
       const ok =
-        checkConverged(check) &&
+        check.check.exitCode === 0 &&
         backfills.every((b) => b.outcome === 'finished') &&
         live.parked === 0 &&
         live.onFailure === 0;
@@ -332,8 +213,8 @@ export async function demoBedrock(
       printBedrockSummary({ seeded, writer, live, backfills, check, drainedMs, ms });
       console.log(
         ok
-          ? `\n✔ converged: every V3 item is what its V2 source derives (${ms} ms in all)`
-          : '\n✘ the copy did not converge (see above)',
+          ? `\n✔ cutover check 0: every V3 item is what its V2 source derives (${ms} ms in all)`
+          : `\n✘ the copy is not ready to cut over (cutover check exit ${check.check.exitCode}, see above)`,
       );
       process.exitCode = ok ? 0 : 1;
       await emit({
@@ -368,7 +249,7 @@ function printBedrockSummary(s: {
   writer: BedrockWriterCounts;
   live: LiveCounts;
   backfills: BackfillSummary[];
-  check: CopyCheckReport;
+  check: CutoverReport;
   drainedMs: number;
   ms: number;
 }): void {
@@ -420,23 +301,6 @@ function printBedrockSummary(s: {
   );
   console.log(p.toString());
 
-  const c = newTable(['final check (V3 vs V2 now)', 'value']);
-  for (const [copy, count] of Object.entries(s.check.expected))
-    c.push([`V3 items derived by ${copy}`, n.format(count)]);
-  c.push(
-    ['V2 sources read', n.format(s.check.sources)],
-    ['V3 items equal to their derivation', n.format(s.check.matching)],
-    [
-      'missing / stale / extra / foreign / unplannable',
-      [s.check.missing, s.check.stale, s.check.extra, s.check.foreign, s.check.unplannable].join(
-        ' / ',
-      ),
-    ],
-    ['skipped sources (no V3 item, by design)', n.format(s.check.skipped.length)],
-  );
-  console.log(c.toString());
-  for (const k of s.check.skipped.slice(0, 5))
-    console.log(`  skipped ${k.copy} ${k.source}: ${k.reason}`);
-  if (s.check.skipped.length > 5) console.log(`  … and ${s.check.skipped.length - 5} more`);
-  for (const x of s.check.samples) console.log(`  ✘ ${x.table} ${x.key}: ${x.problem}`);
+  console.log('\ncutover check');
+  console.log(renderCutover(s.check));
 }

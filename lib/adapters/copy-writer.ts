@@ -6,12 +6,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   GetCommand,
   TransactWriteCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { WRITE_CONCURRENCY } from '../config/defaults.ts';
-import { mapLimit } from '../core/concurrency.ts';
+import { backoffMs, mapLimit } from '../core/concurrency.ts';
 import { COPY_ATTRIBUTES, NO_TARGETS_DIGEST, type CopyPlan } from '../core/config/plan-copy.ts';
 import { edgeSk, STAMP_SK, type DependencyCheck } from '../core/config/copy-dependencies.ts';
 import { physicalTable } from '../core/config/table-names.ts';
@@ -57,6 +58,12 @@ export interface LedgerEntry {
   skipped?: string;
 }
 
+/** A ledger entry's identity (its copy and source). */
+const ledgerId = (copy: string, sourceId: string): string => `${copy}\n${sourceId}`;
+
+/** BatchGetItem's limit on keys per request. */
+const BATCH_GET_MAX_KEYS = 100;
+
 /** The ledger item's key in the state table. */
 export function ledgerKey(copy: string, sourceId: string): { pk: string; sk: string } {
   return { pk: `copy#${copy}#${sourceId}`, sk: 'ledger' };
@@ -92,8 +99,48 @@ export class CopyWriter {
     this.afterLedgerRead = options.afterLedgerRead;
   }
 
-  applyAll(plans: readonly CopyPlan[]): Promise<CopyApplyResult[]> {
-    return mapLimit(plans, this.concurrency, (p) => this.apply(p));
+  /**
+   * Writes each plan; their ledger entries are read first in batches (a page's sources mostly
+   * need nothing: their copies derive nothing, or what is written already).
+   */
+  async applyAll(plans: readonly CopyPlan[]): Promise<CopyApplyResult[]> {
+    const ledgers = await this.readLedgers(plans);
+    return mapLimit(plans, this.concurrency, (p) =>
+      this.apply(p, { ledger: ledgers.get(ledgerId(p.copy, p.sourceId)) ?? null }),
+    );
+  }
+
+  /** The ledger entries of `plans` (strongly consistent BatchGetItem), by `ledgerId`. */
+  private async readLedgers(plans: readonly CopyPlan[]): Promise<Map<string, LedgerEntry>> {
+    const found = new Map<string, LedgerEntry>();
+    const keys = [
+      ...new Map(
+        plans.map((p) => [ledgerId(p.copy, p.sourceId), ledgerKey(p.copy, p.sourceId)]),
+      ).values(),
+    ];
+    for (let i = 0; i < keys.length; i += BATCH_GET_MAX_KEYS) {
+      let pending: Record<string, unknown>[] = keys.slice(i, i + BATCH_GET_MAX_KEYS);
+      for (let attempt = 0; pending.length; attempt++) {
+        if (attempt >= ATTEMPTS)
+          throw new Error(
+            `ledger read: ${pending.length} key(s) still unprocessed after ${attempt} attempts`,
+          );
+        if (attempt > 0) await sleep(backoffMs(attempt, 50, 2_000));
+        const res = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: { [this.ledgerTable]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        for (const item of res.Responses?.[this.ledgerTable] ?? []) {
+          const { pk: _pk, sk: _sk, ...entry } = item;
+          const e = entry as LedgerEntry;
+          found.set(ledgerId(e.copy, e.source), e);
+        }
+        pending =
+          (res.UnprocessedKeys?.[this.ledgerTable]?.Keys as Record<string, unknown>[]) ?? [];
+      }
+    }
+    return found;
   }
 
   async readLedger(copy: string, sourceId: string): Promise<LedgerEntry | undefined> {
@@ -113,11 +160,21 @@ export class CopyWriter {
    * `force`: write even when the ledger says these targets were written (a repair of targets
    * changed or deleted behind the copy's back; the same checks and conditions hold).
    */
-  async apply(plan: CopyPlan, options: { force?: boolean } = {}): Promise<CopyApplyResult> {
+  async apply(
+    plan: CopyPlan,
+    options: {
+      force?: boolean;
+      /** The ledger entry as just read (null: none), for the first attempt. */
+      ledger?: LedgerEntry | null;
+    } = {},
+  ): Promise<CopyApplyResult> {
     let lastReason = '';
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       try {
-        const ledger = await this.readLedger(plan.copy, plan.sourceId);
+        const ledger =
+          attempt === 0 && options.ledger !== undefined
+            ? (options.ledger ?? undefined)
+            : await this.readLedger(plan.copy, plan.sourceId);
         if (!options.force && (ledger?.digest ?? NO_TARGETS_DIGEST) === plan.digest)
           return { plan, outcome: 'unchanged' };
         await this.afterLedgerRead?.(plan);

@@ -42,6 +42,17 @@ export interface CopyApplyResult {
   deleted?: number;
 }
 
+/** One copy transaction's actions, and where its parts start (see CopyWriter.transactionOf). */
+export interface CopyTransaction {
+  items: Record<string, unknown>[];
+  /** The ledger's targets the plan no longer derives (deleted by it). */
+  stale: { table: string; key: Key }[];
+  /** Index of the first dependency check in `items`. */
+  firstCheck: number;
+  /** How many dependency checks follow it. */
+  checks: number;
+}
+
 /** A source's entry in the ledger: which targets it has, from which derivation. */
 export interface LedgerEntry {
   copy: string;
@@ -189,10 +200,12 @@ export class CopyWriter {
     return { plan, outcome: 'failed', reason: `gave up after ${ATTEMPTS} attempts: ${lastReason}` };
   }
 
-  private async transact(
-    plan: CopyPlan,
-    ledger: LedgerEntry | undefined,
-  ): Promise<CopyApplyResult | { outcome: 'retry'; reason: string }> {
+  /**
+   * The actions of the one transaction that moves the source's targets from `ledger` (undefined:
+   * none yet) to `plan`, in the order their cancellation reasons are read back: the source
+   * check, target puts, stale deletes, dependency checks, edges, the ledger write.
+   */
+  transactionOf(plan: CopyPlan, ledger: LedgerEntry | undefined): CopyTransaction {
     const wanted = new Set(plan.targets.map((t) => keyId(t.table, t.key)));
     const stale = (ledger?.targets ?? []).filter((t) => !wanted.has(keyId(t.table, t.key)));
     const before = new Set(ledger?.dependsOn ?? []);
@@ -202,15 +215,6 @@ export class CopyWriter {
       ...[...before].filter((d) => !after.has(d)).map((d) => this.edgeDelete(plan, d)),
     ];
     const checks = plan.dependencies.checks.map((c) => this.dependencyCheck(c));
-    const actions = 2 + plan.targets.length + stale.length + checks.length + edges.length;
-    if (actions > TRANSACTION_LIMIT)
-      return {
-        plan,
-        outcome: 'malformed',
-        reason: `copy "${plan.copy}": ${plan.targets.length} targets, ${stale.length} deletes and ${checks.length + edges.length} dependency actions need ${actions} actions in one transaction; DynamoDB allows ${TRANSACTION_LIMIT}`,
-      };
-
-    // In this order: the cancellation reasons are read back by position.
     const items: Record<string, unknown>[] = [this.sourceCheck(plan)];
     for (const t of plan.targets)
       items.push({
@@ -230,6 +234,20 @@ export class CopyWriter {
       });
     const firstCheck = items.length;
     items.push(...checks, ...edges, this.ledgerWrite(plan, ledger));
+    return { items, stale, firstCheck, checks: checks.length };
+  }
+
+  private async transact(
+    plan: CopyPlan,
+    ledger: LedgerEntry | undefined,
+  ): Promise<CopyApplyResult | { outcome: 'retry'; reason: string }> {
+    const { items, stale, firstCheck, checks } = this.transactionOf(plan, ledger);
+    if (items.length > TRANSACTION_LIMIT)
+      return {
+        plan,
+        outcome: 'malformed',
+        reason: `copy "${plan.copy}": ${plan.targets.length} targets, ${stale.length} deletes and ${items.length - 2 - plan.targets.length - stale.length} dependency actions need ${items.length} actions in one transaction; DynamoDB allows ${TRANSACTION_LIMIT}`,
+      };
 
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items as never }));
@@ -256,7 +274,7 @@ export class CopyWriter {
           reason: `copy "${plan.copy}": ${keyId(t!.table, t!.key)} holds an item that is not this source's copy (its ${COPY_ATTRIBUTES.source} differs): never overwritten`,
         };
       }
-      if (failedAt(firstCheck, firstCheck + checks.length) >= 0)
+      if (failedAt(firstCheck, firstCheck + checks) >= 0)
         return { plan, outcome: 'replan', reason: 'a looked-up item changed since it was read' };
       // The ledger moved (another writer of this source committed first) or a transaction
       // collided: read again and re-decide.

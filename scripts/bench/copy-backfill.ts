@@ -1,22 +1,19 @@
 // `streamfill bench backfill --preset bedrock-chat-v3`: the historic copy's throughput (scan →
 // work queue → worker → one TransactWriteItems per source and copy, consumer running) in source
 // items/s and target writes/s, beside the local ceiling of the same transactions: a tight loop
-// issuing the same TransactWriteItems shape (source ConditionCheck + target Puts + ledger Put),
-// plans made beforehand, with the pipeline's transactions in flight at most. Numbers, not
-// pass/fail.
+// issuing the copy writer's own TransactWriteItems (source check, target puts, dependency checks
+// and edges, ledger put), plans made beforehand, with the pipeline's transactions in flight at
+// most. Numbers, not pass/fail.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoStateStore, ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
-import { ledgerKey } from '../../lib/adapters/copy-writer.ts';
-import { expressionBuilder } from '../../lib/adapters/dynamo-writer.ts';
-import { sdkValue } from '../../lib/adapters/exact-numbers.ts';
+import { CopyWriter } from '../../lib/adapters/copy-writer.ts';
 import { LookupReader } from '../../lib/adapters/lookup-reader.ts';
 import { LOCAL_REDELIVERY } from '../../lib/config/defaults.ts';
 import { mapLimit } from '../../lib/core/concurrency.ts';
-import { COPY_ATTRIBUTES, type CopyPlan } from '../../lib/core/config/plan-copy.ts';
 import type { Planner } from '../../lib/core/config/planner.ts';
 import { physicalTable } from '../../lib/core/config/table-names.ts';
 import type { Item, TableNames } from '../../lib/core/types.ts';
@@ -277,7 +274,14 @@ async function ceiling(
   const plans = items
     .flatMap((item) => planner.planCopies(table, planner.keyOf(table, item), item, ctx))
     .filter((plan) => plan.targets.length > 0);
-  const requests = plans.map((plan) => transaction(plan, tables, ledgerTable));
+  // The copy writer's own transactions for a first write (no ledger entry yet).
+  const writer = new CopyWriter(base.doc, tables, ledgerTable, (t) => planner.table(t).key);
+  const requests = plans.map(
+    (plan) =>
+      new TransactWriteCommand({
+        TransactItems: writer.transactionOf(plan, undefined).items as never,
+      }),
+  );
   const concurrency = o.workerConcurrency * o.writeConcurrency;
   const clients = makeClients();
   try {
@@ -290,50 +294,6 @@ async function ceiling(
   } finally {
     destroyClients(clients);
   }
-}
-
-/** The copy writer's transaction for a first write (no ledger entry yet), as it builds it. */
-function transaction(plan: CopyPlan, tables: TableNames, ledgerTable: string) {
-  const check = expressionBuilder();
-  const items: Record<string, unknown>[] = [
-    {
-      ConditionCheck: {
-        TableName: physicalTable(tables, plan.source.table),
-        Key: sdkValue(plan.source.key),
-        ConditionExpression: check.conditions(plan.conditions),
-        ...check.placeholders(),
-      },
-    },
-  ];
-  for (const t of plan.targets) {
-    const x = expressionBuilder();
-    items.push({
-      Put: {
-        TableName: physicalTable(tables, t.table),
-        Item: sdkValue(t.item),
-        ConditionExpression: `attribute_not_exists(${x.name('PK')}) OR ${x.name(COPY_ATTRIBUTES.source)} = ${x.value(plan.sourceId)}`,
-        ...x.placeholders(),
-      },
-    });
-  }
-  const l = expressionBuilder();
-  items.push({
-    Put: {
-      TableName: ledgerTable,
-      Item: sdkValue({
-        ...ledgerKey(plan.copy, plan.sourceId),
-        copy: plan.copy,
-        source: plan.sourceId,
-        digest: plan.digest,
-        version: plan.version,
-        rev: 1,
-        targets: plan.targets.map((t) => ({ table: t.table, key: t.key })),
-      }),
-      ConditionExpression: `attribute_not_exists(${l.name('pk')})`,
-      ...l.placeholders(),
-    },
-  });
-  return new TransactWriteCommand({ TransactItems: items as never });
 }
 
 async function scanAll(doc: DynamoDBDocumentClient, TableName: string): Promise<Item[]> {

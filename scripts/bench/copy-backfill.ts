@@ -24,7 +24,7 @@ import { bedrockTableNames } from '../../local/bedrock-tables.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
 import { loadPlanner } from '../config-loader.ts';
-import { backfillTable } from '../commands/demo-backfill.ts';
+import { backfillTable } from '../commands/demo-steps.ts';
 import { awaitConsumerReads } from './consumer-reads.ts';
 
 export interface CopyBackfillBenchOptions {

@@ -2,10 +2,8 @@
 // targets now? Thin over lib/engine/cutover.ts: options in, the report out, its exit code.
 import { Option, type Command } from 'commander';
 import { makeAwsObserver, type AwsObserver } from '../../lib/adapters/aws-metrics.ts';
-import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
-import { SCAN_SEGMENTS, consumerHeartbeatId } from '../../lib/config/defaults.ts';
+import { SCAN_SEGMENTS } from '../../lib/config/defaults.ts';
 import type { Planner } from '../../lib/core/config/planner.ts';
-import { physicalTable } from '../../lib/core/config/table-names.ts';
 import { CUTOVER_EXIT_HELP, type CutoverVerdict } from '../../lib/core/cutover-check.ts';
 import { COPY_DIFF_REASONS } from '../../lib/core/cutover-diff.ts';
 import { formatWait } from '../../lib/core/throttle.ts';
@@ -23,11 +21,10 @@ import {
   migrationsToCheck,
   positiveInt,
   requireTable,
-  settingName,
   withSharedOptions,
 } from '../config.ts';
 import { makeRuntime, type Runtime } from '../runtime.ts';
-import { isLocalMode, openStateStore, withStateStoreOptions } from './status.ts';
+import { isLocalMode, openStatusPlaces, statusSourcesOf, withStateStoreOptions } from './status.ts';
 import { renderCopies } from './verify.ts';
 
 /** What "caught up" allows by default: a cut-over wants the consumer at the stream's end. */
@@ -173,26 +170,15 @@ async function cutoverDeps(
   };
   try {
     await requireTables(rt, planner, copies);
-    const [work, dlq, state] = await Promise.all([
-      existingQueueUrl(rt.clients.sqs, config.queueName, settingName('queueName')),
-      existingQueueUrl(rt.clients.sqs, config.dlqName, settingName('dlqName')),
-      openStateStore(rt.clients, opts as { stateTable: string; checkpointFile?: string }),
-    ]);
-    const statusSources = (table: string): StatusSources => ({
-      sqs: rt.clients.sqs,
-      dynamodb: rt.clients.dynamodb,
-      ...(state.store && { store: state.store }),
-      ...(state.missing && { storeMissing: state.missing }),
-      queues: {
-        work: { name: config.queueName, url: work },
-        dlq: { name: config.dlqName, url: dlq },
-      },
-      tableName: physicalTable(config.tables, table),
-      mode: aws ? 'aws' : 'local',
-      ...(aws && { aws }),
-      ...(typeof opts.consumerFunction === 'string' && { consumerFunction: opts.consumerFunction }),
-      consumerComponent: consumerHeartbeatId(physicalTable(config.tables, table)),
-    });
+    const places = await openStatusPlaces(rt.clients, config, opts);
+    const statusSources = (table: string): StatusSources =>
+      statusSourcesOf(rt.clients, config, table, places, {
+        mode: aws ? 'aws' : 'local',
+        ...(aws && { aws }),
+        ...(typeof opts.consumerFunction === 'string' && {
+          consumerFunction: opts.consumerFunction,
+        }),
+      });
     return {
       deps: {
         diff: {

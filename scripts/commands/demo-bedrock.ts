@@ -3,32 +3,29 @@
 // V2 application writing throughout, `backfill` through the work queue, drain, then the final
 // `cutover check` (consumer caught up, queues empty, every V3 item what its V2 source derives
 // now), and a summary.
-import { randomBytes } from 'node:crypto';
 import type { BackfillStateStore } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients } from '../../lib/adapters/clients.ts';
 import { existingQueueUrl } from '../../lib/adapters/dlq-reader.ts';
 import {
-  consumerHeartbeatId,
   LOCAL_REDELIVERY,
   LOCAL_STATE_TABLE,
   SCANNER_MAX_ATTEMPTS,
 } from '../../lib/config/defaults.ts';
 import type { Planner } from '../../lib/core/config/planner.ts';
-import { physicalTable } from '../../lib/core/config/table-names.ts';
 import type { BackfillSummary } from '../../lib/engine/backfill.ts';
 import { checkCutover, type CutoverReport } from '../../lib/engine/cutover.ts';
 import { BedrockAppWriter, type BedrockWriterCounts } from '../../local/bedrock-app-writer.ts';
 import { seedBedrock } from '../../local/bedrock-seed.ts';
 import { bedrockTableNames } from '../../local/bedrock-tables.ts';
 import { startLocalRunner } from '../../local/runner.ts';
-import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
 import { loadPlanner } from '../config-loader.ts';
 import { configFrom } from '../config.ts';
 import { newTable } from '../output.ts';
 import { makeRuntime, makeStateStore, runnerTargets, type Runtime } from '../runtime.ts';
 import { renderSummary } from './backfill/render.ts';
 import { CUTOVER_MAX_LAG_SECONDS, renderCutover } from './cutover.ts';
-import { backfillTable } from './demo-backfill.ts';
+import { backfillTable, startDemoServices } from './demo-steps.ts';
+import { statusSourcesOf } from './status.ts';
 
 /** How long the drain may take once the scan is done (queue drain + stream catch-up). */
 const CONVERGE_TIMEOUT_MS = 10 * 60_000;
@@ -49,24 +46,14 @@ async function cutoverCheck(
   store: BackfillStateStore,
 ): Promise<CutoverReport> {
   const { config, clients } = rt;
-  const [work, dlq] = await Promise.all([
-    existingQueueUrl(clients.sqs, config.queueName, 'queue'),
-    existingQueueUrl(clients.sqs, config.dlqName, 'dlq'),
+  const [workUrl, dlqUrl] = await Promise.all([
+    existingQueueUrl(clients.sqs, config.queueName, 'the work queue'),
+    existingQueueUrl(clients.sqs, config.dlqName, 'the DLQ'),
   ]);
+  const places = { workUrl, dlqUrl, state: { store } };
   return checkCutover({
     diff: { doc: clients.doc, planner, tables: config.tables, lookups: rt.lookups },
-    statusSources: (table) => ({
-      sqs: clients.sqs,
-      dynamodb: clients.dynamodb,
-      store,
-      queues: {
-        work: { name: config.queueName, url: work },
-        dlq: { name: config.dlqName, url: dlq },
-      },
-      tableName: physicalTable(config.tables, table),
-      mode: 'local',
-      consumerComponent: consumerHeartbeatId(physicalTable(config.tables, table)),
-    }),
+    statusSources: (table) => statusSourcesOf(clients, config, table, places, { mode: 'local' }),
     maxLagMs: CUTOVER_MAX_LAG_SECONDS * 1000,
   });
 }
@@ -89,14 +76,8 @@ export async function demoBedrock(
   const step = (msg: string): void => console.log(`\n▶ ${msg}`);
   step('starting local services (DynamoDB Local, ElasticMQ)');
   const t0 = Date.now();
-  const services = await startLocalServices({ log: (l) => console.log(`  ${l}`) });
+  const services = await startDemoServices();
   try {
-    applyServiceEnv(services.env);
-    // A fresh DynamoDB Local database per demo run (it keys databases by access key).
-    if (services.provider !== 'env')
-      process.env.AWS_ACCESS_KEY_ID = `demo${randomBytes(4).toString('hex')}`;
-    console.log(`  ready in ${Date.now() - t0} ms via ${services.provider}`);
-
     // The preset is the config, whatever config the directory has; --table-name still maps.
     const planner = await loadPlanner({ preset: 'bedrock-chat-v3' });
     const config = configFrom({ ...opts, searchEndpoint: undefined }, planner);

@@ -2,7 +2,6 @@
 // (consumer + worker) under live application writes, `backfill` through the queue, convergence,
 // `verify`, a summary — with no in-process shortcut for the historic pass.
 import { Option, type Command } from 'commander';
-import { randomBytes } from 'node:crypto';
 import type { BackfillStateStore } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients } from '../../lib/adapters/clients.ts';
 import {
@@ -21,11 +20,10 @@ import { LatencyTracker } from '../../local/latency-tracker.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { pikaTableNames } from '../../local/pika-tables.ts';
 import { seed } from '../../local/seed.ts';
-import { applyServiceEnv, startLocalServices } from '../../local/services/index.ts';
 import { configFrom, nonNegativeInt, positiveInt, withSharedOptions } from '../config.ts';
 import { makeRuntime, makeStateStore, runnerTargets, type Runtime } from '../runtime.ts';
 import { renderSummary } from './backfill/render.ts';
-import { backfillTable } from './demo-backfill.ts';
+import { backfillTable, startDemoServices } from './demo-steps.ts';
 import { demoBedrock } from './demo-bedrock.ts';
 import { PRESETS } from '../config-loader.ts';
 import { renderVerifyReport } from './verify.ts';
@@ -107,13 +105,8 @@ async function demo(opts: DemoOptions, emit: (value: unknown) => Promise<void>):
   const step = (msg: string): void => console.log(`\n▶ ${msg}`);
   step('starting local services (DynamoDB Local, ElasticMQ, OpenSearch)');
   const t0 = Date.now();
-  const services = await startLocalServices({ log: (l) => console.log(`  ${l}`) });
+  const services = await startDemoServices();
   try {
-    applyServiceEnv(services.env);
-    // A fresh DynamoDB Local database per demo run (it keys databases by access key).
-    if (services.provider !== 'env')
-      process.env.AWS_ACCESS_KEY_ID = `demo${randomBytes(4).toString('hex')}`;
-    console.log(`  ready in ${Date.now() - t0} ms via ${services.provider}`);
     for (const [k, v] of Object.entries(services.env)) console.log(`  ${k}=${v}`);
 
     // The demo runs the built-in Pika preset on its own data, whatever config the directory has.

@@ -134,7 +134,19 @@ ${STATUS_JSON_KEYS}`,
     const mode = isLocalMode() ? 'local' : 'aws';
     const aws = mode === 'aws' ? makeAwsObserver() : undefined;
     try {
-      const sources = await statusSources(clients, config, table, opts, mode);
+      const sources = statusSourcesOf(
+        clients,
+        config,
+        table,
+        await openStatusPlaces(clients, config, opts),
+        {
+          mode,
+          ...(typeof opts.consumerFunction === 'string' && {
+            consumerFunction: opts.consumerFunction,
+          }),
+          dlqSample: opts.dlqSample as number,
+        },
+      );
       if (aws) sources.aws = aws;
       for (;;) {
         const report = await collectStatus(sources);
@@ -199,34 +211,50 @@ export function statusTable(planner: Planner, value: string | undefined): string
   return table;
 }
 
-/** `table`: the declared table whose run and consumer to show. */
-async function statusSources(
+/** Where status is read from: the two queues (found by name) and the backfill state store. */
+export interface StatusPlaces {
+  workUrl: string;
+  dlqUrl: string;
+  state: { store?: BackfillStateStore; missing?: string };
+}
+
+/** The queues and the state store a command's options name; a missing queue throws. */
+export async function openStatusPlaces(
   clients: Clients,
   config: Config,
-  table: string,
   opts: Record<string, unknown>,
-  mode: 'local' | 'aws',
-): Promise<StatusSources> {
-  const [work, dlq, state] = await Promise.all([
+): Promise<StatusPlaces> {
+  const [workUrl, dlqUrl, state] = await Promise.all([
     existingQueueUrl(clients.sqs, config.queueName, settingName('queueName')),
     existingQueueUrl(clients.sqs, config.dlqName, settingName('dlqName')),
     openStateStore(clients, opts as { stateTable: string; checkpointFile?: string }),
   ]);
+  return { workUrl, dlqUrl, state };
+}
+
+/** What `collectStatus` reads for the declared `table`: its consumer, the queues, the state. */
+export function statusSourcesOf(
+  clients: Pick<Clients, 'sqs' | 'dynamodb'>,
+  config: Config,
+  table: string,
+  places: StatusPlaces,
+  extra: Pick<StatusSources, 'mode' | 'aws' | 'consumerFunction' | 'dlqSample'>,
+): StatusSources {
+  const tableName = physicalTable(config.tables, table);
   return {
     sqs: clients.sqs,
     dynamodb: clients.dynamodb,
-    ...(state.store && { store: state.store }),
-    ...(state.missing && { storeMissing: state.missing }),
+    ...(places.state.store && { store: places.state.store }),
+    ...(places.state.missing && { storeMissing: places.state.missing }),
     queues: {
-      work: { name: config.queueName, url: work },
-      dlq: { name: config.dlqName, url: dlq },
+      work: { name: config.queueName, url: places.workUrl },
+      dlq: { name: config.dlqName, url: places.dlqUrl },
     },
-    tableName: physicalTable(config.tables, table),
-    mode,
-    ...(typeof opts.consumerFunction === 'string' && { consumerFunction: opts.consumerFunction }),
+    tableName,
     // The id `streamfill run` writes its heartbeat under (one consumer per table).
-    consumerComponent: consumerHeartbeatId(physicalTable(config.tables, table)),
-    dlqSample: opts.dlqSample as number,
+    consumerComponent: consumerHeartbeatId(tableName),
+    ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
+    mode: extra.mode,
   };
 }
 

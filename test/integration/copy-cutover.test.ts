@@ -3,27 +3,20 @@
 // source deleted after the scan read it; the stream consumer runs meanwhile, as deployed.
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
-import { compilePlanner } from '../../lib/core/config/planner.ts';
-import { resolveConfig } from '../../lib/core/config/resolve.ts';
 import type { Item, Key } from '../../lib/core/types.ts';
 import { copyItems } from '../../lib/engine/copy-items.ts';
-import { engineDeps } from '../../lib/engine/deps.ts';
-import type { EngineDeps } from '../../lib/engine/migrate-items.ts';
-import bedrock from '../../lib/presets/bedrock-chat-v3.ts';
 import { bedrockV2Data } from '../../local/bedrock-data.ts';
-import { ensureBedrockTables } from '../../local/bedrock-tables.ts';
 import { putItems } from '../../local/pika-tables.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { expectCutoverClean } from '../support/cutover.ts';
+import { bedrockFixture, bedrockPlanner, V2 } from '../support/bedrock-fixture.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('copy-cutover');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
-const V2 = 'bedrock-v2-conversation';
-const planner = compilePlanner(resolveConfig(bedrock));
+const planner = bedrockPlanner;
 let clients: Clients;
 beforeAll(() => {
   clients = makeClients({ searchEndpoint: undefined });
@@ -31,18 +24,7 @@ beforeAll(() => {
 afterAll(() => destroyClients(clients));
 
 it('ends clean after a late worker page (same-second updates) and a delete during the scan', async () => {
-  const p = uniqueName('ccut');
-  const names = { v2Conversation: `${p}-v2`, v3Conversation: `${p}-v3c`, v3Bot: `${p}-v3b` };
-  await ensureBedrockTables(clients.dynamodb, names);
-  const stateTable = `${p}-state`;
-  await ensureStateTable(clients.dynamodb, stateTable);
-  const tables = {
-    [V2]: names.v2Conversation,
-    'bedrock-v3-conversation': names.v3Conversation,
-    'bedrock-v3-bot': names.v3Bot,
-  };
-  const { search: _none, ...rest } = engineDeps(clients, { tables, planner, stateTable });
-  const deps = rest as EngineDeps;
+  const { names, tables, stateTable, deps } = await bedrockFixture(clients, 'ccut');
   const data = bedrockV2Data({ users: 8, seed: 11 });
   const conv = data.conversations[0] as Item;
   const doomed = data.conversations[1] as Item;

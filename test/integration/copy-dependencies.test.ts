@@ -4,60 +4,35 @@
 // alias's own derivation is between its reads and its write; a lagging index is not trusted.
 import { GetCommand, PutCommand, DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { CopyWriter, ledgerKey } from '../../lib/adapters/copy-writer.ts';
 import { DependencyStore } from '../../lib/adapters/dependency-store.ts';
 import { LookupReader } from '../../lib/adapters/lookup-reader.ts';
-import { compilePlanner } from '../../lib/core/config/planner.ts';
-import { resolveConfig } from '../../lib/core/config/resolve.ts';
 import type { Item, Key } from '../../lib/core/types.ts';
 import { copyItems } from '../../lib/engine/copy-items.ts';
 import { rederiveDependents } from '../../lib/engine/copy-dependents.ts';
-import { engineDeps } from '../../lib/engine/deps.ts';
-import type { EngineDeps } from '../../lib/engine/migrate-items.ts';
-import bedrock, { copyAliases } from '../../lib/presets/bedrock-chat-v3.ts';
+import { copyAliases } from '../../lib/presets/bedrock-chat-v3.ts';
 import { bedrockV2Data } from '../../local/bedrock-data.ts';
-import { ensureBedrockTables } from '../../local/bedrock-tables.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { ensureQueues } from '../../lib/adapters/queues.ts';
 import { sendMessages } from '../../lib/adapters/work-queue.ts';
 import { packItems, workItemOf } from '../../lib/core/work-message.ts';
 import { expectCutoverClean } from '../support/cutover.ts';
+import { bedrockFixture, bedrockPlanner, V2 } from '../support/bedrock-fixture.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
 
 useLocalServices('copy-dependencies');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
-const V2 = 'bedrock-v2-conversation';
-const planner = compilePlanner(resolveConfig(bedrock));
+const planner = bedrockPlanner;
 let clients: Clients;
-let tableCount = 0;
 
 beforeAll(() => {
   clients = makeClients({ searchEndpoint: undefined });
 });
 afterAll(() => destroyClients(clients));
 
-/** Fresh V2/V3 tables and a state table; the engine's deps over them. */
-async function fixture() {
-  const n = ++tableCount;
-  const names = {
-    v2Conversation: uniqueName(`dv2-${n}`),
-    v3Conversation: uniqueName(`dv3c-${n}`),
-    v3Bot: uniqueName(`dv3b-${n}`),
-  };
-  await ensureBedrockTables(clients.dynamodb, names);
-  const stateTable = uniqueName(`dstate-${n}`);
-  await ensureStateTable(clients.dynamodb, stateTable);
-  const tables = {
-    [V2]: names.v2Conversation,
-    'bedrock-v3-conversation': names.v3Conversation,
-    'bedrock-v3-bot': names.v3Bot,
-  };
-  const { search: _none, ...deps } = engineDeps(clients, { tables, planner, stateTable });
-  return { names, tables, stateTable, deps: deps as EngineDeps };
-}
+const fixture = () => bedrockFixture(clients, 'cdep');
 
 // One bot (owner u-owner) and an alias of it held by u-fan, shaped by the seed's generator.
 const data = bedrockV2Data({ users: 4, seed: 7 });

@@ -3,10 +3,8 @@
 // target edited or deleted by hand, a source deleted or changed without its stream record
 // processed, an app item at a wanted key, a source the derive refuses — each found by its reason,
 // and `verify` counting the same. Then each is mended and the diff is clean again.
-import { CreateTableCommand, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 
 import { defineConfig, defineCopy, defineLookup } from '../../lib/core/config/define.ts';
@@ -20,7 +18,7 @@ import { engineDeps } from '../../lib/engine/deps.ts';
 import type { EngineDeps } from '../../lib/engine/migrate-items.ts';
 import { isConverged, verifyAll } from '../../lib/engine/verify.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
-import { bots, convs, copy, v2 } from '../support/v2-copy.ts';
+import { createCopyTables, bots, convs, copy, v2 } from '../support/v2-copy.ts';
 
 useLocalServices('copy-diff');
 
@@ -59,26 +57,10 @@ let clients: Clients;
 let deps: EngineDeps;
 const tables = { v2: uniqueName('v2'), bots: uniqueName('bots'), convs: uniqueName('convs') };
 const stateTable = uniqueName('state');
-const pkSk: KeySchemaElement[] = [
-  { AttributeName: 'PK', KeyType: 'HASH' },
-  { AttributeName: 'SK', KeyType: 'RANGE' },
-];
 
 beforeAll(async () => {
   clients = makeClients();
-  for (const TableName of Object.values(tables))
-    await clients.dynamodb.send(
-      new CreateTableCommand({
-        TableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: pkSk,
-        AttributeDefinitions: [
-          { AttributeName: 'PK', AttributeType: 'S' },
-          { AttributeName: 'SK', AttributeType: 'S' },
-        ],
-      }),
-    );
-  await ensureStateTable(clients.dynamodb, stateTable);
+  await createCopyTables(clients.dynamodb, tables, stateTable);
   deps = engineDeps(clients, { tables, planner, stateTable, searchIndex: 'unused' });
 });
 afterAll(() => destroyClients(clients));

@@ -8,29 +8,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { ensureQueues } from '../../lib/adapters/queues.ts';
 import { sendMessages } from '../../lib/adapters/work-queue.ts';
-import { compilePlanner } from '../../lib/core/config/planner.ts';
-import { resolveConfig } from '../../lib/core/config/resolve.ts';
 import { packItems, workItemOf } from '../../lib/core/work-message.ts';
-import { engineDeps } from '../../lib/engine/deps.ts';
-import bedrock from '../../lib/presets/bedrock-chat-v3.ts';
 import { bedrockV2Data } from '../../local/bedrock-data.ts';
-import { ensureBedrockTables } from '../../local/bedrock-tables.ts';
 import { putItems } from '../../local/pika-tables.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { startCli } from '../support/cli.ts';
-import { uniqueName, useLocalServices } from '../support/env.ts';
+import { bedrockFixture, bedrockPlanner, V2 } from '../support/bedrock-fixture.ts';
+import { useLocalServices } from '../support/env.ts';
 import { drainParked, scanAll } from '../support/work-queue.ts';
 import { expectCutoverClean } from '../support/cutover.ts';
 
 useLocalServices('copy-kill');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
-const V2 = 'bedrock-v2-conversation';
-const planner = compilePlanner(resolveConfig(bedrock));
+const planner = bedrockPlanner;
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 let clients: Clients;
 beforeAll(() => {
@@ -47,15 +41,8 @@ async function copied(names: { v3Bot: string; v3Conversation: string }): Promise
 }
 
 it('a copy worker killed mid-batch: its messages come back and every source converges', async () => {
-  const p = uniqueName('ckill');
-  const names = {
-    v2Conversation: `${p}-v2`,
-    v3Conversation: `${p}-v3c`,
-    v3Bot: `${p}-v3b`,
-  };
-  await ensureBedrockTables(clients.dynamodb, names);
-  const stateTable = `${p}-state`;
-  await ensureStateTable(clients.dynamodb, stateTable);
+  const { names, tables, stateTable, deps } = await bedrockFixture(clients, 'ckill');
+  const p = names.v2Conversation;
   const data = bedrockV2Data({ users: 60, seed: 5 });
   const sources = [...data.bots, ...data.aliases, ...data.conversations, ...data.relatedDocuments];
   await putItems(clients.doc, names.v2Conversation, sources);
@@ -70,11 +57,6 @@ it('a copy worker killed mid-batch: its messages come back and every source conv
   );
   await sendMessages(clients.sqs, queues.work, packItems(V2, work, { maxItemsPerMessage: 25 }));
 
-  const tables = {
-    [V2]: names.v2Conversation,
-    'bedrock-v3-conversation': names.v3Conversation,
-    'bedrock-v3-bot': names.v3Bot,
-  };
   const dir = mkdtempSync(join(tmpdir(), 'sf-ckill-'));
   const tableFlags = Object.entries(tables).flatMap(([d, t]) => ['--table-name', `${d}=${t}`]);
   const env = { ...process.env };
@@ -117,7 +99,6 @@ it('a copy worker killed mid-batch: its messages come back and every source conv
   child.kill('SIGKILL');
   await done;
 
-  const { search: _none, ...deps } = engineDeps(clients, { tables, planner, stateTable });
   const runner = await startLocalRunner({
     clients,
     deps,

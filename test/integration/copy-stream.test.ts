@@ -2,17 +2,15 @@
 // `streamfill run`), on a NEW_IMAGE stream like Bedrock Chat V2's: creates, two updates within
 // one second, a change of a target's key and deletes all reach the targets, and a REMOVE (which
 // carries no old image) deletes every target through the ledger.
-import { CreateTableCommand, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { COPY_ATTRIBUTES } from '../../lib/core/config/plan-copy.ts';
 import type { Item } from '../../lib/core/types.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import { startLocalRunner } from '../../local/runner.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
-import { planner } from '../support/v2-copy.ts';
+import { createCopyTables, planner } from '../support/v2-copy.ts';
 
 useLocalServices('copy-stream');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -20,29 +18,10 @@ process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 let clients: Clients;
 const tables = { v2: uniqueName('v2s'), bots: uniqueName('botss'), convs: uniqueName('convss') };
 const stateTable = uniqueName('states');
-const pkSk: KeySchemaElement[] = [
-  { AttributeName: 'PK', KeyType: 'HASH' },
-  { AttributeName: 'SK', KeyType: 'RANGE' },
-];
 
 beforeAll(async () => {
   clients = makeClients({ searchEndpoint: undefined });
-  for (const [name, TableName] of Object.entries(tables))
-    await clients.dynamodb.send(
-      new CreateTableCommand({
-        TableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: pkSk,
-        AttributeDefinitions: [
-          { AttributeName: 'PK', AttributeType: 'S' },
-          { AttributeName: 'SK', AttributeType: 'S' },
-        ],
-        ...(name === 'v2' && {
-          StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
-        }),
-      }),
-    );
-  await ensureStateTable(clients.dynamodb, stateTable);
+  await createCopyTables(clients.dynamodb, tables, stateTable, 'v2');
 });
 afterAll(() => destroyClients(clients));
 

@@ -2,10 +2,8 @@
 // write one transaction conditioned on the source. Each guarantee is broken on purpose: an app
 // update between our read and our write (same second included), a delete during the scan, a
 // target key that changes, a target another source owns, two writers of one source racing.
-import { CreateTableCommand, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { destroyClients, makeClients, type Clients } from '../../lib/adapters/clients.ts';
 import { CopyWriter, ledgerKey } from '../../lib/adapters/copy-writer.ts';
 import { COPY_ATTRIBUTES } from '../../lib/core/config/plan-copy.ts';
@@ -15,7 +13,7 @@ import { copyItems } from '../../lib/engine/copy-items.ts';
 import { engineDeps } from '../../lib/engine/deps.ts';
 import type { EngineDeps } from '../../lib/engine/migrate-items.ts';
 import { uniqueName, useLocalServices } from '../support/env.ts';
-import { planner } from '../support/v2-copy.ts';
+import { createCopyTables, planner } from '../support/v2-copy.ts';
 
 useLocalServices('copy-writer');
 
@@ -23,26 +21,10 @@ let clients: Clients;
 let deps: EngineDeps;
 const tables = { v2: uniqueName('v2'), bots: uniqueName('bots'), convs: uniqueName('convs') };
 const stateTable = uniqueName('state');
-const pkSk: KeySchemaElement[] = [
-  { AttributeName: 'PK', KeyType: 'HASH' },
-  { AttributeName: 'SK', KeyType: 'RANGE' },
-];
 
 beforeAll(async () => {
   clients = makeClients();
-  for (const TableName of Object.values(tables))
-    await clients.dynamodb.send(
-      new CreateTableCommand({
-        TableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: pkSk,
-        AttributeDefinitions: [
-          { AttributeName: 'PK', AttributeType: 'S' },
-          { AttributeName: 'SK', AttributeType: 'S' },
-        ],
-      }),
-    );
-  await ensureStateTable(clients.dynamodb, stateTable);
+  await createCopyTables(clients.dynamodb, tables, stateTable);
   deps = engineDeps(clients, { tables, planner, stateTable, searchIndex: 'unused' });
 });
 afterAll(() => destroyClients(clients));

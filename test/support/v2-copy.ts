@@ -1,5 +1,7 @@
 // A V2-like copy used by the copy tests: one single table (PK = user, SK = "<user>#BOT#<id>" /
 // "<user>#CONV#<id>") into a bot table and a conversation table keyed without the user prefix.
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ensureStateTable } from '../../lib/adapters/backfill-state.ts';
 import { defineConfig, defineCopy, defineTable, malformed } from '../../lib/core/config/define.ts';
 import { compilePlanner } from '../../lib/core/config/planner.ts';
 import { resolveConfig } from '../../lib/core/config/resolve.ts';
@@ -43,3 +45,34 @@ export const copy = defineCopy({
 export const planner = compilePlanner(
   resolveConfig(defineConfig({ tables: [v2, bots, convs], migrations: [copy] })),
 );
+
+/**
+ * Creates the copy tests' tables (each `PK`/`SK` strings, on demand) and the state table;
+ * `streamed` gets a NEW_IMAGE stream, as Bedrock Chat V2's table has.
+ */
+export async function createCopyTables(
+  dynamodb: DynamoDBClient,
+  tables: Readonly<Record<string, string>>,
+  stateTable: string,
+  streamed?: string,
+): Promise<void> {
+  for (const [name, TableName] of Object.entries(tables))
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'PK', KeyType: 'HASH' },
+          { AttributeName: 'SK', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'PK', AttributeType: 'S' },
+          { AttributeName: 'SK', AttributeType: 'S' },
+        ],
+        ...(name === streamed && {
+          StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+        }),
+      }),
+    );
+  await ensureStateTable(dynamodb, stateTable);
+}

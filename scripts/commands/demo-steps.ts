@@ -1,5 +1,7 @@
-// The demos' historic pass: `streamfill backfill --table <table>` run in-process against the
-// local runner's work queue, with the CLI's gates (consumer heartbeat, canary, continuity).
+// The steps both demos take: the local services up (with a fresh DynamoDB Local database), and
+// the historic pass, `streamfill backfill --table <table>` run in-process against the local
+// runner's work queue, with the CLI's gates (consumer heartbeat, canary, continuity).
+import { randomBytes } from 'node:crypto';
 import type { BackfillStateStore } from '../../lib/adapters/backfill-state.ts';
 import type { Clients } from '../../lib/adapters/clients.ts';
 import { heartbeatProbe } from '../../lib/adapters/consumer-probe.ts';
@@ -9,8 +11,25 @@ import { DEFAULT_PRICES } from '../../lib/core/cost-estimate.ts';
 import { physicalTable } from '../../lib/core/config/table-names.ts';
 import { runBackfill, type BackfillSummary } from '../../lib/engine/backfill.ts';
 import type { LocalRunner } from '../../local/runner.ts';
+import {
+  applyServiceEnv,
+  startLocalServices,
+  type LocalServices,
+} from '../../local/services/index.ts';
 import type { Runtime } from '../runtime.ts';
 import { progressView } from './backfill/render.ts';
+
+/** Starts the local services for a demo and points this process at them. */
+export async function startDemoServices(): Promise<LocalServices> {
+  const t0 = Date.now();
+  const services = await startLocalServices({ log: (l) => console.log(`  ${l}`) });
+  applyServiceEnv(services.env);
+  // A fresh DynamoDB Local database per demo run (it keys databases by access key).
+  if (services.provider !== 'env')
+    process.env.AWS_ACCESS_KEY_ID = `demo${randomBytes(4).toString('hex')}`;
+  console.log(`  ready in ${Date.now() - t0} ms via ${services.provider}`);
+  return services;
+}
 
 /**
  * `streamfill backfill --table <table>` in-process: consumer-first gate, progress, summary.

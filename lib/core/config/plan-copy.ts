@@ -11,7 +11,12 @@ import { keyOfItem } from './item-key.ts';
 import { readableAttributes, restrictItem } from './lookups.ts';
 import { lookupFor, readConditions, storable, type DeclaredPlanContext } from './plan-derived.ts';
 import { BOOKKEEPING_PREFIX, ConfigError, show } from './resolve.ts';
-import { dependenciesOf, type Dependencies, type LookupRead } from './copy-dependencies.ts';
+import {
+  dependenciesOf,
+  type Dependencies,
+  type DependencyCheck,
+  type LookupRead,
+} from './copy-dependencies.ts';
 
 /** The attributes every copied item carries (an app ignores them; a diff may leave them out). */
 export const COPY_ATTRIBUTES = {
@@ -177,7 +182,14 @@ export function planCopy(
   const sourceId = keyId(from.name, key);
   const version = digestOf(toWireRecord(seen));
   const targets = targetsOf(copy, returned, { table: from.name, key, id: sourceId, version });
-  const dependencies = dependenciesOf([...reads.values()], ctx.stamps);
+  const { on, checks } = dependenciesOf([...reads.values()], ctx.stamps);
+  // A lookup of the source itself: its check joins the source's (one item, one action).
+  const own = (c: DependencyCheck) => c.kind === 'item' && keyId(c.table, c.key) === sourceId;
+  const conditions = [
+    ...readConditions(from, copy.inputs, item),
+    ...checks.flatMap((c) => (c.kind === 'item' && own(c) ? c.conditions : [])),
+  ];
+  const dependencies = { on, checks: checks.filter((c) => !own(c)) };
   const absent = [...reads.values()]
     .filter((r) => r.found === null)
     .map((r) => `lookup "${r.lookup.name}" found no ${r.id}`);
@@ -185,7 +197,7 @@ export function planCopy(
     copy: copy.name,
     source: { table: from.name, key },
     sourceId,
-    conditions: readConditions(from, copy.inputs, item),
+    conditions,
     version,
     digest: digestOfPlan(targets, dependencies.on),
     targets,

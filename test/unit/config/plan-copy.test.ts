@@ -171,6 +171,40 @@ describe('planCopy', () => {
     expect(p.targets[0]?.key).toEqual({ k: 'Ann' });
   });
 
+  it('folds a lookup of the source item itself into the source check (one action per item)', () => {
+    const self = defineLookup({
+      name: 'self',
+      table: src,
+      key: (i) => ({ id: i.id }),
+      attributes: ['secret'],
+    });
+    const c = defineCopy({
+      name: 'c',
+      from: src,
+      to: [b],
+      inputs: ['x'],
+      lookups: [self],
+      derive: (i, ctx) => [
+        { table: b, item: { k: `${String(i.x)}-${String(ctx.lookup(self)?.secret)}` } },
+      ],
+    });
+    const p = planCopy(
+      c,
+      src,
+      { id: 'i', x: 'a' },
+      { id: 'i' },
+      {
+        lookups: new Map([
+          ['self', new Map([['src:{"id":"i"}', { id: 'i', x: 'a', secret: 's' }]])],
+        ]),
+      },
+    );
+    expect(p.dependencies.checks).toEqual([]);
+    expect(p.dependencies.on).toEqual(['dep#self#src:{"id":"i"}']);
+    expect(p.conditions).toContainEqual({ op: 'equals', attribute: 'secret', value: 's' });
+    expect(p.targets[0]?.key).toEqual({ k: 'a-s' });
+  });
+
   it('says a source is skipped, with the lookup, only when an absent lookup leaves no target', () => {
     const owner = defineLookup({
       name: 'owner',

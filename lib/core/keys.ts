@@ -8,8 +8,12 @@ import type { Key } from './types.ts';
  * attributes come in: `orders:{"order_no":7,"tenant_id":"t1"}`.
  */
 export function keyId(table: string, key: Key): string {
-  const ordered: Key = {};
-  for (const name of Object.keys(key).sort()) ordered[name] = key[name] as Key[string];
+  // fromEntries: an attribute named `__proto__` stays an attribute (an assignment would not).
+  const ordered = Object.fromEntries(
+    Object.keys(key)
+      .sort()
+      .map((n) => [n, key[n]]),
+  ) as Key;
   // Binary key values (declared tables) as base64: unambiguous and short.
   return `${table}:${JSON.stringify(ordered, (_, v: unknown) =>
     v instanceof Uint8Array ? { $binary: Buffer.from(v).toString('base64') } : v,

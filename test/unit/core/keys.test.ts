@@ -14,6 +14,12 @@ describe('keys', () => {
     expect(formatKey({ user_id: 'a", session_id="b' })).toBe('{user_id="a\\", session_id=\\"b"}');
   });
 
+  it('keeps an attribute named __proto__ (a plain assignment would set the prototype)', () => {
+    const key = JSON.parse('{"__proto__":"x","id":"1"}') as Record<string, string>;
+    expect(keyId('t', key)).toBe('t:{"__proto__":"x","id":"1"}');
+    expect(keyId('t', key)).not.toBe(keyId('t', { id: '1' }));
+  });
+
   it('property: keyId is stable under attribute order and distinct for distinct keys', () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), fc.string(), fc.string(), (u1, s1, u2, s2) => {

@@ -98,8 +98,16 @@ export function tablesTouched(action: Command, planner: Planner): string[] {
   return [...new Set([...tables, ...lookups])];
 }
 
+/** Commands that read the state table only for a config's copies (their ledger). */
+const COPY_STATE_COMMANDS = new Set(['verify']);
+
 /** Whether the command keeps its state in the DynamoDB state table (not a checkpoint file). */
-function usesStateTable(action: Command): boolean {
+function usesStateTable(action: Command, planner: Planner): boolean {
+  if (
+    COPY_STATE_COMMANDS.has(commandPath(action)) &&
+    !planner.migratedTables.some((t) => planner.copiesFor(t).length > 0)
+  )
+    return false;
   const c = settingsCommand(action);
   const has = (cmd: Command | undefined) =>
     cmd?.options.some((o) => o.attributeName() === 'stateTable');
@@ -126,7 +134,7 @@ export function refuseLocalDefaultsOnAws(
     if (p && (p.from === 'localName' || p.from === 'declared'))
       problems.push(`${p.name}: pass ${tableNameSetting(table)}`);
   }
-  if (usesStateTable(action)) {
+  if (usesStateTable(action, planner)) {
     const owner = action.options.some((o) => o.attributeName() === 'stateTable') ? action : c;
     const value = owner.getOptionValue('stateTable') as string | undefined;
     if (owner.getOptionValueSource('stateTable') === 'default' && value?.endsWith('-local'))
@@ -179,7 +187,7 @@ export async function describeTarget(
   const tables = (
     touched.length ? touched.map((t) => `${t} ${names[t]}`) : [`table ${opts.table}`]
   ).concat(
-    usesStateTable(action)
+    usesStateTable(action, planner)
       ? [`state ${action.opts().stateTable ?? opts.stateTable ?? LOCAL_STATE_TABLE}`]
       : [],
   );

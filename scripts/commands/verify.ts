@@ -85,7 +85,9 @@ export function registerVerifyCommand(program: Command): void {
       ),
   ).action(async (opts) => {
     const { planner, config } = await commandConfig(opts);
-    const rt = makeRuntime(config, { planner, stateTable: opts.stateTable });
+    // The state table is the copies' ledger: a config without copies never reads it.
+    const hasCopies = planner.migratedTables.some((t) => planner.copiesFor(t).length > 0);
+    const rt = makeRuntime(config, { planner, ...(hasCopies && { stateTable: opts.stateTable }) });
     try {
       const migrations = migrationsToCheck(planner, opts.migrations, opts.contract);
       // Every migrated table a checked migration drives (a live path per table).

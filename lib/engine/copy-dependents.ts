@@ -2,6 +2,8 @@
 // unpublished or deleted), every source that read it — or read an index key it now answers — is
 // derived again from its current item (its aliases appear, change or go). Runs on the looked-up
 // item's stream records; the edges were written by each dependent's own copy transaction.
+import { WRITE_CONCURRENCY } from '../config/defaults.ts';
+import { mapLimit } from '../core/concurrency.ts';
 import { dependencyKey } from '../core/config/copy-dependencies.ts';
 import type { LookupDef, TableDef } from '../core/config/define.ts';
 import { keyOfItem } from '../core/config/item-key.ts';
@@ -59,7 +61,8 @@ export async function rederiveDependents(
       });
     return results;
   }
-  for (const [i, change] of changes.entries()) {
+  // Changes of one batch are of distinct items: their dependents are followed side by side.
+  await mapLimit(changes, WRITE_CONCURRENCY, async (change, i) => {
     try {
       const edges: DependentEdge[] = [];
       for (const lookup of lookups) {
@@ -84,7 +87,7 @@ export async function rederiveDependents(
         reason: `dependents not derived again: ${(e as Error).message}`,
       });
     }
-  }
+  });
   return results;
 }
 

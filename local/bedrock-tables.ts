@@ -2,18 +2,11 @@
 // cdk/lib/constructs/database.ts) and the V3 ConversationTable and BotTable (a739a6c, same
 // file), with their real keys, indexes and NEW_IMAGE streams. Production tables are the
 // application's: streamfill only creates these on the local services.
-import {
-  CreateTableCommand,
-  ResourceInUseException,
-  UpdateTableCommand,
-  waitUntilTableExists,
-  type CreateTableCommandInput,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
-import { describeTableStream, tableExists } from '../lib/adapters/tables.ts';
+import type { CreateTableCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { physicalTable } from '../lib/core/config/table-names.ts';
 import type { TableNames } from '../lib/core/types.ts';
 import { v2Conversation, v3Bot, v3Conversation } from '../lib/presets/bedrock-chat-v3.ts';
+import { ensureTables } from './ensure-tables.ts';
 
 /** The physical names of the Bedrock preset's three tables. */
 export interface BedrockTableNames {
@@ -125,27 +118,9 @@ export function bedrockTableDefinitions(names: BedrockTableNames): CreateTableCo
  * Creates the three tables if missing (an existing one only gets its stream if it has none);
  * returns the names it created.
  */
-export async function ensureBedrockTables(
+export function ensureBedrockTables(
   dynamodb: DynamoDBClient,
   names: BedrockTableNames,
 ): Promise<string[]> {
-  const created: string[] = [];
-  for (const def of bedrockTableDefinitions(names)) {
-    const TableName = def.TableName as string;
-    if (await tableExists(dynamodb, TableName)) {
-      if (!(await describeTableStream(dynamodb, TableName))?.enabled)
-        await dynamodb.send(
-          new UpdateTableCommand({ TableName, StreamSpecification: def.StreamSpecification }),
-        );
-      continue;
-    }
-    try {
-      await dynamodb.send(new CreateTableCommand(def));
-      created.push(TableName);
-    } catch (e) {
-      if (!(e instanceof ResourceInUseException)) throw e;
-    }
-    await waitUntilTableExists({ client: dynamodb, maxWaitTime: 60, minDelay: 1 }, { TableName });
-  }
-  return created;
+  return ensureTables(dynamodb, bedrockTableDefinitions(names));
 }

@@ -1,10 +1,6 @@
 // Pika's table and index shapes for local stacks and tests: create them, fill them.
 import {
-  CreateTableCommand,
-  ResourceInUseException,
-  UpdateTableCommand,
   UpdateTimeToLiveCommand,
-  waitUntilTableExists,
   type CreateTableCommandInput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
@@ -14,7 +10,7 @@ import { backoffMs } from '../lib/core/concurrency.ts';
 import { physicalTable } from '../lib/core/config/table-names.ts';
 import type { Item, TableNames } from '../lib/core/types.ts';
 import { session } from '../lib/presets/pika.ts';
-import { describeTableStream, tableExists } from '../lib/adapters/tables.ts';
+import { ensureTables } from './ensure-tables.ts';
 
 /** The physical names of the Pika preset's three tables. */
 export type PikaTableNames = {
@@ -77,30 +73,15 @@ export async function ensurePikaTables(
   dynamodb: DynamoDBClient,
   names: PikaTableNames,
 ): Promise<string[]> {
-  const created: string[] = [];
-  for (const def of tableDefinitions(names)) {
-    const TableName = def.TableName as string;
-    if (await tableExists(dynamodb, TableName)) {
-      await enableStream(dynamodb, def);
-      continue;
-    }
-    try {
-      await dynamodb.send(new CreateTableCommand(def));
-      created.push(TableName);
-    } catch (e) {
-      if (!(e instanceof ResourceInUseException)) throw e;
-    }
-    await waitUntilTableExists({ client: dynamodb, maxWaitTime: 60, minDelay: 1 }, { TableName });
-    const ttl = TableName === names.session ? session.ttl : undefined;
-    if (ttl) {
-      await dynamodb.send(
-        new UpdateTimeToLiveCommand({
-          TableName,
-          TimeToLiveSpecification: { Enabled: true, AttributeName: ttl },
-        }),
-      );
-    }
-  }
+  const created = await ensureTables(dynamodb, tableDefinitions(names));
+  // The session table's TTL, when this created it.
+  if (session.ttl && created.includes(names.session))
+    await dynamodb.send(
+      new UpdateTimeToLiveCommand({
+        TableName: names.session,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: session.ttl },
+      }),
+    );
   return created;
 }
 
@@ -198,11 +179,3 @@ export async function indexSessionDocs(
  * A local table created before its migrations had a live path gets the stream its definition
  * asks for (seeding an older local stack must not leave a migrated table one-shot).
  */
-async function enableStream(dynamodb: DynamoDBClient, def: CreateTableCommandInput): Promise<void> {
-  const TableName = def.TableName as string;
-  if (!def.StreamSpecification) return;
-  if ((await describeTableStream(dynamodb, TableName))?.enabled) return;
-  await dynamodb.send(
-    new UpdateTableCommand({ TableName, StreamSpecification: def.StreamSpecification }),
-  );
-}
